@@ -1,0 +1,81 @@
+"""An embedding cache in SQLite keyed by encoder name, role and text hash: unchanged text is never encoded twice."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .base import Encoder, clean
+
+
+class CachedEncoder(Encoder):
+    """Wraps an encoder; looks every text up in the cache file before encoding it."""
+
+    def __init__(self, inner: Encoder, path: Path | str) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.batch_size = inner.batch_size
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(
+            "create table if not exists embeddings (encoder text, role text, hash text, vector blob, "
+            "primary key (encoder, role, hash))"
+        )
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _hash(text: str) -> str:
+        return hashlib.blake2b(clean(text).encode("utf-8"), digest_size=16).hexdigest()
+
+    def _lookup(self, role: str, texts: Sequence[str], fn) -> np.ndarray:
+        hashes = [self._hash(t) for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self.lock:
+            unique = list(dict.fromkeys(hashes))
+            for start in range(0, len(unique), 900):
+                chunk = unique[start:start + 900]
+                rows = self.conn.execute(
+                    f"select hash, vector from embeddings where encoder=? and role=? and hash in "
+                    f"({','.join('?' * len(chunk))})", [self.name, role, *chunk]).fetchall()
+                for h, blob in rows:
+                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        missing = [i for i, h in enumerate(hashes) if h not in found]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            todo: dict[str, str] = {}
+            for i in missing:
+                todo.setdefault(hashes[i], texts[i])
+            vectors = fn(list(todo.values()))
+            with self.lock:
+                self.conn.execute("BEGIN")
+                self.conn.executemany(
+                    "insert or replace into embeddings values (?, ?, ?, ?)",
+                    [(self.name, role, h, v.astype(np.float32).tobytes()) for h, v in zip(todo, vectors)])
+                self.conn.execute("COMMIT")
+            found.update(zip(todo, vectors))
+        for i, h in enumerate(hashes):
+            out[i] = found[h]
+        return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._lookup("query", texts, self.inner.encode_queries)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._lookup("document", texts, self.inner.encode_documents)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - routed above
+        return self.inner.encode_queries(texts)
+
+    def _encode_documents(self, texts: list[str]) -> np.ndarray:  # pragma: no cover
+        return self.inner.encode_documents(texts)

@@ -1,0 +1,1 @@
+"""Matching core of techmatch: store, index, ranking, explanations and the service layer."""

@@ -1,0 +1,279 @@
+"""`techmatch`: the command line. Each command parses its arguments and calls the service layer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .settings import Settings, get_settings
+
+app = typer.Typer(help="techmatch — 技术供需对接: match enterprise needs with research results.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (env TECHMATCH_DATA_DIR).")]
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    """The settings, with --data-dir taking precedence over the environment."""
+    base = get_settings()
+    return base.model_copy(update={"data_dir": data_dir}) if data_dir else base
+
+
+def service_for(data_dir: Path | None):
+    from .service import MatchService
+
+    return MatchService(settings_for(data_dir))
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+class _Bar:
+    """A rich progress bar usable as the service's progress callback."""
+
+    def __init__(self, label: str) -> None:
+        self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=err, transient=False)
+        self.task = None
+
+    def __enter__(self) -> _Bar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("", total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+
+@app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create the data folder and an empty catalogue (schema migrated to the current version)."""
+    from .store import Store
+
+    s = settings_for(data_dir)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(s.db_path)
+    console.print(f"catalogue ready at {s.db_path} (schema version {store.version})")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .xlsx file.")],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="needs, results or organisations")],
+    strict: Annotated[bool, typer.Option(help="Import nothing if any row is invalid.")] = False,
+    report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the report as JSON.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import needs, results or organisations; invalid rows are reported with row, field and reason."""
+    from .importer import KINDS, import_file
+
+    if kind not in KINDS:
+        fail(f"--kind must be one of {', '.join(KINDS)}")
+    service = service_for(data_dir)
+    try:
+        with _Bar(f"indexing {kind}") as bar:
+            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    console.print(f"{report.accepted} rows accepted ({report.created} new, {report.updated} updated), "
+                  f"{len({r.row for r in report.rejected})} rejected" + (" — strict: nothing imported"
+                                                                          if strict and report.rejected else ""))
+    if report.rejected:
+        table = Table("row", "field", "reason", title="rejected rows")
+        for r in report.rejected[:50]:
+            table.add_row(str(r.row), r.field, r.reason)
+        console.print(table)
+    if report.warnings:
+        console.print(f"{len(report.warnings)} warnings, e.g. row {report.warnings[0].row}: {report.warnings[0].reason}")
+    if report.ignored_columns:
+        console.print("ignored columns: " + ", ".join(report.ignored_columns))
+    if report_file:
+        report_file.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), "utf-8")
+    if report.rejected and (strict or not report.accepted):
+        raise typer.Exit(1)
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Re-encode everything and rebuild from the store.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Bring the FAISS indexes up to date with the catalogue (or rebuild them)."""
+    service = service_for(data_dir)
+    with _Bar("encoding") as bar:
+        counts = service.rebuild_index(progress=bar) if rebuild else {
+            side: len(s.dense) for side, s in service.catalogue.sides.items()}
+    for side, n in counts.items():
+        console.print(f"{side}: {n} items indexed with {service.encoder.name}")
+
+
+def _print_matches(service, matches, title: str) -> None:
+    table = Table("#", "score", "id", "title", "industry / TRL", "why", title=title, show_lines=True)
+    for m in matches:
+        item = m.item
+        trl = f" / TRL{item['trl']}" if "trl" in item else ""
+        comps = " ".join(f"{k}={v:.2f}" for k, v in m.components.items() if k in ("dense", "lexical"))
+        why = m.explanation.get("summary") or "、".join(m.explanation.get("shared_terms", []))
+        sentence = m.explanation.get("best_sentence", "")
+        table.add_row(str(m.rank), f"{m.score:.3f}\n{comps}", str(m.id), item["title"],
+                      service.vocab.industries.name(item.get("industry", "other")) + trl,
+                      why + (f"\n「{sentence[:80]}」" if sentence else ""))
+    console.print(table)
+
+
+@app.command()
+def match(
+    need: Annotated[Optional[int], typer.Option(help="Need id: rank results for it.")] = None,
+    result: Annotated[Optional[int], typer.Option(help="Result id: rank needs for it.")] = None,
+    text: Annotated[Optional[str], typer.Option(help="Free text: rank listings for it.")] = None,
+    side: Annotated[str, typer.Option(help="With --text: results or needs.")] = "results",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=200)] = 10,
+    method: Annotated[Optional[str], typer.Option(help="Ranking method (see `techmatch eval`).")] = None,
+    industry: Annotated[Optional[list[str]], typer.Option(help="Hard filter: cluster code (repeatable).")] = None,
+    district: Annotated[Optional[list[str]], typer.Option(help="Hard filter: district (repeatable).")] = None,
+    trl_min: Annotated[Optional[int], typer.Option(min=1, max=9)] = None,
+    trl_max: Annotated[Optional[int], typer.Option(min=1, max=9)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ranked, explained matches for a need, a result or free text."""
+    if sum(x is not None for x in (need, result, text)) != 1:
+        fail("give exactly one of --need, --result or --text")
+    service = service_for(data_dir)
+    filters = {"industry": industry, "district": district, "trl_min": trl_min, "trl_max": trl_max}
+    from .store import NotFound
+
+    try:
+        if need is not None:
+            head = service.get_listing("needs", need)["title"]
+            matches = service.match_need(need, top_k=top_k, filters=filters, method=method)
+        elif result is not None:
+            head = service.get_listing("results", result)["title"]
+            matches = service.match_result(result, top_k=top_k, filters=filters, method=method)
+        else:
+            head = text
+            matches = service.search(text, side=side, top_k=top_k, filters=filters, method=method)
+    except (NotFound, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps([m.to_dict() for m in matches], ensure_ascii=False, indent=2))
+    else:
+        _print_matches(service, matches, f"matches for 「{head}」")
+
+
+@app.command()
+def demo(
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20)] = 3,
+    data_dir: DataDir = None,
+) -> None:
+    """Load the demo catalogue, index it, run a batch match and print example matches."""
+    service = service_for(data_dir)
+    with _Bar("loading demo catalogue") as bar:
+        counts = service.load_demo(progress=bar)
+    console.print("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    with _Bar("batch matching open needs") as bar:
+        run = service.batch_match(top_k=10, actor="demo", progress=bar)
+    console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs")
+    rows, _ = service.list_listings("needs", {"status": ["open"]}, sort="id", limit=3)
+    for need in rows:
+        _print_matches(service, service.match_need(need["id"], top_k=top_k), f"需求 #{need['id']} 「{need['title']}」")
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="Table to export, e.g. needs, results, candidates.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or .jsonl).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Export a table to CSV or JSONL."""
+    from .export import export_table
+
+    service = service_for(data_dir)
+    try:
+        n = export_table(service, table, out)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"{n} rows written to {out}")
+
+
+@app.command("eval")
+def eval_(
+    benchmark: Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")],
+    methods: Annotated[Optional[list[str]], typer.Option("--method", help="Methods to run (repeatable).")] = None,
+    encoders: Annotated[Optional[list[str]], typer.Option("--encoder", help="Dense encoders (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """T1 (re-rank judged) and T2 (full corpus) figures of each method on a labelled benchmark."""
+    from .evaluation import evaluate, load_benchmark
+
+    s = settings_for(data_dir)
+    try:
+        bench = load_benchmark(benchmark)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    figures = evaluate(bench, s, methods=methods, encoders=encoders,
+                       log=None if as_json else (lambda m: err.print(m)))
+    if as_json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    table = Table("method", "T1 nDCG@10", "T1 MRR", "T1 P@1", "T2 R@10", "T2 R@100", "T2 nDCG@10", "T2 MRR",
+                  title=f"{bench.name}: {len(bench.queries)} queries, {len(bench.corpus)} documents")
+    for name, f in figures.items():
+        if name == "default":
+            continue
+        mark = " (default)" if figures["default"] == f else ""
+        table.add_row(name + mark, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_mrr", "t1_p1", "t2_recall10",
+                                                                 "t2_recall100", "t2_ndcg10", "t2_mrr")))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Start the HTTP API (FastAPI on uvicorn); the model and indexes load once at start-up."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    data_dir: DataDir = None,
+) -> None:
+    """Start the broker workbench (Streamlit)."""
+    import os
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    env = dict(os.environ)
+    env["TECHMATCH_DATA_DIR"] = str(settings_for(data_dir).data_dir)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

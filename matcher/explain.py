@@ -1,0 +1,120 @@
+"""Explanations a broker can read: shared key terms, the best-answering sentence, and field fits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .text import char_bigrams, jieba_words, sentences
+from .vocab import Vocab
+
+# transfer modes a need can be served by, beyond the identical mode
+COMPATIBLE_MODES: dict[str, set[str]] = {
+    "commissioned_dev": {"joint_dev", "service", "consulting"},
+    "joint_dev": {"commissioned_dev", "equity"},
+    "transfer": {"license"},
+    "license": {"transfer"},
+    "service": {"consulting", "commissioned_dev"},
+    "consulting": {"service"},
+    "equity": {"joint_dev"},
+    "other": set(),
+    "self_implement": set(),
+}
+
+
+def word_idf(idf: Callable[[str], float], word: str) -> float:
+    """A word's rarity from a bigram-level IDF table: the mean IDF of its bigrams (or of the word itself)."""
+    direct = idf(word)
+    if direct:
+        return direct
+    grams = char_bigrams(word)
+    values = [idf(g) for g in grams]
+    return sum(values) / len(values) if values else 0.0
+
+
+def shared_terms(query_text: str, doc_text: str, idf: Callable[[str], float], limit: int = 8) -> list[str]:
+    """Words both texts contain, rarest first; generic words (low IDF across the catalogue) are left out."""
+    doc_words = set(jieba_words(doc_text))
+    seen: dict[str, float] = {}
+    for w in jieba_words(query_text):
+        if len(w) < 2 or w.isdigit() or w in seen or w not in doc_words:
+            continue
+        seen[w] = word_idf(idf, w)
+    if not seen:
+        return []
+    cutoff = 0.35 * max(seen.values())
+    ranked = sorted((w for w, s in seen.items() if s >= cutoff), key=lambda w: -seen[w])
+    # drop words contained in a better-ranked longer word (锂电 inside 锂电池)
+    out: list[str] = []
+    for w in sorted(ranked, key=len, reverse=True):
+        if not any(w in o for o in out):
+            out.append(w)
+    return sorted(out, key=lambda w: -seen[w])[:limit]
+
+
+def best_sentence(query_text: str, doc_text: str, idf: Callable[[str], float]) -> str:
+    """The document sentence that shares the most rare bigrams with the query."""
+    q = set(char_bigrams(query_text))
+    best, best_score = "", 0.0
+    for s in sentences(doc_text):
+        score = sum(idf(g) for g in set(char_bigrams(s)) & q)
+        if score > best_score:
+            best, best_score = s, score
+    return best[:300]
+
+
+def field_fits(need: dict[str, Any], result: dict[str, Any], vocab: Vocab) -> dict[str, Any]:
+    """How the structured fields of a need and a result fit: industry, district, maturity gap, transfer modes."""
+    wanted = set(need.get("coop_modes") or [])
+    offered = set(result.get("transfer_modes") or [])
+    same = sorted(wanted & offered)
+    compatible = sorted(m for m in offered - wanted if any(m in COMPATIBLE_MODES.get(w, set()) for w in wanted))
+    lo, hi, trl = need.get("wanted_trl_min") or 1, need.get("wanted_trl_max") or 9, result.get("trl") or 0
+    gap = 0 if lo <= trl <= hi else (lo - trl if trl < lo else trl - hi)
+    return {
+        "industry_match": need.get("industry") == result.get("industry"),
+        "industry": vocab.industries.name(result.get("industry") or "other"),
+        "district_match": bool(need.get("district")) and need.get("district") == result.get("district"),
+        "maturity_gap": int(gap),
+        "result_trl": int(trl),
+        "wanted_trl": [int(lo), int(hi)],
+        "modes_match": [vocab.transfer_modes.name(m) for m in same],
+        "modes_compatible": [vocab.transfer_modes.name(m) for m in compatible],
+        "modes_fit": bool(same or compatible) if wanted and offered else None,
+    }
+
+
+def summary(terms: list[str], fits: dict[str, Any]) -> str:
+    """One line in Chinese that sums the explanation up."""
+    parts = []
+    if terms:
+        parts.append("共同关键词：" + "、".join(terms[:5]))
+    parts.append("同属" + fits["industry"] if fits["industry_match"] else "跨行业（" + fits["industry"] + "）")
+    gap = fits["maturity_gap"]
+    lo, hi = fits["wanted_trl"]
+    if gap == 0:
+        parts.append(f"成熟度TRL{fits['result_trl']}符合要求（{lo}–{hi}）")
+    else:
+        parts.append(f"成熟度TRL{fits['result_trl']}与要求（{lo}–{hi}）相差{gap}级")
+    if fits["modes_match"]:
+        parts.append("合作方式一致：" + "、".join(fits["modes_match"]))
+    elif fits["modes_compatible"]:
+        parts.append("合作方式可兼容：" + "、".join(fits["modes_compatible"]))
+    elif fits["modes_fit"] is False:
+        parts.append("合作方式不一致")
+    if fits["district_match"]:
+        parts.append("同一区县")
+    return "；".join(parts)
+
+
+def explain(need: dict[str, Any], result: dict[str, Any], need_text: str, result_text: str,
+            idf: Callable[[str], float], vocab: Vocab) -> dict[str, Any]:
+    """The full explanation of one need–result pair."""
+    terms = shared_terms(need_text, result_text, idf)
+    fits = field_fits(need, result, vocab)
+    return {
+        "shared_terms": terms,
+        "best_sentence": best_sentence(need_text, result_text, idf),
+        "fits": fits,
+        "summary": summary(terms, fits),
+    }

@@ -1,0 +1,287 @@
+"""Import of needs, results and organisations from CSV, JSONL and Excel, with a validation report.
+
+Valid rows are committed in one transaction and indexed; rejected rows are reported by row number, field and
+reason. An error while writing (disk, encoder) rolls the whole import back: a failed import changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from . import normalize as nz
+from .schemas import NeedIn, OrgIn, ResultIn, vocab
+
+if TYPE_CHECKING:
+    from .service import MatchService, Progress
+
+KINDS = ("needs", "results", "organisations")
+FORMATS = ("csv", "jsonl", "xlsx")
+
+# column names seen on real platforms and in Chinese spreadsheets → our field names
+COMMON_ALIASES = {
+    "id": "ref", "编号": "ref", "外部编号": "ref", "ref": "ref",
+    "title": "title", "标题": "title", "名称": "title", "需求名称": "title", "成果名称": "title",
+    "industry": "industry", "行业": "industry", "所属行业": "industry", "产业集群": "industry", "行业领域": "industry",
+    "district": "district", "区县": "district", "所在区县": "district", "地区": "district",
+    "keywords": "keywords", "关键词": "keywords",
+    "contact": "contact", "联系方式": "contact", "联系人": "contact",
+    "posted_at": "posted_at", "post_date": "posted_at", "发布日期": "posted_at", "发布时间": "posted_at",
+    "org": "org", "organisation": "org", "organization": "org", "单位": "org",
+    "status": "status", "状态": "status",
+}
+NEED_ALIASES = {
+    **COMMON_ALIASES,
+    "description": "description", "content": "description", "需求描述": "description", "描述": "description",
+    "需求内容": "description",
+    "coop_modes": "coop_modes", "cooperation": "coop_modes", "合作方式": "coop_modes",
+    "budget": "budget", "预算": "budget", "资金预算": "budget", "拟投入资金": "budget",
+    "deadline": "deadline", "截止日期": "deadline", "valid_period": "valid_period", "有效期": "valid_period",
+    "wanted_maturity": "wanted_maturity", "maturity": "wanted_maturity", "成熟度要求": "wanted_maturity",
+    "wanted_trl_min": "wanted_trl_min", "wanted_trl_max": "wanted_trl_max",
+    "confidentiality": "confidentiality", "保密": "confidentiality", "公开程度": "confidentiality",
+    "budget_negotiable": "budget_negotiable",
+    "is_challenge": "is_challenge", "揭榜挂帅": "is_challenge", "reward": "reward", "奖励": "reward",
+    "challenge_goal": "challenge_goal", "榜单目标": "challenge_goal",
+    "challenge_indicators": "challenge_indicators", "考核指标": "challenge_indicators",
+    "企业": "org", "需求单位": "org", "firm": "org",
+}
+RESULT_ALIASES = {
+    **COMMON_ALIASES,
+    "abstract": "abstract", "description": "abstract", "成果简介": "abstract", "简介": "abstract",
+    "title_text": "title",
+    "team": "team", "团队": "team", "institution": "org", "完成单位": "org", "成果单位": "org",
+    "maturity": "maturity", "成熟度": "maturity", "技术成熟度": "maturity", "trl": "trl",
+    "maturity_label": "maturity",
+    "ip_type": "ip_type", "patent_info": "ip_type", "知识产权类型": "ip_type", "专利类型": "ip_type",
+    "patent_no": "patent_no", "专利号": "patent_no",
+    "transfer_modes": "transfer_modes", "cooperation": "transfer_modes", "合作方式": "transfer_modes",
+    "转化方式": "transfer_modes",
+    "price": "price", "价格": "price", "转让价格": "price", "price_negotiable": "price_negotiable",
+    "application_fields": "application_fields", "scope": "application_fields", "应用领域": "application_fields",
+}
+ORG_ALIASES = {
+    "name": "name", "名称": "name", "单位名称": "name", "kind": "kind", "类型": "kind",
+    "district": "district", "区县": "district", "industry": "industry", "行业": "industry",
+    "contact": "contact", "联系方式": "contact", "description": "description", "简介": "description",
+}
+# industry fallbacks when a file has no usable industry column (lenient: unknown → 其他)
+INDUSTRY_FALLBACKS = ("nat_econ_class", "nat_econ_section", "industry_l1", "国民经济行业")
+ALIASES = {"needs": NEED_ALIASES, "results": RESULT_ALIASES, "organisations": ORG_ALIASES}
+MODELS = {"needs": NeedIn, "results": ResultIn, "organisations": OrgIn}
+
+
+@dataclass
+class Rejection:
+    """One rejected row: its number in the file (1 = first data row), the field and the reason."""
+
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    kind: str
+    source: str
+    accepted: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("ids")
+        out["rejected_rows"] = len({r.row for r in self.rejected})
+        return out
+
+
+def detect_format(name: str) -> str:
+    """The format a file name implies (csv, jsonl, xlsx)."""
+    suffix = Path(name).suffix.lower().lstrip(".")
+    fmt = {"json": "jsonl", "ndjson": "jsonl", "xls": "xlsx", "tsv": "csv"}.get(suffix, suffix)
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot tell the format of {name!r}: use a .csv, .jsonl or .xlsx file")
+    return fmt
+
+
+def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(row number, row, parse error) for each data row of a file's bytes."""
+    if fmt == "xlsx":
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:
+            raise ValueError(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            return
+        names = [str(h).strip() if h is not None else "" for h in header]
+        for n, values in enumerate(rows, start=1):
+            if values is None or all(v is None for v in values):
+                continue
+            yield n, {k: v for k, v in zip(names, values) if k}, None
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise ValueError("the file is neither UTF-8 nor GB18030 text") from None
+    if fmt == "jsonl":
+        stripped = text.lstrip()
+        if stripped.startswith("["):
+            try:
+                items = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"invalid JSON array: {exc}") from None
+            for n, item in enumerate(items, start=1):
+                yield (n, item, None) if isinstance(item, dict) else (n, None, "not a JSON object")
+            return
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+                continue
+            yield (n, item, None) if isinstance(item, dict) else (n, None, "not a JSON object")
+        return
+    dialect = "excel-tab" if text[:4096].count("\t") > text[:4096].count(",") else "excel"
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    for n, row in enumerate(reader, start=1):
+        if None in row:
+            yield n, None, f"{len(row[None])} more values than there are columns"
+            continue
+        yield n, {k.strip(): v for k, v in row.items() if k}, None
+
+
+def map_row(kind: str, raw: dict[str, Any], ignored: set[str], warnings: list[str]) -> dict[str, Any]:
+    """A raw row with its columns renamed to our fields; unknown columns are collected in `ignored`.
+
+    Platform industries outside the taxonomy are filed under 其他 with a warning rather than rejected.
+    """
+    aliases = ALIASES[kind]
+    out: dict[str, Any] = {}
+    fallback = None
+    for key, value in raw.items():
+        name = aliases.get(key) or aliases.get(str(key).strip().lower())
+        if name is None:
+            if key in INDUSTRY_FALLBACKS:
+                if not nz.is_blank(value) and fallback is None:
+                    fallback = value
+            else:
+                ignored.add(str(key))
+            continue
+        if nz.is_blank(value) and name in out:
+            continue
+        out[name] = value
+    if kind == "needs" and "valid_period" in out:
+        _, end = nz.parse_period(out.pop("valid_period"))
+        if end and nz.is_blank(out.get("deadline")):
+            out["deadline"] = end
+    if kind != "organisations":
+        given = out.get("industry")
+        code = vocab().industry(nz.clean_text(given)) if not nz.is_blank(given) else None
+        if code is None and fallback:
+            code = vocab().industry(nz.clean_text(fallback))
+        if code is None and not nz.is_blank(given):
+            warnings.append(f"industry {nz.clean_text(given)!r} is not in the taxonomy; filed under 其他")
+        out["industry"] = code or "other"
+    if kind == "results" and "trl" in out and nz.is_blank(out["trl"]):
+        out.pop("trl")
+    return {k: (None if nz.is_blank(v) else v) for k, v in out.items()}
+
+
+def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], ImportReport]:
+    """Parse and validate every row: (valid models with row numbers, report of rejections)."""
+    report = ImportReport(kind=kind, source=fmt)
+    ignored: set[str] = set()
+    model = MODELS[kind]
+    valid: list[tuple[int, Any]] = []
+    seen_refs: dict[str, int] = {}
+    for n, raw, error in read_rows(data, fmt):
+        if error:
+            report.rejected.append(Rejection(n, "", error))
+            continue
+        try:
+            notes: list[str] = []
+            item = model.model_validate(map_row(kind, raw, ignored, notes))
+            report.warnings.extend(Rejection(n, "industry", w) for w in notes)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "row"
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                report.rejected.append(Rejection(n, loc, msg))
+            continue
+        except ValueError as exc:
+            report.rejected.append(Rejection(n, "row", str(exc)))
+            continue
+        ref = getattr(item, "ref", None)
+        if ref:
+            if ref in seen_refs:
+                report.rejected.append(Rejection(n, "ref", f"duplicate ref {ref!r} (also on row {seen_refs[ref]})"))
+                continue
+            seen_refs[ref] = n
+        valid.append((n, item))
+    report.ignored_columns = sorted(ignored)
+    return valid, report
+
+
+def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
+                 strict: bool = False, progress: Progress | None = None, source: str = "") -> ImportReport:
+    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    valid, report = validate(kind, data, fmt)
+    report.source = source or fmt
+    if strict and report.rejected:
+        return report
+    items = [item for _, item in valid]
+    if kind == "organisations":
+        with service.store.transaction():
+            for item in items:
+                existing = service.store.find("organisations", name=item.name)
+                if existing:
+                    service.store.update("organisations", existing["id"], item.model_dump())
+                    report.updated += 1
+                else:
+                    report.ids.append(service.add_org(item, actor)["id"])
+                    report.created += 1
+    elif items:
+        refs = {i.ref for i in items if i.ref}
+        known = {r for r in refs if service.store.find(kind, ref=r)}
+        report.ids = service.add_listings(kind, items, actor, progress)
+        report.updated = len(known)
+        report.created = len(items) - len(known)
+    report.accepted = len(items)
+    service.store.audit(actor, "import", kind, None, {"source": report.source, "accepted": report.accepted,
+                                                       "rejected_rows": len({r.row for r in report.rejected})})
+    return report
+
+
+def import_file(service: MatchService, path: Path | str, kind: str, actor: str = "system", strict: bool = False,
+                progress: Progress | None = None, fmt: str | None = None) -> ImportReport:
+    """Import a CSV, JSONL or XLSX file of needs, results or organisations."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return import_bytes(service, path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
+                        progress, source=path.name)

@@ -1,0 +1,181 @@
+"""A FAISS vector index per catalogue side, keyed by the store's integer ids, persisted atomically.
+
+Exact inner product (`flat`) by default; `ivf` (inverted file, trained on the catalogue) for catalogues over
+~200k items. Vectors are unit length, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+faiss.omp_set_num_threads(1)  # single queries gain nothing from threads and lose to their start-up cost
+FORMAT_VERSION = 1
+
+
+class IndexMismatch(RuntimeError):
+    """An index on disk that another encoder or dimension built; the message names the fix."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, fsync it, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class VectorIndex:
+    """Unit vectors by integer id: add (upsert), remove, search, save, load."""
+
+    def __init__(self, dim: int, encoder: str, kind: str = "flat", nprobe: int = 16) -> None:
+        self.dim = dim
+        self.encoder = encoder
+        self.kind = kind
+        self.nprobe = nprobe
+        self.lock = threading.RLock()
+        self.synced_at = ""
+        self.index = self._empty()
+
+    def _empty(self, train: np.ndarray | None = None) -> faiss.Index:
+        if self.kind == "flat" or train is None or len(train) < 1000:
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        if self.kind != "ivf":
+            raise ValueError(f"unknown index kind {self.kind!r}; use flat or ivf")
+        nlist = max(8, min(65536, int(4 * np.sqrt(len(train))), len(train) // 39))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(train)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = self.nprobe
+        return index
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def build(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Replace the whole index with these items (trains IVF when chosen)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        with self.lock:
+            index = self._empty(vectors if self.kind == "ivf" else None)
+            if len(ids):
+                index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self.index = index
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Insert or replace items."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        if vectors.shape[0] != len(ids):
+            raise ValueError(f"{len(ids)} ids but {vectors.shape[0]} vectors")
+        with self.lock:
+            self.remove(ids)
+            if len(ids):
+                self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: Sequence[int]) -> int:
+        """Remove items; unknown ids are ignored. Returns how many were removed."""
+        if not len(ids):
+            return 0
+        with self.lock:
+            return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+
+    def ids(self) -> list[int]:
+        """Every id in the index."""
+        with self.lock:
+            if isinstance(self.index, faiss.IndexIDMap2):
+                return faiss.vector_to_array(self.index.id_map).astype(int).tolist()
+            invlists = self.index.invlists
+            out: list[int] = []
+            for lst in range(invlists.nlist):
+                size = invlists.list_size(lst)
+                if size:
+                    ptr = invlists.get_ids(lst)
+                    out.extend(faiss.rev_swig_ptr(ptr, size).astype(int).tolist())
+            return out
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these ids (rows of zeros for ids not in the index)."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        with self.lock:
+            for row, item in enumerate(ids):
+                try:
+                    out[row] = self.index.reconstruct(int(item))
+                except RuntimeError:
+                    pass
+        return out
+
+    def search(self, queries: np.ndarray, k: int, allowed: Sequence[int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest items per query row; ids are -1 where fewer exist.
+
+        `allowed` restricts the search to those ids (hard filters), inside FAISS.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self.lock:
+            k = max(1, min(k, len(self) or 1))
+            params = None
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+                          if isinstance(self.index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
+            elif isinstance(self.index, faiss.IndexIVF):
+                params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+            scores, ids = self.index.search(queries, k, params=params)
+        return scores, ids
+
+    # -- persistence ----------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"format": FORMAT_VERSION, "encoder": self.encoder, "dim": self.dim, "kind": self.kind,
+                "count": len(self), "synced_at": self.synced_at}
+
+    def save(self, folder: Path, side: str, synced_at: str | None = None) -> None:
+        """Write `<side>.faiss` and `<side>.config.json` atomically (a reader sees old or new, never half).
+
+        `synced_at` is the newest store timestamp the index reflects; on load, rows changed later are re-indexed.
+        """
+        with self.lock:
+            if synced_at is not None:
+                self.synced_at = synced_at
+            data = faiss.serialize_index(self.index)
+            cfg = self.config()
+        _atomic_write(folder / f"{side}.faiss", lambda p: Path(p).write_bytes(data.tobytes()))
+        _atomic_write(folder / f"{side}.config.json",
+                      lambda p: Path(p).write_text(json.dumps(cfg, indent=2), "utf-8"))
+
+    @classmethod
+    def load(cls, folder: Path, side: str, encoder: str, dim: int, nprobe: int = 16) -> VectorIndex | None:
+        """The saved index of a side, or None when there is none; refuses one built by another encoder."""
+        path, cfg_path = folder / f"{side}.faiss", folder / f"{side}.config.json"
+        if not path.exists() or not cfg_path.exists():
+            return None
+        cfg = json.loads(cfg_path.read_text("utf-8"))
+        if cfg.get("encoder") != encoder or int(cfg.get("dim", -1)) != dim:
+            raise IndexMismatch(
+                f"the {side} index in {folder} was built by encoder {cfg.get('encoder')!r} (dim {cfg.get('dim')}),"
+                f" not {encoder!r} (dim {dim}): run `techmatch index --rebuild` to rebuild it for this encoder"
+            )
+        index = cls(dim, encoder, cfg.get("kind", "flat"), nprobe)
+        index.index = faiss.deserialize_index(np.frombuffer(path.read_bytes(), dtype=np.uint8))
+        index.synced_at = cfg.get("synced_at", "")
+        if isinstance(index.index, faiss.IndexIVF):
+            index.index.nprobe = nprobe
+        return index

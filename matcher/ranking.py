@@ -1,0 +1,131 @@
+"""Ranking one catalogue side for a query: dense, lexical and their fusion, by method name.
+
+The same code ranks the live catalogue (service) and a benchmark corpus (evaluation), so figures measured by
+`techmatch eval` are figures of what `techmatch match` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import fusion
+from .index import VectorIndex
+from .lexical import LexicalIndex
+
+
+@dataclass
+class CatalogueSide:
+    """One side of the catalogue (needs or results) as the ranker sees it."""
+
+    name: str
+    dense: VectorIndex
+    lexical: LexicalIndex
+
+
+@dataclass
+class Query:
+    """What a ranker needs of a query: dense view vectors (rows) and the text for lexical matching."""
+
+    vectors: np.ndarray
+    lexical_text: str
+    view_weights: Sequence[float] | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A ranking recipe: which components count and how they are fused."""
+
+    name: str
+    weights: dict[str, float]
+    fusion: str = "weighted"
+    description: str = ""
+
+
+METHODS: dict[str, Method] = {
+    "lexical": Method("lexical", {"lexical": 1.0}, description="BM25 over character bigrams"),
+    "dense": Method("dense", {"dense": 1.0}, description="cosine similarity of the encoder's embeddings"),
+    "hybrid": Method("hybrid", {"dense": 0.75, "lexical": 0.25},
+                     description="weighted fusion of min-max normalised dense and BM25 scores"),
+    "rrf": Method("rrf", {"dense": 1.0, "lexical": 1.0}, fusion="rrf",
+                  description="reciprocal-rank fusion of dense and BM25 rankings"),
+}
+
+
+@dataclass
+class Scored:
+    """One ranked item with the components of its score."""
+
+    id: int
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def get_method(name: str) -> Method:
+    """The method called `name`, or a ValueError listing the known ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+def dense_scores(side: CatalogueSide, query: Query, pool: int, allowed: Sequence[int] | None
+                 ) -> dict[int, float]:
+    """Cosine scores of the top `pool` items (views combined by weighted mean of each view's scores)."""
+    vectors = np.atleast_2d(query.vectors)
+    weights = np.asarray(query.view_weights if query.view_weights is not None else [1.0] * len(vectors))
+    weights = weights / weights.sum()
+    found: set[int] = set()
+    scores, ids = side.dense.search(vectors, pool, allowed)
+    for row in ids:
+        found.update(int(i) for i in row if i >= 0)
+    if not found:
+        return {}
+    cand = sorted(found)
+    mat = side.dense.vectors(cand)
+    combined = (mat @ vectors.T) @ weights
+    return dict(zip(cand, combined.astype(float).tolist()))
+
+
+def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
+         allowed: Sequence[int] | None = None, pool: int = 100) -> list[Scored]:
+    """The k best items of a side for a query under a method, with score components."""
+    method = get_method(method) if isinstance(method, str) else method
+    if allowed is not None and len(allowed) == 0:
+        return []
+    pool = max(pool, k)
+    comps: dict[str, dict[int, float]] = {}
+    if "dense" in method.weights and len(side.dense):
+        comps["dense"] = dense_scores(side, query, pool, allowed)
+    if "lexical" in method.weights and len(side.lexical):
+        scores, ids = side.lexical.search(query.lexical_text, pool, allowed)
+        comps["lexical"] = dict(zip(ids.tolist(), scores.astype(float).tolist()))
+    if len(comps) > 1:
+        _fill_missing(side, query, comps)
+    if method.fusion == "rrf":
+        fused = fusion.rrf(comps, weights=method.weights)
+    elif len(comps) == 1:
+        fused = dict(next(iter(comps.values())))
+    else:
+        fused = fusion.weighted(comps, method.weights)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    return [Scored(i, float(fused[i]), {name: float(c.get(i, 0.0)) for name, c in comps.items()})
+            for i in order]
+
+
+def _fill_missing(side: CatalogueSide, query: Query, comps: dict[str, dict[int, float]]) -> None:
+    """Give every pooled candidate its exact score in every component, so fusion compares like with like."""
+    pool = set().union(*comps.values())
+    if "dense" in comps:
+        missing = sorted(pool - comps["dense"].keys())
+        if missing:
+            vectors = np.atleast_2d(query.vectors)
+            weights = np.asarray(query.view_weights if query.view_weights is not None else [1.0] * len(vectors))
+            sims = (side.dense.vectors(missing) @ vectors.T) @ (weights / weights.sum())
+            comps["dense"].update(zip(missing, sims.astype(float).tolist()))
+    if "lexical" in comps:
+        missing = sorted(pool - comps["lexical"].keys())
+        if missing:
+            comps["lexical"].update(zip(missing, side.lexical.score_ids(query.lexical_text, missing).tolist()))

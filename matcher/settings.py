@@ -1,0 +1,57 @@
+"""One settings object for the CLI, the API and the UI, read once from `TECHMATCH_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class Settings(BaseSettings):
+    """Every knob techmatch has; each field maps to an environment variable `TECHMATCH_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="TECHMATCH_", extra="ignore")
+
+    data_dir: Path = Field(Path("techmatch-data"), description="Folder for the database, indexes and caches.")
+    encoder: Literal["e5", "use", "st"] = Field(
+        "e5", description="Dense encoder: e5 (bundled multilingual-e5-small), use (USE multilingual), st."
+    )
+    st_model: Path | None = Field(None, description="Local sentence-transformers model folder (encoder=st).")
+    vocab_dir: Path = Field(PROJECT_DATA / "vocab", description="Folder of taxonomy and vocabulary files.")
+    demo_dir: Path = Field(PROJECT_DATA / "demo", description="Folder of the demo catalogue.")
+    index_kind: Literal["flat", "ivf"] = Field(
+        "flat", description="flat = exact inner product; ivf = approximate, for catalogues over ~200k items."
+    )
+    ivf_nprobe: int = Field(16, ge=1, le=4096, description="Clusters probed per query with index_kind=ivf.")
+    method: str = Field("hybrid", description="Default ranking method of `match` (see `techmatch eval`).")
+    encode_batch: int = Field(32, ge=1, le=1024, description="Texts per encoder batch.")
+    top_k: int = Field(10, ge=1, le=200, description="Default number of matches returned.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (API).")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted API request body.")
+    max_upload_bytes: int = Field(20_000_000, ge=1024, description="Largest accepted import file upload.")
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite catalogue file."""
+        return self.data_dir / "techmatch.db"
+
+    @property
+    def cache_path(self) -> Path:
+        """The SQLite embedding cache file."""
+        return self.data_dir / "embeddings-cache.db"
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder holding one FAISS index per side."""
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

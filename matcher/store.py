@@ -1,0 +1,305 @@
+"""The catalogue: one SQLite file (WAL) holding organisations, needs, results, candidates, reviews and audit.
+
+All SQL of techmatch lives here; the service calls these methods and never writes SQL itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures"}
+LISTING_TABLES = ("needs", "results")
+TABLES = (
+    "organisations", "needs", "results", "candidates", "reviews", "pairings",
+    "challenge_applications", "api_keys", "batch_runs", "audit_log",
+)
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601, seconds precision."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["organisations"].create({
+        "id": int, "name": str, "kind": str, "district": str, "industry": str, "contact": str,
+        "description": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"name", "kind"})
+    db["organisations"].create_index(["name"], unique=True)
+    db["needs"].create({
+        "id": int, "ref": str, "title": str, "description": str, "org_id": int, "industry": str,
+        "district": str, "coop_modes": str, "budget": float, "budget_negotiable": int, "deadline": str,
+        "wanted_trl_min": int, "wanted_trl_max": int, "keywords": str, "confidentiality": str,
+        "status": str, "is_challenge": int, "reward": float, "challenge_goal": str,
+        "challenge_indicators": str, "contact": str, "posted_at": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"title", "industry", "status", "confidentiality"},
+        foreign_keys=[("org_id", "organisations", "id")])
+    db["results"].create({
+        "id": int, "ref": str, "title": str, "abstract": str, "org_id": int, "team": str, "contact": str,
+        "industry": str, "district": str, "trl": int, "maturity_label": str, "ip_type": str,
+        "patent_no": str, "transfer_modes": str, "price": float, "price_negotiable": int,
+        "application_fields": str, "keywords": str, "status": str, "posted_at": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"title", "industry", "status", "trl"},
+        foreign_keys=[("org_id", "organisations", "id")])
+    for table in LISTING_TABLES:
+        db[table].create_index(["ref"], unique=True)
+        db[table].create_index(["industry"])
+        db[table].create_index(["status"])
+    db["batch_runs"].create({
+        "id": int, "status": str, "method": str, "top_k": int, "needs_total": int, "needs_done": int,
+        "candidates": int, "error": str, "figures": str, "started_at": str, "finished_at": str, "actor": str,
+    }, pk="id")
+    db["candidates"].create({
+        "id": int, "run_id": int, "need_id": int, "result_id": int, "rank": int, "score": float,
+        "confidence": float, "method": str, "components": str, "explanation": str, "status": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("need_id", "needs", "id"), ("result_id", "results", "id"),
+                              ("run_id", "batch_runs", "id")])
+    db["candidates"].create_index(["need_id", "result_id"], unique=True)
+    db["candidates"].create_index(["status"])
+    db["reviews"].create({
+        "id": int, "candidate_id": int, "decision": str, "reason_code": str, "note": str, "actor": str,
+        "created_at": str,
+    }, pk="id", foreign_keys=[("candidate_id", "candidates", "id")])
+    db["pairings"].create({
+        "id": int, "candidate_id": int, "need_id": int, "result_id": int, "stage": str,
+        "contract_value": float, "notes": str, "signed_at": str, "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("candidate_id", "candidates", "id"), ("need_id", "needs", "id"),
+                              ("result_id", "results", "id")])
+    db["pairings"].create_index(["candidate_id"], unique=True)
+    db["challenge_applications"].create({
+        "id": int, "need_id": int, "org_id": int, "result_id": int, "team": str, "proposal": str,
+        "status": str, "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("need_id", "needs", "id"), ("org_id", "organisations", "id")])
+    db["api_keys"].create({
+        "id": int, "key_hash": str, "prefix": str, "org_id": int, "role": str, "created_at": str,
+        "revoked_at": str,
+    }, pk="id", foreign_keys=[("org_id", "organisations", "id")])
+    db["api_keys"].create_index(["key_hash"], unique=True)
+    db["audit_log"].create({
+        "id": int, "at": str, "actor": str, "action": str, "entity": str, "entity_id": int, "detail": str,
+    }, pk="id")
+    db["audit_log"].create_index(["entity", "entity_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+class NotFound(LookupError):
+    """An id that is not in the catalogue."""
+
+
+class Store:
+    """Typed access to the catalogue file; thread-safe for one writer and many readers."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.lock = threading.RLock()
+        self._depth = 0
+        self.migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply the schema migrations this file has not seen yet, each in its own transaction."""
+        while self.version < len(MIGRATIONS):
+            step = self.version
+            with self.transaction():
+                MIGRATIONS[step](self.db)
+                self.db.execute(f"PRAGMA user_version={step + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nests (inner blocks join the outer one)."""
+        with self.lock:
+            outer = self._depth == 0
+            if outer:
+                self.db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- rows -----------------------------------------------------------------------------
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        for key in JSON_COLUMNS & row.keys():
+            if isinstance(row[key], str):
+                row[key] = json.loads(row[key]) if row[key] else ([] if key not in {"detail", "figures",
+                                                                                   "components",
+                                                                                   "explanation"} else {})
+        return row
+
+    @staticmethod
+    def _encode(row: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, list | dict):
+                value = json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, bool):
+                value = int(value)
+            out[key] = value
+        return out
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row and return its id; created_at/updated_at are filled in."""
+        stamp = now()
+        row = {**row}
+        if table not in {"audit_log", "reviews"}:
+            row.setdefault("created_at", stamp)
+            row.setdefault("updated_at", stamp)
+        with self.transaction():
+            return int(self.db[table].insert(self._encode(row)).last_pk)
+
+    def update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
+        """Change some columns of one row."""
+        self.get(table, row_id)
+        changes = {**changes}
+        if table not in {"audit_log", "reviews"}:
+            changes["updated_at"] = now()
+        with self.transaction():
+            self.db[table].update(row_id, self._encode(changes))
+
+    def delete(self, table: str, row_id: int) -> None:
+        self.get(table, row_id)
+        with self.transaction():
+            self.db[table].delete(row_id)
+
+    def get(self, table: str, row_id: int) -> dict[str, Any]:
+        """One row by id, or NotFound."""
+        try:
+            return self._decode(dict(self.db[table].get(row_id)))
+        except sqlite_utils.db.NotFoundError:
+            raise NotFound(f"{table} {row_id} does not exist") from None
+
+    def get_many(self, table: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Rows by id, as a dict; missing ids are left out."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"select * from [{table}] where id in ({marks})", chunk):
+                out[row["id"]] = self._decode(row)
+        return out
+
+    def find(self, table: str, **where: Any) -> dict[str, Any] | None:
+        """The first row whose columns equal the given values."""
+        clause = " and ".join(f"[{k}] = ?" for k in where)
+        rows = list(self.db.query(f"select * from [{table}] where {clause} limit 1", list(where.values())))
+        return self._decode(rows[0]) if rows else None
+
+    def rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str = "id",
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Rows of a table; `where` is SQL built by the store's own query helpers."""
+        sql = f"select * from [{table}]" + (f" where {where}" if where else "") + f" order by {order}"
+        if limit is not None:
+            sql += f" limit {int(limit)} offset {int(offset)}"
+        return [self._decode(r) for r in self.db.query(sql, list(params))]
+
+    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        sql = f"select count(*) from [{table}]" + (f" where {where}" if where else "")
+        return int(self.db.execute(sql, list(params)).fetchone()[0])
+
+    def ids(self, table: str, where: str = "", params: Sequence[Any] = ()) -> list[int]:
+        sql = f"select id from [{table}]" + (f" where {where}" if where else "") + " order by id"
+        return [r[0] for r in self.db.execute(sql, list(params)).fetchall()]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Read-only SQL for the service's figures."""
+        return [self._decode(r) for r in self.db.query(sql, list(params))]
+
+    # -- domain helpers -------------------------------------------------------------------
+    def org_id(self, name: str, kind: str = "firm", **fields: Any) -> int:
+        """The id of the organisation called `name`, created when new."""
+        row = self.find("organisations", name=name)
+        if row:
+            return int(row["id"])
+        return self.insert("organisations", {"name": name, "kind": kind, **fields})
+
+    def audit(self, actor: str, action: str, entity: str, entity_id: int | None,
+              detail: dict[str, Any] | None = None) -> None:
+        """Append one line to the audit log."""
+        self.insert("audit_log", {"at": now(), "actor": actor, "action": action, "entity": entity,
+                                  "entity_id": entity_id, "detail": detail or {}})
+
+
+def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = None
+                  ) -> tuple[str, list[Any]]:
+    """SQL where-clause and parameters for the hard filters of a listing query.
+
+    filters: industry, district, status, confidentiality (lists of codes), trl_min / trl_max, modes (any of),
+    org_id, is_challenge. `text` matches title, description/abstract and keywords (substring).
+    """
+    if side not in LISTING_TABLES:
+        raise ValueError(f"unknown side {side!r}")
+    clauses: list[str] = []
+    params: list[Any] = []
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, [], "")}
+    for col in ("industry", "district", "status", "confidentiality"):
+        if col in filters:
+            values = filters[col] if isinstance(filters[col], list | tuple) else [filters[col]]
+            clauses.append(f"[{col}] in ({','.join('?' * len(values))})")
+            params.extend(values)
+    if "org_id" in filters:
+        clauses.append("org_id = ?")
+        params.append(int(filters["org_id"]))
+    if "is_challenge" in filters and side == "needs":
+        clauses.append("is_challenge = ?")
+        params.append(int(bool(filters["is_challenge"])))
+    if side == "results":
+        if "trl_min" in filters:
+            clauses.append("trl >= ?")
+            params.append(int(filters["trl_min"]))
+        if "trl_max" in filters:
+            clauses.append("trl <= ?")
+            params.append(int(filters["trl_max"]))
+    else:
+        # a need fits a TRL window when its wanted range overlaps it
+        if "trl_min" in filters:
+            clauses.append("wanted_trl_max >= ?")
+            params.append(int(filters["trl_min"]))
+        if "trl_max" in filters:
+            clauses.append("wanted_trl_min <= ?")
+            params.append(int(filters["trl_max"]))
+    if "modes" in filters:
+        col = "coop_modes" if side == "needs" else "transfer_modes"
+        modes = filters["modes"] if isinstance(filters["modes"], list | tuple) else [filters["modes"]]
+        clauses.append("(" + " or ".join(f"exists (select 1 from json_each([{col}]) where value = ?)"
+                                         for _ in modes) + ")")
+        params.extend(modes)
+    if text:
+        body = "description" if side == "needs" else "abstract"
+        clauses.append(f"(title like ? or [{body}] like ? or keywords like ?)")
+        like = f"%{text}%"
+        params.extend([like, like, like])
+    return " and ".join(clauses), params

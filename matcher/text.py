@@ -1,0 +1,53 @@
+"""Text preparation for Chinese listings: tokenisers (character bigrams, jieba words) and sentence splitting."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-\+\.]*[A-Za-z0-9\+]|[A-Za-z]|\d+(?:\.\d+)?")
+_SENTENCE = re.compile(r"(?<=[。！？!?；;\n])")
+_PUNCT = re.compile(r"^[\W_]+$")
+
+
+def latin_words(text: str) -> list[str]:
+    """Latin words and numbers, lower-cased (e.g. `pcb`, `5g`, `304`)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character bigrams of each run of Chinese characters, plus Latin words and numbers."""
+    tokens: list[str] = []
+    for run in _CJK.findall(text):
+        if len(run) == 1:
+            tokens.append(run)
+        else:
+            tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
+    tokens.extend(latin_words(text))
+    return tokens
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def jieba_words(text: str) -> list[str]:
+    """jieba words (search mode keeps the parts of long compounds), lower-cased, without punctuation."""
+    words = _jieba().lcut_for_search(text)
+    return [w.lower() for w in (w.strip() for w in words) if w and not _PUNCT.match(w)]
+
+
+TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": char_bigrams, "jieba": jieba_words}
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a text, split after 。！？；; and line breaks; empty pieces dropped."""
+    return [s.strip() for s in _SENTENCE.split(text or "") if s and s.strip()]

@@ -1,0 +1,1 @@
+"""techmatch package."""
