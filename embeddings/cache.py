@@ -50,12 +50,12 @@ class CachedEncoder(Encoder):
                 for h, blob in rows:
                     found[h] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, h in enumerate(hashes) if h not in found]
-        self.hits += len(texts) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            todo: dict[str, str] = {}
-            for i in missing:
-                todo.setdefault(hashes[i], texts[i])
+        todo: dict[str, str] = {}
+        for i in missing:
+            todo.setdefault(hashes[i], texts[i])
+        self.misses += len(todo)
+        self.hits += len(texts) - len(todo)
+        if todo:
             vectors = fn(list(todo.values()))
             with self.lock:
                 self.conn.execute("BEGIN")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .text import char_bigrams, jieba_words, sentences
+from .text import char_bigrams, content_words, jieba_words, sentences
 from .vocab import Vocab
 
 # transfer modes a need can be served by, beyond the identical mode
@@ -34,15 +34,15 @@ def word_idf(idf: Callable[[str], float], word: str) -> float:
 
 def shared_terms(query_text: str, doc_text: str, idf: Callable[[str], float], limit: int = 8) -> list[str]:
     """Words both texts contain, rarest first; generic words (low IDF across the catalogue) are left out."""
-    doc_words = set(jieba_words(doc_text))
+    doc_words = set(jieba_words(doc_text)) | set(content_words(doc_text))
     seen: dict[str, float] = {}
-    for w in jieba_words(query_text):
+    for w in content_words(query_text):
         if len(w) < 2 or w.isdigit() or w in seen or w not in doc_words:
             continue
         seen[w] = word_idf(idf, w)
     if not seen:
         return []
-    cutoff = 0.35 * max(seen.values())
+    cutoff = 0.5 * max(seen.values())
     ranked = sorted((w for w, s in seen.items() if s >= cutoff), key=lambda w: -seen[w])
     # drop words contained in a better-ranked longer word (锂电 inside 锂电池)
     out: list[str] = []
@@ -92,7 +92,9 @@ def summary(terms: list[str], fits: dict[str, Any]) -> str:
     parts.append("同属" + fits["industry"] if fits["industry_match"] else "跨行业（" + fits["industry"] + "）")
     gap = fits["maturity_gap"]
     lo, hi = fits["wanted_trl"]
-    if gap == 0:
+    if (lo, hi) == (1, 9):
+        parts.append(f"成熟度TRL{fits['result_trl']}（需求未限定）")
+    elif gap == 0:
         parts.append(f"成熟度TRL{fits['result_trl']}符合要求（{lo}–{hi}）")
     else:
         parts.append(f"成熟度TRL{fits['result_trl']}与要求（{lo}–{hi}）相差{gap}级")

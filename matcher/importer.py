@@ -227,8 +227,11 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
             report.warnings.extend(Rejection(n, "industry", w) for w in notes)
         except ValidationError as exc:
             for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"]) or "row"
+                loc = ".".join(str(p) for p in err["loc"])
                 msg = str(err["msg"]).removeprefix("Value error, ")
+                if not loc:
+                    head, sep, rest = msg.partition(": ")
+                    loc, msg = (head, rest) if sep and " " not in head else ("row", msg)
                 report.rejected.append(Rejection(n, loc, msg))
             continue
         except ValueError as exc:

@@ -102,10 +102,12 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
     if "lexical" in method.weights and len(side.lexical):
         scores, ids = side.lexical.search(query.lexical_text, pool, allowed)
         comps["lexical"] = dict(zip(ids.tolist(), scores.astype(float).tolist()))
+    retrieved = {name: dict(c) for name, c in comps.items()}
     if len(comps) > 1:
         _fill_missing(side, query, comps)
     if method.fusion == "rrf":
-        fused = fusion.rrf(comps, weights=method.weights)
+        # ranks count only where a component itself retrieved the item (a filled-in zero is no rank)
+        fused = fusion.rrf(retrieved, weights=method.weights)
     elif len(comps) == 1:
         fused = dict(next(iter(comps.values())))
     else:

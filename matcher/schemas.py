@@ -29,6 +29,20 @@ def _text(value: Any, limit: int, field: str) -> str:
     return nz.clean_text(value, limit, field)
 
 
+def _money(value: Any, field: str) -> tuple[float | None, bool]:
+    try:
+        return nz.parse_money(value)
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def _maturity(value: Any, field: str) -> tuple[int, int, str | None]:
+    try:
+        return nz.parse_maturity(value, vocab())
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -148,7 +162,7 @@ class NeedIn(_Listing):
             return data
         data = dict(data)
         if "budget" in data and not isinstance(data["budget"], int | float | type(None)):
-            amount, negotiable = nz.parse_money(data["budget"])
+            amount, negotiable = _money(data["budget"], "budget")
             data["budget"] = amount
             data.setdefault("budget_negotiable", negotiable)
         elif data.get("budget") is not None:
@@ -156,11 +170,11 @@ class NeedIn(_Listing):
         if "wanted_maturity" in data:
             raw = data.pop("wanted_maturity")
             if not nz.is_blank(raw):
-                lo, hi, _ = nz.parse_maturity(raw, vocab())
+                lo, hi, label = _maturity(raw, "wanted_maturity")
                 data.setdefault("wanted_trl_min", lo)
-                data.setdefault("wanted_trl_max", 9 if _ is not None else hi)
+                data.setdefault("wanted_trl_max", 9 if label is not None else hi)
         if "reward" in data and isinstance(data["reward"], str):
-            data["reward"] = nz.parse_money(data["reward"])[0]
+            data["reward"] = _money(data["reward"], "reward")[0]
         return data
 
     @field_validator("description", "challenge_goal", "challenge_indicators", mode="before")
@@ -224,14 +238,14 @@ class ResultIn(_Listing):
             return data
         data = dict(data)
         if "price" in data and not isinstance(data["price"], int | float | type(None)):
-            amount, negotiable = nz.parse_money(data["price"])
+            amount, negotiable = _money(data["price"], "price")
             data["price"] = amount
             data.setdefault("price_negotiable", negotiable)
         elif data.get("price") is not None:
             data.setdefault("price_negotiable", False)
         raw = data.pop("maturity", None)
         if not nz.is_blank(raw):
-            lo, hi, label = nz.parse_maturity(raw, vocab())
+            lo, hi, label = _maturity(raw, "maturity")
             if label:
                 data.setdefault("maturity_label", label)
                 level = vocab().maturity_level(label)

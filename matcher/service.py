@@ -23,8 +23,8 @@ from .vocab import Vocab, load_vocab
 Progress = Callable[[int, int], None]
 OTHER = {"needs": "results", "results": "needs"}
 MODELS = {"needs": NeedIn, "results": ResultIn}
-CLUSTER_BOOST = 0.03
-DISTRICT_BOOST = 0.02
+CLUSTER_BOOST = 0.03  # relative score boost for the same cluster
+DISTRICT_BOOST = 0.02  # and for the same district
 
 
 class BatchRunning(RuntimeError):
@@ -354,7 +354,8 @@ class MatchService:
                 if query_row.get("district") and query_row.get("district") == item.get("district"):
                     boost += DISTRICT_BOOST
             comps["boost"] = boost
-            out.append(Match(s.id, target, 0, s.score + boost, comps, item))
+            # boosts are relative, so they weigh the same whatever the method's score scale
+            out.append(Match(s.id, target, 0, s.score * (1 + boost), comps, item))
         out.sort(key=lambda m: -m.score)
         out = out[:top_k]
         for i, m in enumerate(out, start=1):
@@ -363,10 +364,18 @@ class MatchService:
                 m.explanation = self.explain_pair(target, query_row, m.item, query.lexical_text)
         return out
 
+    def _idf(self, term: str) -> float:
+        """Rarity of a term across both sides of the catalogue (generic words score low)."""
+        sides = self.catalogue.sides
+        total = len(sides["needs"].lexical) + len(sides["results"].lexical)
+        if not total:
+            return 0.0
+        return sum(s.lexical.idf(term) * len(s.lexical) for s in sides.values()) / total
+
     def explain_pair(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any],
                      query_text: str) -> dict[str, Any]:
         """Shared terms, best sentence and field fits of a query listing (or free text) and an item."""
-        idf = self.catalogue.sides["results"].lexical.idf
+        idf = self._idf
         item_text = document_text(target, item)
         if query_row is None:
             return {"shared_terms": explain_mod.shared_terms(query_text, item_text, idf),

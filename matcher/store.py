@@ -112,6 +112,7 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=10000")
         self.lock = threading.RLock()
         self._depth = 0
+        self._columns: dict[tuple[str, int], set[str]] = {}
         self.migrate()
 
     # -- schema ---------------------------------------------------------------------------
@@ -174,9 +175,10 @@ class Store:
         """Insert one row and return its id; created_at/updated_at are filled in."""
         stamp = now()
         row = {**row}
-        if table not in {"audit_log", "reviews"}:
-            row.setdefault("created_at", stamp)
-            row.setdefault("updated_at", stamp)
+        cols = self.columns(table)
+        for key in ("created_at", "updated_at"):
+            if key in cols:
+                row.setdefault(key, stamp)
         with self.transaction():
             return int(self.db[table].insert(self._encode(row)).last_pk)
 
@@ -184,10 +186,17 @@ class Store:
         """Change some columns of one row."""
         self.get(table, row_id)
         changes = {**changes}
-        if table not in {"audit_log", "reviews"}:
+        if "updated_at" in self.columns(table):
             changes["updated_at"] = now()
         with self.transaction():
             self.db[table].update(row_id, self._encode(changes))
+
+    def columns(self, table: str) -> set[str]:
+        """Column names of a table (cached per schema version)."""
+        key = (table, self.version)
+        if key not in self._columns:
+            self._columns[key] = set(self.db[table].columns_dict)
+        return self._columns[key]
 
     def delete(self, table: str, row_id: int) -> None:
         self.get(table, row_id)

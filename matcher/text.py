@@ -45,6 +45,23 @@ def jieba_words(text: str) -> list[str]:
     return [w.lower() for w in (w.strip() for w in words) if w and not _PUNCT.match(w)]
 
 
+# part-of-speech tags of function words (numerals, particles, pronouns, adverbs, conjunctions, time, direction)
+_FUNCTION_TAGS = ("m", "u", "x", "c", "p", "d", "r", "t", "f", "e", "y", "o", "q", "w", "z")
+
+
+def content_words(text: str) -> list[str]:
+    """Content words of a text (nouns, verbs, names, Latin terms), lower-cased, in order, for explanations."""
+    import jieba.posseg as pseg
+
+    _jieba()
+    out = []
+    for pair in pseg.lcut(text):
+        w = pair.word.strip().lower()
+        if w and not _PUNCT.match(w) and not pair.flag.startswith(_FUNCTION_TAGS):
+            out.append(w)
+    return out
+
+
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": char_bigrams, "jieba": jieba_words}
 
 

@@ -1,0 +1,211 @@
+"""Evaluation on a relevance-labelled benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).
+
+T1 re-ranks each query's judged documents (nDCG@10 with graded gain, MRR, P@1); T2 ranks the whole corpus
+(Recall@10, Recall@100, nDCG@10, MRR). "Relevant" means relevance >= 2; only queries with a relevant document count.
+Rankings come from `matcher.ranking.rank` and the service's own query/document text builders, so the figures are
+those of `techmatch match`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
+
+from .index import VectorIndex
+from .lexical import LexicalIndex
+from .ranking import METHODS, CatalogueSide, Method, Query, rank
+from .settings import Settings
+
+RELEVANT = 2
+METRIC_KEYS = ("t1_ndcg10", "t1_mrr", "t1_p1", "t2_recall10", "t2_recall100", "t2_ndcg10", "t2_mrr")
+
+
+@dataclass
+class Benchmark:
+    """Queries, corpus and graded judgements of one benchmark folder."""
+
+    name: str
+    queries: list[dict[str, Any]]
+    corpus: list[dict[str, Any]]
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _first(*names: str) -> Callable[[dict[str, Any]], str]:
+    def get(row: dict[str, Any]) -> str:
+        for n in names:
+            v = row.get(n)
+            if isinstance(v, list):
+                v = "，".join(map(str, v))
+            if v:
+                return str(v)
+        return ""
+    return get
+
+
+def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: str = "qrels.tsv") -> Benchmark:
+    """Read a benchmark folder; query rows need id and title/text, corpus rows id and title_text/title/text."""
+    folder = Path(folder)
+    needed = [folder / queries, folder / "corpus.jsonl", folder / qrels]
+    missing = [p.name for p in needed if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a benchmark folder: missing {', '.join(missing)}")
+    judged: dict[str, dict[str, int]] = {}
+    with (folder / qrels).open(encoding="utf-8") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if len(row) < 3 or row[0] == "query_id":
+                continue
+            try:
+                judged.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+            except ValueError:
+                raise ValueError(f"{qrels}: relevance {row[2]!r} is not a number") from None
+    qtitle, qbody = _first("title", "query", "text", "keywords"), _first("content", "text", "description")
+    dtitle, dbody = _first("title_text", "title"), _first("abstract", "text", "content", "description")
+    qs = [{"id": str(q["id"]), "title": qtitle(q), "description": qbody(q) if qbody(q) != qtitle(q) else "",
+           "exclude": set(map(str, q.get("exclude_doc_ids") or []))} for q in _read_jsonl(folder / queries)]
+    docs = [{"id": str(d["id"]), "title": dtitle(d), "abstract": dbody(d) if dbody(d) != dtitle(d) else ""}
+            for d in _read_jsonl(folder / "corpus.jsonl")]
+    if not qs or not docs:
+        raise ValueError(f"{folder}: no queries or no documents")
+    return Benchmark(folder.name, qs, docs, judged)
+
+
+# -- metrics ------------------------------------------------------------------------------
+def ndcg_at(ranked: Sequence[str], rels: dict[str, int], k: int = 10) -> float:
+    """nDCG@k with gain = relevance and a log2 discount; the ideal ordering uses every judged relevance."""
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(rels.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], rels: dict[str, int]) -> float:
+    for i, d in enumerate(ranked):
+        if rels.get(d, 0) >= RELEVANT:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def recall_at(ranked: Sequence[str], rels: dict[str, int], k: int) -> float:
+    relevant = {d for d, r in rels.items() if r >= RELEVANT}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+# -- running ------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """A benchmark corpus indexed for ranking, plus the query embeddings of one encoder."""
+
+    side: CatalogueSide
+    queries: list[Query]
+
+
+def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepared:
+    """Encode the corpus and queries with the service's own text builders."""
+    from .service import document_text, query_views
+
+    docs = [document_text("results", d) for d in bench.corpus]
+    dense = VectorIndex(encoder.dim, encoder.name)
+    dense.build(list(range(len(docs))), encoder.encode_documents(docs))
+    views = [query_views("needs", q) for q in bench.queries]
+    flat = [v for vs, _, _ in views for v in vs]
+    vectors = encoder.encode_queries(flat)
+    out, pos = [], 0
+    for vs, weights, lex in views:
+        out.append(Query(vectors[pos:pos + len(vs)], lex, weights))
+        pos += len(vs)
+    return Prepared(CatalogueSide("results", dense, lexical), out)
+
+
+def run_method(bench: Benchmark, prepared: Prepared, method: Method) -> dict[str, float]:
+    """T1 and T2 figures of one method, averaged over queries with at least one relevant document."""
+    index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
+    sums = dict.fromkeys(METRIC_KEYS, 0.0)
+    n = 0
+    latencies = []
+    for q, query in zip(bench.queries, prepared.queries):
+        rels = {d: r for d, r in bench.qrels.get(q["id"], {}).items() if d in index_of and d not in q["exclude"]}
+        if not any(r >= RELEVANT for r in rels.values()):
+            continue
+        n += 1
+        judged = [index_of[d] for d in rels]
+        t1 = [bench.corpus[s.id]["id"] for s in rank(prepared.side, query, method, len(judged), judged,
+                                                      pool=len(judged))]
+        t0 = time.perf_counter()
+        excl = {index_of[d] for d in q["exclude"] if d in index_of}
+        scored = rank(prepared.side, query, method, 100 + len(excl), pool=200)
+        latencies.append(time.perf_counter() - t0)
+        t2 = [bench.corpus[s.id]["id"] for s in scored if s.id not in excl][:100]
+        sums["t1_ndcg10"] += ndcg_at(t1, rels)
+        sums["t1_mrr"] += reciprocal_rank(t1, rels)
+        sums["t1_p1"] += float(bool(t1) and rels.get(t1[0], 0) >= RELEVANT)
+        sums["t2_recall10"] += recall_at(t2, rels, 10)
+        sums["t2_recall100"] += recall_at(t2, rels, 100)
+        sums["t2_ndcg10"] += ndcg_at(t2, rels)
+        sums["t2_mrr"] += reciprocal_rank(t2, rels)
+    out = {k: round(v / n, 4) if n else 0.0 for k, v in sums.items()}
+    out["queries"] = n
+    out["rank_ms_p50"] = round(float(np.median(latencies)) * 1000, 2) if latencies else 0.0
+    return out
+
+
+def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None = None,
+             encoders: Sequence[str] | None = None, log: Callable[[str], None] | None = None
+             ) -> dict[str, dict[str, float]]:
+    """Figures of each method; dense-only runs once per encoder, fused methods use the default encoder.
+
+    Returns {"<method>": {t1_ndcg10, ..., t2_mrr}, ..., "default": <figures of the default method>}.
+    """
+    say = log or (lambda _m: None)
+    default = settings.method
+    wanted = list(methods or METHODS)
+    if default not in wanted:
+        wanted.append(default)
+    enc_names = list(encoders or [settings.encoder, *(["use"] if settings.encoder != "use" else [])])
+    if settings.encoder not in enc_names:
+        enc_names.insert(0, settings.encoder)
+    lexical = LexicalIndex()
+    lexical.add(list(range(len(bench.corpus))),
+                [__import__("matcher.service", fromlist=["document_text"]).document_text("results", d)
+                 for d in bench.corpus])
+    figures: dict[str, dict[str, float]] = {}
+    for enc_name in enc_names:
+        try:
+            inner = get_encoder(enc_name, settings.st_model, settings.encode_batch)
+        except EncoderUnavailable as exc:
+            say(f"skipping encoder {enc_name}: {exc}")
+            continue
+        encoder = CachedEncoder(inner, settings.cache_path)
+        t0 = time.perf_counter()
+        prepared = prepare(bench, encoder, lexical)
+        say(f"{enc_name}: encoded {len(bench.corpus)} documents and {len(bench.queries)} queries "
+            f"in {time.perf_counter() - t0:.1f}s")
+        for name in wanted:
+            method = METHODS[name]
+            dense_only = set(method.weights) == {"dense"}
+            if enc_name != settings.encoder and not dense_only:
+                continue
+            if set(method.weights) == {"lexical"} and "lexical" in figures:
+                continue
+            key = f"dense-{enc_name}" if dense_only else name
+            figures[key] = run_method(bench, prepared, method)
+            say(f"{key}: " + ", ".join(f"{k}={v}" for k, v in figures[key].items()))
+    if default in figures:
+        figures["default"] = figures[default]
+    elif f"dense-{settings.encoder}" in figures and set(METHODS[default].weights) == {"dense"}:
+        figures["default"] = figures[f"dense-{settings.encoder}"]
+    return figures

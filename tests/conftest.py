@@ -1,0 +1,57 @@
+"""Shared fixtures: a real catalogue (SQLite file, FAISS index, bundled encoder) in a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from matcher.settings import Settings, get_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings pointing at a temporary data folder."""
+    return get_settings().model_copy(update={"data_dir": data_dir, **overrides})
+
+
+@pytest.fixture(scope="session")
+def e5_encoder():
+    """The bundled default encoder, loaded once per session."""
+    from embeddings import get_encoder
+
+    return get_encoder("e5")
+
+
+@pytest.fixture(scope="session")
+def mini_service(tmp_path_factory, e5_encoder) -> Iterator:
+    """A service over the 5-need / 12-result fixture catalogue (read-only use in tests)."""
+    from matcher.importer import import_file
+    from matcher.service import MatchService
+
+    service = MatchService(make_settings(tmp_path_factory.mktemp("mini")), encoder=e5_encoder)
+    import_file(service, FIXTURES / "mini_results.jsonl", "results")
+    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def fresh_service(tmp_path, e5_encoder) -> Iterator:
+    """An empty service of its own, for tests that write."""
+    from matcher.service import MatchService
+
+    service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
+    yield service
+    service.close()
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or a clean skip when that folder is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(SHARED.parent)} is absent (internal evaluation data)")
+    return path

@@ -1,0 +1,77 @@
+"""BM25, fusion and ranking on small hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher import fusion
+from matcher.index import VectorIndex
+from matcher.lexical import LexicalIndex
+from matcher.ranking import CatalogueSide, Query, get_method, rank
+from matcher.text import char_bigrams, jieba_words, sentences
+
+
+def test_tokenizers():
+    assert char_bigrams("锂电池PCB板") == ["锂电", "电池", "板", "pcb"]
+    assert "锂电池" in jieba_words("一种锂电池回收方法")
+    assert sentences("第一句。第二句！第三句") == ["第一句。", "第二句！", "第三句"]
+
+
+def test_bm25_prefers_rare_shared_terms_and_updates_incrementally():
+    lex = LexicalIndex()
+    lex.add([1, 2, 3], ["齿轮激光淬火工艺", "榨菜低盐发酵工艺", "齿轮箱装配工艺"])
+    scores, ids = lex.search("齿轮淬火", 3)
+    assert ids.tolist()[0] == 1 and len(ids) == 2
+    assert lex.idf("工艺") < lex.idf("榨菜")
+    lex.remove([1])
+    assert lex.search("齿轮淬火", 3)[1].tolist() == [3]
+    lex.add([3], ["榨菜"])
+    assert lex.search("齿轮", 3)[1].tolist() == []
+    assert lex.score_ids("榨菜", [2, 3, 42]).tolist()[2] == 0.0
+
+
+def test_minmax_and_weighted_fusion():
+    assert fusion.minmax({1: 2.0, 2: 4.0}) == {1: 0.0, 2: 1.0}
+    assert fusion.minmax({1: 3.0}) == {1: 1.0}
+    fused = fusion.weighted({"dense": {1: 0.9, 2: 0.5}, "lexical": {1: 0.0, 2: 10.0}},
+                            {"dense": 0.75, "lexical": 0.25})
+    assert fused == pytest.approx({1: 0.75, 2: 0.25})
+
+
+def test_rrf_rewards_agreement():
+    fused = fusion.rrf({"a": {1: 3, 2: 2, 3: 1}, "b": {2: 5, 1: 1, 3: 0}}, k=60)
+    assert max(fused, key=fused.get) in (1, 2) and fused[3] < fused[2]
+
+
+def _side() -> CatalogueSide:
+    vecs = np.eye(4, dtype=np.float32)
+    dense = VectorIndex(4, "toy")
+    dense.add([1, 2, 3, 4], vecs)
+    lex = LexicalIndex()
+    lex.add([1, 2, 3, 4], ["齿轮淬火", "电池回收", "榨菜发酵", "齿轮检测"])
+    return CatalogueSide("results", dense, lex)
+
+
+def test_rank_fuses_and_reports_components():
+    side = _side()
+    q = Query(np.array([[0.0, 0.0, 0.0, 1.0]], dtype=np.float32), "齿轮淬火")
+    dense = rank(side, q, "dense", 2)
+    assert dense[0].id == 4
+    lexical = rank(side, q, "lexical", 2)
+    assert lexical[0].id == 1
+    hybrid = rank(side, q, "hybrid", 4)
+    assert {s.id for s in hybrid[:2]} == {1, 4}
+    assert set(hybrid[0].components) == {"dense", "lexical"}
+    # every pooled candidate has its exact score in both components
+    by_id = {s.id: s for s in hybrid}
+    assert by_id[1].components["dense"] == pytest.approx(0.0) and by_id[4].components["lexical"] > 0
+
+
+def test_rank_respects_allowed_ids_and_unknown_methods():
+    side = _side()
+    q = Query(np.array([[1.0, 0, 0, 0]], dtype=np.float32), "齿轮")
+    assert [s.id for s in rank(side, q, "hybrid", 5, allowed=[2, 3])] in ([2, 3], [3, 2])
+    assert rank(side, q, "hybrid", 5, allowed=[]) == []
+    with pytest.raises(ValueError, match="unknown method"):
+        get_method("magic")

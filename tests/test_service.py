@@ -1,0 +1,145 @@
+"""The service layer end to end on a real catalogue: matching both ways, explanations, writes and recovery."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.index import IndexMismatch
+from matcher.service import MatchService
+from matcher.store import NotFound
+
+from .conftest import make_settings
+
+EXPECTED = {"T-N01": "T-R01", "T-N02": "T-R04", "T-N03": "T-R05", "T-N04": "T-R08", "T-N05": "T-R09"}
+
+
+def _by_ref(service, side, ref):
+    return service.store.find(side, ref=ref)
+
+
+@pytest.mark.parametrize("method", ["hybrid", "dense", "lexical", "rrf"])
+def test_each_need_finds_its_answer_first(mini_service, method):
+    for need_ref, result_ref in EXPECTED.items():
+        need = _by_ref(mini_service, "needs", need_ref)
+        top = mini_service.match_need(need["id"], top_k=3, method=method)
+        assert top[0].item["ref"] == result_ref, (method, need["title"], [m.item["title"] for m in top])
+
+
+def test_result_to_needs_direction(mini_service):
+    result = _by_ref(mini_service, "results", "T-R04")
+    top = mini_service.match_result(result["id"], top_k=2)
+    assert top[0].item["ref"] == "T-N02"
+    assert top[0].explanation["best_sentence"]  # a sentence of the need
+
+
+def test_match_carries_components_and_a_readable_explanation(mini_service):
+    need = _by_ref(mini_service, "needs", "T-N01")
+    m = mini_service.match_need(need["id"], top_k=1)[0]
+    assert {"dense", "lexical", "fused", "boost"} <= set(m.components)
+    assert m.components["boost"] > 0  # same cluster and district
+    ex = m.explanation
+    assert "齿轮" in ex["shared_terms"] or "齿面" in ex["shared_terms"]
+    assert "接触疲劳" in ex["best_sentence"] or "淬火" in ex["best_sentence"]
+    assert ex["fits"]["industry_match"] and ex["fits"]["maturity_gap"] == 0
+    assert sorted(ex["fits"]["modes_match"]) == sorted(["技术许可", "合作开发"])
+    assert "共同关键词" in ex["summary"]
+
+
+def test_hard_filters_apply_inside_the_search(mini_service):
+    need = _by_ref(mini_service, "needs", "T-N01")
+    food = mini_service.match_need(need["id"], top_k=5, filters={"industry": ["food_agri"]})
+    assert food and {m.item["industry"] for m in food} == {"food_agri"}
+    mature = mini_service.match_need(need["id"], top_k=20, filters={"trl_min": 8})
+    assert all(m.item["trl"] >= 8 for m in mature)
+    licensed = mini_service.match_need(need["id"], top_k=20, filters={"modes": ["license"]})
+    assert all("license" in m.item["transfer_modes"] for m in licensed)
+
+
+def test_free_text_search_both_sides(mini_service):
+    assert mini_service.search("轴承振动故障预警", "results", top_k=1)[0].item["ref"] == "T-R09"
+    assert mini_service.search("低盐榨菜", "needs", top_k=1)[0].item["ref"] == "T-N03"
+    with pytest.raises(ValueError, match="empty"):
+        mini_service.search(" \x00 ", "results")
+
+
+def test_add_update_delete_are_visible_at_once(fresh_service):
+    s = fresh_service
+    r = s.add_result({"title": "桥梁拉索磁致伸缩无损检测", "abstract": "利用磁致伸缩导波检测斜拉桥拉索内部断丝。",
+                      "industry": "智能装备及智能制造", "maturity": "已有样品"})
+    s.add_result({"title": "辣椒自动分选设备", "abstract": "基于颜色识别的辣椒分级分选。", "industry": "食品及农产品加工"})
+    hits = s.search("斜拉桥拉索断丝检测", top_k=1)
+    assert hits[0].id == r["id"]
+    s.update_listing("results", r["id"], {"title": "花椒烘干设备", "abstract": "花椒低温热泵烘干，保持麻味。"})
+    assert s.search("花椒烘干", top_k=1)[0].id == r["id"]
+    assert s.get_listing("results", r["id"])["title"] == "花椒烘干设备"
+    s.delete_listing("results", r["id"])
+    assert all(m.id != r["id"] for m in s.search("花椒烘干", top_k=5))
+    with pytest.raises(NotFound):
+        s.get_listing("results", r["id"])
+    actions = [a["action"] for a in s.store.rows("audit_log")]
+    assert actions.count("create") == 2 and "update" in actions and "delete" in actions
+
+
+def test_an_encoder_failure_rolls_the_write_back(fresh_service):
+    s = fresh_service
+    s.add_result({"title": "已有成果", "abstract": "用于对照"})
+    real = s.encoder.inner
+
+    class Failing(type(real)):
+        def _encode_documents(self, texts):
+            raise RuntimeError("encoder crashed")
+
+    s.encoder.inner = Failing.__new__(Failing)
+    s.encoder.inner.__dict__.update(real.__dict__)
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        s.add_listings("results", [{"title": "新成果一"}, {"title": "新成果二"}])
+    s.encoder.inner = real
+    assert s.store.count("results") == 1 and len(s.catalogue.sides["results"].dense) == 1
+
+
+def test_restart_reloads_and_reconciles_a_stale_index(tmp_path, e5_encoder):
+    settings = make_settings(tmp_path / "d")
+    s = MatchService(settings, encoder=e5_encoder)
+    a = s.add_result({"title": "齿轮激光淬火", "abstract": "提高齿面硬度"})
+    s.close()
+    # simulate a crash after the database commit but before the index save: a row the index has not seen
+    s2 = MatchService(settings, encoder=e5_encoder)
+    s2.store.insert("results", {"title": "榨菜发酵工艺", "abstract": "低盐乳酸菌发酵", "industry": "food_agri",
+                                "status": "listed", "trl": 5})
+    s2.close()
+    s3 = MatchService(settings, encoder=e5_encoder)
+    assert len(s3.catalogue.sides["results"].dense) == 2
+    assert s3.search("榨菜", top_k=1)[0].item["title"] == "榨菜发酵工艺"
+    assert s3.search("齿轮", top_k=1)[0].id == a["id"]
+    s3.close()
+
+
+def test_an_index_from_another_encoder_is_refused(tmp_path, e5_encoder):
+    from embeddings import get_encoder
+
+    settings = make_settings(tmp_path / "d")
+    s = MatchService(settings, encoder=e5_encoder)
+    s.add_result({"title": "一项成果"})
+    s.close()
+    other = MatchService(settings, encoder=get_encoder("use"))
+    with pytest.raises(IndexMismatch, match="rebuild"):
+        other.load()
+    assert other.rebuild_index() == {"needs": 0, "results": 1}
+    assert other.search("成果", top_k=1)
+
+
+def test_batch_match_stores_candidates_and_keeps_decisions(fresh_service):
+    from matcher.importer import import_file
+
+    from .conftest import FIXTURES
+
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    run = s.batch_match(top_k=3)
+    assert run["status"] == "done" and run["needs_total"] == 5 and run["candidates"] == 15
+    cand = s.store.rows("candidates", order="id")[0]
+    s.store.update("candidates", cand["id"], {"status": "rejected"})
+    s.batch_match(top_k=3)
+    assert s.store.get("candidates", cand["id"])["status"] == "rejected"
+    assert s.store.count("candidates") == 15
