@@ -17,7 +17,7 @@ from .settings import Settings, get_settings
 app = typer.Typer(help="techmatch — 技术供需对接: match enterprise needs with research results.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (env TECHMATCH_DATA_DIR).")]
 

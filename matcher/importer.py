@@ -170,6 +170,8 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         if None in row:
             yield n, None, f"{len(row[None])} more values than there are columns"
             continue
+        if all(nz.is_blank(v) for v in row.values()):
+            continue
         yield n, {k.strip(): v for k, v in row.items() if k}, None
 
 
@@ -205,6 +207,11 @@ def map_row(kind: str, raw: dict[str, Any], ignored: set[str], warnings: list[st
         if code is None and not nz.is_blank(given):
             warnings.append(f"industry {nz.clean_text(given)!r} is not in the taxonomy; filed under 其他")
         out["industry"] = code or "other"
+    body = out.get("description") if kind == "needs" else out.get("abstract")
+    if kind != "organisations" and nz.is_blank(out.get("title")) and not nz.is_blank(body):
+        # real listings sometimes carry text but no title: use the start of the first sentence
+        first = nz.clean_text(body).split("。")[0]
+        out["title"] = first[:40] + ("…" if len(first) > 40 else "")
     if kind == "results" and "trl" in out and nz.is_blank(out["trl"]):
         out.pop("trl")
     return {k: (None if nz.is_blank(v) else v) for k, v in out.items()}

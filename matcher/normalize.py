@@ -38,7 +38,7 @@ def is_blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-_MONEY = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>亿元|亿|万元|万|千元|元|w|k)?$", re.I)
+_MONEY = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>亿元|亿|万元|万|千元|元|w|k)?(?:以上|以内|左右)?$", re.I)
 
 
 def parse_money(value: object) -> tuple[float | None, bool]:
@@ -53,6 +53,9 @@ def parse_money(value: object) -> tuple[float | None, bool]:
         text = clean_text(value).replace(",", "").replace("，", "").replace("￥", "").replace("¥", "")
         if text in NEGOTIABLE or "面议" in text:
             return None, True
+        low, sep, _high = text.partition("-")
+        if sep and low:
+            text = low  # a range such as "100.0万元-200.0万元" is stored as its lower bound
         m = _MONEY.match(text)
         if not m:
             raise ValueError(f"cannot read amount {text!r}: write a number of 万元 (e.g. 80) or 面议")
@@ -118,13 +121,30 @@ def parse_codes(value: object, vocabulary: Vocabulary, field: str) -> list[str]:
     """Codes for a list of names, codes or aliases; unknown items are an error naming the allowed values."""
     codes: list[str] = []
     for item in split_list(value):
-        code = vocabulary.resolve(item)
-        if code is None:
+        found = [vocabulary.resolve(item)]
+        if found[0] is None:
+            found = _segment(item, vocabulary)
+        if not found or None in found:
             allowed = "、".join(vocabulary.names.values())
             raise ValueError(f"unknown {field} {item!r}; allowed: {allowed}")
-        if code not in codes:
-            codes.append(code)
+        for code in found:
+            if code not in codes:
+                codes.append(code)
     return codes
+
+
+def _segment(text: str, vocabulary: Vocabulary) -> list[str]:
+    """Codes of names glued together without separators (完全转让许可转让技术入股), longest match first."""
+    keys = sorted(vocabulary.lookup, key=len, reverse=True)
+    out: list[str] = []
+    rest = "".join(text.split()).lower()
+    while rest:
+        key = next((k for k in keys if len(k) > 1 and rest.startswith(k)), None)
+        if key is None:
+            return []
+        out.append(vocabulary.lookup[key])
+        rest = rest[len(key):]
+    return out
 
 
 def parse_code(value: object, vocabulary: Vocabulary, field: str) -> str:

@@ -12,6 +12,7 @@ from matcher.schemas import vocab
     ("面议", (None, True)), ("", (None, True)), (None, (None, True)), (80, (80.0, False)),
     ("80万", (80.0, False)), ("80万元", (80.0, False)), ("1.2亿", (12000.0, False)),
     ("50000元", (5.0, False)), ("1,500 万元", (1500.0, False)), ("价格面议", (None, True)),
+    ("100.0万元-200.0万元", (100.0, False)), ("50万以上", (50.0, False)),
 ])
 def test_parse_money(raw, expected):
     assert nz.parse_money(raw) == expected
@@ -46,6 +47,8 @@ def test_codes_from_comma_joined_names_and_aliases():
     v = vocab()
     assert nz.parse_codes("技术转让,技术许可，委托开发、技术入股", v.transfer_modes, "mode") == [
         "transfer", "license", "commissioned_dev", "equity"]
+    assert nz.parse_codes("完全转让许可转让技术入股合作生产", v.transfer_modes, "mode") == [
+        "transfer", "license", "equity", "joint_dev"]
     with pytest.raises(ValueError, match="unknown mode '空运'"):
         nz.parse_codes("技术转让,空运", v.transfer_modes, "mode")
 

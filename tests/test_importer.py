@@ -1,0 +1,122 @@
+"""Importers: CSV, JSONL and Excel; a validation report for bad rows; nothing lost, nothing half-written."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import openpyxl
+import pytest
+
+from matcher.importer import detect_format, import_bytes, validate
+
+from .conftest import shared_path
+
+GOOD = {"ref": "X-1", "title": "齿轮激光淬火", "abstract": "提高齿面硬度", "maturity": "通过中试",
+        "transfer_modes": "技术许可", "price": "面议", "industry": "智能装备及智能制造"}
+
+
+def jsonl(rows) -> bytes:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows).encode()
+
+
+def test_csv_with_chinese_headers_and_platform_values(fresh_service):
+    data = ("成果名称,成果简介,成熟度,合作方式,价格,行业,发布日期,来源网站\n"
+            "高镍正极包覆,原子层沉积包覆,通过小试,\"技术转让,技术入股\",300万,新能源,2025/3/20,某平台\n").encode("utf-8-sig")
+    report = import_bytes(fresh_service, data, "results", "csv")
+    assert report.accepted == 1 and not report.rejected
+    assert report.ignored_columns == ["来源网站"]
+    row = fresh_service.store.rows("results")[0]
+    assert (row["trl"], row["transfer_modes"], row["price"], row["industry"], row["posted_at"]) == (
+        5, ["transfer", "equity"], 300.0, "new_energy", "2025-03-20")
+
+
+def test_xlsx_import(fresh_service):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["需求名称", "需求描述", "合作方式", "预算", "截止日期", "区县"])
+    sheet.append(["榨菜减盐", "含盐量降到6%以下", "委托开发", 60, "2027-01-31", "涪陵"])
+    sheet.append([None, None, None, None, None, None])
+    buf = io.BytesIO()
+    book.save(buf)
+    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    assert report.accepted == 1 and not report.rejected
+    need = fresh_service.store.rows("needs")[0]
+    assert (need["district"], need["budget"], need["coop_modes"]) == ("涪陵区", 60.0, ["commissioned_dev"])
+
+
+def test_bad_rows_are_reported_and_good_rows_committed(fresh_service):
+    rows = [GOOD, "{not json", {**GOOD, "ref": "X-2", "maturity": "快成熟了"},
+            {**GOOD, "ref": "X-3", "title": "", "abstract": ""}, {**GOOD, "ref": "X-1"}, [1, 2],
+            {**GOOD, "ref": "X-4", "title": "电池回收", "price": "很贵"}]
+    report = import_bytes(fresh_service, jsonl(rows), "results", "jsonl")
+    assert report.accepted == 1
+    by_row = {(r.row, r.field) for r in report.rejected}
+    assert {(2, ""), (3, "maturity"), (4, "title"), (5, "ref"), (6, ""), (7, "price")} <= by_row
+    assert all(r.reason for r in report.rejected)
+    assert fresh_service.store.count("results") == 1
+    assert len(fresh_service.catalogue.sides["results"].dense) == 1
+
+
+def test_strict_import_changes_nothing_when_a_row_is_bad(fresh_service):
+    report = import_bytes(fresh_service, jsonl([GOOD, {**GOOD, "ref": "X-9", "price": "很贵"}]), "results",
+                          "jsonl", strict=True)
+    assert report.accepted == 0 and report.rejected
+    assert fresh_service.store.count("results") == 0
+
+
+def test_reimport_updates_by_ref(fresh_service):
+    import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl")
+    report = import_bytes(fresh_service, jsonl([{**GOOD, "title": "齿轮激光淬火（新版）"}]), "results", "jsonl")
+    assert (report.created, report.updated) == (0, 1)
+    assert fresh_service.store.rows("results")[0]["title"] == "齿轮激光淬火（新版）"
+
+
+def test_a_crash_mid_import_loses_nothing_committed(fresh_service):
+    import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl")
+    real = fresh_service.encoder.inner
+
+    class Crashing(type(real)):
+        def _encode_documents(self, texts):
+            raise MemoryError("out of memory while encoding")
+
+    fresh_service.encoder.inner = Crashing.__new__(Crashing)
+    fresh_service.encoder.inner.__dict__.update(real.__dict__)
+    batch = [{**GOOD, "ref": f"Y-{i}", "title": f"新成果{i}号"} for i in range(5)]
+    with pytest.raises(MemoryError):
+        import_bytes(fresh_service, jsonl(batch), "results", "jsonl")
+    fresh_service.encoder.inner = real
+    assert [r["ref"] for r in fresh_service.store.rows("results")] == ["X-1"]
+    assert fresh_service.catalogue.sides["results"].dense.ids() == [fresh_service.store.rows("results")[0]["id"]]
+
+
+def test_organisations_import_and_formats(fresh_service):
+    data = "名称,类型,区县\n山城理工大学,高校,沙坪坝\n某齿轮公司,企业,綦江\n".encode()
+    report = import_bytes(fresh_service, data, "organisations", "csv")
+    assert report.accepted == 2 and fresh_service.store.count("organisations") == 2
+    assert detect_format("a.XLSX") == "xlsx" and detect_format("b.ndjson") == "jsonl"
+    with pytest.raises(ValueError, match=r"\.csv, \.jsonl or \.xlsx"):
+        detect_format("c.pdf")
+
+
+def test_undecodable_and_unreadable_files_get_clear_errors(fresh_service):
+    with pytest.raises(ValueError, match="xlsx"):
+        import_bytes(fresh_service, b"not a zip", "results", "xlsx")
+    with pytest.raises(ValueError, match="UTF-8"):
+        import_bytes(fresh_service, b"title,abstract\n\xff\xfe\xfa,x\n", "results", "csv")
+    gbk = "成果名称,成果简介\n花椒烘干,低温热泵\n".encode("gb18030")
+    assert import_bytes(fresh_service, gbk, "results", "csv").accepted == 1
+    assert fresh_service.store.count("results") == 1
+
+
+@pytest.mark.parametrize("kind", ["needs", "results"])
+def test_every_real_platform_listing_validates(kind):
+    path = shared_path("data", "listings-51jishu", f"{kind}.jsonl")
+    lines = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    valid, report = validate(kind, path.read_bytes(), "jsonl")
+    # only listings with neither a title nor any text are refused, each with a reason
+    empty = {n for n, row in enumerate(lines, start=1)
+             if not row.get("title", "").strip() and not row.get("description", "").strip()}
+    assert {r.row for r in report.rejected} == empty
+    assert all(r.field == "title" for r in report.rejected)
+    assert len(valid) == len(lines) - len(empty)
