@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ app = typer.Typer(help="techmatch — 技术供需对接: match enterprise needs
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (env TECHMATCH_DATA_DIR).")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (env TECHMATCH_DATA_DIR).")]
 
 
 def settings_for(data_dir: Path | None) -> Settings:
@@ -76,7 +76,7 @@ def import_(
     path: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .xlsx file.")],
     kind: Annotated[str, typer.Option("--kind", "-k", help="needs, results or organisations")],
     strict: Annotated[bool, typer.Option(help="Import nothing if any row is invalid.")] = False,
-    report_file: Annotated[Optional[Path], typer.Option("--report", help="Write the report as JSON.")] = None,
+    report_file: Annotated[Path | None, typer.Option("--report", help="Write the report as JSON.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Import needs, results or organisations; invalid rows are reported with row, field and reason."""
@@ -99,7 +99,8 @@ def import_(
             table.add_row(str(r.row), r.field, r.reason)
         console.print(table)
     if report.warnings:
-        console.print(f"{len(report.warnings)} warnings, e.g. row {report.warnings[0].row}: {report.warnings[0].reason}")
+        first = report.warnings[0]
+        console.print(f"{len(report.warnings)} warnings, e.g. row {first.row}: {first.reason}")
     if report.ignored_columns:
         console.print("ignored columns: " + ", ".join(report.ignored_columns))
     if report_file:
@@ -138,16 +139,16 @@ def _print_matches(service, matches, title: str) -> None:
 
 @app.command()
 def match(
-    need: Annotated[Optional[int], typer.Option(help="Need id: rank results for it.")] = None,
-    result: Annotated[Optional[int], typer.Option(help="Result id: rank needs for it.")] = None,
-    text: Annotated[Optional[str], typer.Option(help="Free text: rank listings for it.")] = None,
+    need: Annotated[int | None, typer.Option(help="Need id: rank results for it.")] = None,
+    result: Annotated[int | None, typer.Option(help="Result id: rank needs for it.")] = None,
+    text: Annotated[str | None, typer.Option(help="Free text: rank listings for it.")] = None,
     side: Annotated[str, typer.Option(help="With --text: results or needs.")] = "results",
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=200)] = 10,
-    method: Annotated[Optional[str], typer.Option(help="Ranking method (see `techmatch eval`).")] = None,
-    industry: Annotated[Optional[list[str]], typer.Option(help="Hard filter: cluster code (repeatable).")] = None,
-    district: Annotated[Optional[list[str]], typer.Option(help="Hard filter: district (repeatable).")] = None,
-    trl_min: Annotated[Optional[int], typer.Option(min=1, max=9)] = None,
-    trl_max: Annotated[Optional[int], typer.Option(min=1, max=9)] = None,
+    method: Annotated[str | None, typer.Option(help="Ranking method (see `techmatch eval`).")] = None,
+    industry: Annotated[list[str] | None, typer.Option(help="Hard filter: cluster code (repeatable).")] = None,
+    district: Annotated[list[str] | None, typer.Option(help="Hard filter: district (repeatable).")] = None,
+    trl_min: Annotated[int | None, typer.Option(min=1, max=9)] = None,
+    trl_max: Annotated[int | None, typer.Option(min=1, max=9)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -179,10 +180,14 @@ def match(
 @app.command()
 def demo(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20)] = 3,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the catalogue has listings.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Load the demo catalogue, index it, run a batch match and print example matches."""
     service = service_for(data_dir)
+    if if_empty and (service.store.count("needs") or service.store.count("results")):
+        console.print(f"catalogue in {service.settings.data_dir} has listings already: demo not loaded")
+        return
     with _Bar("loading demo catalogue") as bar:
         counts = service.load_demo(progress=bar)
     console.print("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -214,8 +219,8 @@ def export(
 @app.command("eval")
 def eval_(
     benchmark: Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")],
-    methods: Annotated[Optional[list[str]], typer.Option("--method", help="Methods to run (repeatable).")] = None,
-    encoders: Annotated[Optional[list[str]], typer.Option("--encoder", help="Dense encoders (repeatable).")] = None,
+    methods: Annotated[list[str] | None, typer.Option("--method", help="Methods to run (repeatable).")] = None,
+    encoders: Annotated[list[str] | None, typer.Option("--encoder", help="Dense encoders (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -251,7 +256,6 @@ def serve(
 ) -> None:
     """Start the HTTP API (FastAPI on uvicorn); the model and indexes load once at start-up."""
     import uvicorn
-
     from api.app import create_app
 
     uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")

@@ -6,6 +6,7 @@ Exact inner product (`flat`) by default; `ivf` (inverted file, trained on the ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -117,10 +118,8 @@ class VectorIndex:
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         with self.lock:
             for row, item in enumerate(ids):
-                try:
+                with contextlib.suppress(RuntimeError):  # an id not in the index keeps its row of zeros
                     out[row] = self.index.reconstruct(int(item))
-                except RuntimeError:
-                    pass
         return out
 
     def search(self, queries: np.ndarray, k: int, allowed: Sequence[int] | None = None

@@ -161,10 +161,7 @@ _TRL = re.compile(r"^(?:trl)?\s*(\d)(?:\s*[-~～至到]\s*(?:trl)?\s*(\d))?$", r
 
 def parse_maturity(value: object, vocab: Vocab) -> tuple[int, int, str | None]:
     """(trl_min, trl_max, label) from a maturity label (通过中试), a TRL ("TRL 6", 6) or a range ("6-8")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        text = clean_text(value)
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else clean_text(value)
     level = vocab.maturity_level(text)
     if level:
         return level.trl_min, level.trl_max, level.label

@@ -78,7 +78,7 @@ def dense_scores(side: CatalogueSide, query: Query, pool: int, allowed: Sequence
     weights = np.asarray(query.view_weights if query.view_weights is not None else [1.0] * len(vectors))
     weights = weights / weights.sum()
     found: set[int] = set()
-    scores, ids = side.dense.search(vectors, pool, allowed)
+    _, ids = side.dense.search(vectors, pool, allowed)
     for row in ids:
         found.update(int(i) for i in row if i >= 0)
     if not found:

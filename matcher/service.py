@@ -125,6 +125,7 @@ class MatchService:
         rows = self.store.rows(side)
         lexical = LexicalIndex()
         lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
+        lexical.idf("")  # build the BM25 matrix now, not on the first query
         if dense is None:
             dense = VectorIndex(enc.dim, enc.name, self.settings.index_kind, self.settings.ivf_nprobe)
             self._encode_into(side, dense, rows, progress, build=True)
@@ -138,7 +139,7 @@ class MatchService:
         have = set(dense.ids())
         want = {r["id"] for r in rows}
         synced = dense.synced_at or ""
-        stale = [r for r in rows if r["id"] not in have or (r.get("updated_at") or "") >= synced]
+        stale = [r for r in rows if r["id"] not in have or (r.get("updated_at") or "") > synced]
         extra = sorted(have - want)
         if stale or extra:
             dense.remove(extra)

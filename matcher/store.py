@@ -25,8 +25,8 @@ TABLES = (
 
 
 def now() -> str:
-    """UTC timestamp in ISO 8601, seconds precision."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    """UTC timestamp in ISO 8601 with microseconds (they order writes within one second)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
 def _v1(db: sqlite_utils.Database) -> None:

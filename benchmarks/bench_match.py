@@ -1,0 +1,93 @@
+"""Single-query match latency (p50/p99) at 10k and 100k results against raw FAISS search in the same run, and
+index memory per 100k items. Catalogues are synthetic (see benchmarks/synthetic.py for how).
+
+    python -m benchmarks.bench_match [--sizes 10000 100000] [--queries 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from benchmarks.common import machine, percentiles, rss_mb
+from benchmarks.synthetic import build_catalogue
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--methods", nargs="+", default=["hybrid", "dense", "lexical", "rrf"])
+    args = parser.parse_args()
+
+    from embeddings import get_encoder
+    from matcher.service import MatchService
+    from matcher.settings import get_settings
+
+    encoder = get_encoder("e5")
+    print(f"machine: {machine()}; FAISS threads: 1; encoder {encoder.name}")
+    print(f"{'results':>8} {'what':<44}{'p50 ms':>9}{'p99 ms':>9}")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
+            service = MatchService(settings, encoder=encoder)
+            build_s = build_catalogue(service, n, n_needs=args.queries)
+            service.close()
+            before = rss_mb()
+            service = MatchService(settings, encoder=encoder)
+            t0 = time.perf_counter()
+            service.load()
+            load_s = time.perf_counter() - t0
+            after = rss_mb()
+            side = service.catalogue.sides["results"]
+            needs = service.store.ids("needs")
+            # reference: raw FAISS exact search of a query vector, same index, same thread count
+            qv = encoder.encode_queries([service.get_listing("needs", i)["title"] for i in needs])
+            raw = []
+            for v in qv:
+                t0 = time.perf_counter()
+                side.dense.index.search(v[None, :], 10)
+                raw.append(time.perf_counter() - t0)
+            p50, p99 = percentiles(raw)
+            print(f"{n:>8} {'raw FAISS search (k=10)':<44}{p50:>9.2f}{p99:>9.2f}")
+            t_enc = []
+            for i in needs:
+                row = service.get_listing("needs", i)
+                t0 = time.perf_counter()
+                service._query("needs", row)
+                t_enc.append(time.perf_counter() - t0)
+            p50, p99 = percentiles(t_enc)
+            print(f"{n:>8} {'query encoding (2 views: title, full text)':<44}{p50:>9.2f}{p99:>9.2f}")
+            # warm-up: jieba's dictionaries load on first use
+            service.match_need(needs[0], top_k=10)
+            print(f"{n:>8} (the rows below reuse the cached query embeddings: add the encoding line for a new need)")
+            for method in args.methods:
+                for explain in (False, True):
+                    times = []
+                    for i in needs:
+                        row = service.get_listing("needs", i)
+                        t0 = time.perf_counter()
+                        service._matches("results", service._query("needs", row), row, 10, None, method,
+                                         explain=explain)
+                        times.append(time.perf_counter() - t0)
+                    p50, p99 = percentiles(times)
+                    label = f"match_need {method}" + (" + explanations" if explain else "")
+                    print(f"{n:>8} {label:<44}{p50:>9.2f}{p99:>9.2f}")
+            index_bytes = faiss.serialize_index(side.dense.index).nbytes
+            lex = side.lexical._matrix
+            lex_bytes = lex.data.nbytes + lex.indices.nbytes + lex.indptr.nbytes
+            per = 100_000 / n
+            print(f"{n:>8} memory: FAISS {index_bytes / 2**20 * per:.1f} MiB and BM25 {lex_bytes / 2**20 * per:.1f}"
+                  f" MiB per 100k; process RSS +{after - before:.0f} MiB on load ({load_s:.1f} s load,"
+                  f" {build_s:.1f} s to build)")
+            service.close()
+    _ = np
+
+
+if __name__ == "__main__":
+    main()

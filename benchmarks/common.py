@@ -1,0 +1,30 @@
+"""Small helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+
+import numpy as np
+
+
+def machine() -> str:
+    """One line about the machine: cores, CPU, Python."""
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds."""
+    arr = np.asarray(seconds) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def rss_mb() -> float:
+    """Current resident set size in MiB (Linux)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # pragma: no cover
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,96 @@
+"""Synthetic catalogues for scale benchmarks.
+
+Texts: each listing combines a material/object, a process, a performance target and an application from word
+lists (a few hundred phrases), so titles and abstracts are varied Chinese with realistic term statistics.
+Vectors: every phrase is encoded once with the real encoder; a listing's vector is the normalised sum of its
+phrases' vectors plus small Gaussian noise. This keeps the geometry of real embeddings (listings sharing phrases
+are close) without encoding 100k texts on a 2-core machine (~35 minutes with e5-small).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import numpy as np
+
+OBJECTS = ("齿轮", "轴承", "铝合金压铸件", "锂电池正极", "固态电解质", "OLED面板", "功率芯片", "传感器", "减速器",
+           "摩托车发动机", "榨菜", "火锅底料", "中药材", "苎麻纤维", "光伏组件", "氢燃料电池", "工业机器人", "数控机床",
+           "汽车线束", "镁合金", "碳纤维复合材料", "生物疫苗", "医用导管", "柑橘", "茶叶", "智能网联汽车", "储能电站",
+           "工业软件", "边缘计算网关", "显示驱动芯片", "陶瓷基板", "涂层刀具", "焊接机器人", "污水处理设备", "高分子膜")
+PROCESSES = ("激光淬火", "真空压铸", "原子层沉积包覆", "机器视觉检测", "深度学习识别", "低温发酵", "超声辅助提取",
+             "生物酶处理", "拓扑优化设计", "数字孪生建模", "热处理工艺优化", "表面纳米化", "精密注塑", "在线监测",
+             "故障预测", "湿法回收", "干法电极", "柔性封装", "等离子喷涂", "增材制造", "智能调度算法", "低盐腌制",
+             "冷链保鲜", "膜分离纯化", "振动信号分析", "多传感器融合", "高通量筛选", "绿色合成", "快速成型")
+TARGETS = ("寿命提升30%", "成本降低20%", "良品率达到99.5%", "能耗下降25%", "检测节拍小于2秒", "强度大于300MPa",
+           "能量密度达到280Wh/kg", "货架期延长6个月", "回收率大于95%", "精度达到0.01毫米", "减重18%", "效率提高40%")
+APPLICATIONS = ("新能源汽车", "风电装备", "消费电子", "食品加工", "医疗器械", "轨道交通", "航空航天", "智能制造产线",
+                "储能系统", "农产品加工", "化工园区", "电子信息制造")
+
+
+def make_texts(n: int, seed: int = 0) -> tuple[list[dict], list[tuple[int, int, int, int]]]:
+    """n result rows (title, abstract, …) and, for each, the indexes of its four phrases."""
+    rng = np.random.default_rng(seed)
+    rows, parts = [], []
+    for i in range(n):
+        o, p, t, a = (int(rng.integers(len(x))) for x in (OBJECTS, PROCESSES, TARGETS, APPLICATIONS))
+        title = f"{OBJECTS[o]}{PROCESSES[p]}技术" if i % 3 else f"一种基于{PROCESSES[p]}的{OBJECTS[o]}制备方法"
+        abstract = (f"针对{APPLICATIONS[a]}领域{OBJECTS[o]}的关键问题，采用{PROCESSES[p]}方法，实现{TARGETS[t]}。"
+                    f"已完成样品验证，编号{i}。")
+        rows.append({"title": title, "abstract": abstract, "industry": "smart_equipment", "trl": 1 + i % 9,
+                     "maturity_label": "通过中试", "ip_type": "invention_patent", "transfer_modes": ["license"],
+                     "keywords": [OBJECTS[o], PROCESSES[p]], "status": "listed", "price_negotiable": 1})
+        parts.append((o, p, t, a))
+    return rows, parts
+
+
+def phrase_vectors(encoder) -> list[np.ndarray]:
+    """The encoder's document vectors of every phrase list."""
+    return [encoder.encode_documents(list(x)) for x in (OBJECTS, PROCESSES, TARGETS, APPLICATIONS)]
+
+
+def make_vectors(parts, phrase_vecs, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    """Vectors built from the phrases' real embeddings plus noise, L2-normalised."""
+    rng = np.random.default_rng(seed + 1)
+    idx = np.asarray(parts)
+    dim = phrase_vecs[0].shape[1]
+    out = np.zeros((len(parts), dim), dtype=np.float32)
+    for col, vecs in enumerate(phrase_vecs):
+        out += vecs[idx[:, col]]
+    out += rng.standard_normal(out.shape).astype(np.float32) * noise
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -> float:
+    """Fill an empty service's store and indexes with a synthetic catalogue; returns seconds taken."""
+    from matcher.index import VectorIndex
+    from matcher.service import document_text
+
+    t0 = time.perf_counter()
+    rows, parts = make_texts(n_results, seed)
+    db = service.store.db
+    encoded = [{k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()}
+               for r in rows]
+    with service.store.transaction():
+        db["results"].insert_all(encoded, batch_size=5000)
+    needs = []
+    for i, (o, p, t, a) in enumerate(itertools.islice(itertools.cycle(parts), n_needs)):
+        needs.append({"title": f"{OBJECTS[o]}{PROCESSES[p]}需求", "description":
+                      f"我司{APPLICATIONS[a]}产品的{OBJECTS[o]}存在问题，希望引入{PROCESSES[p]}，目标{TARGETS[t]}。",
+                      "industry": "smart_equipment", "status": "open", "confidentiality": "public",
+                      "wanted_trl_min": 1, "wanted_trl_max": 9, "coop_modes": json.dumps(["license"]),
+                      "keywords": "[]", "is_challenge": 0, "budget_negotiable": 1, "ref": f"SYN-N{i}"})
+    with service.store.transaction():
+        db["needs"].insert_all(needs)
+    enc = service.encoder
+    vecs = make_vectors(parts, phrase_vectors(enc), seed)
+    ids = service.store.ids("results")
+    dense = VectorIndex(enc.dim, enc.name, service.settings.index_kind, service.settings.ivf_nprobe)
+    dense.build(ids, vecs)
+    dense.save(service.settings.index_dir, "results", service._synced("results"))
+    need_rows = service.store.rows("needs")
+    nd = VectorIndex(enc.dim, enc.name)
+    nd.build([r["id"] for r in need_rows], enc.encode_documents([document_text("needs", r) for r in need_rows]))
+    nd.save(service.settings.index_dir, "needs", service._synced("needs"))
+    return time.perf_counter() - t0
