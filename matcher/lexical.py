@@ -19,7 +19,9 @@ class LexicalIndex:
         self.tokenizer_name = tokenizer
         self.tokenize = TOKENIZERS[tokenizer]
         self.k1, self.b = k1, b
-        self.docs: dict[int, Counter] = {}
+        # per document: (term ids, term counts) as small arrays; a Counter per document costs ~10x the memory
+        self.docs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.terms: dict[str, int] = {}
         self.lock = threading.RLock()
         self._dirty = True
         self._ids = np.zeros(0, dtype=np.int64)
@@ -36,7 +38,9 @@ class LexicalIndex:
         counts = [Counter(self.tokenize(t)) for t in texts]
         with self.lock:
             for item, c in zip(ids, counts):
-                self.docs[int(item)] = c
+                term_ids = np.fromiter((self.terms.setdefault(t, len(self.terms)) for t in c), dtype=np.int32,
+                                       count=len(c))
+                self.docs[int(item)] = (term_ids, np.fromiter(c.values(), dtype=np.float32, count=len(c)))
             self._dirty = True
 
     def remove(self, ids: Sequence[int]) -> None:
@@ -47,19 +51,16 @@ class LexicalIndex:
 
     def _build(self) -> None:
         ids = np.fromiter(self.docs.keys(), dtype=np.int64, count=len(self.docs))
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        lengths = np.zeros(len(ids), dtype=np.float32)
-        for r, item in enumerate(ids):
-            c = self.docs[int(item)]
-            lengths[r] = sum(c.values())
-            for term, tf in c.items():
-                rows.append(r)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                vals.append(tf)
+        vocab = self.terms
+        parts = [self.docs[int(i)] for i in ids]
+        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
+        cols = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
+        vals = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.float32)
+        rows = np.repeat(np.arange(len(ids)), sizes)
+        lengths = np.bincount(rows, weights=vals, minlength=len(ids)).astype(np.float32)
         n = max(len(ids), 1)
-        tf = sparse.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(ids), len(vocab)))
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocab)).astype(np.float32)
+        tf = sparse.csr_matrix((vals, (rows, cols)), shape=(len(ids), len(vocab)))
+        df = np.bincount(cols.astype(np.int64), minlength=len(vocab)).astype(np.float32)
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         avg = float(lengths.mean()) if len(lengths) else 1.0
         norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-6))
