@@ -222,6 +222,8 @@ def eval_(
     methods: Annotated[list[str] | None, typer.Option("--method", help="Methods to run (repeatable).")] = None,
     encoders: Annotated[list[str] | None, typer.Option("--encoder", help="Dense encoders (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    queries: Annotated[str, typer.Option(help="Queries file name in the folder.")] = "queries.jsonl",
+    qrels: Annotated[str, typer.Option(help="Judgements file name in the folder.")] = "qrels.tsv",
     data_dir: DataDir = None,
 ) -> None:
     """T1 (re-rank judged) and T2 (full corpus) figures of each method on a labelled benchmark."""
@@ -229,7 +231,7 @@ def eval_(
 
     s = settings_for(data_dir)
     try:
-        bench = load_benchmark(benchmark)
+        bench = load_benchmark(benchmark, queries, qrels)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     figures = evaluate(bench, s, methods=methods, encoders=encoders,
@@ -237,8 +239,10 @@ def eval_(
     if as_json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
-    table = Table("method", "T1 nDCG@10", "T1 MRR", "T1 P@1", "T2 R@10", "T2 R@100", "T2 nDCG@10", "T2 MRR",
-                  title=f"{bench.name}: {len(bench.queries)} queries, {len(bench.corpus)} documents")
+    table = Table(title=f"{bench.name}: {len(bench.queries)} queries, {len(bench.corpus)} documents")
+    table.add_column("method", no_wrap=True)
+    for head in ("T1 nDCG@10", "T1 MRR", "T1 P@1", "T2 R@10", "T2 R@100", "T2 nDCG@10", "T2 MRR"):
+        table.add_column(head, justify="right")
     for name, f in figures.items():
         if name == "default":
             continue

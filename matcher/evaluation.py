@@ -1,7 +1,7 @@
 """Evaluation on a relevance-labelled benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).
 
 T1 re-ranks each query's judged documents (nDCG@10 with graded gain, MRR, P@1); T2 ranks the whole corpus
-(Recall@10, Recall@100, nDCG@10, MRR). "Relevant" means relevance >= 2; only queries with a relevant document count.
+(Recall@10, Recall@100, nDCG@10, MRR). "Relevant" means relevance >= 2 (>= 1 where judgements are binary); only queries with a relevant document count.
 Rankings come from `matcher.ranking.rank` and the service's own query/document text builders, so the figures are
 those of `techmatch match`.
 """
@@ -38,6 +38,7 @@ class Benchmark:
     queries: list[dict[str, Any]]
     corpus: list[dict[str, Any]]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+    relevant: int = RELEVANT  # grade from which a document counts as relevant (1 for binary judgements)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -81,7 +82,8 @@ def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: st
             for d in _read_jsonl(folder / "corpus.jsonl")]
     if not qs or not docs:
         raise ValueError(f"{folder}: no queries or no documents")
-    return Benchmark(folder.name, qs, docs, judged)
+    top_grade = max((r for q in judged.values() for r in q.values()), default=0)
+    return Benchmark(folder.name, qs, docs, judged, RELEVANT if top_grade >= RELEVANT else 1)
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -93,16 +95,16 @@ def ndcg_at(ranked: Sequence[str], rels: dict[str, int], k: int = 10) -> float:
     return dcg / idcg if idcg > 0 else 0.0
 
 
-def reciprocal_rank(ranked: Sequence[str], rels: dict[str, int]) -> float:
+def reciprocal_rank(ranked: Sequence[str], rels: dict[str, int], relevant: int = RELEVANT) -> float:
     for i, d in enumerate(ranked):
-        if rels.get(d, 0) >= RELEVANT:
+        if rels.get(d, 0) >= relevant:
             return 1.0 / (i + 1)
     return 0.0
 
 
-def recall_at(ranked: Sequence[str], rels: dict[str, int], k: int) -> float:
-    relevant = {d for d, r in rels.items() if r >= RELEVANT}
-    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+def recall_at(ranked: Sequence[str], rels: dict[str, int], k: int, relevant: int = RELEVANT) -> float:
+    found = {d for d, r in rels.items() if r >= relevant}
+    return len(found & set(ranked[:k])) / len(found) if found else 0.0
 
 
 # -- running ------------------------------------------------------------------------------
@@ -139,7 +141,8 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method) -> dict[str
     latencies = []
     for q, query in zip(bench.queries, prepared.queries):
         rels = {d: r for d, r in bench.qrels.get(q["id"], {}).items() if d in index_of and d not in q["exclude"]}
-        if not any(r >= RELEVANT for r in rels.values()):
+        rel = bench.relevant
+        if not any(r >= rel for r in rels.values()):
             continue
         n += 1
         judged = [index_of[d] for d in rels]
@@ -151,12 +154,12 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method) -> dict[str
         latencies.append(time.perf_counter() - t0)
         t2 = [bench.corpus[s.id]["id"] for s in scored if s.id not in excl][:100]
         sums["t1_ndcg10"] += ndcg_at(t1, rels)
-        sums["t1_mrr"] += reciprocal_rank(t1, rels)
-        sums["t1_p1"] += float(bool(t1) and rels.get(t1[0], 0) >= RELEVANT)
-        sums["t2_recall10"] += recall_at(t2, rels, 10)
-        sums["t2_recall100"] += recall_at(t2, rels, 100)
+        sums["t1_mrr"] += reciprocal_rank(t1, rels, rel)
+        sums["t1_p1"] += float(bool(t1) and rels.get(t1[0], 0) >= rel)
+        sums["t2_recall10"] += recall_at(t2, rels, 10, rel)
+        sums["t2_recall100"] += recall_at(t2, rels, 100, rel)
         sums["t2_ndcg10"] += ndcg_at(t2, rels)
-        sums["t2_mrr"] += reciprocal_rank(t2, rels)
+        sums["t2_mrr"] += reciprocal_rank(t2, rels, rel)
     out = {k: round(v / n, 4) if n else 0.0 for k, v in sums.items()}
     out["queries"] = n
     out["rank_ms_p50"] = round(float(np.median(latencies)) * 1000, 2) if latencies else 0.0
