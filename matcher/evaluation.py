@@ -1,7 +1,8 @@
 """Evaluation on a relevance-labelled benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).
 
 T1 re-ranks each query's judged documents (nDCG@10 with graded gain, MRR, P@1); T2 ranks the whole corpus
-(Recall@10, Recall@100, nDCG@10, MRR). "Relevant" means relevance >= 2 (>= 1 where judgements are binary); only queries with a relevant document count.
+(Recall@10, Recall@100, nDCG@10, MRR). "Relevant" means relevance >= 2 (>= 1 where judgements are binary);
+only queries with a relevant document count.
 Rankings come from `matcher.ranking.rank` and the service's own query/document text builders, so the figures are
 those of `techmatch match`.
 """
