@@ -124,17 +124,28 @@ def index(
 
 
 def _print_matches(service, matches, title: str) -> None:
-    table = Table("#", "score", "id", "title", "industry / TRL", "why", title=title, show_lines=True)
+    """Matches as readable blocks: rank, score and title, then the explanation and the best sentence."""
+    from rich.markup import escape
+
+    console.rule(f"[bold]{escape(title)}")
+    if not matches:
+        console.print("  (no matches)")
     for m in matches:
         item = m.item
-        trl = f" / TRL{item['trl']}" if "trl" in item else ""
-        comps = " ".join(f"{k}={v:.2f}" for k, v in m.components.items() if k in ("dense", "lexical"))
+        facts = [service.vocab.industries.name(item.get("industry") or "other")]
+        if "trl" in item:
+            facts.append(f"TRL{item['trl']}")
+        if item.get("district"):
+            facts.append(item["district"])
+        comps = " · ".join(f"{k} {v:.2f}" for k, v in m.components.items() if k in ("dense", "lexical"))
+        console.print(f"[bold cyan]{m.rank:>2}.[/] [bold]{m.score:.3f}[/]  {escape(item['title'])}  "
+                      f"[dim]#{m.id} · {' · '.join(facts)} · {comps}[/]")
         why = m.explanation.get("summary") or "、".join(m.explanation.get("shared_terms", []))
+        if why:
+            console.print(f"     {escape(why)}")
         sentence = m.explanation.get("best_sentence", "")
-        table.add_row(str(m.rank), f"{m.score:.3f}\n{comps}", str(m.id), item["title"],
-                      service.vocab.industries.name(item.get("industry", "other")) + trl,
-                      why + (f"\n「{sentence[:80]}」" if sentence else ""))
-    console.print(table)
+        if sentence:
+            console.print(f"     [green]「{escape(sentence[:120])}」[/]")
 
 
 @app.command()
