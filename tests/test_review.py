@@ -1,0 +1,94 @@
+"""Broker review, the pairing pipeline, challenges and the operators' figures on a real catalogue."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher import review
+from matcher.figures import figures
+from matcher.importer import import_file
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture
+def batched(fresh_service):
+    import_file(fresh_service, FIXTURES / "mini_results.jsonl", "results")
+    import_file(fresh_service, FIXTURES / "mini_needs.jsonl", "needs")
+    fresh_service.batch_match(top_k=3)
+    return fresh_service
+
+
+def test_queue_lists_ranked_candidates_with_filters(batched):
+    rows, total = review.list_candidates(batched)
+    assert total == 15 and len(rows) == 15
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert {"title", "org", "confidentiality"} <= set(rows[0]["need"]) and "trl" in rows[0]["result"]
+    food, n = review.list_candidates(batched, industry=["food_agri"])
+    assert n == 3 and all(r["need"]["industry"] == "food_agri" for r in food)
+    assert review.list_candidates(batched, min_score=10.0)[1] == 0
+    with pytest.raises(ValueError, match="cannot sort"):
+        review.list_candidates(batched, sort="title")
+
+
+def test_confirm_opens_a_pairing_that_moves_to_a_contract(batched):
+    s = batched
+    cand = review.list_candidates(s, need_id=s.store.find("needs", ref="T-N01")["id"])[0][0]
+    review.decide(s, cand["id"], "confirm", note="双方有意向", actor="broker-1")
+    assert s.get_listing("needs", cand["need_id"])["status"] == "matched"
+    assert cand["id"] not in [r["id"] for r in review.list_candidates(s)[0]]
+    with pytest.raises(ValueError, match="already confirmed"):
+        review.decide(s, cand["id"], "reject", "off_topic")
+    (pairing,), _ = review.list_pairings(s)
+    assert pairing["stage"] == "confirmed"
+    with pytest.raises(ValueError, match="can move to contacted, dropped"):
+        review.move_pairing(s, pairing["id"], "closed")
+    review.move_pairing(s, pairing["id"], "contacted", actor="broker-1")
+    review.move_pairing(s, pairing["id"], "negotiating", actor="broker-1", note="报价中")
+    with pytest.raises(ValueError, match="contract_value"):
+        review.move_pairing(s, pairing["id"], "contract_signed")
+    done = review.move_pairing(s, pairing["id"], "contract_signed", actor="broker-1", contract_value=120)
+    assert done["stage"] == "contract_signed" and done["contract_value"] == 120 and done["signed_at"]
+    assert [h["detail"]["to"] for h in done["history"] if h["action"] == "move"] == [
+        "contacted", "negotiating", "contract_signed"]
+    assert all(h["actor"] == "broker-1" and h["at"] for h in done["history"] if h["action"] == "move")
+    assert s.get_listing("needs", cand["need_id"])["status"] == "solved"
+    f = figures(s)
+    assert f["totals"]["needs_solved"] == 1 and f["totals"]["contracts_signed"] == 1
+    assert f["totals"]["contract_value"] == 120 and f["time_to_first_match"]["n"] == 1
+    assert f["last_batch"]["status"] == "done"
+    assert sum(r["needs_posted"] for r in f["by_district"]) == 5
+    assert {r["industry"] for r in f["by_cluster"]} >= {"smart_equipment", "food_agri"}
+
+
+def test_reject_needs_a_known_reason_and_bulk_reject_is_all_or_nothing(batched):
+    s = batched
+    rows, _ = review.list_candidates(s)
+    with pytest.raises(ValueError, match="reason_code"):
+        review.decide(s, rows[0]["id"], "reject")
+    with pytest.raises(ValueError, match="unknown reason_code"):
+        review.decide(s, rows[0]["id"], "reject", "bad_vibes")
+    with pytest.raises(ValueError, match="decision must be"):
+        review.decide(s, rows[0]["id"], "maybe")
+    review.decide(s, rows[1]["id"], "reject", "off_topic")
+    with pytest.raises(ValueError, match="already rejected"):
+        review.bulk_reject(s, [rows[2]["id"], rows[1]["id"]], "duplicate")
+    assert s.store.get("candidates", rows[2]["id"])["status"] == "pending"
+    assert review.bulk_reject(s, [rows[2]["id"], rows[3]["id"]], "duplicate", actor="b") == 2
+    assert s.store.count("reviews") == 3
+
+
+def test_challenges_and_applications(batched):
+    s = batched
+    need = s.store.find("needs", ref="T-N01")
+    with pytest.raises(ValueError, match="not a published challenge"):
+        review.apply_challenge(s, need["id"], "某大学", "团队", "方案")
+    review.publish_challenge(s, need["id"], "齿面寿命提升30%", "台架试验报告", "2027-06-30", 200, actor="admin")
+    rows, total = review.list_challenges(s)
+    assert total == 2 and {r["ref"] for r in rows} == {"T-N01", "T-N03"}
+    result = s.store.find("results", ref="T-R01")
+    app = review.apply_challenge(s, need["id"], "测试工业大学", "表面工程课题组", "激光淬火方案", result["id"])
+    assert app["status"] == "submitted"
+    apps = review.list_applications(s, need["id"])
+    assert [a["org"] for a in apps] == ["测试工业大学"]
+    assert s.get_listing("needs", need["id"])["reward"] == 200
