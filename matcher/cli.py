@@ -271,6 +271,7 @@ def serve(
 ) -> None:
     """Start the HTTP API (FastAPI on uvicorn); the model and indexes load once at start-up."""
     import uvicorn
+
     from api.app import create_app
 
     uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
@@ -292,6 +293,58 @@ def ui(
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+keys_app = typer.Typer(help="API keys bound to an organisation and a role.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="firm, institution, broker or admin")],
+    org: Annotated[str, typer.Option(help="Organisation name (created if it does not exist).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from .access import create_key
+    from .store import Store
+
+    s = settings_for(data_dir)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+
+    try:
+        plain, row = create_key(Store(s.db_path), role, org)
+    except ValueError as exc:
+        fail(str(exc))
+    err.print(f"key {row['prefix']}… for {org} ({role}); store it now, it is not shown again:")
+    print(plain)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List keys (prefix, role, organisation); never the keys themselves."""
+    from .store import Store
+
+    store = Store(settings_for(data_dir).db_path)
+    table = Table("id", "prefix", "role", "organisation", "created", "revoked")
+    for r in store.query("select k.*, o.name as org from api_keys k join organisations o on o.id = k.org_id"):
+        table.add_row(str(r["id"]), r["prefix"] + "…", r["role"], r["org"], r["created_at"][:19], r["revoked_at"] or "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from `techmatch keys list`.")],
+                data_dir: DataDir = None) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from .store import NotFound, Store, now
+
+    store = Store(settings_for(data_dir).db_path)
+    try:
+        store.update("api_keys", key_id, {"revoked_at": now()})
+    except NotFound as exc:
+        fail(str(exc))
+    store.audit("cli", "revoke", "api_keys", key_id)
+    console.print(f"key {key_id} revoked")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,6 +111,9 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.lock = threading.RLock()
+        self._owner: int | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._depth = 0
         self._columns: dict[tuple[str, int], set[str]] = {}
         self.migrate()
@@ -135,19 +138,37 @@ class Store:
             outer = self._depth == 0
             if outer:
                 self.db.execute("BEGIN IMMEDIATE")
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if outer:
+                    self._owner = None
                     self.db.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if outer:
+                self._owner = None
                 self.db.execute("COMMIT")
 
+    def _read(self) -> sqlite_utils.Database:
+        """The connection to read with: the writer's inside its own transaction (to see its own writes), else a
+        per-thread connection that sees only committed data (WAL lets readers run beside the writer)."""
+        if self._depth and self._owner == threading.get_ident():
+            return self.db
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._readers.append(conn)
+            db = self._local.db = sqlite_utils.Database(conn)
+        return db
+
     def close(self) -> None:
+        for conn in self._readers:
+            conn.close()
         self.db.conn.close()
 
     # -- rows -----------------------------------------------------------------------------
@@ -206,7 +227,7 @@ class Store:
     def get(self, table: str, row_id: int) -> dict[str, Any]:
         """One row by id, or NotFound."""
         try:
-            return self._decode(dict(self.db[table].get(row_id)))
+            return self._decode(dict(self._read()[table].get(row_id)))
         except sqlite_utils.db.NotFoundError:
             raise NotFound(f"{table} {row_id} does not exist") from None
 
@@ -217,14 +238,14 @@ class Store:
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.query(f"select * from [{table}] where id in ({marks})", chunk):
+            for row in self._read().query(f"select * from [{table}] where id in ({marks})", chunk):
                 out[row["id"]] = self._decode(row)
         return out
 
     def find(self, table: str, **where: Any) -> dict[str, Any] | None:
         """The first row whose columns equal the given values."""
         clause = " and ".join(f"[{k}] = ?" for k in where)
-        rows = list(self.db.query(f"select * from [{table}] where {clause} limit 1", list(where.values())))
+        rows = list(self._read().query(f"select * from [{table}] where {clause} limit 1", list(where.values())))
         return self._decode(rows[0]) if rows else None
 
     def rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str = "id",
@@ -233,19 +254,19 @@ class Store:
         sql = f"select * from [{table}]" + (f" where {where}" if where else "") + f" order by {order}"
         if limit is not None:
             sql += f" limit {int(limit)} offset {int(offset)}"
-        return [self._decode(r) for r in self.db.query(sql, list(params))]
+        return [self._decode(r) for r in self._read().query(sql, list(params))]
 
     def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
         sql = f"select count(*) from [{table}]" + (f" where {where}" if where else "")
-        return int(self.db.execute(sql, list(params)).fetchone()[0])
+        return int(self._read().execute(sql, list(params)).fetchone()[0])
 
     def ids(self, table: str, where: str = "", params: Sequence[Any] = ()) -> list[int]:
         sql = f"select id from [{table}]" + (f" where {where}" if where else "") + " order by id"
-        return [r[0] for r in self.db.execute(sql, list(params)).fetchall()]
+        return [r[0] for r in self._read().execute(sql, list(params)).fetchall()]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read-only SQL for the service's figures."""
-        return [self._decode(r) for r in self.db.query(sql, list(params))]
+        return [self._decode(r) for r in self._read().query(sql, list(params))]
 
     # -- domain helpers -------------------------------------------------------------------
     def org_id(self, name: str, kind: str = "firm", **fields: Any) -> int:

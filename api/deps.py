@@ -1,0 +1,57 @@
+"""Dependencies: the shared service, the caller behind the API key, and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from matcher.access import Principal, authenticate
+from matcher.service import MatchService
+
+bearer = HTTPBearer(auto_error=False, description="An API key from `techmatch keys create`.")
+
+
+def get_service(request: Request) -> MatchService:
+    """The service loaded once in the app's lifespan."""
+    return request.app.state.service
+
+
+ServiceDep = Annotated[MatchService, Depends(get_service)]
+
+
+def get_principal(service: ServiceDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
+    """The caller, or None when no key was sent; a wrong key is refused rather than treated as anonymous."""
+    if credentials is None:
+        return None
+    principal = authenticate(service.store, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require(*roles: str) -> Callable[[Principal | None], Principal]:
+    """A dependency that admits only callers with one of these roles."""
+
+    def guard(principal: OptionalPrincipal) -> Principal:
+        if principal is None:
+            raise HTTPException(401, "this endpoint needs an API key: send Authorization: Bearer <key>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in roles:
+            raise HTTPException(403, f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+        return principal
+
+    return guard
+
+
+AnyUser = Annotated[Principal, Depends(require("firm", "institution", "broker", "admin"))]
+Broker = Annotated[Principal, Depends(require("broker", "admin"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Firm = Annotated[Principal, Depends(require("firm", "broker", "admin"))]
+Institution = Annotated[Principal, Depends(require("institution", "broker", "admin"))]

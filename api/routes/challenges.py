@@ -1,0 +1,54 @@
+"""揭榜挂帅 challenges: needs published with a goal, indicators, deadline and reward, and teams' applications."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from matcher import review
+
+from ..deps import AnyUser, OptionalPrincipal, ServiceDep
+from ..schemas import ApplicationCreate, ApplicationPublic, ChallengeCreate, NeedPublic, Page
+from ..views import need_out, owned
+
+router = APIRouter(prefix="/challenges", tags=["challenges"])
+
+
+@router.get("", response_model=Page[NeedPublic])
+def list_challenges(service: ServiceDep, who: OptionalPrincipal, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
+    """Published challenges, newest first."""
+    rows, total = review.list_challenges(service, limit, offset)
+    return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.post("", response_model=NeedPublic, status_code=201)
+def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
+    """Publish one of the caller's needs as a challenge (admins: any need)."""
+    need = service.get_listing("needs", body.need_id)
+    owned(who, need, "need")
+    row = review.publish_challenge(service, body.need_id, body.goal, body.indicators,
+                                   body.deadline.isoformat() if body.deadline else None, body.reward, who.actor)
+    return need_out(service, row, who)
+
+
+@router.get("/{need_id}/applications", response_model=list[ApplicationPublic])
+def applications(need_id: int, service: ServiceDep, who: AnyUser) -> Any:
+    """Applications filed against a challenge: for its owner, brokers and admins."""
+    need = service.get_listing("needs", need_id)
+    if not who.privileged:
+        owned(who, need, "challenge")
+    return review.list_applications(service, need_id)
+
+
+@router.post("/{need_id}/applications", response_model=ApplicationPublic, status_code=201)
+def apply(need_id: int, body: ApplicationCreate, service: ServiceDep, who: AnyUser) -> Any:
+    """File an application (揭榜) for the caller's organisation, optionally citing one of its results."""
+    if who.role not in ("institution", "firm", "admin"):
+        raise HTTPException(403, "brokers do not apply to challenges")
+    if body.result_id is not None:
+        owned(who, service.get_listing("results", body.result_id), "result")
+    app = review.apply_challenge(service, need_id, who.org_name, body.team, body.proposal, body.result_id,
+                                 who.actor)
+    return {**app, "org": who.org_name}

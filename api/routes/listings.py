@@ -1,0 +1,146 @@
+"""Needs and results: list, read, create, update, delete, and their matches in the other direction."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from matcher.access import Principal
+
+from ..deps import AnyUser, OptionalPrincipal, ServiceDep
+from ..schemas import (
+    MatchesPublic,
+    Method,
+    NeedCreate,
+    NeedPublic,
+    NeedUpdate,
+    Page,
+    ResultCreate,
+    ResultPublic,
+    ResultUpdate,
+)
+from ..views import ListDep, MatchDep, matches_out, need_out, owned, require_visible
+
+needs = APIRouter(prefix="/needs", tags=["needs"])
+results = APIRouter(prefix="/results", tags=["results"])
+OWNER_ROLE = {"needs": "firm", "results": "institution"}
+WHAT = {"needs": "need", "results": "result"}
+
+
+def _view(service, side: str, row: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    return need_out(service, row, principal) if side == "needs" else {**row, "redacted": False}
+
+
+def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
+    if who.role not in (OWNER_ROLE[side], "admin"):
+        raise HTTPException(403, f"only {OWNER_ROLE[side]} and admin keys may create {side}")
+    data = body.model_dump(exclude_none=True, mode="json")
+    org_id = data.pop("org_id", None)
+    if org_id is not None and who.role != "admin":
+        raise HTTPException(403, "only admins may post on behalf of another organisation")
+    data["org"] = service.get_org(org_id)["name"] if org_id else who.org_name
+    if data.get("ref") and service.store.find(side, ref=data["ref"]):
+        raise HTTPException(409, f"a {WHAT[side]} with ref {data['ref']!r} exists already")
+    row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
+    return _view(service, side, row, who)
+
+
+def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str, Any]:
+    row = service.get_listing(side, item_id)
+    owned(who, row, WHAT[side])
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if not changes:
+        raise HTTPException(422, "nothing to change: send at least one field")
+    return _view(service, side, service.update_listing(side, item_id, changes, actor=who.actor), who)
+
+
+def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int, method: str | None,
+             filters: dict[str, Any]) -> dict[str, Any]:
+    row = service.get_listing(side, item_id)
+    if side == "needs":
+        require_visible(who, row)
+    # only counterparts still available: open needs, results not yet transferred or withdrawn
+    filters = {**filters, "status": ["listed", "negotiating"] if side == "needs" else ["open"]}
+    found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method)
+    return {"query": {"side": side, "id": item_id, "title": row["title"]}, "method": method or service.settings.method,
+            "items": matches_out(service, found, who, row if side == "needs" else None)}
+
+
+MatchQuery = Annotated[int, Query(ge=1, le=100)]
+
+
+@needs.get("", response_model=Page[NeedPublic])
+def list_needs(service: ServiceDep, who: OptionalPrincipal, params: ListDep) -> Any:
+    """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
+    rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset)
+    return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": params.limit,
+            "offset": params.offset}
+
+
+@needs.post("", response_model=NeedPublic, status_code=201)
+def create_need(body: NeedCreate, service: ServiceDep, who: AnyUser) -> Any:
+    """Post a need for the caller's organisation (firms; admins on behalf of any)."""
+    return _create(service, "needs", body, who)
+
+
+@needs.get("/{need_id}", response_model=NeedPublic)
+def get_need(need_id: int, service: ServiceDep, who: OptionalPrincipal) -> Any:
+    return need_out(service, service.get_listing("needs", need_id), who)
+
+
+@needs.patch("/{need_id}", response_model=NeedPublic)
+def update_need(need_id: int, body: NeedUpdate, service: ServiceDep, who: AnyUser) -> Any:
+    return _update(service, "needs", need_id, body, who)
+
+
+@needs.delete("/{need_id}", status_code=204, response_class=Response)
+def delete_need(need_id: int, service: ServiceDep, who: AnyUser) -> Response:
+    owned(who, service.get_listing("needs", need_id), "need")
+    service.delete_listing("needs", need_id, actor=who.actor)
+    return Response(status_code=204)
+
+
+@needs.get("/{need_id}/matches", response_model=MatchesPublic)
+def need_matches(need_id: int, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
+                 top_k: MatchQuery = 10, method: Method | None = None) -> Any:
+    """Research results ranked for a need, with score components and explanations."""
+    return _matches(service, "needs", need_id, who, top_k, method, params.filters)
+
+
+@results.get("", response_model=Page[ResultPublic])
+def list_results(service: ServiceDep, params: ListDep) -> Any:
+    rows, total = service.list_listings("results", params.filters, params.q, params.sort, params.limit,
+                                        params.offset)
+    return {"items": [{**r, "redacted": False} for r in rows], "total": total, "limit": params.limit,
+            "offset": params.offset}
+
+
+@results.post("", response_model=ResultPublic, status_code=201)
+def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
+    """List a result for the caller's organisation (institutions; admins on behalf of any)."""
+    return _create(service, "results", body, who)
+
+
+@results.get("/{result_id}", response_model=ResultPublic)
+def get_result(result_id: int, service: ServiceDep) -> Any:
+    return {**service.get_listing("results", result_id), "redacted": False}
+
+
+@results.patch("/{result_id}", response_model=ResultPublic)
+def update_result(result_id: int, body: ResultUpdate, service: ServiceDep, who: AnyUser) -> Any:
+    return _update(service, "results", result_id, body, who)
+
+
+@results.delete("/{result_id}", status_code=204, response_class=Response)
+def delete_result(result_id: int, service: ServiceDep, who: AnyUser) -> Response:
+    owned(who, service.get_listing("results", result_id), "result")
+    service.delete_listing("results", result_id, actor=who.actor)
+    return Response(status_code=204)
+
+
+@results.get("/{result_id}/matches", response_model=MatchesPublic)
+def result_matches(result_id: int, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
+                   top_k: MatchQuery = 10, method: Method | None = None) -> Any:
+    """Open needs ranked for a result; confidential needs appear redacted to outsiders."""
+    return _matches(service, "results", result_id, who, top_k, method, params.filters)

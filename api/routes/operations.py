@@ -1,0 +1,97 @@
+"""Operator endpoints: batch matching, imports, exports and the figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi.responses import Response
+
+from matcher.access import need_view
+from matcher.export import EXPORTABLE
+from matcher.figures import figures as compute_figures
+from matcher.importer import KINDS, detect_format, import_bytes
+
+from ..deps import Admin, Broker, ServiceDep
+from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page
+
+batch = APIRouter(prefix="/batch-runs", tags=["operations"])
+imports = APIRouter(prefix="/imports", tags=["operations"])
+exports = APIRouter(prefix="/exports", tags=["operations"])
+figures = APIRouter(prefix="/figures", tags=["operations"])
+log = logging.getLogger("techmatch.api")
+
+
+@batch.post("", response_model=BatchPublic, status_code=202)
+def start_batch(body: BatchCreate, service: ServiceDep, who: Admin) -> Any:
+    """Compute candidates for every open need in the background; poll GET /batch-runs/{id} for progress."""
+    if service.batch_running:
+        raise HTTPException(409, "a batch run is already going; wait for it to finish")
+    run_id = service.start_batch(body.top_k, body.method, who.actor)
+
+    def work() -> None:
+        try:
+            service.batch_match(top_k=body.top_k, method=body.method, actor=who.actor, run_id=run_id)
+        except Exception:  # recorded on the run row by the service
+            log.exception("batch run %s failed", run_id)
+
+    threading.Thread(target=work, name=f"batch-{run_id}", daemon=True).start()
+    return service.store.get("batch_runs", run_id)
+
+
+@batch.get("", response_model=Page[BatchPublic])
+def list_batches(service: ServiceDep, who: Broker, limit: Annotated[int, Query(ge=1, le=200)] = 20,
+                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
+    rows = service.store.rows("batch_runs", order="id desc", limit=limit, offset=offset)
+    return {"items": rows, "total": service.store.count("batch_runs"), "limit": limit, "offset": offset}
+
+
+@batch.get("/{run_id}", response_model=BatchPublic)
+def get_batch(run_id: int, service: ServiceDep, who: Broker) -> Any:
+    return service.store.get("batch_runs", run_id)
+
+
+@imports.post("", response_model=ImportReportPublic, status_code=201)
+def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs", "results", "organisations"], Query()],
+                file: Annotated[UploadFile, File(description="A .csv, .jsonl or .xlsx file.")],
+                strict: bool = False) -> Any:
+    """Import listings; the report gives each rejected row's number, field and reason."""
+    assert kind in KINDS
+    fmt = detect_format(file.filename or "")
+    data = file.file.read(service.settings.max_upload_bytes + 1)
+    if len(data) > service.settings.max_upload_bytes:
+        raise HTTPException(413, f"the file is over {service.settings.max_upload_bytes} bytes")
+    report = import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "")
+    return report.to_dict()
+
+
+@exports.get("/{table}", response_class=Response,
+             responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
+def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type: ignore[valid-type]
+           format: Literal["csv", "jsonl"] = "jsonl") -> Response:
+    """A whole table as CSV or JSONL (brokers and admins, who may read confidential needs)."""
+    rows = service.store.rows(table)
+    if table == "needs":
+        rows = [need_view(r, who) for r in rows]
+    if format == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        return Response(body, media_type="application/x-ndjson")
+    buf = io.StringIO()
+    columns = list(rows[0]) if rows else list(service.store.columns(table))
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                         for k, v in r.items()})
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+@figures.get("", response_model=dict[str, Any])
+def get_figures(service: ServiceDep, who: Broker) -> Any:
+    """Needs posted / matched / solved, pairings, contracts and value, by district, cluster and month."""
+    return compute_figures(service)

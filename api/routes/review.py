@@ -1,0 +1,95 @@
+"""Broker review: candidate pairs, decisions, reviews and the pairing pipeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from matcher import review
+
+from ..deps import Broker, ServiceDep
+from ..schemas import (
+    BulkReject,
+    CandidatePublic,
+    Decision,
+    District,
+    Industry,
+    Page,
+    PairingPublic,
+    ReviewPublic,
+    Stage,
+    StageMove,
+)
+
+candidates = APIRouter(prefix="/candidates", tags=["review"])
+reviews = APIRouter(prefix="/reviews", tags=["review"])
+pairings = APIRouter(prefix="/pairings", tags=["review"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@candidates.get("", response_model=Page[CandidatePublic])
+def list_candidates(service: ServiceDep, who: Broker,
+                    status: Annotated[list[str] | None, Query(max_length=3)] = None,
+                    industry: Annotated[list[Industry] | None, Query()] = None,
+                    district: Annotated[list[District] | None, Query()] = None,
+                    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+                    trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
+                    trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
+                    need_id: Annotated[int | None, Query(ge=1)] = None,
+                    result_id: Annotated[int | None, Query(ge=1)] = None,
+                    run_id: Annotated[int | None, Query(ge=1)] = None,
+                    sort: Annotated[str, Query(pattern=r"^-?(score|rank|created_at|id)$")] = "-score",
+                    limit: Limit = 50, offset: Offset = 0) -> Any:
+    """The review queue (pending candidates by default), ranked by score."""
+    rows, total = review.list_candidates(service, status or ["pending"], industry, district, min_score, trl_min,
+                                         trl_max, need_id, result_id, run_id, limit, offset, sort)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@candidates.get("/{candidate_id}", response_model=CandidatePublic)
+def get_candidate(candidate_id: int, service: ServiceDep, who: Broker) -> Any:
+    return review.get_candidate(service, candidate_id)
+
+
+@candidates.post("/{candidate_id}/decision", response_model=CandidatePublic)
+def decide(candidate_id: int, body: Decision, service: ServiceDep, who: Broker) -> Any:
+    """Confirm (opens a pairing) or reject (with a reason code) a pending candidate."""
+    review.decide(service, candidate_id, body.decision, body.reason_code, body.note, actor=who.actor)
+    return review.get_candidate(service, candidate_id)
+
+
+@candidates.post("/bulk-reject", response_model=dict[str, int])
+def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
+    """Reject many pending candidates at once; if any cannot be rejected, none is."""
+    return {"rejected": review.bulk_reject(service, body.candidate_ids, body.reason_code, body.note, who.actor)}
+
+
+@reviews.get("", response_model=Page[ReviewPublic])
+def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int | None, Query(ge=1)] = None,
+                 limit: Limit = 50, offset: Offset = 0) -> Any:
+    """Decisions taken, newest first."""
+    where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
+    rows = service.store.rows("reviews", where, params, "id desc", limit, offset)
+    return {"items": rows, "total": service.store.count("reviews", where, params), "limit": limit,
+            "offset": offset}
+
+
+@pairings.get("", response_model=Page[PairingPublic])
+def list_pairings(service: ServiceDep, who: Broker, stage: Annotated[list[Stage] | None, Query()] = None,
+                  limit: Limit = 50, offset: Offset = 0) -> Any:
+    """Confirmed pairs on their way to a contract."""
+    rows, total = review.list_pairings(service, stage, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@pairings.get("/{pairing_id}", response_model=PairingPublic)
+def get_pairing(pairing_id: int, service: ServiceDep, who: Broker) -> Any:
+    return review.get_pairing(service, pairing_id)
+
+
+@pairings.post("/{pairing_id}/stage", response_model=PairingPublic)
+def move_pairing(pairing_id: int, body: StageMove, service: ServiceDep, who: Broker) -> Any:
+    """Move a pairing on: confirmed → contacted → negotiating → contract_signed (with value) → closed, or dropped."""
+    return review.move_pairing(service, pairing_id, body.stage, who.actor, body.note, body.contract_value)

@@ -1,0 +1,397 @@
+"""Request and response shapes of the API (Create / Update / Public families), built on the vocabularies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from matcher.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
+
+_v = vocab()
+Industry = Literal[tuple(_v.industries.codes)]  # type: ignore[valid-type]
+District = Literal[tuple(_v.districts.codes)]  # type: ignore[valid-type]
+Mode = Literal[tuple(_v.transfer_modes.codes)]  # type: ignore[valid-type]
+IPType = Literal[tuple(_v.ip_types.codes)]  # type: ignore[valid-type]
+NeedStatus = Literal[tuple(_v.need_statuses.codes)]  # type: ignore[valid-type]
+ResultStatus = Literal[tuple(_v.result_statuses.codes)]  # type: ignore[valid-type]
+Confidentiality = Literal[tuple(_v.confidentiality.codes)]  # type: ignore[valid-type]
+RejectReason = Literal[tuple(_v.reject_reasons.codes)]  # type: ignore[valid-type]
+Stage = Literal[tuple(_v.pairing_stages.codes)]  # type: ignore[valid-type]
+OrgKind = Literal[tuple(_v.org_kinds.codes)]  # type: ignore[valid-type]
+Side = Literal["needs", "results"]
+Method = Literal["hybrid", "dense", "lexical", "rrf"]
+
+Title = Field(min_length=1, max_length=TITLE_MAX)
+Keyword = Field(default_factory=list, max_length=30)
+Money = Field(default=None, ge=0, le=1e8, description="万元; null means 面议 (negotiable)")
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list with the total number of matching rows."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- organisations ----------------------------------------------------------------------------
+class OrgCreate(Strict):
+    name: str = Field(min_length=1, max_length=TITLE_MAX, examples=["山城理工大学"])
+    kind: OrgKind = "firm"
+    district: District | None = None
+    industry: Industry | None = None
+    contact: str = Field("", max_length=SHORT_MAX)
+    description: str = Field("", max_length=TEXT_MAX)
+
+
+class OrgPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    district: str | None = None
+    industry: str | None = None
+    contact: str | None = None
+    description: str | None = None
+    created_at: str | None = None
+
+
+# -- needs ------------------------------------------------------------------------------------
+class NeedBase(Strict):
+    description: str = Field("", max_length=TEXT_MAX)
+    industry: Industry = "other"
+    district: District | None = None
+    coop_modes: list[Mode] = Field(default_factory=list, max_length=9)
+    budget: float | None = Money
+    deadline: dt.date | None = None
+    wanted_trl_min: int = Field(1, ge=1, le=9)
+    wanted_trl_max: int = Field(9, ge=1, le=9)
+    keywords: list[str] = Keyword
+    confidentiality: Confidentiality = "public"
+    contact: str = Field("", max_length=SHORT_MAX)
+
+
+class NeedCreate(NeedBase):
+    """A new technology need; firms post for their own organisation."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "title": "减速器齿轮早期点蚀问题攻关",
+        "description": "齿轮满载运行3000小时后出现齿面点蚀，希望接触疲劳寿命提升30%。",
+        "industry": "smart_equipment", "district": "綦江区", "coop_modes": ["license", "joint_dev"], "budget": 150,
+        "deadline": "2027-06-30", "wanted_trl_min": 6, "wanted_trl_max": 9, "keywords": ["齿轮", "点蚀"],
+        "confidentiality": "public"}]})
+    title: str = Title
+    ref: str | None = Field(None, max_length=100)
+    org_id: int | None = Field(None, ge=1, description="Admins only: post on behalf of this organisation.")
+
+
+class NeedUpdate(Strict):
+    """Fields to change; absent fields stay as they are."""
+
+    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
+    description: str | None = Field(None, max_length=TEXT_MAX)
+    industry: Industry | None = None
+    district: District | None = None
+    coop_modes: list[Mode] | None = Field(None, max_length=9)
+    budget: float | None = Money
+    deadline: dt.date | None = None
+    wanted_trl_min: int | None = Field(None, ge=1, le=9)
+    wanted_trl_max: int | None = Field(None, ge=1, le=9)
+    keywords: list[str] | None = Field(None, max_length=30)
+    confidentiality: Confidentiality | None = None
+    status: NeedStatus | None = None
+    contact: str | None = Field(None, max_length=SHORT_MAX)
+
+
+class NeedPublic(BaseModel):
+    id: int
+    ref: str | None = None
+    title: str
+    description: str | None = None
+    org_id: int | None = None
+    industry: str
+    district: str | None = None
+    coop_modes: list[str] = []
+    budget: float | None = None
+    budget_negotiable: bool | None = None
+    deadline: str | None = None
+    wanted_trl_min: int | None = None
+    wanted_trl_max: int | None = None
+    keywords: list[str] = []
+    confidentiality: str
+    status: str
+    is_challenge: bool = False
+    reward: float | None = None
+    challenge_goal: str | None = None
+    challenge_indicators: str | None = None
+    contact: str | None = None
+    posted_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    redacted: bool = Field(False, description="True when confidential fields were withheld from this caller.")
+
+
+# -- results ----------------------------------------------------------------------------------
+class ResultBase(Strict):
+    abstract: str = Field("", max_length=TEXT_MAX)
+    team: str = Field("", max_length=SHORT_MAX)
+    contact: str = Field("", max_length=SHORT_MAX)
+    industry: Industry = "other"
+    district: District | None = None
+    trl: int = Field(3, ge=1, le=9, description="Technology readiness level (GB/T 22900-2022).")
+    ip_type: IPType = "know_how"
+    patent_no: str = Field("", max_length=SHORT_MAX)
+    transfer_modes: list[Mode] = Field(default_factory=list, max_length=9)
+    price: float | None = Money
+    application_fields: str = Field("", max_length=TEXT_MAX)
+    keywords: list[str] = Keyword
+
+
+class ResultCreate(ResultBase):
+    """A new research result; institutions list for their own organisation."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "title": "齿轮齿面激光淬火强化工艺", "abstract": "光纤激光扫描淬火，硬化层0.8–1.2毫米，接触疲劳寿命提升35%。",
+        "industry": "smart_equipment", "district": "巴南区", "trl": 7, "ip_type": "invention_patent",
+        "patent_no": "ZL202310000001.1", "transfer_modes": ["license", "joint_dev"], "price": None,
+        "keywords": ["激光淬火", "齿轮"]}]})
+    title: str = Title
+    ref: str | None = Field(None, max_length=100)
+    org_id: int | None = Field(None, ge=1, description="Admins only: list on behalf of this organisation.")
+
+
+class ResultUpdate(Strict):
+    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
+    abstract: str | None = Field(None, max_length=TEXT_MAX)
+    team: str | None = Field(None, max_length=SHORT_MAX)
+    contact: str | None = Field(None, max_length=SHORT_MAX)
+    industry: Industry | None = None
+    district: District | None = None
+    trl: int | None = Field(None, ge=1, le=9)
+    ip_type: IPType | None = None
+    patent_no: str | None = Field(None, max_length=SHORT_MAX)
+    transfer_modes: list[Mode] | None = Field(None, max_length=9)
+    price: float | None = Money
+    application_fields: str | None = Field(None, max_length=TEXT_MAX)
+    keywords: list[str] | None = Field(None, max_length=30)
+    status: ResultStatus | None = None
+
+
+class ResultPublic(BaseModel):
+    id: int
+    ref: str | None = None
+    title: str
+    abstract: str | None = None
+    org_id: int | None = None
+    team: str | None = None
+    contact: str | None = None
+    industry: str
+    district: str | None = None
+    trl: int
+    maturity_label: str | None = None
+    ip_type: str | None = None
+    patent_no: str | None = None
+    transfer_modes: list[str] = []
+    price: float | None = None
+    price_negotiable: bool | None = None
+    application_fields: str | None = None
+    keywords: list[str] = []
+    status: str
+    posted_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    redacted: bool = False
+
+
+# -- matching ---------------------------------------------------------------------------------
+class MatchFilters(Strict):
+    industry: list[Industry] | None = None
+    district: list[District] | None = None
+    status: list[str] | None = Field(None, max_length=10)
+    trl_min: int | None = Field(None, ge=1, le=9)
+    trl_max: int | None = Field(None, ge=1, le=9)
+    modes: list[Mode] | None = None
+
+
+class Fits(BaseModel):
+    industry_match: bool
+    industry: str
+    district_match: bool
+    maturity_gap: int
+    result_trl: int
+    wanted_trl: list[int]
+    modes_match: list[str]
+    modes_compatible: list[str]
+    modes_fit: bool | None = None
+
+
+class Explanation(BaseModel):
+    shared_terms: list[str] = []
+    best_sentence: str = ""
+    fits: Fits | None = None
+    summary: str = ""
+
+
+class MatchPublic(BaseModel):
+    """One suggested counterpart with its score components and explanation."""
+
+    id: int
+    side: Side
+    rank: int
+    score: float
+    components: dict[str, float]
+    item: dict[str, Any] = Field(description="The matched need (NeedPublic) or result (ResultPublic).")
+    explanation: Explanation
+
+
+class MatchesPublic(BaseModel):
+    query: dict[str, Any] = Field(description="What was matched: the listing's id and title, or the free text.")
+    method: str
+    items: list[MatchPublic]
+
+
+class SearchRequest(Strict):
+    text: str = Field(min_length=1, max_length=2000, examples=["退役动力电池锂回收"])
+    side: Side = "results"
+    top_k: int = Field(10, ge=1, le=100)
+    method: Method | None = None
+    filters: MatchFilters | None = None
+
+
+# -- review -----------------------------------------------------------------------------------
+class Decision(Strict):
+    decision: Literal["confirm", "reject"]
+    reason_code: RejectReason | None = Field(None, description="Required when rejecting.")
+    note: str = Field("", max_length=SHORT_MAX)
+
+
+class BulkReject(Strict):
+    candidate_ids: list[int] = Field(min_length=1, max_length=500)
+    reason_code: RejectReason
+    note: str = Field("", max_length=SHORT_MAX)
+
+
+class CandidatePublic(BaseModel):
+    id: int
+    run_id: int | None = None
+    need_id: int
+    result_id: int
+    rank: int | None = None
+    score: float
+    confidence: float | None = None
+    method: str | None = None
+    components: dict[str, float] = {}
+    explanation: dict[str, Any] = {}
+    status: str
+    need: dict[str, Any] = {}
+    result: dict[str, Any] = {}
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    candidate_id: int
+    decision: str
+    reason_code: str | None = None
+    note: str | None = None
+    actor: str | None = None
+    created_at: str | None = None
+
+
+class StageMove(Strict):
+    stage: Stage
+    note: str = Field("", max_length=SHORT_MAX)
+    contract_value: float | None = Field(None, gt=0, le=1e8, description="万元; required for contract_signed.")
+
+
+class PairingPublic(BaseModel):
+    id: int
+    candidate_id: int
+    need_id: int
+    result_id: int
+    stage: str
+    contract_value: float | None = None
+    notes: str | None = None
+    signed_at: str | None = None
+    need_title: str | None = None
+    result_title: str | None = None
+    need_org: str | None = None
+    result_org: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    history: list[dict[str, Any]] = []
+
+
+# -- challenges -------------------------------------------------------------------------------
+class ChallengeCreate(Strict):
+    need_id: int = Field(ge=1)
+    goal: str = Field(min_length=1, max_length=TEXT_MAX)
+    indicators: str = Field(min_length=1, max_length=TEXT_MAX)
+    deadline: dt.date | None = None
+    reward: float | None = Money
+
+
+class ApplicationCreate(Strict):
+    team: str = Field("", max_length=SHORT_MAX)
+    proposal: str = Field(min_length=1, max_length=TEXT_MAX)
+    result_id: int | None = Field(None, ge=1)
+
+
+class ApplicationPublic(BaseModel):
+    id: int
+    need_id: int
+    org_id: int | None = None
+    org: str | None = None
+    result_id: int | None = None
+    team: str | None = None
+    proposal: str | None = None
+    status: str
+    created_at: str | None = None
+
+
+# -- operations -------------------------------------------------------------------------------
+class BatchCreate(Strict):
+    top_k: int = Field(10, ge=1, le=50)
+    method: Method | None = None
+
+
+class BatchPublic(BaseModel):
+    id: int
+    status: str
+    method: str | None = None
+    top_k: int | None = None
+    needs_total: int | None = None
+    needs_done: int | None = None
+    candidates: int | None = None
+    error: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    actor: str | None = None
+
+
+class ImportReportPublic(BaseModel):
+    kind: str
+    source: str
+    accepted: int
+    created: int
+    updated: int
+    rejected_rows: int
+    rejected: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    ignored_columns: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ready", "loading"]
+    encoder: str | None = None
+    dim: int | None = None
+    counts: dict[str, int] = {}
+    indexed: dict[str, int] = {}

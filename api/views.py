@@ -1,0 +1,83 @@
+"""Turning service rows into what a caller may see, and the query parameters every list shares."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query
+
+from matcher.access import Principal, can_see_confidential, need_view, redact_match
+from matcher.service import MatchService
+
+from .schemas import District, Industry, Mode
+
+
+class ListParams:
+    """Pagination, filters and sorting shared by the needs and results lists."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        sort: Annotated[str, Query(max_length=20, pattern=r"^-?[a-z_]+$",
+                                   description="Column, with - for descending, e.g. -posted_at.")] = "-id",
+        q: Annotated[str | None, Query(max_length=200, description="Free text in title, text or keywords.")] = None,
+        industry: Annotated[list[Industry] | None, Query()] = None,
+        district: Annotated[list[District] | None, Query()] = None,
+        status: Annotated[list[str] | None, Query(max_length=10)] = None,
+        trl_min: Annotated[int | None, Query(ge=1, le=9, description="Maturity window (TRL).")] = None,
+        trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
+        mode: Annotated[list[Mode] | None, Query(description="Cooperation / transfer mode (any of).")] = None,
+    ) -> None:
+        self.limit, self.offset, self.sort, self.q = limit, offset, sort, q
+        self.filters: dict[str, Any] = {"industry": industry, "district": district, "status": status,
+                                        "trl_min": trl_min, "trl_max": trl_max, "modes": mode}
+
+
+ListDep = Annotated[ListParams, Depends()]
+
+
+class MatchParams:
+    """Hard filters of a match or search request."""
+
+    def __init__(
+        self,
+        industry: Annotated[list[Industry] | None, Query()] = None,
+        district: Annotated[list[District] | None, Query()] = None,
+        trl_min: Annotated[int | None, Query(ge=1, le=9, description="Maturity window (TRL).")] = None,
+        trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
+        mode: Annotated[list[Mode] | None, Query(description="Cooperation / transfer mode (any of).")] = None,
+    ) -> None:
+        self.filters: dict[str, Any] = {"industry": industry, "district": district, "trl_min": trl_min,
+                                        "trl_max": trl_max, "modes": mode}
+
+
+MatchDep = Annotated[MatchParams, Depends()]
+
+
+def need_out(service: MatchService, row: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    """A need row as the caller may see it."""
+    return need_view(row, principal, service.vocab.industries.name(row.get("industry") or "other"))
+
+
+def owned(principal: Principal, row: dict[str, Any], what: str) -> None:
+    """Refuse a change to a listing the caller's organisation does not own (admins may change any)."""
+    if principal.role != "admin" and row.get("org_id") != principal.org_id:
+        raise HTTPException(403, f"this {what} belongs to another organisation")
+
+
+def require_visible(principal: Principal | None, need: dict[str, Any]) -> None:
+    """Refuse work on a confidential need by an outsider (matches would reveal its substance)."""
+    if not can_see_confidential(principal, need):
+        raise HTTPException(403, "this need is confidential: only its owner, brokers and admins may do this")
+
+
+def matches_out(service: MatchService, matches: list, principal: Principal | None,
+                query_need: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Matches as the caller may see them."""
+    out = []
+    for m in matches:
+        d = m.to_dict()
+        name = service.vocab.industries.name(d["item"].get("industry") or "other")
+        out.append(redact_match(d, principal, query_need, name))
+    return out
