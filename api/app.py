@@ -41,9 +41,13 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
 
     app = FastAPI(title="techmatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   responses={
+                      400: {"model": ErrorResponse, "description": "malformed request (bad UTF-8, NUL in query)"},
                       401: {"model": ErrorResponse, "description": "missing or unknown API key"},
                       403: {"model": ErrorResponse, "description": "the key's role may not do this"},
                       404: {"model": ErrorResponse, "description": "unknown id"},
+                      405: {"model": ErrorResponse, "description": "method not allowed on this path"},
+                      409: {"model": ErrorResponse, "description": "conflicts with the current state"},
+                      413: {"model": ErrorResponse, "description": "body too large"},
                       422: {"model": ErrorResponse, "description": "invalid request"},
                   })
     errors.install(app)

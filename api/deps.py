@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from matcher.access import Principal, authenticate
 from matcher.service import MatchService
 
+MAX_ID = 2**53  # ids stay exact in JSON numbers (doubles) and within SQLite integers
+Id = Annotated[int, Path(ge=0, le=MAX_ID, description="Numeric id.")]
 bearer = HTTPBearer(auto_error=False, description="An API key from `techmatch keys create`.")
 
 
@@ -34,6 +36,8 @@ def get_principal(service: ServiceDep,
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
+# OpenAPI for endpoints that work without a key (public view) and show more with one
+OPTIONAL_AUTH = {"security": [{}, {"HTTPBearer": []}]}
 
 
 def require(*roles: str) -> Callable[[Principal | None], Principal]:

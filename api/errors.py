@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from matcher.index import IndexMismatch
 from matcher.service import BatchRunning
-from matcher.store import NotFound
+from matcher.store import Conflict, NotFound
 
 log = logging.getLogger("techmatch.api")
 
@@ -68,6 +68,22 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               429: "too_many_requests"}
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Methods the OpenAPI document lists for the request's path."""
+    import re
+
+    paths = request.app.openapi()["paths"]
+    path = request.url.path
+    if path in paths:  # a literal path (/candidates/bulk-reject) wins over a template (/candidates/{id})
+        return {m.upper() for m in paths[path]}
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [(re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", p) + "$"), {m.upper() for m in ops})
+                 for p, ops in paths.items() if "{" in p]
+        request.app.state.allowed_methods = table
+    return {m for pattern, methods in table if pattern.match(path) for m in methods} or {"GET"}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the shared shape."""
 
@@ -85,6 +101,10 @@ def install(app: FastAPI) -> None:
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return error_response(request, 404, "not_found", str(exc))
 
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return error_response(request, 409, "conflict", str(exc))
+
     @app.exception_handler(BatchRunning)
     async def _busy(request: Request, exc: BatchRunning) -> JSONResponse:
         return error_response(request, 409, "batch_running", str(exc))
@@ -101,7 +121,13 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods; list every method the path supports
+            methods = sorted(_allowed_methods(request))
+            headers["Allow"] = ", ".join(methods)
+            message = f"method {request.method} is not allowed here; use {', '.join(methods)}"
+        return error_response(request, exc.status_code, code, message, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

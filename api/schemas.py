@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+import re
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
 
@@ -27,10 +28,38 @@ Title = Field(min_length=1, max_length=TITLE_MAX)
 Keyword = Field(default_factory=list, max_length=30)
 Money = Field(default=None, ge=0, le=1e8, description="万元; null means 面议 (negotiable)")
 T = TypeVar("T")
+IdField = Annotated[int, Field(ge=1, le=2**53)]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _has(annotation: Any, types: tuple[type, ...]) -> bool:
+    """Whether a field's type is one of `types` (or an optional one, or a list of them)."""
+    if annotation in types:
+        return True
+    return any(_has(a, types) for a in get_args(annotation))
 
 
 class Strict(BaseModel):
+    """Request bodies: unknown fields refused, no silent type coercion (a number is not a date or a string)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        # pydantic's lax mode would turn "5" or true into 5; a JSON API should not
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                values = value if isinstance(value, list) else [value]
+                if _has(field.annotation, (int, float)) and any(isinstance(v, str | bool) for v in values):
+                    raise ValueError(f"{name}: expected a JSON number, not a string or boolean")
+                if _has(field.annotation, (dt.date,)) and value is not None and (
+                        not isinstance(value, str) or not _ISO_DATE.match(value)):
+                    raise ValueError(f"{name}: expected a date written YYYY-MM-DD")
+        return data
 
 
 class Page(BaseModel, Generic[T]):
@@ -89,7 +118,7 @@ class NeedCreate(NeedBase):
         "confidentiality": "public"}]})
     title: str = Title
     ref: str | None = Field(None, max_length=100)
-    org_id: int | None = Field(None, ge=1, description="Admins only: post on behalf of this organisation.")
+    org_id: IdField | None = Field(None, description="Admins only: post on behalf of this organisation.")
 
 
 class NeedUpdate(Strict):
@@ -164,7 +193,7 @@ class ResultCreate(ResultBase):
         "keywords": ["激光淬火", "齿轮"]}]})
     title: str = Title
     ref: str | None = Field(None, max_length=100)
-    org_id: int | None = Field(None, ge=1, description="Admins only: list on behalf of this organisation.")
+    org_id: IdField | None = Field(None, description="Admins only: list on behalf of this organisation.")
 
 
 class ResultUpdate(Strict):
@@ -266,14 +295,26 @@ class SearchRequest(Strict):
 
 
 # -- review -----------------------------------------------------------------------------------
-class Decision(Strict):
-    decision: Literal["confirm", "reject"]
-    reason_code: RejectReason | None = Field(None, description="Required when rejecting.")
+class Confirm(Strict):
+    """Confirm a candidate: a pairing opens at stage `confirmed`."""
+
+    decision: Literal["confirm"]
     note: str = Field("", max_length=SHORT_MAX)
 
 
+class Reject(Strict):
+    """Reject a candidate with a reason code."""
+
+    decision: Literal["reject"]
+    reason_code: RejectReason
+    note: str = Field("", max_length=SHORT_MAX)
+
+
+Decision = Annotated[Confirm | Reject, Field(discriminator="decision")]
+
+
 class BulkReject(Strict):
-    candidate_ids: list[int] = Field(min_length=1, max_length=500)
+    candidate_ids: list[IdField] = Field(min_length=1, max_length=500)
     reason_code: RejectReason
     note: str = Field("", max_length=SHORT_MAX)
 
@@ -332,7 +373,7 @@ class PairingPublic(BaseModel):
 
 # -- challenges -------------------------------------------------------------------------------
 class ChallengeCreate(Strict):
-    need_id: int = Field(ge=1)
+    need_id: IdField
     goal: str = Field(min_length=1, max_length=TEXT_MAX)
     indicators: str = Field(min_length=1, max_length=TEXT_MAX)
     deadline: dt.date | None = None
@@ -342,7 +383,7 @@ class ChallengeCreate(Strict):
 class ApplicationCreate(Strict):
     team: str = Field("", max_length=SHORT_MAX)
     proposal: str = Field(min_length=1, max_length=TEXT_MAX)
-    result_id: int | None = Field(None, ge=1)
+    result_id: IdField | None = None
 
 
 class ApplicationPublic(BaseModel):

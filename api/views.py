@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 
 from matcher.access import Principal, can_see_confidential, need_view, redact_match
-from matcher.service import MatchService
+from matcher.service import SORTABLE, MatchService
 
-from .schemas import District, Industry, Mode
+from .schemas import District, Industry, Mode, NeedStatus, ResultStatus
+
+
+def _sorts(side: str) -> Any:
+    return Literal[tuple(f"{sign}{c}" for c in SORTABLE[side] for sign in ("", "-"))]  # type: ignore[valid-type]
+
+
+NeedSort, ResultSort = _sorts("needs"), _sorts("results")
 
 
 class ListParams:
     """Pagination, filters and sorting shared by the needs and results lists."""
 
+    sort_type: Any = NeedSort
+
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-        sort: Annotated[str, Query(max_length=20, pattern=r"^-?[a-z_]+$",
-                                   description="Column, with - for descending, e.g. -posted_at.")] = "-id",
+        sort: Annotated[str, Query(description="Column, with - for descending, e.g. -posted_at.")] = "-id",
         q: Annotated[str | None, Query(max_length=200, description="Free text in title, text or keywords.")] = None,
         industry: Annotated[list[Industry] | None, Query()] = None,
         district: Annotated[list[District] | None, Query()] = None,
@@ -34,7 +42,24 @@ class ListParams:
                                         "trl_min": trl_min, "trl_max": trl_max, "modes": mode}
 
 
-ListDep = Annotated[ListParams, Depends()]
+def _for_side(sort_type: Any, status_type: Any) -> Any:
+    """ListParams whose `sort` and `status` accept exactly one side's columns and statuses."""
+    import inspect
+
+    sig = inspect.signature(ListParams.__init__)
+    replace = {"sort": Annotated[sort_type, Query(description="Column, - for descending.")],
+               "status": Annotated[list[status_type] | None, Query()]}
+    params = [p.replace(annotation=replace[p.name]) if p.name in replace else p for p in sig.parameters.values()]
+
+    def dependency(**kw: Any) -> ListParams:
+        return ListParams(**kw)
+
+    dependency.__signature__ = sig.replace(parameters=params[1:])  # type: ignore[attr-defined]
+    return dependency
+
+
+NeedList = Annotated[ListParams, Depends(_for_side(NeedSort, NeedStatus))]
+ResultList = Annotated[ListParams, Depends(_for_side(ResultSort, ResultStatus))]
 
 
 class MatchParams:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .store import NotFound, now
+from .store import Conflict, NotFound, now
 
 if TYPE_CHECKING:
     from .service import MatchService
@@ -103,7 +103,7 @@ def decide(service: MatchService, candidate_id: int, decision: str, reason_code:
     with service.store.transaction():
         cand = service.store.get("candidates", candidate_id)
         if cand["status"] != "pending":
-            raise ValueError(f"candidate {candidate_id} was already {cand['status']}; decisions are final")
+            raise Conflict(f"candidate {candidate_id} was already {cand['status']}; decisions are final")
         status = "confirmed" if decision == "confirm" else "rejected"
         service.store.update("candidates", candidate_id, {"status": status})
         service.store.insert("reviews", {"candidate_id": candidate_id, "decision": decision,
@@ -185,7 +185,7 @@ def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str 
         pairing = service.store.get("pairings", pairing_id)
         allowed = next_stages(pairing["stage"])
         if stage not in allowed:
-            raise ValueError(f"a pairing at stage {pairing['stage']!r} can move to "
+            raise Conflict(f"a pairing at stage {pairing['stage']!r} can move to "
                              + (", ".join(allowed) if allowed else "no other stage (it is final)"))
         changes: dict[str, Any] = {"stage": stage}
         if stage == "contract_signed":

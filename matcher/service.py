@@ -17,7 +17,7 @@ from .lexical import LexicalIndex
 from .ranking import CatalogueSide, Query, get_method, rank
 from .schemas import NeedIn, OrgIn, ResultIn
 from .settings import Settings, get_settings
-from .store import LISTING_TABLES, NotFound, Store, listing_where, now
+from .store import LISTING_TABLES, Conflict, NotFound, Store, listing_where, now
 from .vocab import Vocab, load_vocab
 
 Progress = Callable[[int, int], None]
@@ -25,6 +25,14 @@ OTHER = {"needs": "results", "results": "needs"}
 MODELS = {"needs": NeedIn, "results": ResultIn}
 CLUSTER_BOOST = 0.03  # relative score boost for the same cluster
 DISTRICT_BOOST = 0.02  # and for the same district
+
+
+SORTABLE = {
+    "needs": ("id", "title", "posted_at", "created_at", "updated_at", "deadline", "budget", "industry", "district",
+              "status"),
+    "results": ("id", "title", "posted_at", "created_at", "updated_at", "price", "trl", "industry", "district",
+                "status"),
+}
 
 
 class BatchRunning(RuntimeError):
@@ -191,7 +199,7 @@ class MatchService:
         org = data if isinstance(data, OrgIn) else OrgIn.model_validate(data)
         with self._write:
             if self.store.find("organisations", name=org.name):
-                raise ValueError(f"an organisation called {org.name!r} exists already")
+                raise Conflict(f"an organisation called {org.name!r} exists already")
             org_id = self.store.insert("organisations", org.model_dump())
             self.store.audit(actor, "create", "organisations", org_id, {"name": org.name})
         return self.store.get("organisations", org_id)
@@ -312,8 +320,7 @@ class MatchService:
                       sort: str = "-id", limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """A page of listings matching hard filters and a substring, with the total count."""
         where, params = listing_where(side, filters, text)
-        allowed = {"id", "title", "posted_at", "created_at", "updated_at", "deadline", "budget", "price", "trl",
-                   "industry", "district", "status"}
+        allowed = SORTABLE[side]
         col = sort.lstrip("-")
         if col not in allowed:
             raise ValueError(f"cannot sort by {col!r}; use one of {', '.join(sorted(allowed))}")

@@ -99,6 +99,10 @@ class NotFound(LookupError):
     """An id that is not in the catalogue."""
 
 
+class Conflict(ValueError):
+    """A request that clashes with the catalogue's current state (a duplicate name, a decision taken already)."""
+
+
 class Store:
     """Typed access to the catalogue file; thread-safe for one writer and many readers."""
 
@@ -228,7 +232,7 @@ class Store:
         """One row by id, or NotFound."""
         try:
             return self._decode(dict(self._read()[table].get(row_id)))
-        except sqlite_utils.db.NotFoundError:
+        except (sqlite_utils.db.NotFoundError, OverflowError):  # OverflowError: an id beyond SQLite's 64 bits
             raise NotFound(f"{table} {row_id} does not exist") from None
 
     def get_many(self, table: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -8,14 +8,14 @@ from fastapi import APIRouter, HTTPException, Query
 
 from matcher import review
 
-from ..deps import AnyUser, OptionalPrincipal, ServiceDep
+from ..deps import OPTIONAL_AUTH, AnyUser, Id, OptionalPrincipal, ServiceDep
 from ..schemas import ApplicationCreate, ApplicationPublic, ChallengeCreate, NeedPublic, Page
 from ..views import need_out, owned
 
 router = APIRouter(prefix="/challenges", tags=["challenges"])
 
 
-@router.get("", response_model=Page[NeedPublic])
+@router.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)
 def list_challenges(service: ServiceDep, who: OptionalPrincipal, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
     """Published challenges, newest first."""
@@ -33,8 +33,8 @@ def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     return need_out(service, row, who)
 
 
-@router.get("/{need_id}/applications", response_model=list[ApplicationPublic])
-def applications(need_id: int, service: ServiceDep, who: AnyUser) -> Any:
+@router.get("/{need_id:int}/applications", response_model=list[ApplicationPublic])
+def applications(need_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     """Applications filed against a challenge: for its owner, brokers and admins."""
     need = service.get_listing("needs", need_id)
     if not who.privileged:
@@ -42,8 +42,8 @@ def applications(need_id: int, service: ServiceDep, who: AnyUser) -> Any:
     return review.list_applications(service, need_id)
 
 
-@router.post("/{need_id}/applications", response_model=ApplicationPublic, status_code=201)
-def apply(need_id: int, body: ApplicationCreate, service: ServiceDep, who: AnyUser) -> Any:
+@router.post("/{need_id:int}/applications", response_model=ApplicationPublic, status_code=201)
+def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUser) -> Any:
     """File an application (揭榜) for the caller's organisation, optionally citing one of its results."""
     if who.role not in ("institution", "firm", "admin"):
         raise HTTPException(403, "brokers do not apply to challenges")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from matcher.access import Principal
 
-from ..deps import AnyUser, OptionalPrincipal, ServiceDep
+from ..deps import OPTIONAL_AUTH, AnyUser, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
     MatchesPublic,
     Method,
@@ -20,7 +20,7 @@ from ..schemas import (
     ResultPublic,
     ResultUpdate,
 )
-from ..views import ListDep, MatchDep, matches_out, need_out, owned, require_visible
+from ..views import MatchDep, NeedList, ResultList, matches_out, need_out, owned, require_visible
 
 needs = APIRouter(prefix="/needs", tags=["needs"])
 results = APIRouter(prefix="/results", tags=["results"])
@@ -50,8 +50,8 @@ def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str,
     row = service.get_listing(side, item_id)
     owned(who, row, WHAT[side])
     changes = body.model_dump(exclude_unset=True, mode="json")
-    if not changes:
-        raise HTTPException(422, "nothing to change: send at least one field")
+    if not changes:  # an empty PATCH changes nothing and returns the listing as it is
+        return _view(service, side, row, who)
     return _view(service, side, service.update_listing(side, item_id, changes, actor=who.actor), who)
 
 
@@ -70,8 +70,8 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
 MatchQuery = Annotated[int, Query(ge=1, le=100)]
 
 
-@needs.get("", response_model=Page[NeedPublic])
-def list_needs(service: ServiceDep, who: OptionalPrincipal, params: ListDep) -> Any:
+@needs.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)
+def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) -> Any:
     """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
     rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset)
     return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": params.limit,
@@ -84,32 +84,32 @@ def create_need(body: NeedCreate, service: ServiceDep, who: AnyUser) -> Any:
     return _create(service, "needs", body, who)
 
 
-@needs.get("/{need_id}", response_model=NeedPublic)
-def get_need(need_id: int, service: ServiceDep, who: OptionalPrincipal) -> Any:
+@needs.get("/{need_id:int}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)
+def get_need(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
     return need_out(service, service.get_listing("needs", need_id), who)
 
 
-@needs.patch("/{need_id}", response_model=NeedPublic)
-def update_need(need_id: int, body: NeedUpdate, service: ServiceDep, who: AnyUser) -> Any:
+@needs.patch("/{need_id:int}", response_model=NeedPublic)
+def update_need(need_id: Id, body: NeedUpdate, service: ServiceDep, who: AnyUser) -> Any:
     return _update(service, "needs", need_id, body, who)
 
 
-@needs.delete("/{need_id}", status_code=204, response_class=Response)
-def delete_need(need_id: int, service: ServiceDep, who: AnyUser) -> Response:
+@needs.delete("/{need_id:int}", status_code=204, response_class=Response)
+def delete_need(need_id: Id, service: ServiceDep, who: AnyUser) -> Response:
     owned(who, service.get_listing("needs", need_id), "need")
     service.delete_listing("needs", need_id, actor=who.actor)
     return Response(status_code=204)
 
 
-@needs.get("/{need_id}/matches", response_model=MatchesPublic)
-def need_matches(need_id: int, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
+@needs.get("/{need_id:int}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
+def need_matches(need_id: Id, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
                  top_k: MatchQuery = 10, method: Method | None = None) -> Any:
     """Research results ranked for a need, with score components and explanations."""
     return _matches(service, "needs", need_id, who, top_k, method, params.filters)
 
 
 @results.get("", response_model=Page[ResultPublic])
-def list_results(service: ServiceDep, params: ListDep) -> Any:
+def list_results(service: ServiceDep, params: ResultList) -> Any:
     rows, total = service.list_listings("results", params.filters, params.q, params.sort, params.limit,
                                         params.offset)
     return {"items": [{**r, "redacted": False} for r in rows], "total": total, "limit": params.limit,
@@ -122,25 +122,25 @@ def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
     return _create(service, "results", body, who)
 
 
-@results.get("/{result_id}", response_model=ResultPublic)
-def get_result(result_id: int, service: ServiceDep) -> Any:
+@results.get("/{result_id:int}", response_model=ResultPublic)
+def get_result(result_id: Id, service: ServiceDep) -> Any:
     return {**service.get_listing("results", result_id), "redacted": False}
 
 
-@results.patch("/{result_id}", response_model=ResultPublic)
-def update_result(result_id: int, body: ResultUpdate, service: ServiceDep, who: AnyUser) -> Any:
+@results.patch("/{result_id:int}", response_model=ResultPublic)
+def update_result(result_id: Id, body: ResultUpdate, service: ServiceDep, who: AnyUser) -> Any:
     return _update(service, "results", result_id, body, who)
 
 
-@results.delete("/{result_id}", status_code=204, response_class=Response)
-def delete_result(result_id: int, service: ServiceDep, who: AnyUser) -> Response:
+@results.delete("/{result_id:int}", status_code=204, response_class=Response)
+def delete_result(result_id: Id, service: ServiceDep, who: AnyUser) -> Response:
     owned(who, service.get_listing("results", result_id), "result")
     service.delete_listing("results", result_id, actor=who.actor)
     return Response(status_code=204)
 
 
-@results.get("/{result_id}/matches", response_model=MatchesPublic)
-def result_matches(result_id: int, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
+@results.get("/{result_id:int}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
+def result_matches(result_id: Id, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
                    top_k: MatchQuery = 10, method: Method | None = None) -> Any:
     """Open needs ranked for a result; confidential needs appear redacted to outsiders."""
     return _matches(service, "results", result_id, who, top_k, method, params.filters)

@@ -17,7 +17,7 @@ from matcher.export import EXPORTABLE
 from matcher.figures import figures as compute_figures
 from matcher.importer import KINDS, detect_format, import_bytes
 
-from ..deps import Admin, Broker, ServiceDep
+from ..deps import Admin, Broker, Id, ServiceDep
 from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page
 
 batch = APIRouter(prefix="/batch-runs", tags=["operations"])
@@ -51,8 +51,8 @@ def list_batches(service: ServiceDep, who: Broker, limit: Annotated[int, Query(g
     return {"items": rows, "total": service.store.count("batch_runs"), "limit": limit, "offset": offset}
 
 
-@batch.get("/{run_id}", response_model=BatchPublic)
-def get_batch(run_id: int, service: ServiceDep, who: Broker) -> Any:
+@batch.get("/{run_id:int}", response_model=BatchPublic)
+def get_batch(run_id: Id, service: ServiceDep, who: Broker) -> Any:
     return service.store.get("batch_runs", run_id)
 
 

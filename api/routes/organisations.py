@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ..deps import Admin, ServiceDep
+from ..deps import Admin, Id, ServiceDep
 from ..schemas import OrgCreate, OrgKind, OrgPublic, Page
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
@@ -20,8 +20,8 @@ def list_organisations(service: ServiceDep, kind: OrgKind | None = None,
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{org_id}", response_model=OrgPublic)
-def get_organisation(org_id: int, service: ServiceDep) -> Any:
+@router.get("/{org_id:int}", response_model=OrgPublic)
+def get_organisation(org_id: Id, service: ServiceDep) -> Any:
     return service.get_org(org_id)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from matcher import review
 
-from ..deps import Broker, ServiceDep
+from ..deps import MAX_ID, Broker, Id, ServiceDep
 from ..schemas import (
     BulkReject,
     CandidatePublic,
@@ -31,15 +31,15 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 @candidates.get("", response_model=Page[CandidatePublic])
 def list_candidates(service: ServiceDep, who: Broker,
-                    status: Annotated[list[str] | None, Query(max_length=3)] = None,
+                    status: Annotated[list[Literal["pending", "confirmed", "rejected"]] | None, Query()] = None,
                     industry: Annotated[list[Industry] | None, Query()] = None,
                     district: Annotated[list[District] | None, Query()] = None,
                     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
                     trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
                     trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
-                    need_id: Annotated[int | None, Query(ge=1)] = None,
-                    result_id: Annotated[int | None, Query(ge=1)] = None,
-                    run_id: Annotated[int | None, Query(ge=1)] = None,
+                    need_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    result_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    run_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     sort: Annotated[str, Query(pattern=r"^-?(score|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
@@ -48,15 +48,16 @@ def list_candidates(service: ServiceDep, who: Broker,
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@candidates.get("/{candidate_id}", response_model=CandidatePublic)
-def get_candidate(candidate_id: int, service: ServiceDep, who: Broker) -> Any:
+@candidates.get("/{candidate_id:int}", response_model=CandidatePublic)
+def get_candidate(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
     return review.get_candidate(service, candidate_id)
 
 
-@candidates.post("/{candidate_id}/decision", response_model=CandidatePublic)
-def decide(candidate_id: int, body: Decision, service: ServiceDep, who: Broker) -> Any:
+@candidates.post("/{candidate_id:int}/decision", response_model=CandidatePublic)
+def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -> Any:
     """Confirm (opens a pairing) or reject (with a reason code) a pending candidate."""
-    review.decide(service, candidate_id, body.decision, body.reason_code, body.note, actor=who.actor)
+    review.decide(service, candidate_id, body.decision, getattr(body, "reason_code", None), body.note,
+                  actor=who.actor)
     return review.get_candidate(service, candidate_id)
 
 
@@ -67,7 +68,7 @@ def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
 
 
 @reviews.get("", response_model=Page[ReviewPublic])
-def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int | None, Query(ge=1)] = None,
+def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  limit: Limit = 50, offset: Offset = 0) -> Any:
     """Decisions taken, newest first."""
     where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
@@ -84,12 +85,12 @@ def list_pairings(service: ServiceDep, who: Broker, stage: Annotated[list[Stage]
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@pairings.get("/{pairing_id}", response_model=PairingPublic)
-def get_pairing(pairing_id: int, service: ServiceDep, who: Broker) -> Any:
+@pairings.get("/{pairing_id:int}", response_model=PairingPublic)
+def get_pairing(pairing_id: Id, service: ServiceDep, who: Broker) -> Any:
     return review.get_pairing(service, pairing_id)
 
 
-@pairings.post("/{pairing_id}/stage", response_model=PairingPublic)
-def move_pairing(pairing_id: int, body: StageMove, service: ServiceDep, who: Broker) -> Any:
+@pairings.post("/{pairing_id:int}/stage", response_model=PairingPublic)
+def move_pairing(pairing_id: Id, body: StageMove, service: ServiceDep, who: Broker) -> Any:
     """Move a pairing on: confirmed → contacted → negotiating → contract_signed (with value) → closed, or dropped."""
     return review.move_pairing(service, pairing_id, body.stage, who.actor, body.note, body.contract_value)

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..deps import OptionalPrincipal, ServiceDep
+from ..deps import OPTIONAL_AUTH, OptionalPrincipal, ServiceDep
 from ..schemas import MatchesPublic, SearchRequest
 from ..views import matches_out
 
 router = APIRouter(prefix="/search", tags=["matching"])
 
 
-@router.post("", response_model=MatchesPublic)
+@router.post("", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
 def search(body: SearchRequest, service: ServiceDep, who: OptionalPrincipal) -> Any:
     """Rank needs or results for a free-text description, e.g. a firm describing its problem in a sentence."""
     filters = body.filters.model_dump(exclude_none=True) if body.filters else {}

@@ -68,7 +68,7 @@ def test_role_matrix(api, who, name, method, path, body, expect):
 
 
 def test_a_wrong_or_revoked_key_is_refused(api):
-    client, service, keys = api
+    client, service, _keys = api
     assert client.get("/needs", headers={"Authorization": "Bearer tm_nope"}).status_code == 401
     from matcher.access import create_key
     from matcher.store import now

@@ -66,11 +66,12 @@ def test_bad_query_strings(api):
     assert client.get("/needs?q=%ff").status_code == 400
     r = client.get("/needs", params={"limit": 0})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.limit"
-    assert client.get("/needs/abc").status_code == 422
+    assert client.get("/needs/abc").status_code == 404
+    assert client.get("/needs/99999999999999999999999999").status_code == 422  # beyond any id
     assert client.post("/search", json={"text": "   "}).status_code == 422
 
 
 def test_a_duplicate_ref_is_a_conflict(api):
-    client, service, keys = api
+    client, _service, keys = api
     r = client.post("/needs", json={**GOOD, "ref": "T-N01"}, headers=auth(keys, "firm"))
     assert r.status_code == 409 and "exists" in r.json()["error"]["message"]
