@@ -1,0 +1,146 @@
+"""Every page of the workbench, driven through its widgets with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.service import MatchService
+
+from ..conftest import make_settings
+from .conftest import app, button
+
+PAGES = {"queue": "审核队列", "pipeline": "对接进度", "listings": "需求与成果", "challenges": "揭榜挂帅",
+         "dashboard": "数据看板", "batch": "批量匹配"}
+
+
+def service_for(data):
+    return MatchService(make_settings(data))
+
+
+@pytest.mark.parametrize(("page", "header"), PAGES.items())
+def test_every_page_renders(workbench, page, header):
+    at = app().run()
+    at.sidebar.radio(key="page").set_value(page).run()
+    assert not at.exception, at.exception
+    assert at.header[0].value == header
+
+
+def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
+    at = app().run()
+    assert not at.exception
+    pair_id = at.selectbox(key="pair").value
+    need_title = service_for(workbench).store.get("needs", service_for(workbench).store.get(
+        "candidates", pair_id)["need_id"])["title"]
+    assert any(need_title in m.value for m in at.markdown)  # the pair is open side by side
+    assert any('class="term"' in m.value for m in at.markdown)  # shared terms highlighted
+    at.radio(key="decision").set_value("confirm")
+    at.text_input(key="note").input("企业已同意面谈")
+    button(at, "提交决定").click().run()
+    assert not at.exception
+    assert at.success[0].value == "已确认，进入对接进度。"
+    assert pair_id not in at.selectbox(key="pair").options and pair_id not in [
+        int(o.split()[0][1:]) for o in at.selectbox(key="pair").options]
+    s = service_for(workbench)
+    assert s.store.get("candidates", pair_id)["status"] == "confirmed"
+    assert s.store.find("reviews", candidate_id=pair_id)["actor"] == "workbench:经纪人"
+    at.sidebar.radio(key="page").set_value("pipeline").run()
+    assert not at.exception
+    assert any(need_title in m.value for m in at.markdown)
+    assert at.metric[0].value == "1"  # one pairing at stage 已确认待联系
+
+
+def test_move_a_pairing_to_a_signed_contract(workbench):
+    from matcher import review
+
+    s = service_for(workbench)
+    cand = review.list_candidates(s)[0][0]
+    review.decide(s, cand["id"], "confirm")
+    at = app().run()
+    at.sidebar.radio(key="page").set_value("pipeline").run()
+    at.selectbox(key="target").set_value("contacted")
+    button(at, "推进").click().run()
+    assert at.success[0].value == "已推进到「已联系」。"
+    at.selectbox(key="target").set_value("negotiating")
+    button(at, "推进").click().run()
+    at.selectbox(key="target").set_value("contract_signed")
+    button(at, "推进").click().run()
+    assert "contract_value" in at.error[0].value  # a signed contract needs its value
+    at.selectbox(key="target").set_value("contract_signed")
+    at.number_input(key="value").set_value(150.0)
+    button(at, "推进").click().run()
+    assert not at.exception
+    pairing = review.list_pairings(s)[0][0]
+    assert pairing["stage"] == "contract_signed" and pairing["contract_value"] == 150.0
+    at.sidebar.radio(key="page").set_value("dashboard").run()
+    assert "150" in [m.value for m in at.metric]
+
+
+def test_reject_with_a_reason_and_bulk_reject(workbench):
+    at = app().run()
+    first = at.selectbox(key="pair").value
+    at.radio(key="decision").set_value("reject")
+    at.selectbox(key="reason").set_value("maturity_gap")
+    button(at, "提交决定").click().run()
+    assert at.success[0].value == "已拒绝。"
+    s = service_for(workbench)
+    assert s.store.find("reviews", candidate_id=first)["reason_code"] == "maturity_gap"
+    ids = at.multiselect(key="bulk_ids").options[:2]
+    assert ids
+    values = [c["id"] for c in s.store.rows("candidates", "status = 'pending'", order="score desc")][:2]
+    at.multiselect(key="bulk_ids").set_value(values).run()
+    at.selectbox(key="bulk_reason").set_value("duplicate")
+    at.button(key="bulk_go").click().run()
+    assert at.success[0].value == "已批量拒绝 2 对。"
+    assert s.store.count("candidates", "status = 'rejected'") == 3
+
+
+def test_post_a_need_and_find_it_in_search(workbench):
+    at = app().run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    at.text_input(key="n_org").input("重庆测试火锅食品有限公司")
+    at.text_input(key="n_title").input("火锅底料牛油酸败问题")
+    at.text_area(key="n_desc").input("底料储存半年后牛油氧化酸败，过氧化值超标，希望延长货架期到15个月。")
+    at.selectbox(key="n_ind").set_value("food_agri")
+    at.selectbox(key="n_dist").set_value("南岸区")
+    at.multiselect(key="n_modes").set_value(["commissioned_dev"])
+    button(at, "提交").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("已发布：#")
+    at.text_input(key="s_text").input("牛油酸败 货架期").run()
+    at.radio(key="s_side").set_value("needs").run()
+    assert not at.exception
+    assert "火锅底料牛油酸败问题" in at.selectbox(key="s_open").format_func(at.selectbox(key="s_open").value)
+
+
+def test_a_bad_need_gets_clear_messages(workbench):
+    at = app().run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    button(at, "提交").click().run()  # empty title
+    assert at.error and "title" in at.error[0].value
+    assert service_for(workbench).store.count("needs") == 5
+
+
+def test_publish_a_challenge_and_see_fitting_results(workbench):
+    at = app().run()
+    at.sidebar.radio(key="page").set_value("challenges").run()
+    s = service_for(workbench)
+    need = s.store.find("needs", ref="T-N02")
+    at.selectbox(key="c_need").set_value(need["id"])
+    at.text_area(key="c_goal").input("锂回收率≥95%")
+    at.text_area(key="c_ind").input("电池级碳酸锂；中试线验证")
+    button(at, "提交").click().run()
+    assert not at.exception
+    assert s.get_listing("needs", need["id"])["is_challenge"]
+    at.radio(key="c_open").set_value(need["id"]).run()
+    assert any("磷酸铁锂废旧电池湿法回收工艺" in m.value for m in at.markdown)
+
+
+def test_batch_from_the_ui_and_english(workbench):
+    at = app().run()
+    at.sidebar.radio(key="page").set_value("batch").run()
+    at.slider(key="b_k").set_value(3)
+    at.button(key="b_go").click().run()
+    assert not at.exception
+    assert at.success[0].value == "完成：5 个开放需求，生成 15 个候选对。"
+    at.sidebar.radio(key="lang").set_value("English").run()
+    assert at.header[0].value == "Batch matching"

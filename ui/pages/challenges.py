@@ -1,0 +1,64 @@
+"""揭榜挂帅: publish a need as a challenge; see the results that fit it and the applications filed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from matcher import review
+from matcher.service import MatchService
+from ui.i18n import t
+from ui.render import badge
+
+
+def render(service: MatchService, lang: str, actor: str) -> None:
+    """The page."""
+    st.header(t("challenges", lang))
+    with st.expander(t("publish_challenge", lang), expanded=False):
+        needs, _ = service.list_listings("needs", {"status": ["open"], "is_challenge": False}, limit=500)
+        if needs:
+            labels = {n["id"]: f"#{n['id']} {n['title']}" for n in needs}
+            with st.form("publish"):
+                need_id = st.selectbox(t("need", lang), list(labels), format_func=labels.get, key="c_need")
+                goal = st.text_area(t("goal", lang), key="c_goal", max_chars=2000)
+                indicators = st.text_area(t("indicators", lang), key="c_ind", max_chars=2000)
+                c1, c2 = st.columns(2)
+                deadline = c1.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=180),
+                                         key="c_dl")
+                reward = c2.number_input(t("reward", lang), min_value=0.0, max_value=1e8, value=100.0, key="c_rw")
+                if st.form_submit_button(t("submit", lang), type="primary"):
+                    try:
+                        review.publish_challenge(service, need_id, goal, indicators, deadline.isoformat(), reward,
+                                                 actor)
+                    except ValueError as exc:
+                        st.error(str(exc))
+                    else:
+                        st.rerun()
+    rows, _total = review.list_challenges(service, limit=200)
+    if not rows:
+        st.info(t("no_challenges", lang))
+        return
+    labels = {r["id"]: f"🏆 {r['title']} · {r.get('reward') or '—'} 万元 · {r.get('deadline') or ''}" for r in rows}
+    chosen = st.radio(t("challenges", lang), list(labels), format_func=labels.get, key="c_open")
+    need = next(r for r in rows if r["id"] == chosen)
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        secret = badge(t("confidential", lang), "secret") if need["confidentiality"] == "brokers" else ""
+        st.markdown(f"### {need['title']} {secret}", unsafe_allow_html=True)
+        st.markdown(f"**{t('goal', lang)}**：{need.get('challenge_goal') or '—'}")
+        st.markdown(f"**{t('indicators', lang)}**：{need.get('challenge_indicators') or '—'}")
+        st.markdown(f"**{t('reward', lang)}**：{need.get('reward') or '—'} · **{t('deadline', lang)}**："
+                    f"{need.get('deadline') or '—'}")
+        st.subheader(t("fitting_results", lang))
+        for m in service.match_need(chosen, top_k=5):
+            st.markdown(f"**{m.rank}. {m.item['title']}** · {m.score:.3f}")
+            st.caption(m.explanation.get("summary", ""))
+    with c2:
+        st.subheader(t("applications", lang))
+        apps = review.list_applications(service, chosen)
+        if apps:
+            st.dataframe([{"org": a["org"], "team": a["team"], "proposal": a["proposal"], "at": a["created_at"][:10]}
+                          for a in apps], hide_index=True, width="stretch")
+        else:
+            st.info(t("empty", lang))
