@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 
 from ui import render
 from ui.i18n import t
-from ui.pages import batch, challenges, dashboard, listings, pipeline, queue
 from ui.state import get_service
+from ui.views import batch, challenges, dashboard, listings, pipeline, queue
 
 PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges": challenges,
          "dashboard": dashboard, "batch": batch}
@@ -20,8 +20,9 @@ PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges
 st.set_page_config(page_title="techmatch 技术供需对接", page_icon="🔗", layout="wide")
 st.markdown(render.CSS, unsafe_allow_html=True)
 with st.sidebar:
+    title = st.empty()  # filled once the language is known, but shown above the switch
     lang = "en" if st.radio(t("language"), ["中文", "English"], horizontal=True, key="lang") == "English" else "zh"
-    st.title(t("app_title", lang))
+    title.title(t("app_title", lang))
     page = st.radio(t("page", lang), list(PAGES), format_func=lambda p: t(p, lang), key="page")
     broker = st.text_input(t("broker", lang), value="经纪人", key="broker", max_chars=50)
 service = get_service()

@@ -103,6 +103,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "last_run": ("最近一次批量匹配", "Last batch run"),
     "batch_done": ("完成：{needs} 个开放需求，生成 {cands} 个候选对。", "Done: {needs} open needs, {cands} candidates."),
     "empty": ("暂无数据。", "No data yet."),
+    "all": ("全部", "All"),
 }
 
 

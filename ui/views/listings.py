@@ -29,7 +29,7 @@ def _search(service: MatchService, lang: str) -> None:
     text = c1.text_input(t("search_text", lang), key="s_text", max_chars=500)
     side = c2.radio(t("side", lang), ["results", "needs"], format_func=lambda s: t(s, lang), key="s_side",
                     horizontal=True)
-    industry = c3.multiselect(t("cluster", lang), v.industries.codes, format_func=v.industries.name, key="s_ind")
+    industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="s_ind")
     filters = {"industry": industry}
     if text.strip():
         hits = service.search(text, side=side, top_k=20, filters=filters)
@@ -69,7 +69,7 @@ def _post_need(service: MatchService, lang: str, actor: str) -> None:
         district = c2.selectbox(t("district", lang), v.districts.codes, key="n_dist")
         maturity = c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat")
         c4, c5, c6 = st.columns(3)
-        modes = c4.multiselect(t("modes", lang), v.transfer_modes.codes, format_func=v.transfer_modes.name,
+        modes = c4.multiselect(t("modes", lang), placeholder=t("all", lang), options=v.transfer_modes.codes, format_func=v.transfer_modes.name,
                                key="n_modes")
         budget = c5.number_input(t("budget", lang), min_value=0.0, max_value=1e8, value=None, key="n_budget")
         deadline = c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl")
@@ -99,7 +99,7 @@ def _post_result(service: MatchService, lang: str, actor: str) -> None:
         district = c2.selectbox(t("district", lang), v.districts.codes, key="r_dist")
         maturity = c3.selectbox(t("maturity", lang), [m.label for m in v.maturity], index=2, key="r_mat")
         c4, c5, c6 = st.columns(3)
-        modes = c4.multiselect(t("modes", lang), v.transfer_modes.codes, format_func=v.transfer_modes.name,
+        modes = c4.multiselect(t("modes", lang), placeholder=t("all", lang), options=v.transfer_modes.codes, format_func=v.transfer_modes.name,
                                key="r_modes")
         price = c5.number_input(t("price", lang), min_value=0.0, max_value=1e8, value=None, key="r_price")
         ip = c6.selectbox(t("ip_type", lang), v.ip_types.codes, format_func=v.ip_types.name, key="r_ip")

@@ -13,8 +13,8 @@ from ui.render import badge, card, highlight
 def _filters(service: MatchService, lang: str) -> dict:
     v = service.vocab
     c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 2])
-    industry = c1.multiselect(t("cluster", lang), v.industries.codes, format_func=v.industries.name, key="q_ind")
-    district = c2.multiselect(t("district", lang), v.districts.codes, key="q_dist")
+    industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="q_ind")
+    district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes, key="q_dist")
     min_score = c3.slider(t("min_score", lang), 0.0, 1.2, 0.0, 0.05, key="q_score")
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
     status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
