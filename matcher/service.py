@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,8 @@ class MatchService:
         self._catalogue: Catalogue | None = None
         self._write = threading.RLock()
         self._batch = threading.Lock()
+        # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
+        self._slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
     # -- loading --------------------------------------------------------------------------
     @property
@@ -341,6 +344,12 @@ class MatchService:
     def _matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
                  filters: dict[str, Any] | None, method: str | None, exclude: set[int] = frozenset(),
                  explain: bool = True) -> list[Match]:
+        with self._slots:
+            return self._matches_now(target, query, query_row, top_k, filters, method, exclude, explain)
+
+    def _matches_now(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
+                     filters: dict[str, Any] | None, method: str | None, exclude: set[int],
+                     explain: bool) -> list[Match]:
         method_obj = get_method(method or self.settings.method)
         side = self.catalogue.sides[target]
         allowed = self._allowed(target, filters)

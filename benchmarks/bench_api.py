@@ -1,0 +1,95 @@
+"""`/needs/{id}/matches` over HTTP on loopback with 1, 8 and 32 concurrent clients against a 10k-result catalogue,
+next to the in-process match time measured in the same run (synthetic catalogue: see benchmarks/synthetic.py).
+
+    python -m benchmarks.bench_api [--results 10000] [--requests 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import machine, percentiles
+from benchmarks.synthetic import build_catalogue
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=160, help="requests per concurrency level")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+
+    from embeddings import get_encoder
+    from matcher.service import MatchService
+    from matcher.settings import get_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
+        service = MatchService(settings, encoder=get_encoder("e5"))
+        build_catalogue(service, args.results, n_needs=50)
+        service.load()
+        needs = service.store.ids("needs")
+        for nid in needs:  # warm the query-embedding cache both processes share
+            service.match_need(nid, top_k=10)
+        local = []
+        for i in range(args.requests):
+            t0 = time.perf_counter()
+            service.match_need(needs[i % len(needs)], top_k=10)
+            local.append(time.perf_counter() - t0)
+        lp50, lp99 = percentiles(local)
+        port = _port()
+        proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "serve", "--port", str(port),
+                                 "--data-dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(240):
+                try:
+                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            print(f"machine: {machine()}; {args.results} results, {len(needs)} needs; uvicorn, 1 worker")
+            print(f"{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>9}{'p50 vs in-process':>20}")
+            print(f"{'in-proc':>8}{lp50:>10.1f}{lp99:>10.1f}{1 / (sum(local) / len(local)):>9.1f}{1.0:>20.2f}")
+            for clients in args.clients:
+                with httpx.Client(base_url=base, timeout=60,
+                                  limits=httpx.Limits(max_connections=clients)) as client:
+                    for nid in needs[:clients]:
+                        client.get(f"/needs/{nid}/matches", params={"top_k": 10})
+
+                    def one(i: int) -> float:
+                        t0 = time.perf_counter()
+                        r = client.get(f"/needs/{needs[i % len(needs)]}/matches", params={"top_k": 10})
+                        r.raise_for_status()
+                        return time.perf_counter() - t0
+
+                    t0 = time.perf_counter()
+                    with ThreadPoolExecutor(clients) as pool:
+                        times = list(pool.map(one, range(args.requests)))
+                    wall = time.perf_counter() - t0
+                p50, p99 = percentiles(times)
+                print(f"{clients:>8}{p50:>10.1f}{p99:>10.1f}{args.requests / wall:>9.1f}{p50 / lp50:>20.2f}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            service.close()
+
+
+if __name__ == "__main__":
+    main()
