@@ -182,7 +182,7 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
     enc_names = list(encoders or [settings.encoder, *(["use"] if settings.encoder != "use" else [])])
     if settings.encoder not in enc_names:
         enc_names.insert(0, settings.encoder)
-    lexical = LexicalIndex()
+    lexical = LexicalIndex(settings.lexical_tokenizer)
     lexical.add(list(range(len(bench.corpus))),
                 [__import__("matcher.service", fromlist=["document_text"]).document_text("results", d)
                  for d in bench.corpus])

@@ -134,7 +134,7 @@ class MatchService:
         enc = self.encoder
         dense = VectorIndex.load(self.settings.index_dir, side, enc.name, enc.dim, self.settings.ivf_nprobe)
         rows = self.store.rows(side)
-        lexical = LexicalIndex()
+        lexical = LexicalIndex(self.settings.lexical_tokenizer)
         lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
         lexical.idf("")  # build the BM25 matrix now, not on the first query
         if dense is None:
@@ -188,7 +188,7 @@ class MatchService:
                                     self.settings.ivf_nprobe)
                 self._encode_into(side, dense, rows, progress, build=True)
                 dense.save(self.settings.index_dir, side, self._synced(side))
-                lexical = LexicalIndex()
+                lexical = LexicalIndex(self.settings.lexical_tokenizer)
                 lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
                 cat.sides[side] = CatalogueSide(side, dense, lexical)
                 out[side] = len(dense)

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         "flat", description="flat = exact inner product; ivf = approximate, for catalogues over ~200k items."
     )
     ivf_nprobe: int = Field(16, ge=1, le=4096, description="Clusters probed per query with index_kind=ivf.")
+    lexical_tokenizer: Literal["bigram", "jieba"] = Field(
+        "bigram", description="BM25 tokens: character bigrams (won on bdci-dev) or jieba words."
+    )
     method: str = Field("hybrid", description="Default ranking method of `match` (see `techmatch eval`).")
     encode_batch: int = Field(32, ge=1, le=1024, description="Texts per encoder batch.")
     top_k: int = Field(10, ge=1, le=200, description="Default number of matches returned.")
