@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .store import TABLES
 
@@ -13,6 +15,22 @@ if TYPE_CHECKING:
     from .service import MatchService
 
 EXPORTABLE = tuple(t for t in TABLES if t != "api_keys")
+
+
+def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
+    """Rows as JSON lines (UTF-8 text, Chinese kept readable)."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV; list and dict cells are written as JSON."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns))
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                         for k, v in r.items()})
+    return buf.getvalue()
 
 
 def export_table(service: MatchService, table: str, out: Path) -> int:
@@ -25,15 +43,8 @@ def export_table(service: MatchService, table: str, out: Path) -> int:
     rows = service.store.rows(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        with out.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        out.write_text(to_jsonl(rows), encoding="utf-8")
     else:
-        columns = list(rows[0].keys()) if rows else list(service.store.db[table].columns_dict)
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                                 for k, v in r.items()})
+        columns = list(rows[0]) if rows else sorted(service.store.columns(table))
+        out.write_text(to_csv(rows, columns), encoding="utf-8-sig")
     return len(rows)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import threading
 from typing import Annotated, Any, Literal
@@ -13,7 +10,7 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
 from matcher.access import need_view
-from matcher.export import EXPORTABLE
+from matcher.export import EXPORTABLE, to_csv, to_jsonl
 from matcher.figures import figures as compute_figures
 from matcher.importer import KINDS, detect_format, import_bytes
 
@@ -79,16 +76,9 @@ def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type
     if table == "needs":
         rows = [need_view(r, who) for r in rows]
     if format == "jsonl":
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        return Response(body, media_type="application/x-ndjson")
-    buf = io.StringIO()
-    columns = list(rows[0]) if rows else list(service.store.columns(table))
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                         for k, v in r.items()})
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+        return Response(to_jsonl(rows), media_type="application/x-ndjson")
+    columns = list(rows[0]) if rows else sorted(service.store.columns(table))
+    return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
 
 
 @figures.get("", response_model=dict[str, Any])
