@@ -264,6 +264,25 @@ def eval_(
 
 
 @app.command()
+def train(
+    min_decisions: Annotated[int, typer.Option(min=2, help="Refuse to train on fewer decisions.")] = 20,
+    data_dir: DataDir = None,
+) -> None:
+    """Fit the reranker on brokers' confirm/reject decisions; used by `--method learned`."""
+    service = service_for(data_dir)
+    try:
+        meta = service.train(min_decisions, actor="cli")
+    except ValueError as exc:
+        fail(str(exc))
+    cv, base = meta.get("cv", {}), meta["untrained"]
+    console.print(f"model v{meta['version']} ({meta['path']}): {meta['decisions']} decisions "
+                  f"({meta['confirmed']} confirmed) over {meta['needs']} needs")
+    if cv:
+        console.print(f"{meta['folds']}-fold CV grouped by need: P@1 {cv['p1']:.3f} (untrained {base['p1']:.3f}), "
+                      f"MRR {cv['mrr']:.3f} (untrained {base['mrr']:.3f})")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,

@@ -23,8 +23,9 @@ import numpy as np
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
 
 from .index import VectorIndex
+from .learn import Reranker, rerank
 from .lexical import LexicalIndex
-from .ranking import METHODS, CatalogueSide, Method, Query, rank
+from .ranking import METHODS, RERANK_POOL, CatalogueSide, Method, Query, rank
 from .settings import Settings
 
 RELEVANT = 2
@@ -134,8 +135,12 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
     return Prepared(CatalogueSide("results", dense, lexical), out)
 
 
-def run_method(bench: Benchmark, prepared: Prepared, method: Method) -> dict[str, float]:
-    """T1 and T2 figures of one method, averaged over queries with at least one relevant document."""
+def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Reranker | None = None
+               ) -> dict[str, float]:
+    """T1 and T2 figures of one method, averaged over queries with at least one relevant document.
+
+    With a `model` (method "learned"), the top RERANK_POOL candidates are re-ordered by it, as `match` does.
+    """
     index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
     sums = dict.fromkeys(METRIC_KEYS, 0.0)
     n = 0
@@ -147,11 +152,15 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method) -> dict[str
             continue
         n += 1
         judged = [index_of[d] for d in rels]
-        t1 = [bench.corpus[s.id]["id"] for s in rank(prepared.side, query, method, len(judged), judged,
-                                                      pool=len(judged))]
+        ranked = rank(prepared.side, query, method, len(judged), judged, pool=len(judged))
+        if model is not None:
+            ranked = rerank(ranked, model)
+        t1 = [bench.corpus[s.id]["id"] for s in ranked]
         t0 = time.perf_counter()
         excl = {index_of[d] for d in q["exclude"] if d in index_of}
         scored = rank(prepared.side, query, method, 100 + len(excl), pool=200)
+        if model is not None:
+            scored = rerank(scored[:RERANK_POOL], model) + scored[RERANK_POOL:]
         latencies.append(time.perf_counter() - t0)
         t2 = [bench.corpus[s.id]["id"] for s in scored if s.id not in excl][:100]
         sums["t1_ndcg10"] += ndcg_at(t1, rels)
@@ -200,13 +209,20 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
             f"in {time.perf_counter() - t0:.1f}s")
         for name in wanted:
             method = METHODS[name]
+            model = None
+            if name == "learned":
+                model = Reranker.load(settings.index_dir)
+                if model is None or enc_name != settings.encoder:
+                    if model is None:
+                        say("skipping method learned: no model trained on brokers' decisions in the data folder")
+                    continue
             dense_only = set(method.weights) == {"dense"}
             if enc_name != settings.encoder and not dense_only:
                 continue
             if set(method.weights) == {"lexical"} and "lexical" in figures:
                 continue
             key = f"dense-{enc_name}" if dense_only else name
-            figures[key] = run_method(bench, prepared, method)
+            figures[key] = run_method(bench, prepared, method, model)
             say(f"{key}: " + ", ".join(f"{k}={v}" for k, v in figures[key].items()))
     if default in figures:
         figures["default"] = figures[default]

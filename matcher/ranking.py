@@ -51,7 +51,10 @@ METHODS: dict[str, Method] = {
                      description="weighted fusion of min-max normalised dense and BM25 scores"),
     "rrf": Method("rrf", {"dense": 1.0, "lexical": 1.0}, fusion="rrf",
                   description="reciprocal-rank fusion of dense and BM25 rankings"),
+    "learned": Method("learned", {"dense": 0.75, "lexical": 0.25},
+                      description="hybrid candidates re-ranked by the model trained on brokers' decisions"),
 }
+RERANK_POOL = 50  # candidates the learned method re-orders
 
 
 @dataclass

@@ -13,9 +13,10 @@ import numpy as np
 from embeddings import CachedEncoder, Encoder, get_encoder
 
 from . import explain as explain_mod
+from . import learn
 from .index import VectorIndex
 from .lexical import LexicalIndex
-from .ranking import CatalogueSide, Query, get_method, rank
+from .ranking import RERANK_POOL, CatalogueSide, Query, get_method, rank
 from .schemas import NeedIn, OrgIn, ResultIn
 from .settings import Settings, get_settings
 from .store import LISTING_TABLES, Conflict, NotFound, Store, listing_where, now
@@ -97,6 +98,7 @@ class MatchService:
         self.vocab: Vocab = load_vocab(self.settings.vocab_dir)
         self._encoder = encoder
         self._catalogue: Catalogue | None = None
+        self._reranker: learn.Reranker | None = None
         self._write = threading.RLock()
         self._batch = threading.Lock()
         # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
@@ -354,8 +356,17 @@ class MatchService:
         side = self.catalogue.sides[target]
         allowed = self._allowed(target, filters)
         pool_k = top_k + len(exclude) + 20
+        model = None
+        if method_obj.name == "learned":
+            model = self.reranker
+            if model is None:
+                raise ValueError("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
+            pool_k = max(pool_k, RERANK_POOL)
         scored = [s for s in rank(side, query, method_obj, pool_k, allowed) if s.id not in exclude]
         rows = self.store.get_many(target, [s.id for s in scored])
+        if model is not None:
+            fits = [self._fits(target, query_row, rows.get(s.id)) for s in scored]
+            scored = learn.rerank(scored, model, fits)
         out: list[Match] = []
         for s in scored:
             item = rows.get(s.id)
@@ -388,6 +399,49 @@ class MatchService:
         if not total:
             return 0.0
         return sum(s.lexical.idf(term) * len(s.lexical) for s in sides.values()) / total
+
+    def _fits(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any] | None
+              ) -> dict[str, Any] | None:
+        """Field fits of a pair (cheap: no text processing), or None for free-text queries."""
+        if query_row is None or item is None:
+            return None
+        need, result = (query_row, item) if target == "results" else (item, query_row)
+        return explain_mod.field_fits(need, result, self.vocab)
+
+    # -- learning from brokers ------------------------------------------------------------
+    @property
+    def reranker(self) -> learn.Reranker | None:
+        """The current model trained on brokers' decisions, if any."""
+        if self._reranker is None:
+            self._reranker = learn.Reranker.load(self.settings.index_dir)
+        return self._reranker
+
+    def training_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(features, confirmed?, need id) of every decided candidate."""
+        rows = self.store.rows("candidates", "status in ('confirmed', 'rejected')")
+        needs = self.store.get_many("needs", sorted({r["need_id"] for r in rows}))
+        results = self.store.get_many("results", sorted({r["result_id"] for r in rows}))
+        x, y, groups = [], [], []
+        for r in rows:
+            need, result = needs.get(r["need_id"]), results.get(r["result_id"])
+            if need is None or result is None:
+                continue
+            fits = explain_mod.field_fits(need, result, self.vocab)
+            x.append(learn.feature_row(r["components"], fits, r["rank"] or 1))
+            y.append(int(r["status"] == "confirmed"))
+            groups.append(r["need_id"])
+        return np.asarray(x, dtype=float).reshape(-1, len(learn.FEATURES)), np.asarray(y), np.asarray(groups)
+
+    def train(self, min_decisions: int = 20, actor: str = "system") -> dict[str, Any]:
+        """Fit the reranker on brokers' decisions and store it beside the index (a new version)."""
+        x, y, groups = self.training_data()
+        if len(y) < min_decisions:
+            raise ValueError(f"only {len(y)} decisions so far; at least {min_decisions} are needed to train")
+        model = learn.fit(x, y, groups)
+        path = model.save(self.settings.index_dir)
+        self._reranker = model
+        self.store.audit(actor, "train", "reranker", model.meta["version"], model.meta)
+        return {**model.meta, "path": path.name}
 
     def explain_pair(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any],
                      query_text: str) -> dict[str, Any]:

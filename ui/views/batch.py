@@ -41,6 +41,8 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                                                                                  f"{done}/{total}"))
         except BatchRunning:
             st.warning(t("batch_running", lang))
+        except ValueError as exc:  # e.g. the learned method before any model was trained
+            st.error(str(exc))
         else:
             st.success(t("batch_done", lang, needs=run["needs_total"], cands=run["candidates"]))
     _last(service, lang)
