@@ -73,6 +73,8 @@ class Page(BaseModel, Generic[T]):
 
 # -- organisations ----------------------------------------------------------------------------
 class OrgCreate(Strict):
+    """A new organisation (admins)."""
+
     name: str = Field(min_length=1, max_length=TITLE_MAX, examples=["山城理工大学"])
     kind: OrgKind = "firm"
     district: District | None = None
@@ -298,12 +300,18 @@ class SearchRequest(Strict):
 class Confirm(Strict):
     """Confirm a candidate: a pairing opens at stage `confirmed`."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision": "confirm", "note": "企业技术负责人有意向，约下周面谈"}]})
+
     decision: Literal["confirm"]
     note: str = Field("", max_length=SHORT_MAX)
 
 
 class Reject(Strict):
     """Reject a candidate with a reason code."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision": "reject", "reason_code": "maturity_gap", "note": "成果仍在小试，企业要求可量产"}]})
 
     decision: Literal["reject"]
     reason_code: RejectReason
@@ -348,6 +356,10 @@ class ReviewPublic(BaseModel):
 
 
 class StageMove(Strict):
+    """Move a pairing to its next stage (or drop it)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"stage": "contract_signed", "contract_value": 120, "note": "签订技术许可合同"}]})
     stage: Stage
     note: str = Field("", max_length=SHORT_MAX)
     contract_value: float | None = Field(None, gt=0, le=1e8, description="万元; required for contract_signed.")
@@ -373,6 +385,11 @@ class PairingPublic(BaseModel):
 
 # -- challenges -------------------------------------------------------------------------------
 class ChallengeCreate(Strict):
+    """Publish a need as a 揭榜挂帅 challenge."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"need_id": 1, "goal": "接触疲劳寿命提升30%", "indicators": "台架试验报告；小批量验证",
+         "deadline": "2027-06-30", "reward": 200}]})
     need_id: IdField
     goal: str = Field(min_length=1, max_length=TEXT_MAX)
     indicators: str = Field(min_length=1, max_length=TEXT_MAX)
@@ -381,6 +398,10 @@ class ChallengeCreate(Strict):
 
 
 class ApplicationCreate(Strict):
+    """A team's application (揭榜) against a challenge."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"team": "表面工程课题组", "proposal": "激光淬火替代渗碳淬火，六个月完成台架验证", "result_id": 1}]})
     team: str = Field("", max_length=SHORT_MAX)
     proposal: str = Field(min_length=1, max_length=TEXT_MAX)
     result_id: IdField | None = None
@@ -400,6 +421,9 @@ class ApplicationPublic(BaseModel):
 
 # -- operations -------------------------------------------------------------------------------
 class BatchCreate(Strict):
+    """Start a batch run over every open need."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"top_k": 10, "method": "hybrid"}]})
     top_k: int = Field(10, ge=1, le=50)
     method: Method | None = None
 
