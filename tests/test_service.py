@@ -143,3 +143,45 @@ def test_batch_match_stores_candidates_and_keeps_decisions(fresh_service):
     s.batch_match(top_k=3)
     assert s.store.get("candidates", cand["id"])["status"] == "rejected"
     assert s.store.count("candidates") == 15
+
+
+def test_concurrent_writes_and_matching_keep_index_and_store_in_step(fresh_service):
+    import threading
+
+    from matcher.importer import import_file
+
+    from .conftest import FIXTURES
+
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(4):
+                s.add_result({"title": f"并发写入成果{n}-{i}号", "abstract": f"第{n}组第{i}条测试成果，用于并发。"})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(8):
+                assert s.match_need(1, top_k=5)
+                s.search("齿轮", top_k=3)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)] + [
+        threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    side = s.catalogue.sides["results"]
+    assert sorted(side.dense.ids()) == s.store.ids("results") and len(side.lexical) == 24
+    from matcher.index import VectorIndex
+
+    on_disk = VectorIndex.load(s.settings.index_dir, "results", s.encoder.name, s.encoder.dim)
+    assert sorted(on_disk.ids()) == s.store.ids("results")
