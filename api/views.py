@@ -22,8 +22,6 @@ NeedSort, ResultSort = _sorts("needs"), _sorts("results")
 class ListParams:
     """Pagination, filters and sorting shared by the needs and results lists."""
 
-    sort_type: Any = NeedSort
-
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,

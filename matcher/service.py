@@ -275,8 +275,8 @@ class MatchService:
         current = self.get_listing(side, item_id)
         merged = {k: current[k] for k in MODELS[side].model_fields if k in current}
         merged["org"] = self.store.get("organisations", current["org_id"])["name"] if current.get("org_id") else None
-        if side == "results":
-            merged.pop("maturity_label", None) if "trl" in changes else None
+        if side == "results" and "trl" in changes:
+            merged.pop("maturity_label", None)  # a new TRL gets its own label
         merged.update(changes)
         model = MODELS[side].model_validate(merged)
         cat = self.catalogue

@@ -185,3 +185,12 @@ def test_concurrent_writes_and_matching_keep_index_and_store_in_step(fresh_servi
 
     on_disk = VectorIndex.load(s.settings.index_dir, "results", s.encoder.name, s.encoder.dim)
     assert sorted(on_disk.ids()) == s.store.ids("results")
+
+
+def test_changing_a_results_trl_relabels_its_maturity(fresh_service):
+    r = fresh_service.add_result({"title": "一项成果", "maturity": "通过小试"})
+    assert (r["trl"], r["maturity_label"]) == (5, "通过小试")
+    r = fresh_service.update_listing("results", r["id"], {"trl": 9})
+    assert (r["trl"], r["maturity_label"]) == (9, "可以量产")
+    r = fresh_service.update_listing("results", r["id"], {"title": "一项成果（更新）"})
+    assert r["maturity_label"] == "可以量产"
