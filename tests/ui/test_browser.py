@@ -84,7 +84,7 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
         page.screenshot(path=str(ARTIFACTS / "workbench-queue.png"), full_page=True)
         service = MatchService(make_settings(data))
         pending_before = review.list_candidates(service)[1]
-        page.get_by_role("button", name="提交决定").click()
+        page.get_by_role("button", name="✓ 确认对接", exact=True).click()
         page.get_by_text("已确认，进入对接进度。").wait_for(timeout=60_000)
         assert review.list_candidates(service)[1] == pending_before - 1
         (pairing,), _ = review.list_pairings(service)

@@ -64,7 +64,7 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
     button(at, "推进").click().run()
     at.selectbox(key="target").set_value("contract_signed")
     button(at, "推进").click().run()
-    assert "contract_value" in at.error[0].value  # a signed contract needs its value
+    assert at.error[0].value == "签约需填写合同金额（万元，大于 0）。"  # a signed contract needs its value
     at.selectbox(key="target").set_value("contract_signed")
     at.number_input(key="value").set_value(150.0)
     button(at, "推进").click().run()

@@ -17,6 +17,8 @@ BOARD = ("confirmed", "contacted", "negotiating", "contract_signed", "closed", "
 def render(service: MatchService, lang: str, actor: str) -> None:
     """The page."""
     st.header(t("pipeline", lang))
+    if st.session_state.get("flash"):
+        st.success(st.session_state.pop("flash"))
     rows, _total = review.list_pairings(service, limit=500)
     if not rows:
         st.info(t("no_pairings", lang))
@@ -31,10 +33,12 @@ def render(service: MatchService, lang: str, actor: str) -> None:
         for r in (r for r in rows if r["stage"] == stage):
             value = f" · {r['contract_value']:.0f} 万元" if r.get("contract_value") else ""
             secret = badge(t("confidential", lang), "secret") if r["need_confidentiality"] == "brokers" else ""
+            notes = (r.get("notes") or "").strip().splitlines()
+            last_note = f'<div class="muted">📝 {html.escape(notes[-1][:80])}</div>' if notes else ""
             col.markdown(
                 f'<div class="listing" style="margin-bottom:8px">{secret}<b>{html.escape(r["need_title"])}</b><br>'
                 f'⇄ {html.escape(r["result_title"])}<div class="muted">#{r["id"]} · '
-                f'{html.escape(r["updated_at"][:10])}{value}</div></div>', unsafe_allow_html=True)
+                f'{html.escape(r["updated_at"][:10])}{value}</div>{last_note}</div>', unsafe_allow_html=True)
     st.divider()
     st.subheader(t("move", lang))
     open_rows = [r for r in rows if review.next_stages(r["stage"])]
@@ -42,7 +46,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
         return
     labels = {r["id"]: f"#{r['id']} [{stages.name(r['stage'])}] {r['need_title']} ⇄ {r['result_title']}"
               for r in open_rows}
-    pid = st.selectbox(t("open_pair", lang), list(labels), format_func=labels.get, key="pairing")
+    pid = st.selectbox(t("open_pairing", lang), list(labels), format_func=labels.get, key="pairing")
     current = next(r for r in open_rows if r["id"] == pid)
     with st.form("move", clear_on_submit=True):
         c1, c2, c3 = st.columns([2, 2, 4])
@@ -52,16 +56,24 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                                 key="value")
         note = c3.text_input(t("note", lang), key="move_note", max_chars=500)
         if st.form_submit_button(t("move", lang), type="primary"):
-            try:
-                review.move_pairing(service, pid, target, actor, note, value or None)
-            except ValueError as exc:
-                st.error(str(exc))
+            if target == "contract_signed" and not value:
+                st.error(t("need_value", lang))
             else:
-                st.session_state["flash"] = t("moved", lang, stage=stages.name(target))
-                st.rerun()
-    if st.session_state.get("flash"):
-        st.success(st.session_state.pop("flash"))
+                try:
+                    review.move_pairing(service, pid, target, actor, note, value or None)
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state["flash"] = t("moved", lang, stage=stages.name(target))
+                    st.rerun()
+    st.caption(t("history", lang))
     history = review.get_pairing(service, pid)["history"]
-    st.dataframe([{"at": h["at"][:19], "actor": h["actor"], "action": h["action"],
-                   "detail": f"{h['detail'].get('from', '')} → {h['detail'].get('to', '')} {h['detail'].get('note') or ''}"}
-                  for h in history], hide_index=True, width="stretch")
+
+    def step(d: dict) -> str:
+        if "to" not in d:
+            return stages.name(d.get("stage", "")) if d.get("stage") else ""
+        value = f" · {d['contract_value']:g} 万元" if d.get("contract_value") else ""
+        return f"{stages.name(d.get('from', ''))} → {stages.name(d['to'])}{value} {d.get('note') or ''}".strip()
+
+    st.dataframe([{t("when", lang): h["at"][:19].replace("T", " "), t("who", lang): h["actor"],
+                   t("stage", lang): step(h["detail"] or {})} for h in history], hide_index=True, width="stretch")

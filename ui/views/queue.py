@@ -64,9 +64,24 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
         st.caption(ex["summary"])
 
 
+def _decide(service: MatchService, cid: int, decision: str, reason: str | None, note: str, actor: str,
+            lang: str) -> None:
+    """Record the decision and reload the queue (the next pair opens), or show why it was refused."""
+    try:
+        review.decide(service, cid, decision, reason, note, actor)
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject", lang)
+        st.session_state.pop("pair", None)
+        st.rerun()
+
+
 def render(service: MatchService, lang: str, actor: str) -> None:
     """The page."""
     st.header(t("queue", lang))
+    if st.session_state.get("flash"):
+        st.success(st.session_state.pop("flash"))
     f = _filters(service, lang)
     rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], f["min_score"],
                                          f["trl_min"], f["trl_max"], limit=200)
@@ -79,12 +94,23 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                   r["need"]["industry"]), t("district", lang): r["need"]["district"] or "",
               "TRL": r["result"]["trl"], t("confidential", lang): "🔒" if r["need"]["confidentiality"] == "brokers"
               else ""} for r in rows]
-    st.dataframe(table, hide_index=True, width="stretch", height=240)
+    event = st.dataframe(table, hide_index=True, width="stretch", height=240, on_select="rerun",
+                         selection_mode="single-row", key="q_table")
     labels = {r["id"]: f"#{r['id']}  {r['score']:.3f}  {r['need']['title']} ⇄ {r['result']['title']}" for r in rows}
-    chosen = st.selectbox(t("open_pair", lang), list(labels), format_func=labels.get, key="pair")
+    picked_rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    picked = rows[picked_rows[0]]["id"] if picked_rows and picked_rows[0] < len(rows) else None
+    if picked is not None and picked != st.session_state.get("q_table_last"):
+        st.session_state["pair"] = picked  # a click on a table row opens that pair
+    st.session_state["q_table_last"] = picked
+    if st.session_state.get("pair") not in labels:
+        st.session_state.pop("pair", None)
+    chosen = st.selectbox(t("open_pair", lang), list(labels), format_func=labels.get, key="pair",
+                          help=t("open_pair_help", lang))
     cand = review.get_candidate(service, chosen)
     _pair(service, cand, lang)
     if cand["status"] == "pending":
+        if st.button("✓ " + t("confirm", lang), type="primary", key="confirm_now"):
+            _decide(service, chosen, "confirm", None, "", actor, lang)
         with st.form("decide", clear_on_submit=True, border=True):
             c1, c2, c3 = st.columns([2, 2, 4])
             decision = c1.radio(t("decide", lang), ["confirm", "reject"], format_func=lambda d: t(d, lang),
@@ -93,16 +119,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                                   format_func=service.vocab.reject_reasons.name, key="reason")
             note = c3.text_input(t("note", lang), key="note", max_chars=500)
             if st.form_submit_button(t("decide", lang), type="primary"):
-                try:
-                    review.decide(service, chosen, decision, reason if decision == "reject" else None, note, actor)
-                except ValueError as exc:
-                    st.error(str(exc))
-                else:
-                    st.session_state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject",
-                                                  lang)
-                    st.rerun()
-    if st.session_state.get("flash"):
-        st.success(st.session_state.pop("flash"))
+                _decide(service, chosen, decision, reason if decision == "reject" else None, note, actor, lang)
     with st.expander(t("bulk_reject", lang)):
         pending = [r["id"] for r in rows if r["status"] == "pending"]
         picked = st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key="bulk_ids")
