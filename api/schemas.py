@@ -22,7 +22,7 @@ RejectReason = Literal[tuple(_v.reject_reasons.codes)]  # type: ignore[valid-typ
 Stage = Literal[tuple(_v.pairing_stages.codes)]  # type: ignore[valid-type]
 OrgKind = Literal[tuple(_v.org_kinds.codes)]  # type: ignore[valid-type]
 Side = Literal["needs", "results"]
-Method = Literal["hybrid", "dense", "lexical", "rrf", "learned"]
+Method = Literal["hybrid", "hybrid-plain", "dense", "lexical", "rrf", "learned"]
 
 Title = Field(min_length=1, max_length=TITLE_MAX)
 Keyword = Field(default_factory=list, max_length=30)

@@ -125,6 +125,10 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
     docs = [document_text("results", d) for d in bench.corpus]
     dense = VectorIndex(encoder.dim, encoder.name)
     dense.build(list(range(len(docs))), encoder.encode_documents(docs))
+    # the queries as the catalogue's other side (passages, as the service indexes needs), for hubness
+    other = VectorIndex(encoder.dim, encoder.name)
+    other.build(list(range(len(bench.queries))),
+                encoder.encode_documents([document_text("needs", q) for q in bench.queries]))
     views = [query_views("needs", q) for q in bench.queries]
     flat = [v for vs, _, _ in views for v in vs]
     vectors = encoder.encode_queries(flat)
@@ -132,7 +136,7 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
     for vs, weights, lex in views:
         out.append(Query(vectors[pos:pos + len(vs)], lex, weights))
         pos += len(vs)
-    return Prepared(CatalogueSide("results", dense, lexical), out)
+    return Prepared(CatalogueSide("results", dense, lexical, other), out)
 
 
 def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Reranker | None = None

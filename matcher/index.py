@@ -55,6 +55,7 @@ class VectorIndex:
         self.nprobe = nprobe
         self.lock = threading.RLock()
         self.synced_at = ""
+        self.version = 0  # bumped on every change, so caches of derived figures (hubness) know when to refresh
         self.index = self._empty()
 
     def _empty(self, train: np.ndarray | None = None) -> faiss.Index:
@@ -81,6 +82,7 @@ class VectorIndex:
             if len(ids):
                 index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
             self.index = index
+            self.version += 1
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Insert or replace items."""
@@ -91,12 +93,14 @@ class VectorIndex:
             self.remove(ids)
             if len(ids):
                 self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self.version += 1
 
     def remove(self, ids: Sequence[int]) -> int:
         """Remove items; unknown ids are ignored. Returns how many were removed."""
         if not len(ids):
             return 0
         with self.lock:
+            self.version += 1
             return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
     def ids(self) -> list[int]:

@@ -83,9 +83,18 @@ class Match:
 
 @dataclass
 class Catalogue:
-    """Live indexes of both sides."""
+    """Live indexes of both sides, each side knowing the other's dense index (for hubness)."""
 
     sides: dict[str, CatalogueSide]
+
+    def __post_init__(self) -> None:
+        self.link()
+
+    def link(self) -> None:
+        """Point each side at the opposite side's dense index (call again after replacing a side)."""
+        if {"needs", "results"} <= self.sides.keys():
+            self.sides["needs"].other = self.sides["results"].dense
+            self.sides["results"].other = self.sides["needs"].dense
 
 
 class MatchService:
@@ -195,6 +204,7 @@ class MatchService:
                 cat.sides[side] = CatalogueSide(side, dense, lexical)
                 out[side] = len(dense)
             if len(cat.sides) == len(LISTING_TABLES):
+                cat.link()
                 self._catalogue = cat
         return out
 

@@ -62,7 +62,8 @@ def test_rank_fuses_and_reports_components():
     assert lexical[0].id == 1
     hybrid = rank(side, q, "hybrid", 4)
     assert {s.id for s in hybrid[:2]} == {1, 4}
-    assert set(hybrid[0].components) == {"dense", "lexical"}
+    assert set(hybrid[0].components) == {"dense", "lexical", "hubness"}
+    assert hybrid[0].components["hubness"] == 0.0  # no other side known: nothing to correct
     # every pooled candidate has its exact score in both components
     by_id = {s.id: s for s in hybrid}
     assert by_id[1].components["dense"] == pytest.approx(0.0) and by_id[4].components["lexical"] > 0
@@ -75,3 +76,30 @@ def test_rank_respects_allowed_ids_and_unknown_methods():
     assert rank(side, q, "hybrid", 5, allowed=[]) == []
     with pytest.raises(ValueError, match="unknown method"):
         get_method("magic")
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    m = np.asarray(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def test_hubness_demotes_a_result_that_is_close_to_every_need():
+    # result 1 is generic: a little close to every need; result 2 is specific to the query's topic
+    results = VectorIndex(3, "toy")
+    results.add([1, 2], _unit([[1, 1, 1], [1, 0, 0.2]]))
+    needs = VectorIndex(3, "toy")
+    needs.add([10, 11, 12], _unit([[0, 1, 0], [0, 0, 1], [0, 1, 1]]))
+    lex = LexicalIndex()
+    lex.add([1, 2], ["通用系统", "专用方法"])
+    side = CatalogueSide("results", results, lex, needs)
+    q = Query(_unit([[1, 0.7, 0.5]]), "无关")
+    plain = rank(side, q, "hybrid-plain", 2)
+    corrected = rank(side, q, "hybrid", 2)
+    assert [s.id for s in plain] == [1, 2]
+    assert [s.id for s in corrected] == [2, 1]
+    hub = {s.id: s.components["hubness"] for s in corrected}
+    assert hub[1] > hub[2] > 0
+    # the cached figures follow the other side: a need right on result 2 makes it the hub
+    needs.add([13, 14, 15], _unit([[1, 0, 0.2]] * 3))
+    again = {s.id: s.components["hubness"] for s in rank(side, q, "hybrid", 2)}
+    assert again[2] > hub[2]
