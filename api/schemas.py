@@ -276,7 +276,10 @@ class MatchPublic(BaseModel):
     id: int
     side: Side
     rank: int
-    score: float
+    score: float = Field(description="Ranking score: the method's fused score times (1 + cluster/district boost).")
+    confidence: float | None = Field(None, ge=0, le=1, description=(
+        "Calibrated probability (0–1) that the pair is relevant: about that share of pairs with this confidence "
+        "were judged relevant. Null where the method has no calibration."))
     components: dict[str, float]
     item: dict[str, Any] = Field(description="The matched need (NeedPublic) or result (ResultPublic).")
     explanation: Explanation

@@ -124,7 +124,7 @@ def index(
 
 
 def _print_matches(service, matches, title: str) -> None:
-    """Matches as readable blocks: rank, score and title, then the explanation and the best sentence."""
+    """Matches as readable blocks: rank, score, confidence and title, then the explanation and best sentence."""
     from rich.markup import escape
 
     console.rule(f"[bold]{escape(title)}")
@@ -138,7 +138,8 @@ def _print_matches(service, matches, title: str) -> None:
         if item.get("district"):
             facts.append(item["district"])
         comps = " · ".join(f"{k} {v:.2f}" for k, v in m.components.items() if k in ("dense", "lexical"))
-        console.print(f"[bold cyan]{m.rank:>2}.[/] [bold]{m.score:.3f}[/]  {escape(item['title'])}  "
+        sure = f" [magenta]{m.confidence:.0%}[/]" if m.confidence is not None else ""
+        console.print(f"[bold cyan]{m.rank:>2}.[/] [bold]{m.score:.3f}[/]{sure}  {escape(item['title'])}  "
                       f"[dim]#{m.id} · {' · '.join(facts)} · {comps}[/]")
         why = m.explanation.get("summary") or "、".join(m.explanation.get("shared_terms", []))
         if why:
@@ -280,6 +281,45 @@ def train(
     if cv:
         console.print(f"{meta['folds']}-fold CV grouped by need: P@1 {cv['p1']:.3f} (untrained {base['p1']:.3f}), "
                       f"MRR {cv['mrr']:.3f} (untrained {base['mrr']:.3f})")
+
+
+@app.command()
+def calibrate(
+    benchmark: Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")],
+    queries: Annotated[str, typer.Option(help="Queries file name in the folder.")] = "queries.jsonl",
+    qrels: Annotated[str, typer.Option(help="Judgements file name in the folder.")] = "qrels.tsv",
+    data_dir: DataDir = None,
+) -> None:
+    """Fit the 0–1 match confidence on a labelled benchmark for the current encoder; saved beside the index."""
+    from embeddings import CachedEncoder, get_encoder
+
+    from . import calibration
+    from .evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
+
+    s = settings_for(data_dir)
+    try:
+        bench = load_benchmark(benchmark, queries, qrels)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    encoder = CachedEncoder(get_encoder(s.encoder, s.st_model, s.encode_batch), s.cache_path)
+    x, y, groups = calibration_pairs(bench, prepare(bench, encoder, corpus_lexical(bench, s)), s.method)
+    try:
+        model = calibration.fit(x, y, groups, encoder.name, bench.name)
+    except ValueError as exc:
+        fail(str(exc))
+    path = model.save(s.index_dir)
+    meta, cv = model.meta, model.meta["cv"]
+    console.print(f"{path}: {meta['pairs']} pairs ({meta['positives']} relevant) of {meta['queries']} queries; "
+                  f"{meta['folds']}-fold CV grouped by query: AUC {cv['auc']:.3f}, Brier {cv['brier']:.4f}, "
+                  f"ECE {cv['ece']:.3f}")
+    console.print("weights " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(model.features, model.weights))
+                  + f", bias {model.bias:+.3f}")
+    table = Table(title="reliability (cross-validated)")
+    for head in ("confidence", "pairs", "predicted", "observed"):
+        table.add_column(head, justify="right")
+    for row in meta["reliability"]:
+        table.add_row(row["bin"], str(row["pairs"]), f"{row['predicted']:.2f}", f"{row['observed']:.2f}")
+    console.print(table)
 
 
 @app.command()

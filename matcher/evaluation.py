@@ -180,6 +180,39 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Rera
     return out
 
 
+def corpus_lexical(bench: Benchmark, settings: Settings) -> LexicalIndex:
+    """BM25 over the benchmark corpus, with the service's document text and tokenizer."""
+    from .service import document_text
+
+    lexical = LexicalIndex(settings.lexical_tokenizer)
+    lexical.add(list(range(len(bench.corpus))), [document_text("results", d) for d in bench.corpus])
+    return lexical
+
+
+def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, relevant?, query number) of every judged pair, as `calibration.features` sees them in `match`.
+
+    Each pair is measured against the query's best candidates in the whole corpus, as the service measures it.
+    """
+    from . import calibration
+
+    index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
+    xs, ys, groups = [], [], []
+    for n, (q, query) in enumerate(zip(bench.queries, prepared.queries)):
+        rels = {index_of[d]: r for d, r in bench.qrels.get(q["id"], {}).items() if d in index_of}
+        if not rels:
+            continue
+        best = calibration.bests(rank(prepared.side, query, method, 100, pool=200))
+        judged = rank(prepared.side, query, method, len(rels), list(rels), pool=len(rels))
+        xs.append(calibration.features(judged, best))
+        ys.extend(int(rels[s.id] >= bench.relevant) for s in judged)
+        groups.extend([n] * len(judged))
+    if not xs:
+        raise ValueError(f"{bench.name}: no judged pairs to calibrate on")
+    return np.vstack(xs), np.asarray(ys), np.asarray(groups)
+
+
 def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None = None,
              encoders: Sequence[str] | None = None, log: Callable[[str], None] | None = None
              ) -> dict[str, dict[str, float]]:
@@ -195,10 +228,7 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
     enc_names = list(encoders or [settings.encoder, *(["use"] if settings.encoder != "use" else [])])
     if settings.encoder not in enc_names:
         enc_names.insert(0, settings.encoder)
-    lexical = LexicalIndex(settings.lexical_tokenizer)
-    lexical.add(list(range(len(bench.corpus))),
-                [__import__("matcher.service", fromlist=["document_text"]).document_text("results", d)
-                 for d in bench.corpus])
+    lexical = corpus_lexical(bench, settings)
     figures: dict[str, dict[str, float]] = {}
     for enc_name in enc_names:
         try:

@@ -12,8 +12,8 @@ import numpy as np
 
 from embeddings import CachedEncoder, Encoder, get_encoder
 
+from . import calibration, learn
 from . import explain as explain_mod
-from . import learn
 from .index import VectorIndex
 from .lexical import LexicalIndex
 from .ranking import RERANK_POOL, CatalogueSide, Query, get_method, rank
@@ -76,6 +76,7 @@ class Match:
     components: dict[str, float]
     item: dict[str, Any]
     explanation: dict[str, Any] = field(default_factory=dict)
+    confidence: float | None = None  # calibrated probability the pair is relevant (see calibration.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,7 @@ class MatchService:
         self._encoder = encoder
         self._catalogue: Catalogue | None = None
         self._reranker: learn.Reranker | None = None
+        self._calibration: calibration.Calibration | bool | None = None
         self._write = threading.RLock()
         self._batch = threading.Lock()
         # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
@@ -372,7 +374,11 @@ class MatchService:
             if model is None:
                 raise ValueError("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
             pool_k = max(pool_k, RERANK_POOL)
-        scored = [s for s in rank(side, query, method_obj, pool_k, allowed) if s.id not in exclude]
+        ranked = rank(side, query, method_obj, pool_k, allowed)
+        calibrated = self.calibration if model is None and method_obj.hub else None
+        if calibrated is not None:
+            calibration.attach(ranked, calibrated)  # against the best candidates, excluded ones included
+        scored = [s for s in ranked if s.id not in exclude]
         rows = self.store.get_many(target, [s.id for s in scored])
         if model is not None:
             fits = [self._fits(target, query_row, rows.get(s.id)) for s in scored]
@@ -393,7 +399,8 @@ class MatchService:
                     boost += DISTRICT_BOOST
             comps["boost"] = boost
             # boosts are relative, so they weigh the same whatever the method's score scale
-            out.append(Match(s.id, target, 0, s.score * (1 + boost), comps, item))
+            out.append(Match(s.id, target, 0, s.score * (1 + boost), comps, item,
+                             confidence=comps.get("confidence")))
         out.sort(key=lambda m: -m.score)
         out = out[:top_k]
         for i, m in enumerate(out, start=1):
@@ -417,6 +424,13 @@ class MatchService:
             return None
         need, result = (query_row, item) if target == "results" else (item, query_row)
         return explain_mod.field_fits(need, result, self.vocab)
+
+    @property
+    def calibration(self) -> calibration.Calibration | None:
+        """The model turning the hybrid's scores into a 0–1 confidence, for the current encoder (None: no model)."""
+        if self._calibration is None:
+            self._calibration = calibration.load(self.settings.index_dir, self.encoder.name) or False
+        return self._calibration or None
 
     # -- learning from brokers ------------------------------------------------------------
     @property
@@ -544,7 +558,7 @@ class MatchService:
         with self._write, self.store.transaction():
             for m in matches:
                 row = {"run_id": run_id, "need_id": need_id, "result_id": m.id, "rank": m.rank, "score": m.score,
-                       "confidence": m.score, "method": method, "components": m.components,
+                       "confidence": m.confidence, "method": method, "components": m.components,
                        "explanation": m.explanation}
                 existing = self.store.find("candidates", need_id=need_id, result_id=m.id)
                 if existing is None:

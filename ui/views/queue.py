@@ -42,7 +42,8 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
     right.markdown(card(result["title"], result_badges, f"{result.get('org') or ''} · #{result['id']}",
                         highlight(result.get("abstract") or "", terms, best)), unsafe_allow_html=True)
     comps = cand.get("components") or {}
-    m1, m2, m3, m4 = st.columns(4)
+    m0, m1, m2, m3, m4 = st.columns(5)
+    m0.metric(t("confidence", lang), _pct(cand.get("confidence")), help=t("confidence_help", lang))
     m1.metric(t("score", lang), f"{cand['score']:.3f}")
     m2.metric(t("dense", lang), f"{comps.get('dense', 0):.3f}")
     m3.metric(t("lexical", lang), f"{comps.get('lexical', 0):.1f}")
@@ -62,6 +63,11 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
         st.markdown(f"**{t('shared_terms', lang)}** " + "".join(badge(w) for w in terms), unsafe_allow_html=True)
     if ex.get("summary"):
         st.caption(ex["summary"])
+
+
+def _pct(value: float | None) -> str:
+    """A confidence as a percentage, or a dash where the method has none."""
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _decide(service: MatchService, cid: int, decision: str, reason: str | None, note: str, actor: str,
@@ -89,7 +95,8 @@ def render(service: MatchService, lang: str, actor: str) -> None:
     if not rows:
         st.info(t("no_candidates", lang))
         return
-    table = [{"#": r["id"], t("score", lang): round(r["score"], 3), t("need", lang): r["need"]["title"],
+    table = [{"#": r["id"], t("score", lang): round(r["score"], 3),
+              t("confidence", lang): _pct(r.get("confidence")), t("need", lang): r["need"]["title"],
               t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(
                   r["need"]["industry"]), t("district", lang): r["need"]["district"] or "",
               "TRL": r["result"]["trl"], t("confidential", lang): "🔒" if r["need"]["confidentiality"] == "brokers"
