@@ -1,7 +1,7 @@
 """Single-query match latency (p50/p99) at 10k and 100k results against raw FAISS search in the same run, and
 index memory per 100k items. Catalogues are synthetic (see benchmarks/synthetic.py for how).
 
-    python -m benchmarks.bench_match [--sizes 10000 100000] [--queries 100]
+    python -m benchmarks.bench_match [--sizes 10000 100000] [--queries 100] [--needs 10000]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--methods", nargs="+", default=["hybrid", "dense", "lexical", "rrf"])
+    parser.add_argument("--needs", type=int, default=10_000, help="needs in the catalogue (hubness looks at them)")
+    parser.add_argument("--methods", nargs="+", default=["hybrid", "hybrid-plain", "dense", "lexical", "rrf"])
     args = parser.parse_args()
 
     from embeddings import get_encoder
@@ -30,13 +31,13 @@ def main() -> None:
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
-    print(f"machine: {machine()}; FAISS threads: 1; encoder {encoder.name}")
+    print(f"machine: {machine()}; FAISS threads: 1; encoder {encoder.name}; {args.needs} needs in the catalogue")
     print(f"{'results':>8} {'what':<44}{'p50 ms':>9}{'p99 ms':>9}")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
             service = MatchService(settings, encoder=encoder)
-            build_s = build_catalogue(service, n, n_needs=args.queries)
+            build_s = build_catalogue(service, n, n_needs=max(args.needs, args.queries))
             service.close()
             before = rss_mb()
             service = MatchService(settings, encoder=encoder)
@@ -45,7 +46,7 @@ def main() -> None:
             load_s = time.perf_counter() - t0
             after = rss_mb()
             side = service.catalogue.sides["results"]
-            needs = service.store.ids("needs")
+            needs = service.store.ids("needs")[: args.queries]
             # reference: raw FAISS exact search of a query vector, same index, same thread count
             qv = encoder.encode_queries([service.get_listing("needs", i)["title"] for i in needs])
             raw = []
@@ -66,6 +67,15 @@ def main() -> None:
             # warm-up: jieba's dictionaries load on first use
             service.match_need(needs[0], top_k=10)
             print(f"{n:>8} (the rows below reuse the cached query embeddings: add the encoding line for a new need)")
+            times = []
+            for i in needs:
+                row = service.get_listing("needs", i)
+                side.hubness.clear()
+                t0 = time.perf_counter()
+                service._matches("results", service._query("needs", row), row, 10, None, "hybrid", explain=False)
+                times.append(time.perf_counter() - t0)
+            p50, p99 = percentiles(times)
+            print(f"{n:>8} {'match_need hybrid, hubness cache cold':<44}{p50:>9.2f}{p99:>9.2f}")
             for method in args.methods:
                 for explain in (False, True):
                     times = []

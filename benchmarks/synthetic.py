@@ -65,7 +65,6 @@ def make_vectors(parts, phrase_vecs, seed: int = 0, noise: float = 0.05) -> np.n
 def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -> float:
     """Fill an empty service's store and indexes with a synthetic catalogue; returns seconds taken."""
     from matcher.index import VectorIndex
-    from matcher.service import document_text
 
     t0 = time.perf_counter()
     rows, parts = make_texts(n_results, seed)
@@ -75,7 +74,8 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
     with service.store.transaction():
         db["results"].insert_all(encoded, batch_size=5000)
     needs = []
-    for i, (o, p, t, a) in enumerate(itertools.islice(itertools.cycle(parts), n_needs)):
+    need_parts = list(itertools.islice(itertools.cycle(parts), n_needs))
+    for i, (o, p, t, a) in enumerate(need_parts):
         needs.append({"title": f"{OBJECTS[o]}{PROCESSES[p]}需求", "description":
                       f"我司{APPLICATIONS[a]}产品的{OBJECTS[o]}存在问题，希望引入{PROCESSES[p]}，目标{TARGETS[t]}。",
                       "industry": "smart_equipment", "status": "open", "confidentiality": "public",
@@ -84,13 +84,14 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
     with service.store.transaction():
         db["needs"].insert_all(needs)
     enc = service.encoder
-    vecs = make_vectors(parts, phrase_vectors(enc), seed)
+    phrases = phrase_vectors(enc)
+    vecs = make_vectors(parts, phrases, seed)
     ids = service.store.ids("results")
     dense = VectorIndex(enc.dim, enc.name, service.settings.index_kind, service.settings.ivf_nprobe)
     dense.build(ids, vecs)
     dense.save(service.settings.index_dir, "results", service._synced("results"))
     need_rows = service.store.rows("needs")
     nd = VectorIndex(enc.dim, enc.name)
-    nd.build([r["id"] for r in need_rows], enc.encode_documents([document_text("needs", r) for r in need_rows]))
+    nd.build([r["id"] for r in need_rows], make_vectors(need_parts, phrases, seed + 7))
     nd.save(service.settings.index_dir, "needs", service._synced("needs"))
     return time.perf_counter() - t0

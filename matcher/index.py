@@ -126,6 +126,20 @@ class VectorIndex:
                     out[row] = self.index.reconstruct(int(item))
         return out
 
+    def scores_all(self, queries: np.ndarray) -> np.ndarray | None:
+        """Inner products of each query row with every stored vector (columns in storage order), by one BLAS
+        product over the flat index's own memory; None for IVF, whose vectors are not stored in one block."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self.lock:
+            if not isinstance(self.index, faiss.IndexIDMap2):
+                return None
+            flat = faiss.downcast_index(self.index.index)
+            n = int(flat.ntotal)
+            if n == 0:
+                return np.zeros((len(queries), 0), dtype=np.float32)
+            stored = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)  # a view, no copy
+            return queries @ stored.T
+
     def search(self, queries: np.ndarray, k: int, allowed: Sequence[int] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k nearest items per query row; ids are -1 where fewer exist.

@@ -103,3 +103,22 @@ def test_hubness_demotes_a_result_that_is_close_to_every_need():
     needs.add([13, 14, 15], _unit([[1, 0, 0.2]] * 3))
     again = {s.id: s.components["hubness"] for s in rank(side, q, "hybrid", 2)}
     assert again[2] > hub[2]
+
+
+def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search():
+    from matcher.hubness import Hubness
+
+    rng = np.random.default_rng(3)
+    needs_vecs = _unit(rng.normal(size=(1200, 8)).tolist())
+    results = VectorIndex(8, "toy")
+    results.add(list(range(20)), _unit(rng.normal(size=(20, 8)).tolist()))
+    flat = VectorIndex(8, "toy")
+    flat.add(list(range(1200)), needs_vecs)
+    ivf = VectorIndex(8, "toy", kind="ivf", nprobe=10_000)
+    ivf.build(list(range(1200)), needs_vecs)
+    assert flat.scores_all(needs_vecs[:2]).shape == (2, 1200) and ivf.scores_all(needs_vecs[:2]) is None
+    by_block = Hubness(k=10).of(results, flat, list(range(20)))
+    by_search = Hubness(k=10).of(results, ivf, list(range(20)))
+    brute = np.sort(results.vectors(list(range(20))) @ needs_vecs.T, axis=1)[:, -10:].mean(axis=1)
+    assert np.allclose([by_block[i] for i in range(20)], brute, atol=1e-5)
+    assert np.allclose([by_search[i] for i in range(20)], brute, atol=1e-5)
