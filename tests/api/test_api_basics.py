@@ -53,7 +53,11 @@ def test_matches_both_ways_and_search(api):
     r = client.get(f"/needs/{ref_id(service, 'needs', 'T-N02')}/matches", params={"top_k": 3}).json()
     assert r["items"][0]["item"]["ref"] == "T-R04" and r["method"] == "hybrid"
     top = r["items"][0]
-    assert {"dense", "lexical", "fused"} <= set(top["components"]) and top["explanation"]["summary"]
+    assert {"dense", "lexical", "fused", "hubness"} <= set(top["components"]) and top["explanation"]["summary"]
+    assert 0 < top["confidence"] < 1 and top["confidence"] == max(m["confidence"] for m in r["items"])
+    plain = client.get(f"/needs/{ref_id(service, 'needs', 'T-N02')}/matches",
+                       params={"top_k": 3, "method": "lexical"}).json()
+    assert plain["items"][0]["confidence"] is None  # only calibrated methods carry one
     back = client.get(f"/results/{ref_id(service, 'results', 'T-R05')}/matches", params={"top_k": 1}).json()
     assert back["items"][0]["item"]["ref"] == "T-N03"
     s = client.post("/search", json={"text": "轴承故障预警", "side": "results", "top_k": 2}).json()
