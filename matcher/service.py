@@ -20,6 +20,7 @@ from .ranking import RERANK_POOL, CatalogueSide, Query, get_method, rank
 from .schemas import NeedIn, OrgIn, ResultIn
 from .settings import Settings, get_settings
 from .store import LISTING_TABLES, Conflict, NotFound, Store, listing_where, now
+from .text import learn_terms
 from .vocab import Vocab, load_vocab
 
 Progress = Callable[[int, int], None]
@@ -150,6 +151,7 @@ class MatchService:
         lexical = LexicalIndex(self.settings.lexical_tokenizer)
         lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
         lexical.idf("")  # build the BM25 matrix now, not on the first query
+        learn_terms(k for r in rows for k in r.get("keywords") or [])
         if dense is None:
             dense = VectorIndex(enc.dim, enc.name, self.settings.index_kind, self.settings.ivf_nprobe)
             self._encode_into(side, dense, rows, progress, build=True)
@@ -271,6 +273,7 @@ class MatchService:
             s.dense.add([r["id"] for r in rows], mat)
             s.lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
             s.dense.save(self.settings.index_dir, side, self._synced(side))
+            learn_terms(k for r in rows for k in r.get("keywords") or [])
         return ids
 
     def add_need(self, data: NeedIn | dict[str, Any], actor: str = "system") -> dict[str, Any]:
@@ -302,6 +305,7 @@ class MatchService:
             s.dense.add([item_id], vec)
             s.lexical.add([item_id], [document_text(side, row)])
             s.dense.save(self.settings.index_dir, side, self._synced(side))
+            learn_terms(row.get("keywords") or [])
         return row
 
     def delete_listing(self, side: str, item_id: int, actor: str = "system") -> None:

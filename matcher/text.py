@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
@@ -49,13 +50,38 @@ def jieba_words(text: str) -> list[str]:
 _FUNCTION_TAGS = ("m", "u", "x", "c", "p", "d", "r", "t", "f", "e", "y", "o", "q", "w", "z")
 
 
-def content_words(text: str) -> list[str]:
-    """Content words of a text (nouns, verbs, names, Latin terms), lower-cased, in order, for explanations."""
+@lru_cache(maxsize=1)
+def _explain_tagger():
+    """A part-of-speech tagger of its own, so terms learned from the catalogue never change BM25's tokens."""
+    import jieba
     import jieba.posseg as pseg
 
     _jieba()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return pseg.POSTokenizer(tokenizer), threading.Lock()
+
+
+def learn_terms(terms: Iterable[str]) -> int:
+    """Teach the explanation tagger the catalogue's own terms (listing keywords), so 「32位车规MCU」 yields 车规,
+    not 位车. Returns how many terms were new."""
+    tagger, lock = _explain_tagger()
+    added = 0
+    with lock:
+        known = tagger.tokenizer.FREQ
+        for term in terms:
+            term = (term or "").strip()
+            if 2 <= len(term) <= 12 and _CJK.search(term) and not known.get(term):
+                tagger.tokenizer.add_word(term, tag="n")
+                added += 1
+    return added
+
+
+def content_words(text: str) -> list[str]:
+    """Content words of a text (nouns, verbs, names, Latin terms), lower-cased, in order, for explanations."""
+    tagger, _ = _explain_tagger()
     out = []
-    for pair in pseg.lcut(text):
+    for pair in tagger.lcut(text):
         w = pair.word.strip().lower()
         if w and not _PUNCT.match(w) and not pair.flag.startswith(_FUNCTION_TAGS):
             out.append(w)

@@ -122,3 +122,14 @@ def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search(
     brute = np.sort(results.vectors(list(range(20))) @ needs_vecs.T, axis=1)[:, -10:].mean(axis=1)
     assert np.allclose([by_block[i] for i in range(20)], brute, atol=1e-5)
     assert np.allclose([by_search[i] for i in range(20)], brute, atol=1e-5)
+
+
+def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens():
+    from matcher.text import content_words, learn_terms
+
+    text = "算法可在32位车规MCU上运行"
+    tokens = jieba_words(text)
+    assert "位车" in content_words(text)  # jieba's own dictionary cuts 32位车|规
+    assert learn_terms(["车规", "车规", "MCU", "车"]) == 1  # Chinese terms of 2–12 characters, once
+    assert "车规" in content_words(text) and "位车" not in content_words(text)
+    assert jieba_words(text) == tokens
