@@ -17,7 +17,8 @@ DECISIONS = ("confirm", "reject")
 # pipeline stages in order; any open stage may also move to "dropped"
 STAGE_ORDER = ("confirmed", "contacted", "negotiating", "contract_signed", "closed")
 FINAL_STAGES = ("closed", "dropped")
-CANDIDATE_SORTS = {"score": "c.score", "rank": "c.rank", "created_at": "c.created_at", "id": "c.id"}
+CANDIDATE_SORTS = {"score": "c.score", "confidence": "coalesce(c.confidence, -1)", "rank": "c.rank",
+                   "created_at": "c.created_at", "id": "c.id"}
 
 _SUMMARY = """
 select c.*,
@@ -50,8 +51,11 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
                     district: Sequence[str] | str | None = None, min_score: float | None = None,
                     trl_min: int | None = None, trl_max: int | None = None, need_id: int | None = None,
                     result_id: int | None = None, run_id: int | None = None, limit: int = 50, offset: int = 0,
-                    sort: str = "-score") -> tuple[list[dict[str, Any]], int]:
-    """A page of candidate pairs with need and result summaries, filtered and sorted, plus the total."""
+                    sort: str = "-score", min_confidence: float | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of candidate pairs with need and result summaries, filtered and sorted, plus the total.
+
+    `min_confidence` keeps pairs whose calibrated confidence reaches it (pairs without one are left out).
+    """
     clauses, params = [], []
 
     def among(col: str, values: Sequence[str] | str | None) -> None:
@@ -63,7 +67,8 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
     among("c.status", status)
     among("n.industry", industry)
     among("n.district", district)
-    for col, value, op in (("c.score", min_score, ">="), ("r.trl", trl_min, ">="), ("r.trl", trl_max, "<="),
+    for col, value, op in (("c.score", min_score, ">="), ("c.confidence", min_confidence, ">="),
+                           ("r.trl", trl_min, ">="), ("r.trl", trl_max, "<="),
                            ("c.need_id", need_id, "="), ("c.result_id", result_id, "="), ("c.run_id", run_id, "=")):
         if value is not None:
             clauses.append(f"{col} {op} ?")

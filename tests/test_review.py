@@ -27,6 +27,10 @@ def test_queue_lists_ranked_candidates_with_filters(batched):
     food, n = review.list_candidates(batched, industry=["food_agri"])
     assert n == 3 and all(r["need"]["industry"] == "food_agri" for r in food)
     assert review.list_candidates(batched, min_score=10.0)[1] == 0
+    assert all(0 <= r["confidence"] <= 1 for r in rows)
+    sure, n_sure = review.list_candidates(batched, min_confidence=0.3, sort="-confidence")
+    assert n_sure == sum(r["confidence"] >= 0.3 for r in rows) and all(r["confidence"] >= 0.3 for r in sure)
+    assert [r["confidence"] for r in sure] == sorted((r["confidence"] for r in sure), reverse=True)
     with pytest.raises(ValueError, match="cannot sort"):
         review.list_candidates(batched, sort="title")
 

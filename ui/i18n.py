@@ -15,7 +15,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "batch": ("批量匹配", "Batch matching"),
     "cluster": ("产业集群", "Cluster"),
     "district": ("区县", "District"),
-    "min_score": ("最低分数", "Minimum score"),
+    "min_confidence": ("最低匹配把握", "Minimum confidence"),
     "trl": ("成熟度 (TRL)", "Maturity (TRL)"),
     "status": ("状态", "Status"),
     "pending": ("待审核", "Pending"),

@@ -35,16 +35,18 @@ def list_candidates(service: ServiceDep, who: Broker,
                     industry: Annotated[list[Industry] | None, Query()] = None,
                     district: Annotated[list[District] | None, Query()] = None,
                     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+                    min_confidence: Annotated[float | None, Query(ge=0, le=1, description=(
+                        "Only pairs whose calibrated confidence (0–1) reaches this."))] = None,
                     trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
                     trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
                     need_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     result_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     run_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                    sort: Annotated[str, Query(pattern=r"^-?(score|rank|created_at|id)$")] = "-score",
+                    sort: Annotated[str, Query(pattern=r"^-?(score|confidence|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
     rows, total = review.list_candidates(service, status or ["pending"], industry, district, min_score, trl_min,
-                                         trl_max, need_id, result_id, run_id, limit, offset, sort)
+                                         trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 

@@ -144,3 +144,14 @@ def test_batch_from_the_ui_and_english(workbench):
     assert at.success[0].value == "完成：5 个开放需求，生成 15 个候选对。"
     at.sidebar.radio(key="lang").set_value("English").run()
     assert at.header[0].value == "Batch matching"
+
+
+def test_queue_shows_confidence_and_filters_by_it(workbench):
+    at = app().run()
+    assert at.metric[0].label == "匹配把握" and at.metric[0].value.endswith("%")
+    everything = len(at.selectbox(key="pair").options)
+    confidences = [c["confidence"] for c in service_for(workbench).store.rows("candidates")]
+    at.slider(key="q_conf").set_value(30).run()
+    assert not at.exception
+    sure = sum(c >= 0.3 for c in confidences)
+    assert 0 < sure < everything and len(at.selectbox(key="pair").options) == sure

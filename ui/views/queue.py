@@ -15,11 +15,12 @@ def _filters(service: MatchService, lang: str) -> dict:
     c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 2])
     industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="q_ind")
     district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes, key="q_dist")
-    min_score = c3.slider(t("min_score", lang), 0.0, 1.2, 0.0, 0.05, key="q_score")
+    min_conf = c3.slider(t("min_confidence", lang), 0, 90, 0, 5, format="%d%%", key="q_conf",
+                         help=t("confidence_help", lang))
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
     status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
                           key="q_status")
-    return {"industry": industry, "district": district, "min_score": min_score or None,
+    return {"industry": industry, "district": district, "min_confidence": min_conf / 100 if min_conf else None,
             "trl_min": trl[0] if trl[0] > 1 else None, "trl_max": trl[1] if trl[1] < 9 else None, "status": status}
 
 
@@ -89,8 +90,8 @@ def render(service: MatchService, lang: str, actor: str) -> None:
     if st.session_state.get("flash"):
         st.success(st.session_state.pop("flash"))
     f = _filters(service, lang)
-    rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], f["min_score"],
-                                         f["trl_min"], f["trl_max"], limit=200)
+    rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
+                                         f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"])
     st.caption(f"{total} · {t(f['status'], lang)}")
     if not rows:
         st.info(t("no_candidates", lang))
