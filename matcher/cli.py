@@ -228,24 +228,36 @@ def export(
     console.print(f"{n} rows written to {out}")
 
 
+BenchmarkDir = Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")]
+QueriesFile = Annotated[str, typer.Option(help="Queries file name in the folder.")]
+QrelsFile = Annotated[str, typer.Option(help="Judgements file name in the folder.")]
+
+
+def _benchmark(folder: Path, queries: str, qrels: str):
+    """The benchmark in a folder, or exit 2 with the reason it cannot be read."""
+    from .evaluation import load_benchmark
+
+    try:
+        return load_benchmark(folder, queries, qrels)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
 @app.command("eval")
 def eval_(
-    benchmark: Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")],
+    benchmark: BenchmarkDir,
     methods: Annotated[list[str] | None, typer.Option("--method", help="Methods to run (repeatable).")] = None,
     encoders: Annotated[list[str] | None, typer.Option("--encoder", help="Dense encoders (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    queries: Annotated[str, typer.Option(help="Queries file name in the folder.")] = "queries.jsonl",
-    qrels: Annotated[str, typer.Option(help="Judgements file name in the folder.")] = "qrels.tsv",
+    queries: QueriesFile = "queries.jsonl",
+    qrels: QrelsFile = "qrels.tsv",
     data_dir: DataDir = None,
 ) -> None:
     """T1 (re-rank judged) and T2 (full corpus) figures of each method on a labelled benchmark."""
-    from .evaluation import evaluate, load_benchmark
+    from .evaluation import evaluate
 
     s = settings_for(data_dir)
-    try:
-        bench = load_benchmark(benchmark, queries, qrels)
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+    bench = _benchmark(benchmark, queries, qrels)
     figures = evaluate(bench, s, methods=methods, encoders=encoders,
                        log=None if as_json else (lambda m: err.print(m)))
     if as_json:
@@ -285,22 +297,19 @@ def train(
 
 @app.command()
 def calibrate(
-    benchmark: Annotated[Path, typer.Option(help="Benchmark folder (queries.jsonl, corpus.jsonl, qrels.tsv).")],
-    queries: Annotated[str, typer.Option(help="Queries file name in the folder.")] = "queries.jsonl",
-    qrels: Annotated[str, typer.Option(help="Judgements file name in the folder.")] = "qrels.tsv",
+    benchmark: BenchmarkDir,
+    queries: QueriesFile = "queries.jsonl",
+    qrels: QrelsFile = "qrels.tsv",
     data_dir: DataDir = None,
 ) -> None:
     """Fit the 0–1 match confidence on a labelled benchmark for the current encoder; saved beside the index."""
     from embeddings import CachedEncoder, get_encoder
 
     from . import calibration
-    from .evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
+    from .evaluation import calibration_pairs, corpus_lexical, prepare
 
     s = settings_for(data_dir)
-    try:
-        bench = load_benchmark(benchmark, queries, qrels)
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+    bench = _benchmark(benchmark, queries, qrels)
     encoder = CachedEncoder(get_encoder(s.encoder, s.st_model, s.encode_batch), s.cache_path)
     x, y, groups = calibration_pairs(bench, prepare(bench, encoder, corpus_lexical(bench, s)), s.method)
     try:
