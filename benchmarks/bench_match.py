@@ -18,6 +18,19 @@ from benchmarks.common import machine, percentiles, rss_mb
 from benchmarks.synthetic import build_catalogue
 
 
+def timed(service, needs: list[int], method: str, explain: bool, cold: bool = False) -> tuple[float, float]:
+    """p50/p99 ms of matching each need (query embeddings cached); `cold` empties the hubness cache first."""
+    times = []
+    for i in needs:
+        row = service.get_listing("needs", i)
+        if cold:
+            service.catalogue.sides["results"].hubness.clear()
+        t0 = time.perf_counter()
+        service._matches("results", service._query("needs", row), row, 10, None, method, explain=explain)
+        times.append(time.perf_counter() - t0)
+    return percentiles(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -67,25 +80,12 @@ def main() -> None:
             # warm-up: jieba's dictionaries load on first use
             service.match_need(needs[0], top_k=10)
             print(f"{n:>8} (the rows below reuse the cached query embeddings: add the encoding line for a new need)")
-            times = []
-            for i in needs:
-                row = service.get_listing("needs", i)
-                side.hubness.clear()
-                t0 = time.perf_counter()
-                service._matches("results", service._query("needs", row), row, 10, None, "hybrid", explain=False)
-                times.append(time.perf_counter() - t0)
-            p50, p99 = percentiles(times)
+
+            p50, p99 = timed(service, needs, "hybrid", False, cold=True)
             print(f"{n:>8} {'match_need hybrid, hubness cache cold':<44}{p50:>9.2f}{p99:>9.2f}")
             for method in args.methods:
                 for explain in (False, True):
-                    times = []
-                    for i in needs:
-                        row = service.get_listing("needs", i)
-                        t0 = time.perf_counter()
-                        service._matches("results", service._query("needs", row), row, 10, None, method,
-                                         explain=explain)
-                        times.append(time.perf_counter() - t0)
-                    p50, p99 = percentiles(times)
+                    p50, p99 = timed(service, needs, method, explain)
                     label = f"match_need {method}" + (" + explanations" if explain else "")
                     print(f"{n:>8} {label:<44}{p50:>9.2f}{p99:>9.2f}")
             index_bytes = faiss.serialize_index(side.dense.index).nbytes

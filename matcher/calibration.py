@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .ranking import HUB_WEIGHT, Scored
+from .hubness import HUB_WEIGHT, corrected
+from .ranking import Scored
 
 FEATURES = ("dense_corrected", "dense_gap", "lexical_share")
 FILE = "calibration.json"
@@ -43,6 +44,7 @@ class Calibration:
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, folder: Path) -> Path:
+        """Write `calibration.json` in `folder` (beside the index), where `load` finds it first."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / FILE
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), "utf-8")
@@ -71,7 +73,7 @@ def load(folder: Path, encoder: str) -> Calibration | None:
 
 
 def _corrected(s: Scored, hub_weight: float) -> float:
-    return s.components.get("dense", 0.0) - hub_weight * s.components.get("hubness", 0.0)
+    return corrected(s.components.get("dense", 0.0), s.components.get("hubness", 0.0), hub_weight)
 
 
 def bests(scored: Sequence[Scored], hub_weight: float = HUB_WEIGHT) -> tuple[float, float]:

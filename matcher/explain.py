@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .text import char_bigrams, content_words, jieba_words, sentences
+from .text import char_bigrams, content_words, explain_words, sentences
 from .vocab import Vocab
 
 # transfer modes a need can be served by, beyond the identical mode
@@ -34,7 +34,7 @@ def word_idf(idf: Callable[[str], float], word: str) -> float:
 
 def shared_terms(query_text: str, doc_text: str, idf: Callable[[str], float], limit: int = 8) -> list[str]:
     """Words both texts contain, rarest first; generic words (low IDF across the catalogue) are left out."""
-    doc_words = set(jieba_words(doc_text)) | set(content_words(doc_text))
+    doc_words = set(explain_words(doc_text)) | set(content_words(doc_text))
     seen: dict[str, float] = {}
     for w in content_words(query_text):
         if len(w) < 2 or w.isdigit() or w in seen or w not in doc_words:

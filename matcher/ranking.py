@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import fusion
-from .hubness import Hubness
+from .hubness import HUB_WEIGHT, Hubness, corrected
 from .index import VectorIndex
 from .lexical import LexicalIndex
 
@@ -48,9 +48,6 @@ class Method:
     hub: float = 0.0  # share of an item's hubness taken off its dense score before fusion (see hubness.py)
 
 
-# on bdci-dev, 0.25–0.75 with k = 20–50 all lift T2 Recall@100 (0.61–0.66, 0.60 without); 0.5 with k = 50 is the
-# setting that also helps csl-dev kw2related (T2 nDCG@10 0.546 vs 0.526) instead of trading it away
-HUB_WEIGHT = 0.5
 METHODS: dict[str, Method] = {
     "lexical": Method("lexical", {"lexical": 1.0}, description="BM25 over character bigrams"),
     "dense": Method("dense", {"dense": 1.0}, description="cosine similarity of the encoder's embeddings"),
@@ -121,7 +118,7 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
     fuse = comps
     if method.hub and comps.get("dense"):
         hub = side.hubness.of(side.dense, side.other, list(comps["dense"]))
-        fuse = {**comps, "dense": {i: s - method.hub * hub[i] for i, s in comps["dense"].items()}}
+        fuse = {**comps, "dense": {i: corrected(s, hub[i], method.hub) for i, s in comps["dense"].items()}}
         comps["hubness"] = hub
     if method.fusion == "rrf":
         # ranks count only where a component itself retrieved the item (a filled-in zero is no rank)

@@ -56,7 +56,7 @@ def _explain_tagger():
     import jieba
     import jieba.posseg as pseg
 
-    _jieba()
+    jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     return pseg.POSTokenizer(tokenizer), threading.Lock()
@@ -75,6 +75,13 @@ def learn_terms(terms: Iterable[str]) -> int:
                 tagger.tokenizer.add_word(term, tag="n")
                 added += 1
     return added
+
+
+def explain_words(text: str) -> list[str]:
+    """Every word of a text as the explanation tagger cuts it (search mode keeps parts of long compounds)."""
+    tagger, _ = _explain_tagger()
+    return [w.lower() for w in (w.strip() for w in tagger.tokenizer.lcut_for_search(text))
+            if w and not _PUNCT.match(w)]
 
 
 def content_words(text: str) -> list[str]:
