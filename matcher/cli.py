@@ -303,17 +303,12 @@ def calibrate(
     data_dir: DataDir = None,
 ) -> None:
     """Fit the 0–1 match confidence on a labelled benchmark for the current encoder; saved beside the index."""
-    from embeddings import CachedEncoder, get_encoder
-
-    from . import calibration
-    from .evaluation import calibration_pairs, corpus_lexical, prepare
+    from .evaluation import calibrate as fit_calibration
 
     s = settings_for(data_dir)
     bench = _benchmark(benchmark, queries, qrels)
-    encoder = CachedEncoder(get_encoder(s.encoder, s.st_model, s.encode_batch), s.cache_path)
-    x, y, groups = calibration_pairs(bench, prepare(bench, encoder, corpus_lexical(bench, s)), s.method)
     try:
-        model = calibration.fit(x, y, groups, encoder.name, bench.name)
+        model = fit_calibration(bench, s)
     except ValueError as exc:
         fail(str(exc))
     path = model.save(s.index_dir)

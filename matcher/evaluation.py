@@ -22,6 +22,7 @@ import numpy as np
 
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
 
+from . import calibration
 from .index import VectorIndex
 from .learn import Reranker, rerank
 from .lexical import LexicalIndex
@@ -195,8 +196,6 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
 
     Each pair is measured against the query's best candidates in the whole corpus, as the service measures it.
     """
-    from . import calibration
-
     index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
     xs, ys, groups = [], [], []
     for n, (q, query) in enumerate(zip(bench.queries, prepared.queries)):
@@ -211,6 +210,19 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
     if not xs:
         raise ValueError(f"{bench.name}: no judged pairs to calibrate on")
     return np.vstack(xs), np.asarray(ys), np.asarray(groups)
+
+
+def cached_encoder(name: str, settings: Settings) -> Encoder:
+    """The encoder called `name`, behind the data folder's embedding cache (benchmarks re-run cheaply)."""
+    return CachedEncoder(get_encoder(name, settings.st_model, settings.encode_batch), settings.cache_path)
+
+
+def calibrate(bench: Benchmark, settings: Settings) -> calibration.Calibration:
+    """Fit the 0–1 confidence of the default method and encoder on a benchmark's judged pairs (not saved)."""
+    encoder = cached_encoder(settings.encoder, settings)
+    prepared = prepare(bench, encoder, corpus_lexical(bench, settings))
+    x, y, groups = calibration_pairs(bench, prepared, settings.method)
+    return calibration.fit(x, y, groups, encoder.name, bench.name)
 
 
 def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None = None,
@@ -232,11 +244,10 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
     figures: dict[str, dict[str, float]] = {}
     for enc_name in enc_names:
         try:
-            inner = get_encoder(enc_name, settings.st_model, settings.encode_batch)
+            encoder = cached_encoder(enc_name, settings)
         except EncoderUnavailable as exc:
             say(f"skipping encoder {enc_name}: {exc}")
             continue
-        encoder = CachedEncoder(inner, settings.cache_path)
         t0 = time.perf_counter()
         prepared = prepare(bench, encoder, lexical)
         say(f"{enc_name}: encoded {len(bench.corpus)} documents and {len(bench.queries)} queries "
