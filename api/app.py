@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
         svc = service or MatchService(settings)
         app.state.service = svc
         svc.load()
+        svc.follow()  # apply other processes' writes within settings.follow_interval, even while idle
         yield
         if service is None:
             svc.close()

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from matcher.access import Principal, authenticate
+from matcher.access import Principal
+from matcher.accounts import authenticate_key
 from matcher.service import MatchService
 
 MAX_ID = 2**53  # ids stay exact in JSON numbers (doubles) and within SQLite integers
@@ -29,7 +30,7 @@ def get_principal(service: ServiceDep,
     """The caller, or None when no key was sent; a wrong key is refused rather than treated as anonymous."""
     if credentials is None:
         return None
-    principal = authenticate(service.store, credentials.credentials)
+    principal = authenticate_key(service, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return principal

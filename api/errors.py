@@ -11,9 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from matcher.errors import TechmatchError
 from matcher.index import IndexMismatch
-from matcher.service import BatchRunning
-from matcher.store import Conflict, NotFound
 
 log = logging.getLogger("techmatch.api")
 
@@ -97,25 +96,14 @@ def install(app: FastAPI) -> None:
         return error_response(request, 422, "validation_error", "the data is invalid: see details",
                               _details(list(exc.errors())))
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return error_response(request, 404, "not_found", str(exc))
-
-    @app.exception_handler(Conflict)
-    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
-        return error_response(request, 409, "conflict", str(exc))
-
-    @app.exception_handler(BatchRunning)
-    async def _busy(request: Request, exc: BatchRunning) -> JSONResponse:
-        return error_response(request, 409, "batch_running", str(exc))
+    @app.exception_handler(TechmatchError)
+    async def _ours(request: Request, exc: TechmatchError) -> JSONResponse:
+        # one mapping for the whole family: NotFound 404, Conflict/Busy 409, Invalid 422, Unavailable 503
+        return error_response(request, exc.status, exc.code, str(exc))
 
     @app.exception_handler(IndexMismatch)
     async def _mismatch(request: Request, exc: IndexMismatch) -> JSONResponse:
         return error_response(request, 503, "index_mismatch", str(exc))
-
-    @app.exception_handler(ValueError)
-    async def _value(request: Request, exc: ValueError) -> JSONResponse:
-        return error_response(request, 422, "invalid_value", str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -458,8 +458,14 @@ class ImportReportPublic(BaseModel):
 
 
 class Health(BaseModel):
+    """Readiness, and how far this process's indexes are behind the store's change log."""
+
     status: Literal["ready", "loading"]
     encoder: str | None = None
     dim: int | None = None
     counts: dict[str, int] = {}
     indexed: dict[str, int] = {}
+    log_seq: int | None = Field(None, description="Newest sequence in the store's change log.")
+    applied_seq: int | None = Field(None, description="Sequence this process's indexes reflect.")
+    lag: int | None = Field(None, description="Changes committed but not yet applied here (log_seq − applied_seq).")
+    snapshot_seq: int | None = Field(None, description="Sequence of the newest index snapshot this process knows.")

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .errors import Invalid
 from .store import now
 
 if TYPE_CHECKING:
@@ -24,14 +25,17 @@ CONFIDENTIAL_FIELDS = ("description", "contact", "budget", "keywords", "challeng
 class Principal:
     """The caller behind an API key."""
 
-    key_id: int
+    key_id: int  # the API key's id, or the user's id for a person signed in with a password
     role: str
     org_id: int
     org_name: str
+    user: str | None = None  # the user name of a person signed in with a password
 
     @property
     def actor(self) -> str:
         """How the caller appears in the audit log."""
+        if self.user:
+            return f"{self.role}:{self.org_name}@{self.user}"
         return f"{self.role}:{self.org_name}#{self.key_id}"
 
     @property
@@ -48,10 +52,10 @@ def hash_key(plain: str) -> str:
 def create_key(store: Store, role: str, org_name: str) -> tuple[str, dict[str, Any]]:
     """A new key for an organisation (created if absent); the plain key is returned once and never stored."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     org_name = (org_name or "").strip()
     if not org_name or len(org_name) > 200:
-        raise ValueError("the organisation name must be 1 to 200 characters")
+        raise Invalid("the organisation name must be 1 to 200 characters")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     with store.transaction():
         org_id = store.org_id(org_name, ORG_KIND[role])

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import Invalid
 from .hubness import HUB_WEIGHT, corrected
 from .ranking import Scored
 
@@ -118,10 +119,10 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, encoder: str, source: 
 
     x, y, groups = np.asarray(x, float), np.asarray(y, int), np.asarray(groups)
     if len(np.unique(y)) < 2:
-        raise ValueError("calibration needs both relevant and non-relevant judged pairs")
+        raise Invalid("calibration needs both relevant and non-relevant judged pairs")
     k = min(folds, len(np.unique(groups)))
     if k < 2:
-        raise ValueError("calibration needs judged pairs of at least two queries")
+        raise Invalid("calibration needs judged pairs of at least two queries")
     cv = np.zeros(len(y))
     for train, test in GroupKFold(k).split(x, y, groups):
         if len(np.unique(y[train])) < 2:

@@ -63,12 +63,9 @@ class _Bar:
 @app.command()
 def init(data_dir: DataDir = None) -> None:
     """Create the data folder and an empty catalogue (schema migrated to the current version)."""
-    from .store import Store
-
-    s = settings_for(data_dir)
-    s.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(s.db_path)
-    console.print(f"catalogue ready at {s.db_path} (schema version {store.version})")
+    service = service_for(data_dir)
+    console.print(f"catalogue ready at {service.settings.db_path} (schema version {service.schema_version})")
+    service.close()
 
 
 @app.command("import")
@@ -169,7 +166,7 @@ def match(
         fail("give exactly one of --need, --result or --text")
     service = service_for(data_dir)
     filters = {"industry": industry, "district": district, "trl_min": trl_min, "trl_max": trl_max}
-    from .store import NotFound
+    from .errors import TechmatchError
 
     try:
         if need is not None:
@@ -181,7 +178,7 @@ def match(
         else:
             head = text
             matches = service.search(text, side=side, top_k=top_k, filters=filters, method=method)
-    except (NotFound, ValueError) as exc:
+    except TechmatchError as exc:
         fail(str(exc))
     if as_json:
         print(json.dumps([m.to_dict() for m in matches], ensure_ascii=False, indent=2))
@@ -197,7 +194,8 @@ def demo(
 ) -> None:
     """Load the demo catalogue, index it, run a batch match and print example matches."""
     service = service_for(data_dir)
-    if if_empty and (service.store.count("needs") or service.store.count("results")):
+    counts = service.counts()
+    if if_empty and (counts["needs"] or counts["results"]):
         console.print(f"catalogue in {service.settings.data_dir} has listings already: demo not loaded")
         return
     with _Bar("loading demo catalogue") as bar:
@@ -311,7 +309,7 @@ def calibrate(
         model = fit_calibration(bench, s)
     except ValueError as exc:
         fail(str(exc))
-    path = model.save(s.index_dir)
+    path = service_for(data_dir).save_calibration(model)
     meta, cv = model.meta, model.meta["cv"]
     console.print(f"{path}: {meta['pairs']} pairs ({meta['positives']} relevant) of {meta['queries']} queries; "
                   f"{meta['folds']}-fold CV grouped by query: AUC {cv['auc']:.3f}, Brier {cv['brier']:.4f}, "
@@ -330,14 +328,23 @@ def calibrate(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each follows the store's log).")] = 1,
     data_dir: DataDir = None,
 ) -> None:
-    """Start the HTTP API (FastAPI on uvicorn); the model and indexes load once at start-up."""
+    """Start the HTTP API (FastAPI on uvicorn); each worker loads the model and indexes once and then follows the
+    store's change log, so any number of workers and processes on one data folder answer alike."""
+    import os
+
     import uvicorn
 
-    from api.app import create_app
+    settings = settings_for(data_dir)
+    if workers == 1:
+        from api.app import create_app
 
-    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    os.environ["TECHMATCH_DATA_DIR"] = str(settings.data_dir)  # the workers read their settings from it
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command()
@@ -360,6 +367,8 @@ def ui(
 
 keys_app = typer.Typer(help="API keys bound to an organisation and a role.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="Workbench users who sign in with a password.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 @keys_app.command("create")
@@ -369,15 +378,13 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from .access import create_key
-    from .store import Store
+    from .accounts import create_key
+    from .errors import TechmatchError
 
-    s = settings_for(data_dir)
-    s.data_dir.mkdir(parents=True, exist_ok=True)
-
+    service = service_for(data_dir)
     try:
-        plain, row = create_key(Store(s.db_path), role, org)
-    except ValueError as exc:
+        plain, row = create_key(service, role, org)
+    except TechmatchError as exc:
         fail(str(exc))
     err.print(f"key {row['prefix']}… for {org} ({role}); store it now, it is not shown again:")
     print(plain)
@@ -386,11 +393,10 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List keys (prefix, role, organisation); never the keys themselves."""
-    from .store import Store
+    from .accounts import list_keys
 
-    store = Store(settings_for(data_dir).db_path)
     table = Table("id", "prefix", "role", "organisation", "created", "revoked")
-    for r in store.query("select k.*, o.name as org from api_keys k join organisations o on o.id = k.org_id"):
+    for r in list_keys(service_for(data_dir)):
         table.add_row(str(r["id"]), r["prefix"] + "…", r["role"], r["org"], r["created_at"][:19], r["revoked_at"] or "")
     console.print(table)
 
@@ -398,16 +404,48 @@ def keys_list(data_dir: DataDir = None) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from `techmatch keys list`.")],
                 data_dir: DataDir = None) -> None:
-    """Revoke a key: requests with it are refused from now on."""
-    from .store import NotFound, Store, now
+    """Revoke a key: requests and workbench sessions with it are refused from now on."""
+    from .accounts import revoke_key
+    from .errors import TechmatchError
 
-    store = Store(settings_for(data_dir).db_path)
     try:
-        store.update("api_keys", key_id, {"revoked_at": now()})
-    except NotFound as exc:
+        revoke_key(service_for(data_dir), key_id)
+    except TechmatchError as exc:
         fail(str(exc))
-    store.audit("cli", "revoke", "api_keys", key_id)
     console.print(f"key {key_id} revoked")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="The name the person signs in with.")],
+    role: Annotated[str, typer.Option(help="firm, institution, broker or admin")],
+    org: Annotated[str, typer.Option(help="Organisation name (created if it does not exist).")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="At least 10 characters; asked for when not given.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a workbench user with a password (stored as a salted scrypt hash)."""
+    from .accounts import create_user
+    from .errors import TechmatchError
+
+    try:
+        row = create_user(service_for(data_dir), name, password, role, org)
+    except TechmatchError as exc:
+        fail(str(exc))
+    console.print(f"user {row['name']} ({row['role']}, {org}) created")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="User name.")], data_dir: DataDir = None) -> None:
+    """Revoke a user: their workbench session ends at its next page run."""
+    from .accounts import revoke_user
+    from .errors import TechmatchError
+
+    try:
+        revoke_user(service_for(data_dir), name)
+    except TechmatchError as exc:
+        fail(str(exc))
+    console.print(f"user {name} revoked")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ import numpy as np
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
 
 from . import calibration
+from .errors import Invalid
 from .index import VectorIndex
 from .learn import Reranker, rerank
 from .lexical import LexicalIndex
@@ -76,7 +77,7 @@ def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: st
             try:
                 judged.setdefault(row[0], {})[row[1]] = int(float(row[2]))
             except ValueError:
-                raise ValueError(f"{qrels}: relevance {row[2]!r} is not a number") from None
+                raise Invalid(f"{qrels}: relevance {row[2]!r} is not a number") from None
     qtitle, qbody = _first("title", "query", "text", "keywords"), _first("content", "text", "description")
     dtitle, dbody = _first("title_text", "title"), _first("abstract", "text", "content", "description")
     qs = [{"id": str(q["id"]), "title": qtitle(q), "description": qbody(q) if qbody(q) != qtitle(q) else "",
@@ -84,7 +85,7 @@ def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: st
     docs = [{"id": str(d["id"]), "title": dtitle(d), "abstract": dbody(d) if dbody(d) != dtitle(d) else ""}
             for d in _read_jsonl(folder / "corpus.jsonl")]
     if not qs or not docs:
-        raise ValueError(f"{folder}: no queries or no documents")
+        raise Invalid(f"{folder}: no queries or no documents")
     top_grade = max((r for q in judged.values() for r in q.values()), default=0)
     return Benchmark(folder.name, qs, docs, judged, RELEVANT if top_grade >= RELEVANT else 1)
 
@@ -208,7 +209,7 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
         ys.extend(int(rels[s.id] >= bench.relevant) for s in judged)
         groups.extend([n] * len(judged))
     if not xs:
-        raise ValueError(f"{bench.name}: no judged pairs to calibrate on")
+        raise Invalid(f"{bench.name}: no judged pairs to calibrate on")
     return np.vstack(xs), np.asarray(ys), np.asarray(groups)
 
 

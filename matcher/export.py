@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import Invalid
 from .store import TABLES
 
 if TYPE_CHECKING:
@@ -33,18 +34,25 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return buf.getvalue()
 
 
+def table_rows(service: MatchService, table: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every row of an exportable table and its columns (in the table's order)."""
+    if table not in EXPORTABLE:
+        raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
+    rows = service.store.rows(table)
+    return rows, (list(rows[0]) if rows else sorted(service.store.columns(table)))
+
+
 def export_table(service: MatchService, table: str, out: Path) -> int:
     """Write every row of `table` to `out` (.csv or .jsonl, by suffix); returns the row count."""
     if table not in EXPORTABLE:
-        raise ValueError(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
+        raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in {"csv", "jsonl"}:
-        raise ValueError("the output file must end in .csv or .jsonl")
-    rows = service.store.rows(table)
+        raise Invalid("the output file must end in .csv or .jsonl")
+    rows, columns = table_rows(service, table)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         out.write_text(to_jsonl(rows), encoding="utf-8")
     else:
-        columns = list(rows[0]) if rows else sorted(service.store.columns(table))
         out.write_text(to_csv(rows, columns), encoding="utf-8-sig")
     return len(rows)

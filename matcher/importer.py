@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from . import normalize as nz
+from .errors import Invalid
 from .schemas import NeedIn, OrgIn, ResultIn, vocab
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def detect_format(name: str) -> str:
     suffix = Path(name).suffix.lower().lstrip(".")
     fmt = {"json": "jsonl", "ndjson": "jsonl", "xls": "xlsx", "tsv": "csv"}.get(suffix, suffix)
     if fmt not in FORMATS:
-        raise ValueError(f"cannot tell the format of {name!r}: use a .csv, .jsonl or .xlsx file")
+        raise Invalid(f"cannot tell the format of {name!r}: use a .csv, .jsonl or .xlsx file")
     return fmt
 
 
@@ -125,7 +126,7 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:
-            raise ValueError(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+            raise Invalid(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
         sheet = book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
@@ -143,14 +144,14 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise ValueError("the file is neither UTF-8 nor GB18030 text") from None
+            raise Invalid("the file is neither UTF-8 nor GB18030 text") from None
     if fmt == "jsonl":
         stripped = text.lstrip()
         if stripped.startswith("["):
             try:
                 items = json.loads(stripped)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"invalid JSON array: {exc}") from None
+                raise Invalid(f"invalid JSON array: {exc}") from None
             for n, item in enumerate(items, start=1):
                 yield (n, item, None) if isinstance(item, dict) else (n, None, "not a JSON object")
             return
@@ -259,7 +260,7 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
                  strict: bool = False, progress: Progress | None = None, source: str = "") -> ImportReport:
     """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import."""
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     valid, report = validate(kind, data, fmt)
     report.source = source or fmt
     if strict and report.rejected:

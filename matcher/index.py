@@ -25,7 +25,7 @@ class IndexMismatch(RuntimeError):
     """An index on disk that another encoder or dimension built; the message names the fix."""
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -160,6 +160,21 @@ class VectorIndex:
         return scores, ids
 
     # -- persistence ----------------------------------------------------------------------
+    def serialize(self) -> np.ndarray:
+        """The FAISS index as bytes (a consistent copy, taken under the lock)."""
+        with self.lock:
+            return faiss.serialize_index(self.index)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | np.ndarray, dim: int, encoder: str, kind: str = "flat",
+                   nprobe: int = 16) -> VectorIndex:
+        """An index from `serialize()`'s bytes."""
+        index = cls(dim, encoder, kind, nprobe)
+        index.index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if isinstance(index.index, faiss.IndexIVF):
+            index.index.nprobe = nprobe
+        return index
+
     def config(self) -> dict:
         return {"format": FORMAT_VERSION, "encoder": self.encoder, "dim": self.dim, "kind": self.kind,
                 "count": len(self), "synced_at": self.synced_at}
@@ -174,8 +189,8 @@ class VectorIndex:
                 self.synced_at = synced_at
             data = faiss.serialize_index(self.index)
             cfg = self.config()
-        _atomic_write(folder / f"{side}.faiss", lambda p: Path(p).write_bytes(data.tobytes()))
-        _atomic_write(folder / f"{side}.config.json",
+        atomic_write(folder / f"{side}.faiss", lambda p: Path(p).write_bytes(data.tobytes()))
+        atomic_write(folder / f"{side}.config.json",
                       lambda p: Path(p).write_text(json.dumps(cfg, indent=2), "utf-8"))
 
     @classmethod

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import Invalid
+
 FEATURES = ("dense", "lexical_log", "fused", "boost", "industry_match", "district_match", "maturity_gap",
             "modes_fit", "rank_log")
 
@@ -102,7 +104,7 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.0, folds:
 
     x, y, groups = np.asarray(x, float), np.asarray(y, int), np.asarray(groups)
     if len(np.unique(y)) < 2:
-        raise ValueError("training needs both confirmed and rejected pairs")
+        raise Invalid("training needs both confirmed and rejected pairs")
     k = min(folds, len(np.unique(groups)))
     cv_scores = np.zeros(len(y))
     if k >= 2:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import fusion
+from .errors import Invalid
 from .hubness import HUB_WEIGHT, Hubness, corrected
 from .index import VectorIndex
 from .lexical import LexicalIndex
@@ -78,7 +79,7 @@ def get_method(name: str) -> Method:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+        raise Invalid(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
 
 
 def dense_scores(side: CatalogueSide, query: Query, pool: int, allowed: Sequence[int] | None

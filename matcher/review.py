@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .store import Conflict, NotFound, now
+from .errors import Conflict, Invalid, NotFound
+from .store import now
 
 if TYPE_CHECKING:
     from .service import MatchService
@@ -75,7 +76,7 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
             params.append(value)
     key = sort.lstrip("-")
     if key not in CANDIDATE_SORTS:
-        raise ValueError(f"cannot sort candidates by {key!r}; use one of {', '.join(CANDIDATE_SORTS)}")
+        raise Invalid(f"cannot sort candidates by {key!r}; use one of {', '.join(CANDIDATE_SORTS)}")
     where = (" where " + " and ".join(clauses)) if clauses else ""
     order = f" order by {CANDIDATE_SORTS[key]} {'desc' if sort.startswith('-') else 'asc'}, c.id"
     rows = service.store.query(_SUMMARY + where + order + " limit ? offset ?", [*params, int(limit), int(offset)])
@@ -98,12 +99,12 @@ def decide(service: MatchService, candidate_id: int, decision: str, reason_code:
            note: str = "", actor: str = "system") -> dict[str, Any]:
     """Confirm or reject a pending candidate; a confirmation opens a pairing and marks the need matched."""
     if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+        raise Invalid(f"decision must be one of {', '.join(DECISIONS)}")
     if decision == "reject":
         if not reason_code:
-            raise ValueError("a rejection needs a reason_code: " + ", ".join(service.vocab.reject_reasons.codes))
+            raise Invalid("a rejection needs a reason_code: " + ", ".join(service.vocab.reject_reasons.codes))
         if reason_code not in service.vocab.reject_reasons.names:
-            raise ValueError(f"unknown reason_code {reason_code!r}; use one of "
+            raise Invalid(f"unknown reason_code {reason_code!r}; use one of "
                              + ", ".join(service.vocab.reject_reasons.codes))
     with service.store.transaction():
         cand = service.store.get("candidates", candidate_id)
@@ -149,6 +150,14 @@ left join organisations ro on ro.id = r.org_id
 """
 
 
+def list_reviews(service: MatchService, candidate_id: int | None = None, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[dict[str, Any]], int]:
+    """Decisions taken, newest first (of one candidate when given), and their total."""
+    where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
+    return (service.store.rows("reviews", where, params, "id desc", limit, offset),
+            service.store.count("reviews", where, params))
+
+
 def list_pairings(service: MatchService, stage: Sequence[str] | str | None = None, limit: int = 50,
                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Pairings (confirmed pairs on their way to a contract), newest change first."""
@@ -185,7 +194,7 @@ def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str 
                  contract_value: float | None = None) -> dict[str, Any]:
     """Move a pairing one stage on (or drop it); a signed contract needs its value in 万元."""
     if stage not in service.vocab.pairing_stages.names:
-        raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}")
+        raise Invalid(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}")
     with service.store.transaction():
         pairing = service.store.get("pairings", pairing_id)
         allowed = next_stages(pairing["stage"])
@@ -195,7 +204,7 @@ def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str 
         changes: dict[str, Any] = {"stage": stage}
         if stage == "contract_signed":
             if contract_value is None or contract_value <= 0:
-                raise ValueError("contract_signed needs contract_value > 0 (万元)")
+                raise Invalid("contract_signed needs contract_value > 0 (万元)")
             changes.update(contract_value=float(contract_value), signed_at=now())
         if note:
             changes["notes"] = ((pairing.get("notes") or "") + "\n" + note).strip()
@@ -212,7 +221,7 @@ def publish_challenge(service: MatchService, need_id: int, goal: str, indicators
                       reward: float | None, actor: str = "system") -> dict[str, Any]:
     """Publish a need as a 揭榜挂帅 challenge with its goal, indicators, deadline and reward."""
     if not (goal or "").strip() or not (indicators or "").strip():
-        raise ValueError("a challenge needs a goal and indicators")
+        raise Invalid("a challenge needs a goal and indicators")
     changes = {"is_challenge": True, "challenge_goal": goal, "challenge_indicators": indicators, "reward": reward}
     if deadline:
         changes["deadline"] = deadline
@@ -234,9 +243,9 @@ def apply_challenge(service: MatchService, need_id: int, org: str, team: str, pr
     """File a team's application (揭榜) against a challenge, optionally citing one of its results."""
     need = service.get_listing("needs", need_id)
     if not need.get("is_challenge"):
-        raise ValueError(f"need {need_id} is not a published challenge")
+        raise Invalid(f"need {need_id} is not a published challenge")
     if not (org or "").strip() or not (proposal or "").strip():
-        raise ValueError("an application needs the applying organisation and a proposal")
+        raise Invalid("an application needs the applying organisation and a proposal")
     if result_id is not None:
         service.get_listing("results", result_id)
     with service.store.transaction():

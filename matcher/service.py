@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,13 +16,13 @@ from embeddings import CachedEncoder, Encoder, get_encoder
 
 from . import calibration, learn
 from . import explain as explain_mod
-from .index import VectorIndex
-from .lexical import LexicalIndex
-from .ranking import RERANK_POOL, CatalogueSide, Query, get_method, rank
+from .catalogue import MODELS_SIDE, Follower, LiveCatalogue, process_token
+from .documents import document_text, query_views
+from .errors import Conflict, Invalid, NotFound, SetupError
+from .ranking import RERANK_POOL, Query, get_method, rank
 from .schemas import NeedIn, OrgIn, ResultIn
 from .settings import Settings, get_settings
-from .store import LISTING_TABLES, Conflict, NotFound, Store, listing_where, now
-from .text import learn_terms
+from .store import LISTING_TABLES, Store, listing_where
 from .vocab import Vocab, load_vocab
 
 Progress = Callable[[int, int], None]
@@ -36,34 +38,6 @@ SORTABLE = {
     "results": ("id", "title", "posted_at", "created_at", "updated_at", "price", "trl", "industry", "district",
                 "status"),
 }
-
-
-class BatchRunning(RuntimeError):
-    """A batch run was asked for while another is going."""
-
-
-def document_text(side: str, row: dict[str, Any]) -> str:
-    """The text a listing is indexed by (dense passage and BM25 document)."""
-    body = row.get("description") if side == "needs" else row.get("abstract")
-    parts = [row.get("title") or "", body or "", "，".join(row.get("keywords") or [])]
-    if side == "results" and row.get("application_fields"):
-        parts.append(row["application_fields"])
-    return "。".join(p for p in parts if p)
-
-
-def query_views(side: str, row: dict[str, Any]) -> tuple[list[str], list[float], str]:
-    """(dense query views, their weights, lexical query text) for a listing used as a query.
-
-    The title alone is a sharp dense query; the full text adds the substance a short title leaves out.
-    """
-    body = row.get("description") if side == "needs" else row.get("abstract")
-    title = row.get("title") or ""
-    full = "。".join(p for p in [title, body or "", "，".join(row.get("keywords") or [])] if p)
-    views, weights = [title], [1.0]
-    if full != title:
-        views.append(full)
-        weights.append(1.0)
-    return views, weights, f"{title}。{title}。{full}"
 
 
 @dataclass
@@ -83,36 +57,25 @@ class Match:
         return asdict(self)
 
 
-@dataclass
-class Catalogue:
-    """Live indexes of both sides, each side knowing the other's dense index (for hubness)."""
-
-    sides: dict[str, CatalogueSide]
-
-    def __post_init__(self) -> None:
-        self.link()
-
-    def link(self) -> None:
-        """Point each side at the opposite side's dense index (call again after replacing a side)."""
-        if {"needs", "results"} <= self.sides.keys():
-            self.sides["needs"].other = self.sides["results"].dense
-            self.sides["results"].other = self.sides["needs"].dense
-
-
 class MatchService:
-    """Catalogue, indexes and matching behind one object; thread-safe (writes serialised)."""
+    """The catalogue (store + live indexes) and matching behind one object, for the CLI, the API and the UI.
+
+    Thread-safe. Writes commit to the store (whose change log is the durability) and are then applied to this
+    process's indexes; other processes apply them from the same log (see catalogue.py).
+    """
 
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
         self.settings = settings or get_settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.db_path)
         self.vocab: Vocab = load_vocab(self.settings.vocab_dir)
+        self.owner = process_token()
         self._encoder = encoder
-        self._catalogue: Catalogue | None = None
+        self._catalogue: LiveCatalogue | None = None
+        self._follower: Follower | None = None
         self._reranker: learn.Reranker | None = None
         self._calibration: calibration.Calibration | bool | None = None
-        self._write = threading.RLock()
-        self._batch = threading.Lock()
+        self._load_lock = threading.Lock()
         # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
         self._slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
@@ -128,95 +91,81 @@ class MatchService:
         return self._encoder
 
     @property
-    def catalogue(self) -> Catalogue:
-        """Both sides' indexes, loaded (and reconciled with the store) on first use."""
-        if self._catalogue is None:
-            with self._write:
+    def catalogue(self) -> LiveCatalogue:
+        """Both sides' live indexes: loaded on first use (snapshot + log tail), then brought up to date with the
+        store's change log on every access, so a ranking read never misses a committed write."""
+        cat = self._catalogue
+        if cat is None:
+            with self._load_lock:
                 if self._catalogue is None:
-                    self._catalogue = Catalogue({s: self._load_side(s) for s in LISTING_TABLES})
-        return self._catalogue
+                    fresh = LiveCatalogue(self.store, self.encoder, self.settings, self.owner, self._models_changed)
+                    fresh.load()
+                    self._catalogue = fresh
+                cat = self._catalogue
+        cat.sync()
+        return cat
+
+    @property
+    def schema_version(self) -> int:
+        """The catalogue's schema version (migrations applied)."""
+        return self.store.version
 
     @property
     def ready(self) -> bool:
         return self._catalogue is not None and self._encoder is not None
 
     def load(self) -> None:
-        """Load encoder and indexes now (the API does this in its lifespan)."""
+        """Load encoder, indexes and model files now (the API and the workbench do this at start).
+
+        A corrupt calibration or reranker file is a start-up error here, not a failure of every later request.
+        """
         _ = self.encoder, self.catalogue
+        try:
+            _ = self.calibration, self.reranker
+        except Exception as exc:
+            raise SetupError(f"a model file in {self.settings.index_dir} cannot be read ({exc}); remove it or "
+                             "fit it again (`techmatch calibrate` / `techmatch train`)") from exc
 
-    def _load_side(self, side: str, progress: Progress | None = None) -> CatalogueSide:
-        enc = self.encoder
-        dense = VectorIndex.load(self.settings.index_dir, side, enc.name, enc.dim, self.settings.ivf_nprobe)
-        rows = self.store.rows(side)
-        lexical = LexicalIndex(self.settings.lexical_tokenizer)
-        lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
-        lexical.idf("")  # build the BM25 matrix now, not on the first query
-        learn_terms(k for r in rows for k in r.get("keywords") or [])
-        if dense is None:
-            dense = VectorIndex(enc.dim, enc.name, self.settings.index_kind, self.settings.ivf_nprobe)
-            self._encode_into(side, dense, rows, progress, build=True)
-            dense.save(self.settings.index_dir, side, self._synced(side))
-        else:
-            self._reconcile(side, dense, rows)
-        return CatalogueSide(side, dense, lexical)
+    def follow(self) -> None:
+        """Keep following the change log in the background (a long-running process: API, workbench)."""
+        if self._follower is None:
+            self._follower = Follower(lambda: self.catalogue, self.settings.follow_interval).start()
 
-    def _reconcile(self, side: str, dense: VectorIndex, rows: list[dict[str, Any]]) -> None:
-        """Bring a loaded index in line with the store (after a crash between commit and index save)."""
-        have = set(dense.ids())
-        want = {r["id"] for r in rows}
-        synced = dense.synced_at or ""
-        stale = [r for r in rows if r["id"] not in have or (r.get("updated_at") or "") > synced]
-        extra = sorted(have - want)
-        if stale or extra:
-            dense.remove(extra)
-            self._encode_into(side, dense, stale)
-            dense.save(self.settings.index_dir, side, self._synced(side))
+    def _models_changed(self) -> None:
+        """Another process wrote a new reranker or calibration: read it again on next use."""
+        self._reranker = None
+        self._calibration = None
 
-    def _synced(self, side: str) -> str:
-        row = self.store.query(f"select max(updated_at) as m from [{side}]")
-        return (row[0]["m"] if row else None) or ""
+    @property
+    def applied_seq(self) -> int:
+        """The change-log sequence this process's indexes reflect (0 before they load)."""
+        return self._catalogue.applied if self._catalogue else 0
 
-    def _encode_into(self, side: str, dense: VectorIndex, rows: Sequence[dict[str, Any]],
-                     progress: Progress | None = None, build: bool = False) -> None:
-        ids, vectors = [], []
-        step = 256
-        for start in range(0, len(rows), step):
-            chunk = rows[start:start + step]
-            vectors.append(self.encoder.encode_documents([document_text(side, r) for r in chunk]))
-            ids.extend(r["id"] for r in chunk)
-            if progress:
-                progress(min(start + step, len(rows)), len(rows))
-        mat = np.vstack(vectors) if vectors else np.zeros((0, dense.dim), dtype=np.float32)
-        if build:
-            dense.build(ids, mat)
-        else:
-            dense.add(ids, mat)
+    def rebuild_index(self, progress: Progress | None = None) -> dict[str, int]:
+        """Re-encode (through the cache) and rebuild both indexes from the store, then snapshot them."""
+        if self._catalogue is None:
+            with self._load_lock:
+                self._catalogue = LiveCatalogue(self.store, self.encoder, self.settings, self.owner,
+                                                self._models_changed)
+                return self._catalogue.rebuild(progress)
+        return self._catalogue.rebuild(progress)
 
-    def rebuild_index(self, sides: Iterable[str] = LISTING_TABLES, progress: Progress | None = None) -> dict:
-        """Re-encode (through the cache) and rebuild the indexes of these sides from the store."""
-        out = {}
-        with self._write:
-            cat = self._catalogue or Catalogue({})
-            for side in sides:
-                rows = self.store.rows(side)
-                dense = VectorIndex(self.encoder.dim, self.encoder.name, self.settings.index_kind,
-                                    self.settings.ivf_nprobe)
-                self._encode_into(side, dense, rows, progress, build=True)
-                dense.save(self.settings.index_dir, side, self._synced(side))
-                lexical = LexicalIndex(self.settings.lexical_tokenizer)
-                lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
-                cat.sides[side] = CatalogueSide(side, dense, lexical)
-                out[side] = len(dense)
-            if len(cat.sides) == len(LISTING_TABLES):
-                cat.link()
-                self._catalogue = cat
+    def index_status(self) -> dict[str, Any]:
+        """What the indexes hold and how far behind the store they are (for /health and `techmatch index`)."""
+        cat = self._catalogue
+        last = self.store.last_change()
+        out: dict[str, Any] = {"log_seq": last, "applied_seq": cat.applied if cat else 0,
+                               "lag": last - (cat.applied if cat else 0)}
+        if cat is not None:
+            out["snapshot_seq"] = cat.snapshot_seq
+            out["counts"] = {side: len(s.dense) for side, s in cat.sides.items()}
         return out
 
     # -- organisations --------------------------------------------------------------------
     def add_org(self, data: OrgIn | dict[str, Any], actor: str = "system") -> dict[str, Any]:
         """Create an organisation (names are unique)."""
         org = data if isinstance(data, OrgIn) else OrgIn.model_validate(data)
-        with self._write:
+        with self.store.transaction():
             if self.store.find("organisations", name=org.name):
                 raise Conflict(f"an organisation called {org.name!r} exists already")
             org_id = self.store.insert("organisations", org.model_dump())
@@ -240,40 +189,38 @@ class MatchService:
             row["org_id"] = self.store.org_id(org, kind)
         return row
 
+    def _encode_rows(self, side: str, ids: Sequence[int], progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The committed-to-be rows of these ids, their vectors put into the embedding cache (inside the writing
+        transaction: an encoder failure rolls the rows back, and every process finds the vectors in the cache)."""
+        rows = list(self.store.get_many(side, ids).values())
+        for start in range(0, len(rows), 256):
+            chunk = rows[start:start + 256]
+            self.encoder.encode_documents([document_text(side, r) for r in chunk])
+            if progress:
+                progress(min(start + 256, len(rows)), len(rows))
+        return rows
+
     def add_listings(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]], actor: str = "system",
                      progress: Progress | None = None) -> list[int]:
-        """Insert or update (by ref) many listings in one transaction, then index them; all or nothing."""
+        """Insert or update (by ref) many listings in one transaction; all or nothing, searchable on return."""
         model = MODELS[side]
         items = [i if isinstance(i, model) else model.model_validate(i) for i in items]
         cat = self.catalogue
-        with self._write:
-            ids: list[int] = []
-            with self.store.transaction():
-                for item in items:
-                    row = self._row(side, item)
-                    existing = self.store.find(side, ref=item.ref) if item.ref else None
-                    if existing:
-                        self.store.update(side, existing["id"], row)
-                        ids.append(existing["id"])
-                        self.store.audit(actor, "update", side, existing["id"], {"ref": item.ref})
-                    else:
-                        new_id = self.store.insert(side, row)
-                        ids.append(new_id)
-                        self.store.audit(actor, "create", side, new_id, {"ref": item.ref})
-                rows = list(self.store.get_many(side, ids).values())
-                # encode inside the transaction: an encoder failure rolls the rows back
-                vectors = []
-                for start in range(0, len(rows), 256):
-                    chunk = rows[start:start + 256]
-                    vectors.append(self.encoder.encode_documents([document_text(side, r) for r in chunk]))
-                    if progress:
-                        progress(min(start + 256, len(rows)), len(rows))
-            mat = np.vstack(vectors) if vectors else np.zeros((0, self.encoder.dim), dtype=np.float32)
-            s = cat.sides[side]
-            s.dense.add([r["id"] for r in rows], mat)
-            s.lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
-            s.dense.save(self.settings.index_dir, side, self._synced(side))
-            learn_terms(k for r in rows for k in r.get("keywords") or [])
+        ids: list[int] = []
+        with self.store.transaction():
+            for item in items:
+                row = self._row(side, item)
+                existing = self.store.find(side, ref=item.ref) if item.ref else None
+                if existing:
+                    self.store.update(side, existing["id"], row)
+                    ids.append(existing["id"])
+                    self.store.audit(actor, "update", side, existing["id"], {"ref": item.ref})
+                else:
+                    new_id = self.store.insert(side, row)
+                    ids.append(new_id)
+                    self.store.audit(actor, "create", side, new_id, {"ref": item.ref})
+            self._encode_rows(side, ids, progress)
+        cat.sync()
         return ids
 
     def add_need(self, data: NeedIn | dict[str, Any], actor: str = "system") -> dict[str, Any]:
@@ -295,46 +242,31 @@ class MatchService:
         merged.update(changes)
         model = MODELS[side].model_validate(merged)
         cat = self.catalogue
-        with self._write:
-            with self.store.transaction():
-                self.store.update(side, item_id, self._row(side, model))
-                self.store.audit(actor, "update", side, item_id, {"fields": sorted(changes)})
-                row = self.store.get(side, item_id)
-                vec = self.encoder.encode_documents([document_text(side, row)])
-            s = cat.sides[side]
-            s.dense.add([item_id], vec)
-            s.lexical.add([item_id], [document_text(side, row)])
-            s.dense.save(self.settings.index_dir, side, self._synced(side))
-            learn_terms(row.get("keywords") or [])
+        with self.store.transaction():
+            self.store.update(side, item_id, self._row(side, model))
+            self.store.audit(actor, "update", side, item_id, {"fields": sorted(changes)})
+            row = self._encode_rows(side, [item_id])[0]
+        cat.sync()
         return row
 
     def delete_listing(self, side: str, item_id: int, actor: str = "system") -> None:
         """Remove a listing, its candidates and its index entry."""
         self.get_listing(side, item_id)
         cat = self.catalogue
-        col = "need_id" if side == "needs" else "result_id"
-        with self._write:
-            with self.store.transaction():
-                for table in ("pairings",):
-                    for r in self.store.rows(table, f"{col} = ?", [item_id]):
-                        self.store.delete(table, r["id"])
-                for cand in self.store.rows("candidates", f"{col} = ?", [item_id]):
-                    for rev in self.store.rows("reviews", "candidate_id = ?", [cand["id"]]):
-                        self.store.delete("reviews", rev["id"])
-                    self.store.delete("candidates", cand["id"])
-                if side == "needs":
-                    for app in self.store.rows("challenge_applications", "need_id = ?", [item_id]):
-                        self.store.delete("challenge_applications", app["id"])
-                self.store.delete(side, item_id)
-                self.store.audit(actor, "delete", side, item_id)
-            s = cat.sides[side]
-            s.dense.remove([item_id])
-            s.lexical.remove([item_id])
-            s.dense.save(self.settings.index_dir, side, self._synced(side))
+        with self.store.transaction():
+            self.store.delete_listing(side, item_id)
+            self.store.audit(actor, "delete", side, item_id)
+        cat.sync()
+
+    def find_by_ref(self, side: str, ref: str) -> dict[str, Any] | None:
+        """The listing of a side with this external reference, if any."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}; use needs or results")
+        return self.store.find(side, ref=ref)
 
     def get_listing(self, side: str, item_id: int) -> dict[str, Any]:
         if side not in LISTING_TABLES:
-            raise ValueError(f"unknown side {side!r}; use needs or results")
+            raise Invalid(f"unknown side {side!r}; use needs or results")
         return self.store.get(side, item_id)
 
     def list_listings(self, side: str, filters: dict[str, Any] | None = None, text: str | None = None,
@@ -344,7 +276,7 @@ class MatchService:
         allowed = SORTABLE[side]
         col = sort.lstrip("-")
         if col not in allowed:
-            raise ValueError(f"cannot sort by {col!r}; use one of {', '.join(sorted(allowed))}")
+            raise Invalid(f"cannot sort by {col!r}; use one of {', '.join(sorted(allowed))}")
         order = f"[{col}] {'desc' if sort.startswith('-') else 'asc'}, id"
         return (self.store.rows(side, where, params, order, limit, offset), self.store.count(side, where, params))
 
@@ -376,7 +308,7 @@ class MatchService:
         if method_obj.name == "learned":
             model = self.reranker
             if model is None:
-                raise ValueError("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
+                raise Invalid("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
             pool_k = max(pool_k, RERANK_POOL)
         ranked = rank(side, query, method_obj, pool_k, allowed)
         calibrated = self.calibration if model is None and method_obj.hub else None
@@ -436,6 +368,13 @@ class MatchService:
             self._calibration = calibration.load(self.settings.index_dir, self.encoder.name) or False
         return self._calibration or None
 
+    def save_calibration(self, model: calibration.Calibration) -> Path:
+        """Store a fitted confidence model beside the index; every process reads it again."""
+        path = model.save(self.settings.index_dir)
+        self._calibration = None
+        self.store.log_change(MODELS_SIDE, 0, "reload")
+        return path
+
     # -- learning from brokers ------------------------------------------------------------
     @property
     def reranker(self) -> learn.Reranker | None:
@@ -464,11 +403,13 @@ class MatchService:
         """Fit the reranker on brokers' decisions and store it beside the index (a new version)."""
         x, y, groups = self.training_data()
         if len(y) < min_decisions:
-            raise ValueError(f"only {len(y)} decisions so far; at least {min_decisions} are needed to train")
+            raise Invalid(f"only {len(y)} decisions so far; at least {min_decisions} are needed to train")
         model = learn.fit(x, y, groups)
         path = model.save(self.settings.index_dir)
         self._reranker = model
-        self.store.audit(actor, "train", "reranker", model.meta["version"], model.meta)
+        with self.store.transaction():
+            self.store.audit(actor, "train", "reranker", model.meta["version"], model.meta)
+            self.store.log_change(MODELS_SIDE, int(model.meta["version"]), "reload")  # other processes reload it
         return {**model.meta, "path": path.name}
 
     def explain_pair(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any],
@@ -507,69 +448,20 @@ class MatchService:
                filters: dict[str, Any] | None = None, method: str | None = None) -> list[Match]:
         """Free text against one side (e.g. a firm describing its problem in a sentence)."""
         if side not in LISTING_TABLES:
-            raise ValueError(f"unknown side {side!r}; use needs or results")
+            raise Invalid(f"unknown side {side!r}; use needs or results")
         text = (text or "").replace("\x00", "").strip()
         if not text:
-            raise ValueError("the search text is empty")
+            raise Invalid("the search text is empty")
         query = Query(self.encoder.encode_queries([text]), text)
         return self._matches(side, query, None, top_k or self.settings.top_k, filters, method)
 
     # -- batch ----------------------------------------------------------------------------
     def batch_match(self, top_k: int = 10, method: str | None = None, actor: str = "system",
-                    progress: Progress | None = None, run_id: int | None = None) -> dict[str, Any]:
-        """Compute candidates for every open need and store them for review; one run at a time.
+                    progress: Progress | None = None) -> dict[str, Any]:
+        """Candidates for every open need, stored for review (see batches.py); one run at a time anywhere."""
+        from . import batches
 
-        Candidates already confirmed or rejected keep their decision; pending ones get fresh scores.
-        """
-        if not self._batch.acquire(blocking=False):
-            raise BatchRunning("a batch run is already going; wait for it to finish")
-        try:
-            method = method or self.settings.method
-            get_method(method)
-            needs = self.store.rows("needs", "status = ?", ["open"])
-            if run_id is None:
-                run_id = self.start_batch(top_k, method, actor)
-            self.store.update("batch_runs", run_id, {"status": "running", "needs_total": len(needs)})
-            total = 0
-            try:
-                for i, need in enumerate(needs, start=1):
-                    matches = self.match_listing("needs", need["id"], top_k=top_k, method=method)
-                    total += self._store_candidates(run_id, need["id"], matches, method)
-                    self.store.update("batch_runs", run_id, {"needs_done": i, "candidates": total})
-                    if progress:
-                        progress(i, len(needs))
-            except Exception as exc:
-                self.store.update("batch_runs", run_id, {"status": "failed", "error": str(exc)[:500],
-                                                         "finished_at": now()})
-                raise
-            self.store.update("batch_runs", run_id, {"status": "done", "finished_at": now()})
-            self.store.audit(actor, "batch_match", "batch_runs", run_id, {"needs": len(needs), "candidates": total})
-            return self.store.get("batch_runs", run_id)
-        finally:
-            self._batch.release()
-
-    def start_batch(self, top_k: int, method: str | None, actor: str) -> int:
-        """Register a batch run (status queued) and return its id."""
-        return self.store.insert("batch_runs", {"status": "queued", "method": method or self.settings.method,
-                                                "top_k": top_k, "needs_total": 0, "needs_done": 0,
-                                                "candidates": 0, "started_at": now(), "actor": actor})
-
-    @property
-    def batch_running(self) -> bool:
-        return self._batch.locked()
-
-    def _store_candidates(self, run_id: int, need_id: int, matches: list[Match], method: str) -> int:
-        with self._write, self.store.transaction():
-            for m in matches:
-                row = {"run_id": run_id, "need_id": need_id, "result_id": m.id, "rank": m.rank, "score": m.score,
-                       "confidence": m.confidence, "method": method, "components": m.components,
-                       "explanation": m.explanation}
-                existing = self.store.find("candidates", need_id=need_id, result_id=m.id)
-                if existing is None:
-                    self.store.insert("candidates", {**row, "status": "pending"})
-                elif existing["status"] == "pending":
-                    self.store.update("candidates", existing["id"], row)
-        return len(matches)
+        return batches.run_now(self, top_k, method, actor, progress)
 
     # -- demo -----------------------------------------------------------------------------
     def load_demo(self, progress: Progress | None = None) -> dict[str, int]:
@@ -581,7 +473,7 @@ class MatchService:
             for path in sorted(self.settings.demo_dir.glob(f"{kind}*.jsonl")):
                 report = import_file(self, path, kind, actor="demo", progress=progress)
                 if report.rejected:
-                    raise ValueError(f"demo file {path.name} has invalid rows: {report.rejected[:3]}")
+                    raise Invalid(f"demo file {path.name} has invalid rows: {report.rejected[:3]}")
                 counts[kind] = counts.get(kind, 0) + report.accepted
         return counts
 
@@ -590,7 +482,16 @@ class MatchService:
         return {t: self.store.count(t) for t in ("organisations", "needs", "results", "candidates", "pairings")}
 
     def close(self) -> None:
+        """Stop following the log, leave a snapshot if this process holds changes none has, close the store."""
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+        if self._catalogue is not None and self._catalogue.applied > self._catalogue.snapshot_seq:
+            try:
+                self._catalogue.snapshot()
+            except Exception:  # the log still holds every change: the next start replays it
+                logging.getLogger("techmatch").exception("snapshot at close failed")
         self.store.close()
 
 
-__all__ = ["BatchRunning", "Match", "MatchService", "NotFound", "document_text", "query_views"]
+__all__ = ["Match", "MatchService", "NotFound", "document_text", "query_views"]

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -32,11 +32,26 @@ class Settings(BaseSettings):
         "bigram", description="BM25 tokens: character bigrams (won on bdci-dev) or jieba words."
     )
     method: str = Field("hybrid", description="Default ranking method of `match` (see `techmatch eval`).")
+    follow_interval: float = Field(0.5, gt=0, le=10, description=(
+        "Seconds between two reads of the store's change log by a running service (writes of other processes "
+        "are also applied before every ranking read)."))
+    snapshot_every: int = Field(1000, ge=1, description="Write an index snapshot after this many applied changes.")
+    snapshot_interval: float = Field(60.0, gt=0, description=(
+        "Or after this many seconds when any change is not in a snapshot yet."))
     encode_batch: int = Field(32, ge=1, le=1024, description="Texts per encoder batch.")
     top_k: int = Field(10, ge=1, le=200, description="Default number of matches returned.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (API).")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted API request body.")
     max_upload_bytes: int = Field(20_000_000, ge=1024, description="Largest accepted import file upload.")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from .ranking import METHODS  # ranking pulls in FAISS: import it only when a method is checked
+
+        if value not in METHODS:
+            raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHODS)}")
+        return value
 
     @property
     def db_path(self) -> Path:

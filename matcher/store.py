@@ -9,12 +9,15 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from .errors import Invalid, NotFound
 
 JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures"}
 LISTING_TABLES = ("needs", "results")
@@ -92,15 +95,25 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["entity", "entity_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The change log (every committed listing write, appended by triggers in the writing transaction), named
+    locks shared by every process on the file, and workbench users who sign in with a password."""
+    db.execute("create table changes (seq integer primary key autoincrement, side text not null, "
+               "item_id integer not null, op text not null, at text not null)")
+    for side in LISTING_TABLES:
+        for event, op, ref in (("insert", "upsert", "new"), ("update", "upsert", "new"), ("delete", "delete", "old")):
+            db.execute(f"create trigger {side}_{event}_log after {event} on [{side}] begin "
+                       f"insert into changes (side, item_id, op, at) values "
+                       f"('{side}', {ref}.id, '{op}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); end")
+    db["locks"].create({"name": str, "owner": str, "expires_at": float, "acquired_at": str}, pk="name")
+    db["users"].create({
+        "id": int, "name": str, "password_hash": str, "org_id": int, "role": str, "created_at": str,
+        "revoked_at": str,
+    }, pk="id", foreign_keys=[("org_id", "organisations", "id")])
+    db["users"].create_index(["name"], unique=True)
 
 
-class NotFound(LookupError):
-    """An id that is not in the catalogue."""
-
-
-class Conflict(ValueError):
-    """A request that clashes with the catalogue's current state (a duplicate name, a decision taken already)."""
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 class Store:
@@ -272,6 +285,74 @@ class Store:
         """Read-only SQL for the service's figures."""
         return [self._decode(r) for r in self._read().query(sql, list(params))]
 
+    def delete_listing(self, side: str, item_id: int) -> None:
+        """Delete a listing with its candidates, their reviews, its pairings and challenge applications."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        self.get(side, item_id)
+        col = "need_id" if side == "needs" else "result_id"
+        with self.transaction():
+            self.db.execute(f"delete from pairings where {col} = ?", [item_id])
+            self.db.execute(f"delete from reviews where candidate_id in (select id from candidates where {col} = ?)",
+                            [item_id])
+            self.db.execute(f"delete from candidates where {col} = ?", [item_id])
+            if side == "needs":
+                self.db.execute("delete from challenge_applications where need_id = ?", [item_id])
+            self.db.execute(f"delete from [{side}] where id = ?", [item_id])
+
+    # -- change log -----------------------------------------------------------------------
+    def last_change(self) -> int:
+        """The sequence number of the newest committed change (0 for none)."""
+        row = self._read().execute("select max(seq) from changes").fetchone()
+        return int(row[0] or 0)
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Committed changes after `seq`, oldest first (at most `limit`)."""
+        return list(self._read().query("select * from changes where seq > ? order by seq limit ?",
+                                       [int(seq), int(limit)]))
+
+    def log_change(self, side: str, item_id: int, op: str) -> int:
+        """Append a change that no listing trigger writes (e.g. a new model file); returns its sequence."""
+        with self.transaction():
+            cur = self.db.execute("insert into changes (side, item_id, op, at) values (?, ?, ?, ?)",
+                                  [side, int(item_id), op, now()])
+            return int(cur.lastrowid)
+
+    def keywords(self) -> list[str]:
+        """Every listing keyword of both sides (the explanation tagger learns them at start)."""
+        out: list[str] = []
+        for side in LISTING_TABLES:
+            for (value,) in self._read().execute(f"select keywords from [{side}] where keywords like '[\"%'"):
+                out.extend(json.loads(value))
+        return out
+
+    def keys_with_orgs(self) -> list[dict[str, Any]]:
+        """Every API key with its organisation's name."""
+        return self.query("select k.*, o.name as org from api_keys k join organisations o on o.id = k.org_id "
+                          "order by k.id")
+
+    # -- locks shared by every process on this file ---------------------------------------
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        """Take (or renew) the named lock for `ttl` seconds unless another live owner holds it."""
+        stamp = time.time()
+        with self.transaction():
+            row = self.db.execute("select owner, expires_at from locks where name = ?", [name]).fetchone()
+            if row is not None and row[0] != owner and row[1] > stamp:
+                return False
+            self.db.execute("insert or replace into locks (name, owner, expires_at, acquired_at) values (?, ?, ?, ?)",
+                            [name, owner, stamp + ttl, now()])
+            return True
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Give the named lock back (only its owner can)."""
+        with self.transaction():
+            self.db.execute("delete from locks where name = ? and owner = ?", [name, owner])
+
+    def lock_owner(self, name: str) -> str | None:
+        """Who holds the named lock now (None when free or expired)."""
+        row = self._read().execute("select owner, expires_at from locks where name = ?", [name]).fetchone()
+        return row[0] if row is not None and row[1] > time.time() else None
+
     # -- domain helpers -------------------------------------------------------------------
     def org_id(self, name: str, kind: str = "firm", **fields: Any) -> int:
         """The id of the organisation called `name`, created when new."""
@@ -295,7 +376,7 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
     org_id, is_challenge. `text` matches title, description/abstract and keywords (substring).
     """
     if side not in LISTING_TABLES:
-        raise ValueError(f"unknown side {side!r}")
+        raise Invalid(f"unknown side {side!r}")
     clauses: list[str] = []
     params: list[Any] = []
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, [], "")}

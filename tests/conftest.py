@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,16 +28,55 @@ def e5_encoder():
 
 
 @pytest.fixture(scope="session")
-def mini_service(tmp_path_factory, e5_encoder) -> Iterator:
-    """A service over the 5-need / 12-result fixture catalogue (read-only use in tests)."""
+def template_catalogue(tmp_path_factory, e5_encoder) -> Path:
+    """The 5-need / 12-result fixture catalogue, built once per session (store, embedding cache, index snapshot);
+    tests copy it rather than build their own."""
     from matcher.importer import import_file
     from matcher.service import MatchService
 
-    service = MatchService(make_settings(tmp_path_factory.mktemp("mini")), encoder=e5_encoder)
+    folder = tmp_path_factory.mktemp("template") / "data"
+    service = MatchService(make_settings(folder), encoder=e5_encoder)
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
+    service.close()  # leaves a snapshot holding every change
+    return folder
+
+
+@pytest.fixture
+def catalogue_copy(template_catalogue, tmp_path) -> Path:
+    """A private copy of the template catalogue's data folder, for a test that writes."""
+    target = tmp_path / "data"
+    shutil.copytree(template_catalogue, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def mini_service(template_catalogue, tmp_path_factory, e5_encoder) -> Iterator:
+    """A service over the fixture catalogue (read-only use in tests)."""
+    from matcher.service import MatchService
+
+    folder = tmp_path_factory.mktemp("mini") / "data"
+    shutil.copytree(template_catalogue, folder)
+    service = MatchService(make_settings(folder), encoder=e5_encoder)
     yield service
     service.close()
+
+
+@pytest.fixture
+def failing_encoder(e5_encoder):
+    """The real encoder, except that encoding documents fails (a disk or model error in the middle of a write)."""
+    from embeddings.base import Encoder
+
+    class Failing(Encoder):
+        name, dim, batch_size = e5_encoder.name, e5_encoder.dim, e5_encoder.batch_size
+
+        def _encode_queries(self, texts):
+            return e5_encoder.encode_queries(texts)
+
+        def _encode_documents(self, texts):
+            raise RuntimeError("encoder failed")
+
+    return Failing()
 
 
 @pytest.fixture

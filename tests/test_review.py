@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from matcher import review
+from matcher.errors import Conflict
 from matcher.figures import figures
 from matcher.importer import import_file
 
@@ -41,11 +42,11 @@ def test_confirm_opens_a_pairing_that_moves_to_a_contract(batched):
     review.decide(s, cand["id"], "confirm", note="双方有意向", actor="broker-1")
     assert s.get_listing("needs", cand["need_id"])["status"] == "matched"
     assert cand["id"] not in [r["id"] for r in review.list_candidates(s)[0]]
-    with pytest.raises(ValueError, match="already confirmed"):
+    with pytest.raises(Conflict, match="already confirmed"):
         review.decide(s, cand["id"], "reject", "off_topic")
     (pairing,), _ = review.list_pairings(s)
     assert pairing["stage"] == "confirmed"
-    with pytest.raises(ValueError, match="can move to contacted, dropped"):
+    with pytest.raises(Conflict, match="can move to contacted, dropped"):
         review.move_pairing(s, pairing["id"], "closed")
     review.move_pairing(s, pairing["id"], "contacted", actor="broker-1")
     review.move_pairing(s, pairing["id"], "negotiating", actor="broker-1", note="报价中")
@@ -75,7 +76,7 @@ def test_reject_needs_a_known_reason_and_bulk_reject_is_all_or_nothing(batched):
     with pytest.raises(ValueError, match="decision must be"):
         review.decide(s, rows[0]["id"], "maybe")
     review.decide(s, rows[1]["id"], "reject", "off_topic")
-    with pytest.raises(ValueError, match="already rejected"):
+    with pytest.raises(Conflict, match="already rejected"):
         review.bulk_reject(s, [rows[2]["id"], rows[1]["id"]], "duplicate")
     assert s.store.get("candidates", rows[2]["id"])["status"] == "pending"
     assert review.bulk_reject(s, [rows[2]["id"], rows[3]["id"]], "duplicate", actor="b") == 2

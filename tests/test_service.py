@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from matcher.errors import NotFound
 from matcher.index import IndexMismatch
 from matcher.service import MatchService
-from matcher.store import NotFound
 
 from .conftest import make_settings
 
@@ -97,16 +97,16 @@ def test_an_encoder_failure_rolls_the_write_back(fresh_service):
     assert s.store.count("results") == 1 and len(s.catalogue.sides["results"].dense) == 1
 
 
-def test_restart_reloads_and_reconciles_a_stale_index(tmp_path, e5_encoder):
+def test_restart_reloads_and_replays_the_log_tail(tmp_path, e5_encoder):
     settings = make_settings(tmp_path / "d")
     s = MatchService(settings, encoder=e5_encoder)
     a = s.add_result({"title": "齿轮激光淬火", "abstract": "提高齿面硬度"})
     s.close()
-    # simulate a crash after the database commit but before the index save: a row the index has not seen
+    # a row committed by a process that died before any snapshot: only the change log knows it
     s2 = MatchService(settings, encoder=e5_encoder)
     s2.store.insert("results", {"title": "榨菜发酵工艺", "abstract": "低盐乳酸菌发酵", "industry": "food_agri",
                                 "status": "listed", "trl": 5})
-    s2.close()
+    s2.store.close()
     s3 = MatchService(settings, encoder=e5_encoder)
     assert len(s3.catalogue.sides["results"].dense) == 2
     assert s3.search("榨菜", top_k=1)[0].item["title"] == "榨菜发酵工艺"
@@ -181,10 +181,41 @@ def test_concurrent_writes_and_matching_keep_index_and_store_in_step(fresh_servi
     assert not errors, errors
     side = s.catalogue.sides["results"]
     assert sorted(side.dense.ids()) == s.store.ids("results") and len(side.lexical) == 24
-    from matcher.index import VectorIndex
+    assert s.catalogue.snapshot(force=True)
+    reloaded = MatchService(s.settings, encoder=s.encoder.inner)
+    assert sorted(reloaded.catalogue.sides["results"].dense.ids()) == s.store.ids("results")
+    reloaded.close()
 
-    on_disk = VectorIndex.load(s.settings.index_dir, "results", s.encoder.name, s.encoder.dim)
-    assert sorted(on_disk.ids()) == s.store.ids("results")
+
+def test_a_write_appends_to_the_change_log_and_saves_no_index_file(fresh_service):
+    s = fresh_service
+    s.load()
+    first = s.store.last_change()
+    before = {p: p.stat().st_mtime_ns for p in s.settings.index_dir.rglob("*") if p.is_file()}
+    r = s.add_result({"title": "榨菜发酵工艺", "abstract": "低盐乳酸菌发酵"})
+    s.update_listing("results", r["id"], {"title": "榨菜低盐发酵工艺"})
+    s.delete_listing("results", r["id"])
+    log = s.store.changes_since(first)
+    assert [(c["side"], c["item_id"], c["op"]) for c in log][-1] == ("results", r["id"], "delete")
+    assert {c["op"] for c in log} == {"upsert", "delete"} and s.applied_seq == log[-1]["seq"]
+    after = {p: p.stat().st_mtime_ns for p in s.settings.index_dir.rglob("*") if p.is_file()}
+    assert after == before  # the committed log row is the durability: no index file is rewritten per write
+
+
+def test_a_snapshot_never_replaces_one_that_holds_more(catalogue_copy, e5_encoder):
+    settings = make_settings(catalogue_copy)
+    behind = MatchService(settings, encoder=e5_encoder)
+    ahead = MatchService(settings, encoder=e5_encoder)
+    behind.load()
+    ahead.add_result({"title": "新成果", "abstract": "只有一个进程见过"})
+    assert ahead.catalogue.snapshot()
+    seq = ahead.catalogue.current()["seq"]
+    lagging = behind._catalogue  # (the property would bring it up to date first)
+    lagging.applied = seq - 1  # it lags: its snapshot would hold less
+    assert not lagging.snapshot(force=True)
+    assert lagging.current()["seq"] == seq
+    ahead.close()
+    behind.close()
 
 
 def test_changing_a_results_trl_relabels_its_maturity(fresh_service):

@@ -13,4 +13,5 @@ def get_service() -> MatchService:
     """One MatchService (encoder and indexes loaded) shared by every session."""
     service = MatchService(get_settings())
     service.load()
+    service.follow()  # writes of the API and other processes reach this process's indexes within a second
     return service

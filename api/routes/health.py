@@ -18,9 +18,10 @@ def health(service: ServiceDep) -> Any:
     """Ready only when the encoder and both indexes are loaded."""
     if not service.ready:
         return JSONResponse({"status": "loading"}, status_code=503)
-    sides = service.catalogue.sides
+    status = service.index_status()
     return {"status": "ready", "encoder": service.encoder.name, "dim": service.encoder.dim,
-            "counts": service.counts(), "indexed": {k: len(v.dense) for k, v in sides.items()}}
+            "counts": service.counts(), "indexed": status["counts"], "log_seq": status["log_seq"],
+            "applied_seq": status["applied_seq"], "lag": status["lag"], "snapshot_seq": status["snapshot_seq"]}
 
 
 @router.get("/vocab", response_model=dict[str, Any])

@@ -40,7 +40,7 @@ def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
     if org_id is not None and who.role != "admin":
         raise HTTPException(403, "only admins may post on behalf of another organisation")
     data["org"] = service.get_org(org_id)["name"] if org_id else who.org_name
-    if data.get("ref") and service.store.find(side, ref=data["ref"]):
+    if data.get("ref") and service.find_by_ref(side, data["ref"]):
         raise HTTPException(409, f"a {WHAT[side]} with ref {data['ref']!r} exists already")
     row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
     return _view(service, side, row, who)

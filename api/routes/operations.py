@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
+from matcher import batches
 from matcher.access import need_view
-from matcher.export import EXPORTABLE, to_csv, to_jsonl
+from matcher.export import EXPORTABLE, table_rows, to_csv, to_jsonl
 from matcher.figures import figures as compute_figures
 from matcher.importer import KINDS, detect_format, import_bytes
 
@@ -27,30 +28,28 @@ log = logging.getLogger("techmatch.api")
 @batch.post("", response_model=BatchPublic, status_code=202)
 def start_batch(body: BatchCreate, service: ServiceDep, who: Admin) -> Any:
     """Compute candidates for every open need in the background; poll GET /batch-runs/{id} for progress."""
-    if service.batch_running:
-        raise HTTPException(409, "a batch run is already going; wait for it to finish")
-    run_id = service.start_batch(body.top_k, body.method, who.actor)
+    ticket = batches.start(service, body.top_k, body.method, who.actor)  # 409 while any process runs one
 
     def work() -> None:
         try:
-            service.batch_match(top_k=body.top_k, method=body.method, actor=who.actor, run_id=run_id)
-        except Exception:  # recorded on the run row by the service
-            log.exception("batch run %s failed", run_id)
+            batches.run(service, ticket)
+        except Exception:  # recorded on the run row
+            log.exception("batch run %s failed", ticket.run_id)
 
-    threading.Thread(target=work, name=f"batch-{run_id}", daemon=True).start()
-    return service.store.get("batch_runs", run_id)
+    threading.Thread(target=work, name=f"batch-{ticket.run_id}", daemon=True).start()
+    return batches.get_run(service, ticket.run_id)
 
 
 @batch.get("", response_model=Page[BatchPublic])
 def list_batches(service: ServiceDep, who: Broker, limit: Annotated[int, Query(ge=1, le=200)] = 20,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
-    rows = service.store.rows("batch_runs", order="id desc", limit=limit, offset=offset)
-    return {"items": rows, "total": service.store.count("batch_runs"), "limit": limit, "offset": offset}
+    rows, total = batches.list_runs(service, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @batch.get("/{run_id:int}", response_model=BatchPublic)
 def get_batch(run_id: Id, service: ServiceDep, who: Broker) -> Any:
-    return service.store.get("batch_runs", run_id)
+    return batches.get_run(service, run_id)
 
 
 @imports.post("", response_model=ImportReportPublic, status_code=201)
@@ -72,12 +71,11 @@ def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs"
 def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type: ignore[valid-type]
            format: Literal["csv", "jsonl"] = "jsonl") -> Response:
     """A whole table as CSV or JSONL (brokers and admins, who may read confidential needs)."""
-    rows = service.store.rows(table)
+    rows, columns = table_rows(service, table)
     if table == "needs":
         rows = [need_view(r, who) for r in rows]
     if format == "jsonl":
         return Response(to_jsonl(rows), media_type="application/x-ndjson")
-    columns = list(rows[0]) if rows else sorted(service.store.columns(table))
     return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
 
 

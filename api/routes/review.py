@@ -73,10 +73,8 @@ def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
 def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  limit: Limit = 50, offset: Offset = 0) -> Any:
     """Decisions taken, newest first."""
-    where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
-    rows = service.store.rows("reviews", where, params, "id desc", limit, offset)
-    return {"items": rows, "total": service.store.count("reviews", where, params), "limit": limit,
-            "offset": offset}
+    rows, total = review.list_reviews(service, candidate_id, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @pairings.get("", response_model=Page[PairingPublic])

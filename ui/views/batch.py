@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from matcher import batches
+from matcher.batches import BatchRunning
+from matcher.errors import TechmatchError
 from matcher.ranking import METHODS
-from matcher.service import BatchRunning, MatchService
+from matcher.service import MatchService
 from ui.i18n import t
 
 
 def _last(service: MatchService, lang: str) -> None:
-    runs = service.store.rows("batch_runs", order="id desc", limit=5)
+    runs, _ = batches.list_runs(service, limit=5)
     if not runs:
         return
     st.subheader(t("last_run", lang))
@@ -33,7 +36,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
     method = c2.selectbox(t("method", lang), list(METHODS), key="b_method",
                           index=list(METHODS).index(service.settings.method),
                           format_func=lambda m: f"{m} — {METHODS[m].description}")
-    if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=service.batch_running):
+    if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
         bar = st.progress(0.0)
         try:
             run = service.batch_match(top_k=top_k, method=method, actor=actor,
@@ -41,7 +44,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                                                                                  f"{done}/{total}"))
         except BatchRunning:
             st.warning(t("batch_running", lang))
-        except ValueError as exc:  # e.g. the learned method before any model was trained
+        except TechmatchError as exc:  # e.g. the learned method before any model was trained
             st.error(str(exc))
         else:
             st.success(t("batch_done", lang, needs=run["needs_total"], cands=run["candidates"]))

@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from matcher import review
+from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge
@@ -31,7 +32,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                     try:
                         review.publish_challenge(service, need_id, goal, indicators, deadline.isoformat(), reward,
                                                  actor)
-                    except ValueError as exc:
+                    except (TechmatchError, ValueError) as exc:
                         st.error(str(exc))
                     else:
                         st.rerun()

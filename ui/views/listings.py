@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from matcher.errors import TechmatchError
 from matcher.importer import detect_format, import_bytes
 from matcher.service import MatchService
 from ui.i18n import t
@@ -124,7 +125,7 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
         try:
             report = import_bytes(service, upload.getvalue(), kind, detect_format(upload.name), actor=actor,
                                   source=upload.name)
-        except ValueError as exc:
+        except (TechmatchError, ValueError) as exc:
             st.error(str(exc))
             return
         st.success(t("import_done", lang, a=report.accepted, c=report.created, u=report.updated,

@@ -7,6 +7,7 @@ import html
 import streamlit as st
 
 from matcher import review
+from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge
@@ -61,7 +62,7 @@ def render(service: MatchService, lang: str, actor: str) -> None:
             else:
                 try:
                     review.move_pairing(service, pid, target, actor, note, value or None)
-                except ValueError as exc:
+                except (TechmatchError, ValueError) as exc:
                     st.error(str(exc))
                 else:
                     st.session_state["flash"] = t("moved", lang, stage=stages.name(target))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from matcher import review
+from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge, card, highlight
@@ -76,7 +77,7 @@ def _decide(service: MatchService, cid: int, decision: str, reason: str | None, 
     """Record the decision and reload the queue (the next pair opens), or show why it was refused."""
     try:
         review.decide(service, cid, decision, reason, note, actor)
-    except ValueError as exc:
+    except (TechmatchError, ValueError) as exc:
         st.error(str(exc))
     else:
         st.session_state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject", lang)

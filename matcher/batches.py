@@ -1,0 +1,121 @@
+"""Batch matching: candidates for every open need, stored for review; one run at a time across all processes.
+
+The "one at a time" is a lock in the store (with an expiry its holder renews), so a second run asked of any
+process on the same catalogue — another API worker, the workbench, the CLI — is refused with Busy (409).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import Busy
+from .ranking import get_method
+from .store import now
+
+if TYPE_CHECKING:
+    from .service import Match, MatchService, Progress
+
+LOCK = "batch"
+LOCK_TTL = 120.0  # seconds; renewed after every need, so only a dead holder lets it lapse
+
+
+class BatchRunning(Busy):
+    """A batch run was asked for while another is going."""
+
+    code = "batch_running"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A registered run and the lock token that lets it run."""
+
+    run_id: int
+    token: str
+
+
+def running(service: MatchService) -> bool:
+    """Whether any process is running a batch on this catalogue now."""
+    return service.store.lock_owner(LOCK) is not None
+
+
+def start(service: MatchService, top_k: int, method: str | None, actor: str) -> Ticket:
+    """Take the batch lock and register a run (status queued); BatchRunning when one is going anywhere."""
+    method = method or service.settings.method
+    get_method(method)
+    token = f"{service.owner}:{uuid.uuid4().hex[:8]}"
+    if not service.store.try_lock(LOCK, token, LOCK_TTL):
+        raise BatchRunning("a batch run is already going; wait for it to finish")
+    try:
+        run_id = service.store.insert("batch_runs", {
+            "status": "queued", "method": method, "top_k": top_k, "needs_total": 0, "needs_done": 0,
+            "candidates": 0, "started_at": now(), "actor": actor})
+    except BaseException:
+        service.store.release_lock(LOCK, token)
+        raise
+    return Ticket(run_id, token)
+
+
+def run(service: MatchService, ticket: Ticket, progress: Progress | None = None) -> dict[str, Any]:
+    """Compute and store candidates for every open need, then give the lock back.
+
+    Candidates already confirmed or rejected keep their decision; pending ones get fresh scores.
+    """
+    store = service.store
+    try:
+        batch = store.get("batch_runs", ticket.run_id)
+        method, top_k = batch["method"], int(batch["top_k"])
+        needs = store.ids("needs", "status = ?", ["open"])
+        store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs)})
+        total = 0
+        try:
+            for i, need_id in enumerate(needs, start=1):
+                if not store.try_lock(LOCK, ticket.token, LOCK_TTL):
+                    raise BatchRunning("the batch lock was lost (this run stalled past its expiry)")
+                matches = service.match_listing("needs", need_id, top_k=top_k, method=method)
+                total += _store_candidates(service, ticket.run_id, need_id, matches, method)
+                store.update("batch_runs", ticket.run_id, {"needs_done": i, "candidates": total})
+                if progress:
+                    progress(i, len(needs))
+        except Exception as exc:
+            store.update("batch_runs", ticket.run_id, {"status": "failed", "error": str(exc)[:500],
+                                                       "finished_at": now()})
+            raise
+        store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now()})
+        store.audit(batch["actor"], "batch_match", "batch_runs", ticket.run_id,
+                    {"needs": len(needs), "candidates": total})
+        return store.get("batch_runs", ticket.run_id)
+    finally:
+        store.release_lock(LOCK, ticket.token)
+
+
+def run_now(service: MatchService, top_k: int = 10, method: str | None = None, actor: str = "system",
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Start and run a batch in the caller's thread (CLI, workbench)."""
+    return run(service, start(service, top_k, method, actor), progress)
+
+
+def _store_candidates(service: MatchService, run_id: int, need_id: int, matches: list[Match], method: str) -> int:
+    with service.store.transaction():
+        for m in matches:
+            row = {"run_id": run_id, "need_id": need_id, "result_id": m.id, "rank": m.rank, "score": m.score,
+                   "confidence": m.confidence, "method": method, "components": m.components,
+                   "explanation": m.explanation}
+            existing = service.store.find("candidates", need_id=need_id, result_id=m.id)
+            if existing is None:
+                service.store.insert("candidates", {**row, "status": "pending"})
+            elif existing["status"] == "pending":
+                service.store.update("candidates", existing["id"], row)
+    return len(matches)
+
+
+def list_runs(service: MatchService, limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Batch runs, newest first, and their total."""
+    return service.store.rows("batch_runs", order="id desc", limit=limit, offset=offset), \
+        service.store.count("batch_runs")
+
+
+def get_run(service: MatchService, run_id: int) -> dict[str, Any]:
+    """One batch run (NotFound when unknown)."""
+    return service.store.get("batch_runs", run_id)

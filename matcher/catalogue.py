@@ -1,0 +1,283 @@
+"""The live catalogue of one process: both sides' FAISS and BM25 indexes, derived from the store and following it.
+
+The store is the truth. Every committed listing write appends a row to the store's change log (a trigger, in the
+writing transaction), after the writer has put the listing's vector into the shared embedding cache. A process
+loads the newest snapshot on disk (the indexes as of a log sequence) and applies the log's tail; from then on it
+applies newer rows before every ranking read and from a background poll, taking vectors from the embedding cache,
+never re-encoding. Applying a row is idempotent (the listing's current row is read, or its absence removes it), so
+a snapshot that holds "at least" sequence N plus a replay from N is exact.
+
+Snapshots (`index/snapshots/<seq>-<token>/`, pointed at by `index/CURRENT.json`, replaced atomically) are written
+in the background by whichever process holds the store's `snapshot` lock, and never over one that holds more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings import Encoder
+
+from .documents import document_text
+from .index import IndexMismatch, VectorIndex, atomic_write
+from .lexical import LexicalIndex
+from .ranking import CatalogueSide
+from .settings import Settings
+from .store import LISTING_TABLES, Store
+from .text import learn_terms
+
+Progress = Callable[[int, int], None]
+log = logging.getLogger("techmatch.catalogue")
+MODELS_SIDE = "models"  # change-log rows that say a model file beside the index changed (reranker, calibration)
+ENCODE_CHUNK = 256
+APPLY_CHUNK = 5_000
+
+
+def process_token() -> str:
+    """A name for this process that no other process on any machine shares (lock owner, snapshot folder)."""
+    return f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class LiveCatalogue:
+    """Both sides' indexes as of `applied` (a change-log sequence), kept in step with the store."""
+
+    def __init__(self, store: Store, encoder: Encoder, settings: Settings, owner: str | None = None,
+                 on_models: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings
+        self.owner = owner or process_token()
+        self.on_models = on_models
+        self.sides: dict[str, CatalogueSide] = {}
+        self.applied = 0  # newest change-log sequence the indexes reflect
+        self.snapshot_seq = 0  # sequence of the newest snapshot this process knows is on disk
+        self.snapshot_at = time.monotonic()
+        self.lock = threading.RLock()  # serialises applying changes, loading and snapshots in this process
+
+    # -- paths ----------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        return self.settings.index_dir / "snapshots"
+
+    @property
+    def pointer(self) -> Path:
+        return self.settings.index_dir / "CURRENT.json"
+
+    def current(self) -> dict[str, Any] | None:
+        """The manifest of the newest snapshot on disk, or None."""
+        try:
+            return json.loads(self.pointer.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self, progress: Progress | None = None) -> None:
+        """Latest snapshot + the tail of the log; with no snapshot, build from the store (through the cache)."""
+        with self.lock:
+            for attempt in range(3):
+                manifest = self.current()
+                if manifest is None:
+                    self._build(progress)
+                    break
+                try:
+                    self._load_snapshot(manifest)
+                    break
+                except FileNotFoundError:  # another process replaced it between our reads: take the new one
+                    if attempt == 2:
+                        raise
+            self.sync()
+
+    def _load_snapshot(self, manifest: dict[str, Any]) -> None:
+        enc = self.encoder
+        if manifest.get("encoder") != enc.name or int(manifest.get("dim", -1)) != enc.dim:
+            raise IndexMismatch(
+                f"the index in {self.settings.index_dir} was built by encoder {manifest.get('encoder')!r} "
+                f"(dim {manifest.get('dim')}), not {enc.name!r} (dim {enc.dim}): run `techmatch index --rebuild` "
+                "to rebuild it for this encoder")
+        if manifest.get("tokenizer") != self.settings.lexical_tokenizer:
+            log.warning("snapshot uses BM25 tokenizer %s, settings say %s: rebuilding from the store",
+                        manifest.get("tokenizer"), self.settings.lexical_tokenizer)
+            self._build(None)
+            return
+        folder = self.folder / manifest["snapshot"]
+        sides = {}
+        for side in LISTING_TABLES:
+            dense = VectorIndex.from_bytes((folder / f"{side}.faiss").read_bytes(), enc.dim, enc.name,
+                                           manifest.get("kind", "flat"), self.settings.ivf_nprobe)
+            lexical = LexicalIndex.load(folder / f"{side}.bm25.npz", tokenizer=self.settings.lexical_tokenizer)
+            sides[side] = CatalogueSide(side, dense, lexical)
+        self._install(sides, int(manifest["seq"]))
+        self.snapshot_seq = int(manifest["seq"])
+        learn_terms(self.store.keywords())
+
+    def _build(self, progress: Progress | None) -> None:
+        """Every listing of the store, encoded through the cache, as of the log's current end."""
+        seq = self.store.last_change()  # read first: rows changed meanwhile are replayed by sync()
+        sides = {}
+        for side in LISTING_TABLES:
+            rows = self.store.rows(side)
+            dense = VectorIndex(self.encoder.dim, self.encoder.name, self.settings.index_kind,
+                                self.settings.ivf_nprobe)
+            dense.build([r["id"] for r in rows], self._vectors(rows, side, progress))
+            lexical = LexicalIndex(self.settings.lexical_tokenizer)
+            lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
+            sides[side] = CatalogueSide(side, dense, lexical)
+            learn_terms(k for r in rows for k in r.get("keywords") or [])
+        self._install(sides, seq)
+        self.snapshot_seq = 0
+
+    def _install(self, sides: dict[str, CatalogueSide], seq: int) -> None:
+        sides["needs"].other = sides["results"].dense
+        sides["results"].other = sides["needs"].dense
+        self.sides = sides
+        self.applied = seq
+
+    def _vectors(self, rows: Sequence[dict[str, Any]], side: str, progress: Progress | None = None) -> np.ndarray:
+        """Document vectors of these rows (from the embedding cache; encoded only when missing there)."""
+        out = [np.zeros((0, self.encoder.dim), dtype=np.float32)]
+        for start in range(0, len(rows), ENCODE_CHUNK):
+            chunk = rows[start:start + ENCODE_CHUNK]
+            out.append(self.encoder.encode_documents([document_text(side, r) for r in chunk]))
+            if progress:
+                progress(min(start + ENCODE_CHUNK, len(rows)), len(rows))
+        return np.vstack(out)
+
+    def rebuild(self, progress: Progress | None = None) -> dict[str, int]:
+        """Rebuild both sides from the store and write a snapshot (after an encoder or tokenizer change)."""
+        with self.lock:
+            self._build(progress)
+            self.sync()
+            self.snapshot(force=True)
+            return {side: len(s.dense) for side, s in self.sides.items()}
+
+    # -- following the log ----------------------------------------------------------------
+    def sync(self) -> int:
+        """Apply every committed change newer than `applied`; returns how many log rows were applied."""
+        if self.store.last_change() <= self.applied:
+            return 0
+        applied = 0
+        with self.lock:
+            while True:
+                changes = self.store.changes_since(self.applied, APPLY_CHUNK)
+                if not changes:
+                    return applied
+                self._apply(changes)
+                self.applied = int(changes[-1]["seq"])
+                applied += len(changes)
+
+    def _apply(self, changes: Sequence[dict[str, Any]]) -> None:
+        touched: dict[str, dict[int, None]] = {side: {} for side in LISTING_TABLES}
+        models = False
+        for change in changes:
+            if change["side"] in touched:
+                touched[change["side"]][int(change["item_id"])] = None
+            elif change["side"] == MODELS_SIDE:
+                models = True
+        for side, ids in touched.items():
+            if not ids:
+                continue
+            rows = self.store.get_many(side, list(ids))
+            gone = [i for i in ids if i not in rows]
+            present = [rows[i] for i in ids if i in rows]
+            s = self.sides[side]
+            if gone:
+                s.dense.remove(gone)
+                s.lexical.remove(gone)
+            if present:
+                vectors = self._vectors(present, side)
+                s.dense.add([r["id"] for r in present], vectors)
+                s.lexical.add([r["id"] for r in present], [document_text(side, r) for r in present])
+                learn_terms(k for r in present for k in r.get("keywords") or [])
+        if models and self.on_models:
+            self.on_models()
+
+    # -- snapshots ------------------------------------------------------------------------
+    def due(self) -> bool:
+        """Whether this process should offer a snapshot now (by count of rows or by time since the last)."""
+        behind = self.applied - self.snapshot_seq
+        return behind >= self.settings.snapshot_every or (
+            behind > 0 and time.monotonic() - self.snapshot_at >= self.settings.snapshot_interval)
+
+    def snapshot(self, force: bool = False) -> bool:
+        """Write the indexes to disk as a new snapshot unless one holding as much is there; True when written.
+
+        At most one process writes at a time (the store's `snapshot` lock); a forced snapshot (rebuild) may replace
+        one at the same sequence, never one that holds more.
+        """
+        if not self.store.try_lock("snapshot", self.owner, ttl=600):
+            return False
+        try:
+            on_disk = self.current()
+            disk_seq = int(on_disk["seq"]) if on_disk else -1
+            with self.lock:
+                seq = self.applied
+                if disk_seq > seq or (disk_seq == seq and not force):
+                    self.snapshot_seq = max(self.snapshot_seq, min(disk_seq, seq))
+                    self.snapshot_at = time.monotonic()
+                    return False
+                name = f"{seq:012d}-{uuid.uuid4().hex[:8]}"
+                tmp = self.folder / f".tmp-{name}"
+                tmp.mkdir(parents=True, exist_ok=True)
+                blobs = {side: s.dense.serialize() for side, s in self.sides.items()}
+                for side, s in self.sides.items():
+                    s.lexical.save(tmp / f"{side}.bm25.npz")
+                kind = self.sides["results"].dense.kind
+            for side, data in blobs.items():
+                atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
+            os.replace(tmp, self.folder / name)
+            manifest = {"snapshot": name, "seq": seq, "encoder": self.encoder.name, "dim": self.encoder.dim,
+                        "kind": kind, "tokenizer": self.settings.lexical_tokenizer,
+                        "counts": {side: len(s.dense) for side, s in self.sides.items()},
+                        "written_by": self.owner, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            atomic_write(self.pointer, lambda p: Path(p).write_text(json.dumps(manifest, indent=2), "utf-8"))
+            self.snapshot_seq, self.snapshot_at = seq, time.monotonic()
+            self._prune(keep={name, (on_disk or {}).get("snapshot")})
+            return True
+        finally:
+            self.store.release_lock("snapshot", self.owner)
+
+    def _prune(self, keep: set[str | None]) -> None:
+        """Remove snapshot folders other than the current and the previous one (a loader may still read it)."""
+        for path in self.folder.iterdir():
+            if path.name not in keep and (not path.name.startswith(".tmp-") or
+                                          time.time() - path.stat().st_mtime > 3600):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+class Follower:
+    """A daemon thread that applies the log every `interval` seconds and offers snapshots when due."""
+
+    def __init__(self, catalogue: Callable[[], LiveCatalogue], interval: float) -> None:
+        self._catalogue = catalogue
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="techmatch-follow", daemon=True)
+
+    def start(self) -> Follower:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                cat = self._catalogue()
+                cat.sync()
+                if cat.due():
+                    cat.snapshot()
+            except Exception:  # keep following; the next round retries
+                log.exception("following the change log failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

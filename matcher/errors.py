@@ -1,0 +1,55 @@
+"""One family of errors for every layer: the API maps each kind to one status, the CLI and UI to one message.
+
+Raise these (never a bare ValueError) where a caller did something the catalogue cannot accept, so a bug in our
+own code (a ValueError from numpy, a corrupt model file) is never mistaken for a client error.
+"""
+
+from __future__ import annotations
+
+
+class TechmatchError(Exception):
+    """Base of every error techmatch raises on purpose; `status` is the HTTP status it maps to."""
+
+    status = 500
+    code = "error"
+
+
+class NotFound(TechmatchError, LookupError):
+    """An id that is not in the catalogue."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(TechmatchError):
+    """A request that clashes with the catalogue's current state (a duplicate name, a decision taken already)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Busy(Conflict):
+    """Work that only one process may do at a time (a batch run, a snapshot) is already going elsewhere."""
+
+    code = "busy"
+
+
+class Invalid(TechmatchError, ValueError):
+    """A value the caller sent that techmatch cannot use (an unknown method, an empty search, a bad sort)."""
+
+    status = 422
+    code = "invalid_value"
+
+
+class Unavailable(TechmatchError):
+    """The service cannot answer yet or any more (an index built by another encoder, a model not trained)."""
+
+    status = 503
+    code = "unavailable"
+
+
+class SetupError(TechmatchError):
+    """Settings or files on disk that keep techmatch from starting (a corrupt model, an unknown method)."""
+
+    status = 500
+    code = "setup_error"

@@ -1,0 +1,145 @@
+"""One catalogue, many processes: real `techmatch serve` processes on one data folder see each other's writes.
+
+Every process's indexes are derived from the store's change log, so a write through one is ranked by the others
+within a second, a kill -9 loses no acknowledged write, and the batch lock holds across processes.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from matcher import accounts, batches
+from matcher.service import MatchService
+
+from .conftest import make_settings
+from .servers import Server, wait_for
+
+pytestmark = pytest.mark.slow
+
+RESULT = {"title": "{w}低温等离子体废气净化装置", "abstract": "{w}采用介质阻挡放电处理喷涂车间挥发性有机物，去除率九成以上。",
+          "industry": "energy_env", "trl": 7, "transfer_modes": ["licence"]}
+
+
+def result_body(word: str) -> dict:
+    return {k: v.format(w=word) if isinstance(v, str) else v for k, v in RESULT.items()}
+
+
+def keys_for(data) -> dict[str, str]:
+    service = MatchService(make_settings(data))
+    try:
+        return {"admin": accounts.create_key(service, "admin", "测试科技局")[0],
+                "broker": accounts.create_key(service, "broker", "测试技术转移中心")[0]}
+    finally:
+        service.close()
+
+
+def found(client: httpx.Client, text: str, result_id: int) -> bool:
+    items = client.post("/search", json={"text": text, "side": "results", "top_k": 5}).json()["items"]
+    return result_id in [i["id"] for i in items]
+
+
+@pytest.fixture
+def pair(catalogue_copy):
+    """Two API servers on one data folder, and an admin and a broker key."""
+    keys = keys_for(catalogue_copy)
+    a, b = Server(catalogue_copy).start(), Server(catalogue_copy).start()
+    yield a, b, keys
+    a.stop()
+    b.stop()
+
+
+def test_two_servers_see_each_others_writes_within_a_second(pair):
+    a, b, keys = pair
+    with a.client(keys["admin"]) as ca, b.client(keys["admin"]) as cb:
+        for writer, reader, word in ((ca, cb, "甲型"), (cb, ca, "乙型")):
+            made = writer.post("/results", json=result_body(word))
+            assert made.status_code == 201, made.text
+            rid = made.json()["id"]
+            text = f"{word}低温等离子体废气净化"
+            assert wait_for(lambda r=reader, t=text, i=rid: found(r, t, i), timeout=1.0) < 1.0
+        # an edit and a delete follow the same path
+        rid = made.json()["id"]
+        assert cb.patch(f"/results/{rid}", json={"title": "丙型微波干燥杀菌设备"}).status_code == 200
+        wait_for(lambda: found(ca, "丙型微波干燥杀菌设备", rid), timeout=1.0)
+        assert cb.delete(f"/results/{rid}").status_code == 204
+        wait_for(lambda: not found(ca, "乙型低温等离子体废气净化", rid), timeout=1.0)
+        # a background poll keeps an idle server in step too: /health shows no lag
+        wait_for(lambda: ca.get("/health").json()["lag"] == 0, timeout=1.0)
+        assert ca.get("/health").json()["indexed"] == cb.get("/health").json()["indexed"]
+
+
+def test_review_decisions_are_seen_by_the_other_server(pair, catalogue_copy):
+    a, b, keys = pair
+    service = MatchService(make_settings(catalogue_copy))
+    batches.run_now(service, top_k=2)
+    service.close()
+    with a.client(keys["broker"]) as ca, b.client(keys["broker"]) as cb:
+        cand = ca.get("/candidates").json()["items"][0]
+        r = ca.post(f"/candidates/{cand['id']}/decision", json={"decision": "confirm", "note": "双方同意洽谈"})
+        assert r.status_code == 200, r.text
+        wait_for(lambda: cb.get(f"/candidates/{cand['id']}").json()["status"] == "confirmed", timeout=1.0)
+        assert cand["id"] not in [c["id"] for c in cb.get("/candidates").json()["items"]]
+        assert cb.get("/pairings").json()["total"] == 1
+
+
+def test_a_batch_run_anywhere_blocks_a_second_one_everywhere(pair, catalogue_copy):
+    a, b, keys = pair
+    holder = MatchService(make_settings(catalogue_copy))
+    ticket = batches.start(holder, top_k=2, method=None, actor="test")  # a third process holds the lock
+    try:
+        for server in (a, b):
+            with server.client(keys["admin"]) as c:
+                r = c.post("/batch-runs", json={"top_k": 2})
+                assert r.status_code == 409 and r.json()["error"]["code"] == "batch_running", r.text
+    finally:
+        batches.run(holder, ticket)
+        holder.close()
+    with a.client(keys["admin"]) as c:
+        r = c.post("/batch-runs", json={"top_k": 2})
+        assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize("victim", [0, 1])
+def test_kill_9_loses_no_acknowledged_write(catalogue_copy, victim):
+    keys = keys_for(catalogue_copy)
+    servers = [Server(catalogue_copy).start(), Server(catalogue_copy).start()]
+    try:
+        acked = []
+        with servers[victim].client(keys["admin"]) as c:
+            for i in range(5):
+                r = c.post("/results", json=result_body(f"批次{i}号"))
+                assert r.status_code == 201
+                acked.append(r.json()["id"])
+        servers[victim].kill()  # right after the acknowledgements: no snapshot, no shutdown code
+        survivor = servers[1 - victim]
+        with survivor.client() as c:
+            for i, rid in enumerate(acked):
+                wait_for(lambda rid=rid, i=i: found(c, f"批次{i}号低温等离子体废气净化装置", rid), timeout=1.0)
+        servers[victim] = Server(catalogue_copy).start()  # a restart finds every acknowledged write indexed
+        with servers[victim].client() as c:
+            health = c.get("/health").json()
+            assert health["indexed"]["results"] == health["counts"]["results"] and health["lag"] == 0
+            for i, rid in enumerate(acked):
+                assert found(c, f"批次{i}号低温等离子体废气净化装置", rid)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_workers_share_one_catalogue(catalogue_copy):
+    keys = keys_for(catalogue_copy)
+    server = Server(catalogue_copy, workers=2).start()
+    try:
+        with server.client(keys["admin"]) as writer:
+            rid = writer.post("/results", json=result_body("双工")).json()["id"]
+        # new connections land on either worker: every one of them must rank the new result
+        for _ in range(8):
+            with server.client() as c:
+                wait_for(lambda c=c: found(c, "双工低温等离子体废气净化装置", rid), timeout=1.0)
+        server.kill()
+        server = Server(catalogue_copy, workers=2).start()
+        with server.client() as c:
+            assert found(c, "双工低温等离子体废气净化装置", rid)
+    finally:
+        server.stop()
