@@ -18,7 +18,7 @@ from .servers import Server, wait_for
 pytestmark = pytest.mark.slow
 
 RESULT = {"title": "{w}低温等离子体废气净化装置", "abstract": "{w}采用介质阻挡放电处理喷涂车间挥发性有机物，去除率九成以上。",
-          "industry": "energy_env", "trl": 7, "transfer_modes": ["licence"]}
+          "industry": "new_energy", "trl": 7, "transfer_modes": ["license"]}
 
 
 def result_body(word: str) -> dict:

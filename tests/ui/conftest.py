@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.importer import import_file
+from matcher import accounts
 from matcher.service import MatchService
 from matcher.settings import get_settings
 
 from ..conftest import FIXTURES, make_settings
 
 APP = str(FIXTURES.parent.parent / "ui" / "app.py")
+ORGS = {"broker": "测试技术转移中心", "admin": "测试科技局", "firm": "测试齿轮有限公司", "institution": "测试工业大学"}
 
 
 @pytest.fixture
-def workbench(tmp_path, monkeypatch, e5_encoder):
-    """A data folder with the fixture catalogue and one batch run; the app reads it through the settings."""
-    data = tmp_path / "data"
+def workbench(catalogue_copy, monkeypatch, e5_encoder):
+    """A copy of the fixture catalogue with one batch run; the app reads it through the settings."""
+    data = catalogue_copy
     service = MatchService(make_settings(data), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
     service.batch_match(top_k=3)
     service.close()
     monkeypatch.setenv("TECHMATCH_DATA_DIR", str(data))
@@ -32,10 +31,27 @@ def workbench(tmp_path, monkeypatch, e5_encoder):
     get_settings.cache_clear()
 
 
-def app():
+def key_for(data, role: str = "broker") -> str:
+    """A fresh API key of a role for the fixture organisation of that role."""
+    service = MatchService(make_settings(data))
+    try:
+        return accounts.create_key(service, role, ORGS[role])[0]
+    finally:
+        service.close()
+
+
+def app(data=None, role: str | None = "broker"):
+    """The workbench, signed in through its own form with a new key of `role` (None: not signed in)."""
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
+    if role is None or data is None:
+        return at
+    key = key_for(data, role)
+    at.run()
+    at.text_input(key="signin_key").input(key)
+    button(at, "登录").click()
+    return at
 
 
 def button(at, label: str):

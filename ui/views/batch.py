@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from matcher import batches
+from matcher.access import Principal
 from matcher.batches import BatchRunning
 from matcher.errors import TechmatchError
 from matcher.ranking import METHODS
@@ -28,8 +29,9 @@ def _last(service: MatchService, lang: str) -> None:
                  width="stretch")
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (for a signed-in principal, who is the audit actor)."""
+    actor = who.actor
     st.header(t("batch", lang))
     c1, c2 = st.columns(2)
     top_k = c1.slider(t("top_k", lang), 1, 30, 10, key="b_k")

@@ -7,17 +7,22 @@ import datetime as dt
 import streamlit as st
 
 from matcher import review
+from matcher.access import Principal, need_view
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (for a signed-in principal, who is the audit actor)."""
+    actor = who.actor
     st.header(t("challenges", lang))
+    publishable = {"status": ["open"], "is_challenge": False}
+    if not who.privileged:  # a firm publishes its own needs only; institutions publish none
+        publishable["org_id"] = who.org_id if who.role == "firm" else -1
     with st.expander(t("publish_challenge", lang), expanded=False):
-        needs, _ = service.list_listings("needs", {"status": ["open"], "is_challenge": False}, limit=500)
+        needs, _ = service.list_listings("needs", publishable, limit=500)
         if needs:
             labels = {n["id"]: f"#{n['id']} {n['title']}" for n in needs}
             with st.form("publish"):
@@ -37,12 +42,13 @@ def render(service: MatchService, lang: str, actor: str) -> None:
                     else:
                         st.rerun()
     rows, _total = review.list_challenges(service, limit=200)
+    rows = [need_view(r, who) for r in rows]  # a confidential challenge shows its goal and reward to insiders only
     if not rows:
         st.info(t("no_challenges", lang))
         return
     labels = {r["id"]: f"🏆 {r['title']} · {r.get('reward') or '—'} 万元 · {r.get('deadline') or ''}" for r in rows}
     chosen = st.radio(t("challenges", lang), list(labels), format_func=labels.get, key="c_open")
-    need = next(r for r in rows if r["id"] == chosen)
+    need = need_view(next(r for r in rows if r["id"] == chosen), who)
     c1, c2 = st.columns([3, 2])
     with c1:
         secret = badge(t("confidential", lang), "secret") if need["confidentiality"] == "brokers" else ""

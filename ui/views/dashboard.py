@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from matcher.access import Principal
 from matcher.figures import figures
 from matcher.service import MatchService
 from ui.i18n import t
@@ -20,8 +21,8 @@ def _frame(rows: list[dict], key: str, lang: str) -> pd.DataFrame:
     return df.set_index(key)[list(COUNTERS)].rename(columns=names)
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (brokers and admins)."""
     st.header(t("dashboard", lang))
     f = figures(service)
     tot = f["totals"]

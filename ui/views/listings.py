@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from matcher.access import Principal, need_view, redact_match
 from matcher.errors import TechmatchError
 from matcher.importer import detect_format, import_bytes
 from matcher.service import MatchService
@@ -24,7 +25,7 @@ def _errors(exc: Exception, lang: str) -> None:
         st.error(t("invalid", lang) + f" {exc}")
 
 
-def _search(service: MatchService, lang: str) -> None:
+def _search(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
     c1, c2, c3 = st.columns([5, 2, 3])
     text = c1.text_input(t("search_text", lang), key="s_text", max_chars=500)
@@ -34,9 +35,11 @@ def _search(service: MatchService, lang: str) -> None:
     filters = {"industry": industry}
     if text.strip():
         hits = service.search(text, side=side, top_k=20, filters=filters)
-        rows = [{**m.item, "_score": m.score, "_terms": m.explanation.get("shared_terms", [])} for m in hits]
+        rows = [{**m.item, "_score": m.score} for m in hits]
     else:
         rows, _ = service.list_listings(side, filters, limit=50)
+    if side == "needs":  # a confidential need shows its text only to its owner and brokers
+        rows = [{**need_view(r, who), **({"_score": r["_score"]} if "_score" in r else {})} for r in rows]
     if not rows:
         st.info(t("empty", lang))
         return
@@ -47,22 +50,35 @@ def _search(service: MatchService, lang: str) -> None:
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
     chosen = st.selectbox(t("open_listing", lang), list(labels), format_func=labels.get, key="s_open")
     row = service.get_listing(side, chosen)
+    if side == "needs":
+        row = need_view(row, who)
     body = row.get("description") if side == "needs" else row.get("abstract")
     badges = [badge(v.industries.name(row["industry"])), badge(row.get("district") or "—")]
     if row.get("confidentiality") == "brokers":
         badges.insert(0, badge(t("confidential", lang), "secret"))
     st.markdown(card(row["title"], badges, f"#{row['id']}", highlight(body or "", [])), unsafe_allow_html=True)
     st.subheader(t("matches_for", lang, title=row["title"]))
-    for m in service.match_listing(side, chosen, top_k=5):
-        ex = m.explanation
-        st.markdown(f"**{m.rank}. {m.item['title']}** · {m.score:.3f}")
+    query_need = service.get_listing("needs", chosen) if side == "needs" else None
+    for found in service.match_listing(side, chosen, top_k=5):
+        m = redact_match(found.to_dict(), who, query_need)
+        ex = m["explanation"]
+        st.markdown(f"**{m['rank']}. {m['item']['title']}** · {m['score']:.3f}")
         st.markdown(f'<div class="muted">{ex.get("summary", "")}</div>', unsafe_allow_html=True)
 
 
-def _post_need(service: MatchService, lang: str, actor: str) -> None:
+def _own_org(who: Principal, lang: str, key: str) -> str | None:
+    """The organisation a listing is posted for: brokers and admins name it, firms and institutions post their own."""
+    if who.privileged:
+        return st.text_input(t("org", lang), key=key, max_chars=200) or None
+    st.caption(f"{t('org', lang)}：{who.org_name}")
+    return who.org_name
+
+
+def _post_need(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
+    actor = who.actor
     with st.form("post_need", clear_on_submit=False):
-        org = st.text_input(t("org", lang), key="n_org", max_chars=200)
+        org = _own_org(who, lang, "n_org")
         title = st.text_input(t("title", lang), key="n_title", max_chars=200)
         description = st.text_area(t("description", lang), key="n_desc", max_chars=20000)
         c1, c2, c3 = st.columns(3)
@@ -78,7 +94,7 @@ def _post_need(service: MatchService, lang: str, actor: str) -> None:
         secret = st.checkbox(t("brokers_only", lang), key="n_secret")
         if st.form_submit_button(t("submit", lang), type="primary"):
             try:
-                row = service.add_need({"org": org or None, "title": title, "description": description,
+                row = service.add_need({"org": org, "title": title, "description": description,
                                         "industry": industry, "district": district, "wanted_maturity": maturity,
                                         "coop_modes": modes, "budget": budget, "deadline": deadline,
                                         "keywords": keywords, "confidentiality": "brokers" if secret else "public",
@@ -89,10 +105,11 @@ def _post_need(service: MatchService, lang: str, actor: str) -> None:
                 st.success(t("posted", lang, id=row["id"], title=row["title"]))
 
 
-def _post_result(service: MatchService, lang: str, actor: str) -> None:
+def _post_result(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
+    actor = who.actor
     with st.form("post_result", clear_on_submit=False):
-        org = st.text_input(t("org", lang), key="r_org", max_chars=200)
+        org = _own_org(who, lang, "r_org")
         title = st.text_input(t("title", lang), key="r_title", max_chars=200)
         abstract = st.text_area(t("abstract", lang), key="r_abs", max_chars=20000)
         c1, c2, c3 = st.columns(3)
@@ -107,7 +124,7 @@ def _post_result(service: MatchService, lang: str, actor: str) -> None:
         keywords = st.text_input(t("keywords", lang), key="r_kw", max_chars=500)
         if st.form_submit_button(t("submit", lang), type="primary"):
             try:
-                row = service.add_result({"org": org or None, "title": title, "abstract": abstract,
+                row = service.add_result({"org": org, "title": title, "abstract": abstract,
                                           "industry": industry, "district": district, "maturity": maturity,
                                           "transfer_modes": modes, "price": price, "ip_type": ip,
                                           "keywords": keywords, "posted_at": dt.date.today()}, actor=actor)
@@ -135,16 +152,20 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
                          hide_index=True, width="stretch")
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (for a signed-in principal, who is the audit actor)."""
     st.header(t("listings", lang))
-    tab_search, tab_need, tab_result, tab_import = st.tabs(
-        [t("search", lang), t("post_need", lang), t("post_result", lang), t("import", lang)])
-    with tab_search:
-        _search(service, lang)
-    with tab_need:
-        _post_need(service, lang, actor)
-    with tab_result:
-        _post_result(service, lang, actor)
-    with tab_import:
-        _import(service, lang, actor)
+    # the API's roles: firms post needs, institutions results, brokers and admins both; only admins import
+    tabs = {"search": True, "post_need": who.role in ("firm", "broker", "admin"),
+            "post_result": who.role in ("institution", "broker", "admin"), "import": who.role == "admin"}
+    shown = [name for name, allowed in tabs.items() if allowed]
+    for name, tab in zip(shown, st.tabs([t(name, lang) for name in shown])):
+        with tab:
+            if name == "search":
+                _search(service, lang, who)
+            elif name == "post_need":
+                _post_need(service, lang, who)
+            elif name == "post_result":
+                _post_result(service, lang, who)
+            else:
+                _import(service, lang, who.actor)

@@ -7,6 +7,7 @@ import html
 import streamlit as st
 
 from matcher import review
+from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
@@ -15,8 +16,9 @@ from ui.render import badge
 BOARD = ("confirmed", "contacted", "negotiating", "contract_signed", "closed", "dropped")
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (for a signed-in principal, who is the audit actor)."""
+    actor = who.actor
     st.header(t("pipeline", lang))
     if st.session_state.get("flash"):
         st.success(st.session_state.pop("flash"))

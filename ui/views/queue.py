@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from matcher import review
+from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
@@ -85,8 +86,9 @@ def _decide(service: MatchService, cid: int, decision: str, reason: str | None, 
         st.rerun()
 
 
-def render(service: MatchService, lang: str, actor: str) -> None:
-    """The page."""
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (for a signed-in principal, who is the audit actor)."""
+    actor = who.actor
     st.header(t("queue", lang))
     if st.session_state.get("flash"):
         st.success(st.session_state.pop("flash"))

@@ -1,0 +1,80 @@
+"""Signing in to the workbench: by API key or password, roles decide the pages, revocation ends the session."""
+
+from __future__ import annotations
+
+from matcher import accounts, review
+from matcher.service import MatchService
+
+from ..conftest import make_settings
+from .conftest import app, button, key_for
+
+
+def service_for(data):
+    return MatchService(make_settings(data))
+
+
+def pages(at) -> list[str]:
+    return list(at.sidebar.radio(key="page").options)
+
+
+def test_nothing_but_the_sign_in_form_without_a_principal(workbench):
+    at = app(workbench, role=None).run()
+    assert not at.exception
+    assert at.header[0].value == "登录" and not [r for r in at.sidebar.radio if r.key == "page"]
+    at.text_input(key="signin_key").input("tm_not-a-real-key")
+    button(at, "登录").click().run()
+    assert at.error[0].value == "密钥无效或已撤销。"
+    assert at.header[0].value == "登录"
+
+
+def test_a_broker_with_a_password_decides_under_their_own_name(workbench):
+    s = service_for(workbench)
+    accounts.create_user(s, "zhang.broker", "correct horse battery", "broker", "测试技术转移中心")
+    at = app(workbench, role=None).run()
+    at.text_input(key="signin_name").input("zhang.broker")
+    at.text_input(key="signin_password").input("wrong password!")
+    [b for b in at.button if b.label == "登录"][-1].click().run()  # the password form's button
+    assert at.error and "用户名或密码不正确" in at.error[0].value
+    at.text_input(key="signin_password").input("correct horse battery")
+    [b for b in at.button if b.label == "登录"][-1].click().run()
+    assert not at.exception
+    assert pages(at) == ["审核队列", "对接进度", "需求与成果", "揭榜挂帅", "数据看板"]  # batch runs are for admins
+    pair_id = int(at.selectbox(key="pair").value)
+    at.radio(key="decision").set_value("confirm")
+    button(at, "提交决定").click().run()
+    assert s.store.find("reviews", candidate_id=pair_id)["actor"] == "broker:测试技术转移中心@zhang.broker"
+
+
+def test_a_firm_sees_no_queue_and_no_confidential_text(workbench):
+    at = app(workbench, role="firm").run()
+    assert not at.exception
+    assert pages(at) == ["需求与成果", "揭榜挂帅"]
+    at.radio(key="s_side").set_value("needs").run()
+    s = service_for(workbench)
+    secret = s.find_by_ref("needs", "T-N04")
+    assert secret["confidentiality"] == "brokers"
+    at.selectbox(key="s_open").set_value(secret["id"]).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert secret["title"] in text and secret["description"][:12] not in text and "保密需求" in text
+    broker = app(workbench, role="broker").run()
+    broker.sidebar.radio(key="page").set_value("listings").run()
+    broker.radio(key="s_side").set_value("needs").run()
+    broker.selectbox(key="s_open").set_value(secret["id"]).run()
+    assert secret["description"][:12] in " ".join(m.value for m in broker.markdown)
+
+
+def test_a_revoked_key_ends_the_session_and_sign_out_works(workbench):
+    key = key_for(workbench, "broker")
+    at = app(workbench, role=None).run()
+    at.text_input(key="signin_key").input(key)
+    button(at, "登录").click().run()
+    assert pages(at)[0] == "审核队列"
+    s = service_for(workbench)
+    key_id = next(k["id"] for k in accounts.list_keys(s) if key.startswith(k["prefix"]))
+    accounts.revoke_key(s, key_id)
+    at.run()
+    assert at.header[0].value == "登录" and "已被撤销" in at.warning[0].value
+    at = app(workbench, role="broker").run()
+    at.sidebar.button(key="signout").click().run()
+    assert at.header[0].value == "登录"
+    assert review.list_candidates(s)[1] > 0  # nothing was decided on the way

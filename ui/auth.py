@@ -1,0 +1,67 @@
+"""Sign-in for the workbench: a person signs in with an API key or a user name and password, and every page run
+checks again that the key or user has not been revoked. The signed-in principal is the audit actor, and pages
+follow the API's roles."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from matcher import accounts
+from matcher.access import Principal
+from matcher.service import MatchService
+from ui.i18n import t
+
+# which pages each role may open (the API's roles: the review queue, pipeline and figures are brokers' work)
+PAGE_ROLES = {
+    "queue": ("broker", "admin"), "pipeline": ("broker", "admin"), "listings": ("firm", "institution", "broker", "admin"),
+    "challenges": ("firm", "institution", "broker", "admin"), "dashboard": ("broker", "admin"), "batch": ("admin",),
+}
+KEY = "principal"
+
+
+def current(service: MatchService) -> Principal | None:
+    """The signed-in principal of this browser session, or None (also when its key or user was revoked)."""
+    who = st.session_state.get(KEY)
+    if who is None:
+        return None
+    if not accounts.still_valid(service, who):
+        del st.session_state[KEY]
+        st.session_state["signin_notice"] = "revoked"
+        return None
+    return who
+
+
+def pages_for(who: Principal) -> list[str]:
+    """The pages this principal may open, in menu order."""
+    return [page for page, roles in PAGE_ROLES.items() if who.role in roles]
+
+
+def sign_in_form(service: MatchService, lang: str) -> None:
+    """The sign-in page: an API key, or a user name and password set by an admin."""
+    st.header(t("signin", lang))
+    if st.session_state.pop("signin_notice", None) == "revoked":
+        st.warning(t("signin_revoked", lang))
+    by_key, by_password = st.tabs([t("signin_by_key", lang), t("signin_by_password", lang)])
+    with by_key, st.form("signin_key_form"):
+        key = st.text_input(t("api_key", lang), type="password", key="signin_key", max_chars=200)
+        if st.form_submit_button(t("signin", lang), type="primary"):
+            who = accounts.authenticate_key(service, key.strip()) if key.strip() else None
+            _enter(who, lang, "signin_bad_key")
+    with by_password, st.form("signin_password_form"):
+        name = st.text_input(t("user_name", lang), key="signin_name", max_chars=50)
+        password = st.text_input(t("password", lang), type="password", key="signin_password", max_chars=200)
+        if st.form_submit_button(t("signin", lang), type="primary"):
+            _enter(accounts.sign_in(service, name, password), lang, "signin_bad_password")
+
+
+def _enter(who: Principal | None, lang: str, error: str) -> None:
+    if who is None:
+        st.error(t(error, lang))
+        return
+    st.session_state[KEY] = who
+    st.rerun()
+
+
+def sign_out() -> None:
+    """Forget the principal of this browser session."""
+    st.session_state.pop(KEY, None)
