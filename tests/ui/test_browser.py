@@ -20,6 +20,7 @@ from matcher.importer import import_file
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
+from .conftest import key_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -61,7 +62,7 @@ def running_app(tmp_path, e5_encoder):
             time.sleep(0.5)
         else:
             pytest.fail("the workbench did not start: " + proc.stdout.read1(4000).decode(errors="replace"))
-        yield url, data
+        yield url, data, key_for(data, "broker")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -70,7 +71,7 @@ def running_app(tmp_path, e5_encoder):
 def test_broker_confirms_a_pair_by_clicking(running_app):
     from playwright.sync_api import sync_playwright
 
-    url, data = running_app
+    url, data, key = running_app
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
@@ -78,6 +79,9 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1500, "height": 1300}, locale="zh-CN")
         page.goto(url, wait_until="networkidle")
+        page.get_by_role("heading", name="登录").wait_for(timeout=90_000)  # nothing before signing in
+        page.get_by_label("API 密钥（techmatch keys create 生成）").fill(key)
+        page.get_by_role("button", name="登录").first.click()
         page.get_by_role("heading", name="审核队列").wait_for(timeout=90_000)
         page.get_by_text("提交决定").first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)

@@ -19,7 +19,7 @@ def service_for(data):
 
 @pytest.mark.parametrize(("page", "header"), PAGES.items())
 def test_every_page_renders(workbench, page, header):
-    at = app(workbench).run()
+    at = app(workbench, role="admin").run()  # an admin may open every page
     at.sidebar.radio(key="page").set_value(page).run()
     assert not at.exception, at.exception
     assert at.header[0].value == header
@@ -135,7 +135,7 @@ def test_publish_a_challenge_and_see_fitting_results(workbench):
 
 
 def test_batch_from_the_ui_and_english(workbench):
-    at = app(workbench).run()
+    at = app(workbench, role="admin").run()
     at.sidebar.radio(key="page").set_value("batch").run()
     at.slider(key="b_k").set_value(3)
     at.button(key="b_go").click().run()
