@@ -63,8 +63,9 @@ def make_vectors(parts, phrase_vecs, seed: int = 0, noise: float = 0.05) -> np.n
 
 
 def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -> float:
-    """Fill an empty service's store and indexes with a synthetic catalogue; returns seconds taken."""
-    from matcher.index import VectorIndex
+    """Fill an empty catalogue with synthetic needs and results, their vectors put into the embedding cache (as a
+    bulk encoder would), then load the service: it builds its indexes from the store and writes a snapshot."""
+    from matcher.documents import document_text
 
     t0 = time.perf_counter()
     rows, parts = make_texts(n_results, seed)
@@ -85,13 +86,25 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
         db["needs"].insert_all(needs)
     enc = service.encoder
     phrases = phrase_vectors(enc)
-    vecs = make_vectors(parts, phrases, seed)
-    ids = service.store.ids("results")
-    dense = VectorIndex(enc.dim, enc.name, service.settings.index_kind, service.settings.ivf_nprobe)
-    dense.build(ids, vecs)
-    dense.save(service.settings.index_dir, "results", service._synced("results"))
+    result_rows = service.store.rows("results")  # in insertion order, like `parts`
+    enc.put("document", [document_text("results", r) for r in result_rows], make_vectors(parts, phrases, seed))
     need_rows = service.store.rows("needs")
-    nd = VectorIndex(enc.dim, enc.name)
-    nd.build([r["id"] for r in need_rows], make_vectors(need_parts, phrases, seed + 7))
-    nd.save(service.settings.index_dir, "needs", service._synced("needs"))
+    enc.put("document", [document_text("needs", r) for r in need_rows],
+            make_vectors(need_parts, phrases, seed + 7))
+    service.load()
     return time.perf_counter() - t0
+
+
+def synthetic_results(service, n: int, seed: int) -> list[dict]:
+    """`n` new result rows whose vectors are already in the embedding cache (so adding them encodes nothing)."""
+    from matcher.documents import document_text
+    from matcher.schemas import ResultIn
+
+    rows, parts = make_texts(n, seed)
+    for i, row in enumerate(rows):
+        row["title"] = f"{row['title']}第{seed}批{i}号"
+        row.pop("maturity_label", None)
+    stored = [ResultIn.model_validate(r).model_dump() for r in rows]  # the text as the store will hold it
+    vecs = make_vectors(parts, phrase_vectors(service.encoder), seed)
+    service.encoder.put("document", [document_text("results", r) for r in stored], vecs)
+    return rows

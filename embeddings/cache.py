@@ -68,6 +68,15 @@ class CachedEncoder(Encoder):
             out[i] = found[h]
         return out
 
+    def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store vectors computed elsewhere (a bulk encoder, a benchmark's synthetic vectors) for these texts."""
+        rows = [(self.name, role, self._hash(t), np.asarray(v, dtype=np.float32).tobytes())
+                for t, v in zip(texts, vectors)]
+        with self.lock:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("insert or replace into embeddings values (?, ?, ?, ?)", rows)
+            self.conn.execute("COMMIT")
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._lookup("query", texts, self.inner.encode_queries)
 

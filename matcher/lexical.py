@@ -1,15 +1,95 @@
-"""BM25 over a catalogue side, kept in memory as a sparse matrix and updated item by item."""
+"""BM25 over a catalogue side: raw term counts in memory, updated in place, weighted at query time.
+
+Layout: an immutable *base* (raw term counts of its rows as CSR and CSC, their ids and lengths) with an alive mask
+for rows removed or replaced since it was built, plus a small *delta* (id -> term ids and counts) of documents added
+or replaced since then. Document frequencies, the number of documents and the total length are kept up to date on
+every add and remove, so idf and length normalisation are applied when a query is scored, on the query's columns only;
+nothing is ever rebuilt on the query path. `compact()` folds the delta into a new base (built outside the lock,
+swapped in under it); it runs on its own when the delta and the dead rows outgrow max(2000, 5% of the base).
+"""
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from math import log, log1p
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
 from .text import TOKENIZERS
+
+FORMAT = 1
+COMPACT_MIN = 2000  # compact once the delta plus dead base rows exceed this many documents …
+COMPACT_SHARE = 0.05  # … and this share of the base
+
+_EMPTY_I64 = np.zeros(0, dtype=np.int64)
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(lo[i], hi[i]) for every i, vectorised."""
+    sizes = hi - lo
+    total = int(sizes.sum())
+    if not total:
+        return _EMPTY_I64
+    starts = np.cumsum(sizes) - sizes
+    return np.arange(total, dtype=np.int64) + np.repeat(lo.astype(np.int64) - starts, sizes)
+
+
+@dataclass(frozen=True)
+class _Base:
+    """Raw term counts of a fixed set of documents; never modified once built."""
+
+    ids: np.ndarray  # int64 (n,)
+    csr: sparse.csr_matrix  # float32 counts, (n, vocabulary size when built)
+    csc: sparse.csc_matrix  # the same counts by column
+    lengths: np.ndarray  # float64 (n,): sum of each row's counts
+    rows: dict[int, int]  # id -> row
+
+    @classmethod
+    def build(cls, ids: np.ndarray, csr: sparse.csr_matrix) -> _Base:
+        csr = sparse.csr_matrix(csr, dtype=np.float32)
+        lengths = np.asarray(csr.sum(axis=1), dtype=np.float64).ravel()
+        return cls(ids, csr, csr.tocsc(), lengths, dict(zip(ids.tolist(), range(len(ids)))))
+
+    @classmethod
+    def empty(cls) -> _Base:
+        return cls.build(_EMPTY_I64, sparse.csr_matrix((0, 0), dtype=np.float32))
+
+    def terms_of(self, row: int) -> np.ndarray:
+        return self.csr.indices[self.csr.indptr[row]:self.csr.indptr[row + 1]]
+
+
+@dataclass(frozen=True)
+class _DeltaView:
+    """The delta's documents as flat arrays sorted by term id (rebuilt lazily after the delta changes)."""
+
+    ids: np.ndarray  # int64 (m,), in the delta's order
+    lengths: np.ndarray  # float64 (m,)
+    cols: np.ndarray  # term ids, sorted
+    rows: np.ndarray  # position in `ids` of each entry
+    tf: np.ndarray  # float32 counts
+    index: dict[int, int]  # id -> position
+
+    @classmethod
+    def build(cls, delta: dict[int, tuple[np.ndarray, np.ndarray]]) -> _DeltaView:
+        ids = np.fromiter(delta.keys(), dtype=np.int64, count=len(delta))
+        parts = list(delta.values())
+        if not parts:
+            return cls(ids, np.zeros(0), np.zeros(0, dtype=np.int32), _EMPTY_I64, _EMPTY_F32, {})
+        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
+        cols = np.concatenate([p[0] for p in parts])
+        tf = np.concatenate([p[1] for p in parts])
+        rows = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+        lengths = np.bincount(rows, weights=tf, minlength=len(parts))
+        order = np.argsort(cols, kind="stable")
+        return cls(ids, lengths, cols[order], rows[order], tf[order], dict(zip(ids.tolist(), range(len(ids)))))
 
 
 class LexicalIndex:
@@ -19,98 +99,336 @@ class LexicalIndex:
         self.tokenizer_name = tokenizer
         self.tokenize = TOKENIZERS[tokenizer]
         self.k1, self.b = k1, b
-        # per document: (term ids, term counts) as small arrays; a Counter per document costs ~10x the memory
-        self.docs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self.terms: dict[str, int] = {}
         self.lock = threading.RLock()
-        self._dirty = True
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._row: dict[int, int] = {}
-        self._vocab: dict[str, int] = {}
-        self._idf = np.zeros(0, dtype=np.float32)
-        self._matrix = sparse.csc_matrix((0, 0), dtype=np.float32)
+        # term -> id; ids are handed out in insertion order and never taken back, so list(terms) is id order
+        self.terms: dict[str, int] = {}
+        self._df = np.zeros(1024, dtype=np.int64)  # per-term document frequency (capacity grows by doubling)
+        self._total = 0.0  # sum of the lengths of every live document
+        self._base = _Base.empty()
+        self._alive = np.zeros(0, dtype=bool)
+        self._n_alive = 0
+        self._delta: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._view: _DeltaView | None = None
+        self._compacting = threading.Lock()
+        self._touched: set[int] | None = None  # ids changed while a compaction is building
 
+    # -- size and statistics -------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.docs)
-
-    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
-        """Insert or replace documents."""
-        counts = [Counter(self.tokenize(t)) for t in texts]
         with self.lock:
-            for item, c in zip(ids, counts):
-                term_ids = np.fromiter((self.terms.setdefault(t, len(self.terms)) for t in c), dtype=np.int32,
-                                       count=len(c))
-                self.docs[int(item)] = (term_ids, np.fromiter(c.values(), dtype=np.float32, count=len(c)))
-            self._dirty = True
+            return self._n_alive + len(self._delta)
 
-    def remove(self, ids: Sequence[int]) -> None:
-        with self.lock:
-            for item in ids:
-                self.docs.pop(int(item), None)
-            self._dirty = True
+    @property
+    def _matrix(self) -> sparse.csc_matrix:
+        """The base's raw counts (benchmarks read its size)."""
+        return self._base.csc
 
-    def _build(self) -> None:
-        ids = np.fromiter(self.docs.keys(), dtype=np.int64, count=len(self.docs))
-        vocab = self.terms
-        parts = [self.docs[int(i)] for i in ids]
-        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
-        cols = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
-        vals = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.float32)
-        rows = np.repeat(np.arange(len(ids)), sizes)
-        lengths = np.bincount(rows, weights=vals, minlength=len(ids)).astype(np.float32)
-        n = max(len(ids), 1)
-        tf = sparse.csr_matrix((vals, (rows, cols)), shape=(len(ids), len(vocab)))
-        df = np.bincount(cols.astype(np.int64), minlength=len(vocab)).astype(np.float32)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg = float(lengths.mean()) if len(lengths) else 1.0
-        norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-6))
-        tf = tf.tocoo()
-        weights = tf.data * (self.k1 + 1) / (tf.data + norm[tf.row]) * idf[tf.col]
-        self._matrix = sparse.csc_matrix((weights.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
-        self._ids, self._vocab, self._idf = ids, vocab, idf
-        self._row = {int(item): r for r, item in enumerate(ids)}
-        self._dirty = False
-
-    def _ready(self) -> None:
-        with self.lock:
-            if self._dirty:
-                self._build()
+    def _idf(self, df: np.ndarray | float, n: int) -> np.ndarray | float:
+        if isinstance(df, np.ndarray):
+            return np.log1p((n - df + 0.5) / (df + 0.5))
+        return log1p((n - df + 0.5) / (df + 0.5))
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency of a term (0 for unseen terms)."""
-        self._ready()
-        col = self._vocab.get(term)
-        return float(self._idf[col]) if col is not None else 0.0
+        """Inverse document frequency of a term (0 for unseen terms and terms no document holds any more)."""
+        with self.lock:
+            col = self.terms.get(term)
+            df = int(self._df[col]) if col is not None else 0
+            return float(self._idf(df, len(self))) if df > 0 else 0.0
 
-    def _scores(self, query: str) -> np.ndarray:
-        q = Counter(t for t in self.tokenize(query) if t in self._vocab)
-        if not q or not len(self._ids):
-            return np.zeros(len(self._ids), dtype=np.float32)
-        cols = [self._vocab[t] for t in q]
-        weights = np.asarray([1.0 + np.log(c) for c in q.values()], dtype=np.float32)
-        return np.asarray(self._matrix[:, cols] @ weights).ravel()
+    # -- updates -----------------------------------------------------------------------------
+    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Insert or replace documents."""
+        ids = [int(i) for i in ids]
+        texts = list(texts)
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        docs = {item: Counter(self.tokenize(t)) for item, t in zip(ids, texts)}  # a repeated id: the last text wins
+        with self.lock:
+            self._discard(docs)
+            terms, added, total = self.terms, [], 0.0
+            for item, c in docs.items():
+                term_ids = np.fromiter((terms.setdefault(t, len(terms)) for t in c), dtype=np.int32, count=len(c))
+                tf = np.fromiter(c.values(), dtype=np.float32, count=len(c))
+                self._delta[item] = (term_ids, tf)
+                added.append(term_ids)
+                total += float(tf.sum())
+            if len(terms) > len(self._df):
+                grown = np.zeros(max(len(terms), 2 * len(self._df)), dtype=np.int64)
+                grown[:len(self._df)] = self._df
+                self._df = grown
+            self._bump(added, +1)
+            self._total += total
+            self._view = None
+            due = self._due()
+        if due:
+            self._auto_compact()
+
+    def remove(self, ids: Sequence[int]) -> None:
+        """Remove documents; unknown ids are ignored."""
+        with self.lock:
+            self._discard([int(i) for i in ids])
+            due = self._due()
+        if due:
+            self._auto_compact()
+
+    def _discard(self, ids: Iterable[int]) -> None:
+        """Take these documents out of the statistics, the delta and the base (caller holds the lock)."""
+        base, alive, gone, total = self._base, self._alive, [], 0.0
+        for item in ids:
+            if self._touched is not None:
+                self._touched.add(item)
+            old = self._delta.pop(item, None)
+            if old is not None:
+                gone.append(old[0])
+                total += float(old[1].sum())
+                self._view = None
+                continue
+            row = base.rows.get(item)
+            if row is not None and alive[row]:
+                alive[row] = False
+                self._n_alive -= 1
+                gone.append(base.terms_of(row))
+                total += float(base.lengths[row])
+        self._bump(gone, -1)
+        self._total -= total
+
+    def _bump(self, term_arrays: list[np.ndarray], sign: int) -> None:
+        if not term_arrays:
+            return
+        cols = np.concatenate(term_arrays)
+        vocab = len(self.terms)
+        if len(cols) > vocab // 4:
+            self._df[:vocab] += sign * np.bincount(cols, minlength=vocab)
+        else:
+            np.add.at(self._df, cols, sign)
+
+    # -- compaction --------------------------------------------------------------------------
+    def _due(self) -> bool:
+        pending = len(self._delta) + len(self._base.ids) - self._n_alive
+        return pending > max(COMPACT_MIN, COMPACT_SHARE * len(self._base.ids))
+
+    def _auto_compact(self) -> None:
+        if self._compacting.acquire(blocking=False):  # one already under way will do
+            try:
+                self._compact()
+            finally:
+                self._compacting.release()
+
+    def compact(self) -> None:
+        """Fold the delta and the dead rows into a new base. Queries and updates go on while it is built; updates
+        made meanwhile are carried over. Do not call it while holding `lock` (lock order: compaction, then `lock`)."""
+        with self._compacting:
+            self._compact()
+
+    def _compact(self) -> None:
+        with self.lock:
+            base, alive, delta = self._base, self._alive.copy(), dict(self._delta)
+            vocab = len(self.terms)
+            if not delta and alive.all():
+                return
+            self._touched = set()
+        try:
+            new = self._merge(base, alive, delta, vocab)
+        except BaseException:
+            with self.lock:
+                self._touched = None
+            raise
+        with self.lock:
+            touched, self._touched = self._touched, None
+            new_alive = np.ones(len(new.ids), dtype=bool)
+            for item in touched:  # changed since the copy: the base's version is stale
+                row = new.rows.get(item)
+                if row is not None:
+                    new_alive[row] = False
+            self._base, self._alive, self._n_alive = new, new_alive, int(new_alive.sum())
+            self._delta = {item: doc for item, doc in self._delta.items() if item in touched}
+            self._view = None
+
+    @staticmethod
+    def _merge(base: _Base, alive: np.ndarray, delta: dict[int, tuple[np.ndarray, np.ndarray]],
+               vocab: int) -> _Base:
+        """A new base of the base's alive rows followed by the delta's documents."""
+        keep = np.flatnonzero(alive)
+        old = base.csr[keep] if len(keep) < len(alive) else base.csr
+        parts = list(delta.values())
+        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
+        indptr = np.concatenate([old.indptr.astype(np.int64), old.nnz + np.cumsum(sizes)])
+        indices = np.concatenate([old.indices.astype(np.int32)] + [p[0] for p in parts])
+        data = np.concatenate([old.data.astype(np.float32)] + [p[1] for p in parts])
+        ids = np.concatenate([base.ids[keep], np.fromiter(delta.keys(), dtype=np.int64, count=len(delta))])
+        csr = sparse.csr_matrix((data, indices, indptr), shape=(len(ids), vocab))
+        return _Base.build(ids, csr)
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _query(self, tokens: Counter) -> tuple[np.ndarray, np.ndarray]:
+        """(term ids, idf × (1 + ln count)) of the query's terms that some document holds (caller holds the lock)."""
+        cols, weights, n = [], [], len(self)
+        for term, count in tokens.items():
+            col = self.terms.get(term)
+            if col is not None and self._df[col] > 0:
+                cols.append(col)
+                weights.append(self._idf(float(self._df[col]), n) * (1.0 + log(count)))
+        return np.asarray(cols, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+
+    def _weigh(self, tf: np.ndarray, lengths: np.ndarray, term_weight: np.ndarray) -> np.ndarray:
+        n = len(self)
+        avgdl = max(self._total / n if n else 1.0, 1e-6)
+        norm = self.k1 * (1 - self.b + self.b * lengths / avgdl)
+        return term_weight * tf * (self.k1 + 1) / (tf + norm)
+
+    def _score(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scores of every base row, 0 for dead rows; scores of the delta's documents in view order), caller holds
+        the lock."""
+        tokens = Counter(self.tokenize(query))
+        base = self._base
+        if self._view is None:
+            self._view = _DeltaView.build(self._delta)
+        view = self._view
+        cols, weights = self._query(tokens)
+        base_scores = np.zeros(len(base.ids), dtype=np.float64)
+        delta_scores = np.zeros(len(view.ids), dtype=np.float64)
+        if not len(cols):
+            return base_scores, delta_scores
+        inside = cols < base.csc.shape[1]
+        if inside.any() and len(base.ids):
+            c, w = cols[inside], weights[inside]
+            lo, hi = base.csc.indptr[c], base.csc.indptr[c + 1]
+            at = _ranges(lo, hi)
+            rows = base.csc.indices[at]
+            term_weight = np.repeat(w, hi - lo)
+            contrib = self._weigh(base.csc.data[at].astype(np.float64), base.lengths[rows], term_weight)
+            base_scores = np.bincount(rows, weights=contrib, minlength=len(base.ids))
+            base_scores[~self._alive] = 0.0
+        if len(view.ids):
+            lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
+            at = _ranges(lo, hi)
+            rows = view.rows[at]
+            contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows], np.repeat(weights, hi - lo))
+            delta_scores = np.bincount(rows, weights=contrib, minlength=len(view.ids))
+        return base_scores, delta_scores
 
     def search(self, query: str, k: int, allowed: Sequence[int] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k best documents with a positive score, best first."""
-        self._ready()
+        """(scores, ids) of the k best documents with a positive score, best first (ties in index order)."""
         with self.lock:
-            scores = self._scores(query)
-            ids = self._ids
+            base_scores, delta_scores = self._score(query)
+            rows = np.flatnonzero(base_scores > 0)
+            hits = np.flatnonzero(delta_scores > 0)
+            ids = np.concatenate([self._base.ids[rows], self._view.ids[hits]])
+            scores = np.concatenate([base_scores[rows], delta_scores[hits]]).astype(np.float32)
         if allowed is not None:
-            mask = np.isin(ids, np.asarray(allowed, dtype=np.int64))
-            scores = np.where(mask, scores, 0.0)
-        k = min(k, int((scores > 0).sum()))
+            keep = np.isin(ids, np.asarray(list(allowed), dtype=np.int64))
+            ids, scores = ids[keep], scores[keep]
+        keep = scores > 0
+        ids, scores = ids[keep], scores[keep]
+        k = min(int(k), len(scores))
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return scores[top], ids[top]
+        if k < len(scores):  # the k best, ties at the cut taken in index order
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            above = np.flatnonzero(scores > kth)
+            level = np.flatnonzero(scores == kth)[:k - len(above)]
+            pick = np.sort(np.concatenate([above, level]))
+            ids, scores = ids[pick], scores[pick]
+        order = np.argsort(-scores, kind="stable")
+        return scores[order], ids[order]
 
     def score_ids(self, query: str, ids: Sequence[int]) -> np.ndarray:
         """BM25 scores of the query against these documents (0 for unknown ids)."""
-        self._ready()
+        out = np.zeros(len(ids), dtype=np.float32)
         with self.lock:
-            scores = self._scores(query)
-            rows = [self._row.get(int(i), -1) for i in ids]
-        return np.asarray([scores[r] if r >= 0 else 0.0 for r in rows], dtype=np.float32)
+            base_scores, delta_scores = self._score(query)
+            base, view = self._base, self._view
+            for i, item in enumerate(ids):
+                item = int(item)
+                pos = view.index.get(item)
+                if pos is not None:
+                    out[i] = delta_scores[pos]
+                    continue
+                row = base.rows.get(item)
+                if row is not None and self._alive[row]:
+                    out[i] = base_scores[row]
+        return out
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write the whole index (compacted) to one .npz file, atomically (temporary file, fsync, rename)."""
+        path = Path(path)
+        with self._compacting:  # lock order: the compaction lock first, then self.lock
+            self._compact()
+            with self.lock:
+                self._compact()  # changed meanwhile: compact again, this time holding the lock throughout
+                base = self._base
+                terms = list(self.terms)
+                k1, b, name = self.k1, self.b, self.tokenizer_name
+        csr = base.csr
+        # terms no document holds any more are left out of the file
+        held = np.bincount(csr.indices, minlength=len(terms)) > 0
+        if not held.all():
+            remap = np.cumsum(held) - 1
+            indices = remap[csr.indices].astype(np.int32)
+            terms = [t for t, h in zip(terms, held.tolist()) if h]
+        else:
+            indices = csr.indices.astype(np.int32)
+        top = float(csr.data.max()) if csr.nnz else 0.0
+        counts = csr.data.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.float32)
+        text = "\x00".join(terms).encode("utf-8")
+        arrays = {
+            "format": np.asarray(FORMAT), "tokenizer": np.asarray(name), "k1": np.asarray(k1, dtype=np.float64),
+            "b": np.asarray(b, dtype=np.float64), "ids": base.ids.astype(np.int64),
+            "indptr": csr.indptr.astype(np.int64), "indices": indices, "counts": counts,
+            "terms": np.frombuffer(text, dtype=np.uint8), "term_lengths": np.fromiter(map(len, terms), np.int32),
+        }
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        try:  # make the rename durable too (not possible everywhere)
+            fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    @classmethod
+    def load(cls, path: Path, tokenizer: str | None = None) -> LexicalIndex:
+        """Read an index written by `save`; with `tokenizer`, refuse a file built with another tokenizer."""
+        with np.load(Path(path), allow_pickle=False) as z:
+            if int(z["format"]) != FORMAT:
+                raise ValueError(f"{path}: BM25 index format {int(z['format'])}, expected {FORMAT}")
+            name = str(z["tokenizer"])
+            if tokenizer is not None and name != tokenizer:
+                raise ValueError(f"{path} was built with tokenizer {name!r}, not {tokenizer!r}")
+            if name not in TOKENIZERS:
+                raise ValueError(f"{path}: unknown tokenizer {name!r}")
+            index = cls(name, float(z["k1"]), float(z["b"]))
+            ids, indptr, indices = z["ids"], z["indptr"], z["indices"]
+            counts, lengths = z["counts"].astype(np.float32), z["term_lengths"]
+            text = z["terms"].tobytes().decode("utf-8")
+        terms = text.split("\x00")
+        if len(terms) != len(lengths):
+            ends = np.cumsum(lengths).tolist()  # some term holds the separator: cut by lengths instead
+            terms = [text[e - n + i:e + i] for i, (e, n) in enumerate(zip(ends, lengths.tolist()))]
+        if len(indptr) != len(ids) + 1 or int(indptr[-1]) != len(indices) or len(indices) != len(counts):
+            raise ValueError(f"{path}: inconsistent BM25 arrays")
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= len(terms)):
+            raise ValueError(f"{path}: term ids out of range")
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError(f"{path}: duplicate document ids")
+        csr = sparse.csr_matrix((counts, indices, indptr), shape=(len(ids), len(terms)))
+        index.terms = dict(zip(terms, range(len(terms))))
+        index._base = _Base.build(ids.astype(np.int64), csr)
+        index._alive = np.ones(len(ids), dtype=bool)
+        index._n_alive = len(ids)
+        index._df = np.bincount(indices, minlength=max(len(terms), 1)).astype(np.int64)
+        index._total = float(index._base.lengths.sum())
+        return index

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import Conflict, Invalid, NotFound
-from .store import now
+from .errors import Conflict, Invalid
+from .store import CANDIDATE_SORTS, now
 
 if TYPE_CHECKING:
     from .service import MatchService
@@ -18,24 +18,6 @@ DECISIONS = ("confirm", "reject")
 # pipeline stages in order; any open stage may also move to "dropped"
 STAGE_ORDER = ("confirmed", "contacted", "negotiating", "contract_signed", "closed")
 FINAL_STAGES = ("closed", "dropped")
-CANDIDATE_SORTS = {"score": "c.score", "confidence": "coalesce(c.confidence, -1)", "rank": "c.rank",
-                   "created_at": "c.created_at", "id": "c.id"}
-
-_SUMMARY = """
-select c.*,
-  n.title as need_title, n.industry as need_industry, n.district as need_district,
-  n.confidentiality as need_confidentiality, n.wanted_trl_min, n.wanted_trl_max, n.org_id as need_org_id,
-  no.name as need_org,
-  r.title as result_title, r.industry as result_industry, r.district as result_district, r.trl as result_trl,
-  r.org_id as result_org_id, ro.name as result_org
-from candidates c
-join needs n on n.id = c.need_id
-join results r on r.id = c.result_id
-left join organisations no on no.id = n.org_id
-left join organisations ro on ro.id = r.org_id
-"""
-
-
 def _split(row: dict[str, Any]) -> dict[str, Any]:
     """A joined candidate row with its need and result summaries nested."""
     need = {"id": row["need_id"], "title": row.pop("need_title"), "industry": row.pop("need_industry"),
@@ -48,6 +30,10 @@ def _split(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "need": need, "result": result}
 
 
+def _as_list(values: Sequence[str] | str | None) -> list[str]:
+    return [values] if isinstance(values, str) else list(values or [])
+
+
 def list_candidates(service: MatchService, status: str | None = "pending", industry: Sequence[str] | str | None = None,
                     district: Sequence[str] | str | None = None, min_score: float | None = None,
                     trl_min: int | None = None, trl_max: int | None = None, need_id: int | None = None,
@@ -57,31 +43,14 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
 
     `min_confidence` keeps pairs whose calibrated confidence reaches it (pairs without one are left out).
     """
-    clauses, params = [], []
-
-    def among(col: str, values: Sequence[str] | str | None) -> None:
-        if values:
-            values = [values] if isinstance(values, str) else list(values)
-            clauses.append(f"{col} in ({','.join('?' * len(values))})")
-            params.extend(values)
-
-    among("c.status", status)
-    among("n.industry", industry)
-    among("n.district", district)
-    for col, value, op in (("c.score", min_score, ">="), ("c.confidence", min_confidence, ">="),
-                           ("r.trl", trl_min, ">="), ("r.trl", trl_max, "<="),
-                           ("c.need_id", need_id, "="), ("c.result_id", result_id, "="), ("c.run_id", run_id, "=")):
-        if value is not None:
-            clauses.append(f"{col} {op} ?")
-            params.append(value)
     key = sort.lstrip("-")
     if key not in CANDIDATE_SORTS:
         raise Invalid(f"cannot sort candidates by {key!r}; use one of {', '.join(CANDIDATE_SORTS)}")
-    where = (" where " + " and ".join(clauses)) if clauses else ""
-    order = f" order by {CANDIDATE_SORTS[key]} {'desc' if sort.startswith('-') else 'asc'}, c.id"
-    rows = service.store.query(_SUMMARY + where + order + " limit ? offset ?", [*params, int(limit), int(offset)])
-    total = service.store.query("select count(*) as n from candidates c join needs n on n.id = c.need_id "
-                                "join results r on r.id = c.result_id" + where, params)[0]["n"]
+    rows, total = service.store.candidates(
+        {"status": _as_list(status), "industry": _as_list(industry), "district": _as_list(district),
+         "min_score": min_score, "min_confidence": min_confidence, "trl_min": trl_min, "trl_max": trl_max,
+         "need_id": need_id, "result_id": result_id, "run_id": run_id},
+        key, sort.startswith("-"), limit, offset)
     return [_split(r) for r in rows], int(total)
 
 
@@ -138,18 +107,6 @@ def bulk_reject(service: MatchService, candidate_ids: Sequence[int], reason_code
     return len(candidate_ids)
 
 
-_PAIRINGS = """
-select p.*, n.title as need_title, n.confidentiality as need_confidentiality, n.org_id as need_org_id,
-  n.industry as industry, n.district as district, r.title as result_title, r.org_id as result_org_id,
-  no.name as need_org, ro.name as result_org
-from pairings p
-join needs n on n.id = p.need_id
-join results r on r.id = p.result_id
-left join organisations no on no.id = n.org_id
-left join organisations ro on ro.id = r.org_id
-"""
-
-
 def list_reviews(service: MatchService, candidate_id: int | None = None, limit: int = 50, offset: int = 0
                  ) -> tuple[list[dict[str, Any]], int]:
     """Decisions taken, newest first (of one candidate when given), and their total."""
@@ -161,23 +118,13 @@ def list_reviews(service: MatchService, candidate_id: int | None = None, limit: 
 def list_pairings(service: MatchService, stage: Sequence[str] | str | None = None, limit: int = 50,
                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Pairings (confirmed pairs on their way to a contract), newest change first."""
-    where, params = "", []
-    if stage:
-        stages = [stage] if isinstance(stage, str) else list(stage)
-        where = f" where p.stage in ({','.join('?' * len(stages))})"
-        params = stages
-    rows = service.store.query(_PAIRINGS + where + " order by p.updated_at desc, p.id desc limit ? offset ?",
-                               [*params, int(limit), int(offset)])
-    total = service.store.query("select count(*) as n from pairings p" + where, params)[0]["n"]
-    return rows, int(total)
+    stages = [stage] if isinstance(stage, str) else list(stage or [])
+    return service.store.pairings(stages, limit, offset)
 
 
 def get_pairing(service: MatchService, pairing_id: int) -> dict[str, Any]:
     """One pairing with titles and its audited history of stage moves."""
-    rows = service.store.query(_PAIRINGS + " where p.id = ?", [pairing_id])
-    if not rows:
-        raise NotFound(f"pairings {pairing_id} does not exist")
-    row = rows[0]
+    row = service.store.pairing(pairing_id)
     row["history"] = service.store.rows("audit_log", "entity = ? and entity_id = ?", ["pairings", pairing_id])
     return row
 
@@ -233,8 +180,9 @@ def publish_challenge(service: MatchService, need_id: int, goal: str, indicators
 def list_challenges(service: MatchService, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Needs published as challenges, newest first, each with its number of applications."""
     rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset)
+    counts = service.store.application_counts([row["id"] for row in rows])
     for row in rows:
-        row["applications"] = service.store.count("challenge_applications", "need_id = ?", [row["id"]])
+        row["applications"] = counts.get(row["id"], 0)
     return rows, total
 
 
@@ -260,6 +208,4 @@ def apply_challenge(service: MatchService, need_id: int, org: str, team: str, pr
 def list_applications(service: MatchService, need_id: int) -> list[dict[str, Any]]:
     """Applications filed against a challenge, with the organisations' names."""
     service.get_listing("needs", need_id)
-    return service.store.query(
-        "select a.*, o.name as org from challenge_applications a left join organisations o on o.id = a.org_id "
-        "where a.need_id = ? order by a.id", [need_id])
+    return service.store.applications(need_id)

@@ -27,6 +27,49 @@ TABLES = (
 )
 
 
+CANDIDATE_SORTS = {"score": "c.score", "confidence": "coalesce(c.confidence, -1)", "rank": "c.rank",
+                   "created_at": "c.created_at", "id": "c.id"}
+_CANDIDATES = """
+select c.*,
+  n.title as need_title, n.industry as need_industry, n.district as need_district,
+  n.confidentiality as need_confidentiality, n.wanted_trl_min, n.wanted_trl_max, n.org_id as need_org_id,
+  no.name as need_org,
+  r.title as result_title, r.industry as result_industry, r.district as result_district, r.trl as result_trl,
+  r.org_id as result_org_id, ro.name as result_org
+from candidates c
+join needs n on n.id = c.need_id
+join results r on r.id = c.result_id
+left join organisations no on no.id = n.org_id
+left join organisations ro on ro.id = r.org_id
+"""
+_PAIRINGS = """
+select p.*, n.title as need_title, n.confidentiality as need_confidentiality, n.org_id as need_org_id,
+  n.industry as industry, n.district as district, r.title as result_title, r.org_id as result_org_id,
+  no.name as need_org, ro.name as result_org
+from pairings p
+join needs n on n.id = p.need_id
+join results r on r.id = p.result_id
+left join organisations no on no.id = n.org_id
+left join organisations ro on ro.id = r.org_id
+"""
+_NEED_COUNTERS = """
+  count(*) as needs_posted,
+  sum(n.status = 'open') as needs_open,
+  sum(n.status in ('matched', 'solved')) as needs_matched,
+  sum(n.status = 'solved') as needs_solved,
+  coalesce(sum(p.confirmed), 0) as confirmed_pairings,
+  coalesce(sum(p.signed), 0) as contracts_signed,
+  round(coalesce(sum(p.value), 0), 2) as contract_value
+from needs n left join (
+  select need_id, count(*) as confirmed, sum(stage in ('contract_signed', 'closed')) as signed,
+         sum(case when stage in ('contract_signed', 'closed') then contract_value else 0 end) as value
+  from pairings group by need_id
+) p on p.need_id = n.id
+"""
+_FIGURE_KEYS = {"district": "n.district", "industry": "n.industry",
+                "month": "substr(coalesce(n.posted_at, n.created_at), 1, 7)"}
+
+
 def now() -> str:
     """UTC timestamp in ISO 8601 with microseconds (they order writes within one second)."""
     return dt.datetime.now(dt.timezone.utc).isoformat()
@@ -299,6 +342,79 @@ class Store:
             if side == "needs":
                 self.db.execute("delete from challenge_applications where need_id = ?", [item_id])
             self.db.execute(f"delete from [{side}] where id = ?", [item_id])
+
+    # -- review queue, pipeline, challenges, figures ----------------------------------------
+    def candidates(self, filters: dict[str, Any], sort: str, descending: bool, limit: int, offset: int
+                   ) -> tuple[list[dict[str, Any]], int]:
+        """A page of candidates joined with need and result summaries (flat columns), and the total.
+
+        filters: status / industry / district (lists), min_score, min_confidence, trl_min, trl_max, need_id,
+        result_id, run_id (None = any).
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for col, key in (("c.status", "status"), ("n.industry", "industry"), ("n.district", "district")):
+            values = filters.get(key) or []
+            if values:
+                clauses.append(f"{col} in ({','.join('?' * len(values))})")
+                params.extend(values)
+        for col, key, op in (("c.score", "min_score", ">="), ("c.confidence", "min_confidence", ">="),
+                             ("r.trl", "trl_min", ">="), ("r.trl", "trl_max", "<="), ("c.need_id", "need_id", "="),
+                             ("c.result_id", "result_id", "="), ("c.run_id", "run_id", "=")):
+            if filters.get(key) is not None:
+                clauses.append(f"{col} {op} ?")
+                params.append(filters[key])
+        if sort not in CANDIDATE_SORTS:
+            raise Invalid(f"cannot sort candidates by {sort!r}; use one of {', '.join(CANDIDATE_SORTS)}")
+        where = (" where " + " and ".join(clauses)) if clauses else ""
+        order = f" order by {CANDIDATE_SORTS[sort]} {'desc' if descending else 'asc'}, c.id"
+        rows = self.query(_CANDIDATES + where + order + " limit ? offset ?", [*params, int(limit), int(offset)])
+        total = self._read().execute("select count(*) from candidates c join needs n on n.id = c.need_id "
+                                     "join results r on r.id = c.result_id" + where, params).fetchone()[0]
+        return rows, int(total)
+
+    def pairings(self, stages: Sequence[str], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of pairings with titles and organisations, newest change first, and the total."""
+        where = f" where p.stage in ({','.join('?' * len(stages))})" if stages else ""
+        rows = self.query(_PAIRINGS + where + " order by p.updated_at desc, p.id desc limit ? offset ?",
+                          [*stages, int(limit), int(offset)])
+        total = self._read().execute("select count(*) from pairings p" + where, list(stages)).fetchone()[0]
+        return rows, int(total)
+
+    def pairing(self, pairing_id: int) -> dict[str, Any]:
+        """One pairing with titles and organisations, or NotFound."""
+        rows = self.query(_PAIRINGS + " where p.id = ?", [pairing_id])
+        if not rows:
+            raise NotFound(f"pairings {pairing_id} does not exist")
+        return rows[0]
+
+    def applications(self, need_id: int) -> list[dict[str, Any]]:
+        """Applications filed against a challenge, with the organisations' names."""
+        return self.query("select a.*, o.name as org from challenge_applications a left join organisations o "
+                          "on o.id = a.org_id where a.need_id = ? order by a.id", [need_id])
+
+    def application_counts(self, need_ids: Sequence[int]) -> dict[int, int]:
+        """Number of applications per challenge."""
+        if not need_ids:
+            return {}
+        marks = ",".join("?" * len(need_ids))
+        rows = self._read().execute(f"select need_id, count(*) from challenge_applications where need_id in "
+                                    f"({marks}) group by need_id", list(need_ids)).fetchall()
+        return {int(k): int(v) for k, v in rows}
+
+    def need_figures(self, by: str | None) -> list[dict[str, Any]]:
+        """Needs posted / open / matched / solved, pairings, contracts and value: one row in all, or one row per
+        district, industry or month (`by`), largest first."""
+        if by is None:
+            return self.query("select " + _NEED_COUNTERS)
+        if by not in _FIGURE_KEYS:
+            raise Invalid(f"cannot break figures down by {by!r}; use one of {', '.join(_FIGURE_KEYS)}")
+        return self.query(f"select {_FIGURE_KEYS[by]} as {by}, {_NEED_COUNTERS} group by 1 order by 2 desc")
+
+    def first_pairings(self) -> list[dict[str, Any]]:
+        """Per need with a pairing: when it was posted and when its first pairing was confirmed."""
+        return self.query("select coalesce(n.posted_at, n.created_at) as posted, min(p.created_at) as first "
+                          "from needs n join pairings p on p.need_id = n.id group by n.id")
 
     # -- change log -----------------------------------------------------------------------
     def last_change(self) -> int:

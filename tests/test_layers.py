@@ -40,6 +40,13 @@ def test_routes_pages_and_commands_use_the_service_layer_only():
     assert not problems, problems
 
 
+def test_sql_lives_in_the_store_only():
+    # the embedding cache keeps its own small SQLite table (a cache, not the catalogue)
+    modules = [p for p in sorted((ROOT / "matcher").glob("*.py")) if p.name != "store.py"]
+    problems = [p for path in modules for p in offences(path) if "holds SQL" in p]
+    assert not problems, problems
+
+
 def test_the_check_catches_a_shortcut(tmp_path):
     bad = tmp_path / "route.py"
     bad.write_text("from matcher.store import Store\n\ndef f(service):\n    service.store.query('select * from needs')\n")
