@@ -27,7 +27,18 @@ from .errors import Invalid
 from .index import VectorIndex
 from .learn import Reranker, rerank
 from .lexical import LexicalIndex
-from .ranking import METHODS, RERANK_POOL, CatalogueSide, Method, Query, rank
+from .ranking import (
+    METHODS,
+    RERANK_POOL,
+    SLACK,
+    CatalogueSide,
+    Method,
+    Query,
+    final_order,
+    get_method,
+    rank,
+    shortlist,
+)
 from .settings import Settings
 
 RELEVANT = 2
@@ -62,6 +73,18 @@ def _first(*names: str) -> Callable[[dict[str, Any]], str]:
     return get
 
 
+def _fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue fields a benchmark row may carry beyond its text (a benchmark exported from a catalogue
+    does): keywords and application fields join the indexed text, cluster and district the boosts, as in `match`."""
+    out: dict[str, Any] = {}
+    if isinstance(row.get("keywords"), list):
+        out["keywords"] = [str(k) for k in row["keywords"]]
+    for key in ("application_fields", "industry", "district"):
+        if isinstance(row.get(key), str) and row[key]:
+            out[key] = row[key]
+    return out
+
+
 def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: str = "qrels.tsv") -> Benchmark:
     """Read a benchmark folder; query rows need id and title/text, corpus rows id and title_text/title/text."""
     folder = Path(folder)
@@ -81,9 +104,10 @@ def load_benchmark(folder: Path | str, queries: str = "queries.jsonl", qrels: st
     qtitle, qbody = _first("title", "query", "text", "keywords"), _first("content", "text", "description")
     dtitle, dbody = _first("title_text", "title"), _first("abstract", "text", "content", "description")
     qs = [{"id": str(q["id"]), "title": qtitle(q), "description": qbody(q) if qbody(q) != qtitle(q) else "",
-           "exclude": set(map(str, q.get("exclude_doc_ids") or []))} for q in _read_jsonl(folder / queries)]
-    docs = [{"id": str(d["id"]), "title": dtitle(d), "abstract": dbody(d) if dbody(d) != dtitle(d) else ""}
-            for d in _read_jsonl(folder / "corpus.jsonl")]
+           "exclude": set(map(str, q.get("exclude_doc_ids") or [])), **_fields(q)}
+          for q in _read_jsonl(folder / queries)]
+    docs = [{"id": str(d["id"]), "title": dtitle(d), "abstract": dbody(d) if dbody(d) != dtitle(d) else "",
+             **_fields(d)} for d in _read_jsonl(folder / "corpus.jsonl")]
     if not qs or not docs:
         raise Invalid(f"{folder}: no queries or no documents")
     top_grade = max((r for q in judged.values() for r in q.values()), default=0)
@@ -122,7 +146,7 @@ class Prepared:
 
 def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepared:
     """Encode the corpus and queries with the service's own text builders."""
-    from .service import document_text, query_views
+    from .documents import document_text, query_views
 
     docs = [document_text("results", d) for d in bench.corpus]
     dense = VectorIndex(encoder.dim, encoder.name)
@@ -139,6 +163,18 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
         out.append(Query(vectors[pos:pos + len(vs)], lex, weights))
         pos += len(vs)
     return Prepared(CatalogueSide("results", dense, lexical, other), out)
+
+
+def ranking(bench: Benchmark, prepared: Prepared, q: dict[str, Any], query: Query, method: Method,
+            model: Reranker | None = None, top_k: int = 100) -> list[str]:
+    """The corpus ids `match` would return for a query (T2): the same shortlist, exclusions and boosts."""
+    excl = {i for i, d in enumerate(bench.corpus) if d["id"] in q["exclude"]}
+    scored = [s for s in shortlist(prepared.side, query, method, top_k, excluded=len(excl)) if s.id not in excl]
+    scored = scored[:max(top_k + SLACK, RERANK_POOL if model is not None else 0)]
+    if model is not None:
+        scored = rerank(scored[:RERANK_POOL], model) + scored[RERANK_POOL:]
+    items = {s.id: bench.corpus[s.id] for s in scored}
+    return [bench.corpus[s.id]["id"] for s, _, _ in final_order(scored, q, items)][:top_k]
 
 
 def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Reranker | None = None
@@ -163,12 +199,8 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Rera
             ranked = rerank(ranked, model)
         t1 = [bench.corpus[s.id]["id"] for s in ranked]
         t0 = time.perf_counter()
-        excl = {index_of[d] for d in q["exclude"] if d in index_of}
-        scored = rank(prepared.side, query, method, 100 + len(excl), pool=200)
-        if model is not None:
-            scored = rerank(scored[:RERANK_POOL], model) + scored[RERANK_POOL:]
+        t2 = ranking(bench, prepared, q, query, method, model)
         latencies.append(time.perf_counter() - t0)
-        t2 = [bench.corpus[s.id]["id"] for s in scored if s.id not in excl][:100]
         sums["t1_ndcg10"] += ndcg_at(t1, rels)
         sums["t1_mrr"] += reciprocal_rank(t1, rels, rel)
         sums["t1_p1"] += float(bool(t1) and rels.get(t1[0], 0) >= rel)
@@ -184,7 +216,7 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Rera
 
 def corpus_lexical(bench: Benchmark, settings: Settings) -> LexicalIndex:
     """BM25 over the benchmark corpus, with the service's document text and tokenizer."""
-    from .service import document_text
+    from .documents import document_text
 
     lexical = LexicalIndex(settings.lexical_tokenizer)
     lexical.add(list(range(len(bench.corpus))), [document_text("results", d) for d in bench.corpus])
@@ -198,12 +230,13 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
     Each pair is measured against the query's best candidates in the whole corpus, as the service measures it.
     """
     index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
+    method_obj = get_method(method) if isinstance(method, str) else method
     xs, ys, groups = [], [], []
     for n, (q, query) in enumerate(zip(bench.queries, prepared.queries)):
         rels = {index_of[d]: r for d, r in bench.qrels.get(q["id"], {}).items() if d in index_of}
         if not rels:
             continue
-        best = calibration.bests(rank(prepared.side, query, method, 100, pool=200))
+        best = calibration.bests(shortlist(prepared.side, query, method_obj, 10))
         judged = rank(prepared.side, query, method, len(rels), list(rels), pool=len(rels))
         xs.append(calibration.features(judged, best))
         ys.extend(int(rels[s.id] >= bench.relevant) for s in judged)

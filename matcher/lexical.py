@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from math import log, log1p
 from pathlib import Path
 
@@ -142,21 +143,25 @@ class LexicalIndex:
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
         docs = {item: Counter(self.tokenize(t)) for item, t in zip(ids, texts)}  # a repeated id: the last text wins
+        # the whole batch as flat arrays: one vocabulary pass instead of a Python loop per term
+        flat = list(chain.from_iterable(docs.values()))
+        tf = np.fromiter(chain.from_iterable(c.values() for c in docs.values()), dtype=np.float32, count=len(flat))
+        bounds = np.cumsum(np.fromiter(map(len, docs.values()), dtype=np.int64, count=len(docs)))[:-1]
+        seen = dict.fromkeys(flat)
         with self.lock:
             self._discard(docs)
-            terms, added, total = self.terms, [], 0.0
-            for item, c in docs.items():
-                term_ids = np.fromiter((terms.setdefault(t, len(terms)) for t in c), dtype=np.int32, count=len(c))
-                tf = np.fromiter(c.values(), dtype=np.float32, count=len(c))
-                self._delta[item] = (term_ids, tf)
-                added.append(term_ids)
-                total += float(tf.sum())
+            terms = self.terms
+            new = [t for t in seen if t not in terms]
+            terms.update(zip(new, range(len(terms), len(terms) + len(new))))
+            term_ids = np.fromiter(map(terms.__getitem__, flat), dtype=np.int32, count=len(flat))
+            for item, cols, counts in zip(docs, np.split(term_ids, bounds), np.split(tf, bounds)):
+                self._delta[item] = (cols, counts)
             if len(terms) > len(self._df):
                 grown = np.zeros(max(len(terms), 2 * len(self._df)), dtype=np.int64)
                 grown[:len(self._df)] = self._df
                 self._df = grown
-            self._bump(added, +1)
-            self._total += total
+            self._bump([term_ids], +1)
+            self._total += float(tf.sum(dtype=np.float64))
             self._view = None
             due = self._due()
         if due:

@@ -63,6 +63,10 @@ METHODS: dict[str, Method] = {
                       description="hybrid candidates re-ranked by the model trained on brokers' decisions"),
 }
 RERANK_POOL = 50  # candidates the learned method re-orders
+POOL = 100  # candidates each component retrieves before fusion; min-max normalisation runs over their union
+SLACK = 20  # candidates ranked beyond top_k (and the excluded ones), so boosts can lift one into the top_k
+CLUSTER_BOOST = 0.03  # relative score boost for the same cluster
+DISTRICT_BOOST = 0.02  # and for the same district
 
 
 @dataclass
@@ -131,6 +135,40 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
     order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
     return [Scored(i, float(fused[i]), {name: float(c.get(i, 0.0)) for name, c in comps.items()})
             for i in order]
+
+
+def shortlist(side: CatalogueSide, query: Query, method: Method, top_k: int, allowed: Sequence[int] | None = None,
+              excluded: int = 0) -> list[Scored]:
+    """The whole ranked pool that `match` takes its top_k from and `eval` measures: one rule for both.
+
+    At least POOL candidates whatever top_k, so the pool that min-max fusion normalises over, and the best
+    candidates that calibration measures against, do not depend on how many results were asked for. Callers drop
+    excluded items, boost (final_order) the first top_k + SLACK and cut to top_k.
+    """
+    k = max(POOL, top_k + excluded + SLACK, RERANK_POOL if method.name == "learned" else 0)
+    return rank(side, query, method, k, allowed, pool=POOL)
+
+
+def boost(query_row: dict | None, item: dict) -> float:
+    """Relative boost of an item for a listing query: same cluster (not "other") and same district."""
+    if query_row is None:
+        return 0.0
+    out = 0.0
+    if query_row.get("industry") and query_row.get("industry") == item.get("industry") and item["industry"] != "other":
+        out += CLUSTER_BOOST
+    if query_row.get("district") and query_row.get("district") == item.get("district"):
+        out += DISTRICT_BOOST
+    return out
+
+
+def final_order(scored: Sequence[Scored], query_row: dict | None, items: dict[int, dict]
+                ) -> list[tuple[Scored, float, float]]:
+    """(candidate, boost, final score) best first; candidates without an item row are left out. Boosts are
+    relative, so they weigh the same whatever the method's score scale."""
+    out = [(s, b, s.score * (1 + b)) for s in scored if (item := items.get(s.id)) is not None
+           for b in (boost(query_row, item),)]
+    out.sort(key=lambda t: -t[2])
+    return out
 
 
 def _fill_missing(side: CatalogueSide, query: Query, comps: dict[str, dict[int, float]]) -> None:

@@ -19,7 +19,7 @@ from . import explain as explain_mod
 from .catalogue import MODELS_SIDE, Follower, LiveCatalogue, process_token
 from .documents import document_text, query_views
 from .errors import Conflict, Invalid, NotFound, SetupError
-from .ranking import RERANK_POOL, Query, get_method, rank
+from .ranking import RERANK_POOL, SLACK, Query, final_order, get_method, shortlist
 from .schemas import NeedIn, OrgIn, ResultIn
 from .settings import Settings, get_settings
 from .store import LISTING_TABLES, Store, listing_where
@@ -28,8 +28,6 @@ from .vocab import Vocab, load_vocab
 Progress = Callable[[int, int], None]
 OTHER = {"needs": "results", "results": "needs"}
 MODELS = {"needs": NeedIn, "results": ResultIn}
-CLUSTER_BOOST = 0.03  # relative score boost for the same cluster
-DISTRICT_BOOST = 0.02  # and for the same district
 
 
 SORTABLE = {
@@ -303,41 +301,24 @@ class MatchService:
         method_obj = get_method(method or self.settings.method)
         side = self.catalogue.sides[target]
         allowed = self._allowed(target, filters)
-        pool_k = top_k + len(exclude) + 20
         model = None
         if method_obj.name == "learned":
             model = self.reranker
             if model is None:
                 raise Invalid("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
-            pool_k = max(pool_k, RERANK_POOL)
-        ranked = rank(side, query, method_obj, pool_k, allowed)
+        ranked = shortlist(side, query, method_obj, top_k, allowed, len(exclude))
         calibrated = self.calibration if model is None and method_obj.hub else None
         if calibrated is not None:
             calibration.attach(ranked, calibrated)  # against the best candidates, excluded ones included
-        scored = [s for s in ranked if s.id not in exclude]
+        scored = [s for s in ranked if s.id not in exclude][:max(top_k + SLACK, RERANK_POOL if model else 0)]
         rows = self.store.get_many(target, [s.id for s in scored])
         if model is not None:
             fits = [self._fits(target, query_row, rows.get(s.id)) for s in scored]
             scored = learn.rerank(scored, model, fits)
         out: list[Match] = []
-        for s in scored:
-            item = rows.get(s.id)
-            if item is None:
-                continue
-            comps = dict(s.components)
-            comps["fused"] = s.score
-            boost = 0.0
-            if query_row is not None:
-                if query_row.get("industry") and query_row.get("industry") == item.get("industry") \
-                        and item.get("industry") != "other":
-                    boost += CLUSTER_BOOST
-                if query_row.get("district") and query_row.get("district") == item.get("district"):
-                    boost += DISTRICT_BOOST
-            comps["boost"] = boost
-            # boosts are relative, so they weigh the same whatever the method's score scale
-            out.append(Match(s.id, target, 0, s.score * (1 + boost), comps, item,
-                             confidence=comps.get("confidence")))
-        out.sort(key=lambda m: -m.score)
+        for s, boost, final in final_order(scored, query_row, rows):
+            comps = {**s.components, "fused": s.score, "boost": boost}
+            out.append(Match(s.id, target, 0, final, comps, rows[s.id], confidence=comps.get("confidence")))
         out = out[:top_k]
         for i, m in enumerate(out, start=1):
             m.rank = i
