@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from matcher.access import Principal
-from matcher.accounts import authenticate_key
+from matcher.access.accounts import authenticate_key
 from matcher.service import MatchService
 
 MAX_ID = 2**53  # ids stay exact in JSON numbers (doubles) and within SQLite integers

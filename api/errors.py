@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from matcher.errors import TechmatchError
-from matcher.index import IndexMismatch
+from matcher.retrieval.index import IndexMismatch
 
 log = logging.getLogger("techmatch.api")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from matcher.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
+from matcher.ingest.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
 
 _v = vocab()
 Industry = Literal[tuple(_v.industries.codes)]  # type: ignore[valid-type]

@@ -29,10 +29,10 @@ def main() -> None:
         return
 
     from embeddings import CachedEncoder, get_encoder
-    from matcher import learn
-    from matcher.evaluation import RELEVANT, load_benchmark, ndcg_at, prepare, recall_at
-    from matcher.lexical import LexicalIndex
-    from matcher.ranking import RERANK_POOL, rank
+    from matcher.learning import learn
+    from matcher.learning.evaluation import RELEVANT, load_benchmark, ndcg_at, prepare, recall_at
+    from matcher.retrieval.lexical import LexicalIndex
+    from matcher.retrieval.ranking import RERANK_POOL, rank
     from matcher.service import document_text
 
     bench = load_benchmark(args.benchmark)

@@ -65,7 +65,7 @@ def make_vectors(parts, phrase_vecs, seed: int = 0, noise: float = 0.05) -> np.n
 def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -> float:
     """Fill an empty catalogue with synthetic needs and results, their vectors put into the embedding cache (as a
     bulk encoder would), then load the service: it builds its indexes from the store and writes a snapshot."""
-    from matcher.documents import document_text
+    from matcher.retrieval.documents import document_text
 
     t0 = time.perf_counter()
     rows, parts = make_texts(n_results, seed)
@@ -97,8 +97,8 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
 
 def synthetic_results(service, n: int, seed: int) -> list[dict]:
     """`n` new result rows whose vectors are already in the embedding cache (so adding them encodes nothing)."""
-    from matcher.documents import document_text
-    from matcher.schemas import ResultIn
+    from matcher.ingest.schemas import ResultIn
+    from matcher.retrieval.documents import document_text
 
     rows, parts = make_texts(n, seed)
     for i, row in enumerate(rows):

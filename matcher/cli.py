@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .settings import Settings, get_settings
+from matcher.settings import Settings, get_settings
 
 app = typer.Typer(help="techmatch — 技术供需对接: match enterprise needs with research results.",
                   no_args_is_help=True, add_completion=False)
@@ -29,7 +29,7 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 
 def service_for(data_dir: Path | None):
-    from .service import MatchService
+    from matcher.service import MatchService
 
     return MatchService(settings_for(data_dir))
 
@@ -77,7 +77,7 @@ def import_(
     data_dir: DataDir = None,
 ) -> None:
     """Import needs, results or organisations; invalid rows are reported with row, field and reason."""
-    from .importer import KINDS, import_file
+    from matcher.ingest.importer import KINDS, import_file
 
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
@@ -166,7 +166,7 @@ def match(
         fail("give exactly one of --need, --result or --text")
     service = service_for(data_dir)
     filters = {"industry": industry, "district": district, "trl_min": trl_min, "trl_max": trl_max}
-    from .errors import TechmatchError
+    from matcher.errors import TechmatchError
 
     try:
         if need is not None:
@@ -216,7 +216,7 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Export a table to CSV or JSONL."""
-    from .export import export_table
+    from matcher.ingest.export import export_table
 
     service = service_for(data_dir)
     try:
@@ -233,7 +233,7 @@ QrelsFile = Annotated[str, typer.Option(help="Judgements file name in the folder
 
 def _benchmark(folder: Path, queries: str, qrels: str):
     """The benchmark in a folder, or exit 2 with the reason it cannot be read."""
-    from .evaluation import load_benchmark
+    from matcher.learning.evaluation import load_benchmark
 
     try:
         return load_benchmark(folder, queries, qrels)
@@ -252,7 +252,7 @@ def eval_(
     data_dir: DataDir = None,
 ) -> None:
     """T1 (re-rank judged) and T2 (full corpus) figures of each method on a labelled benchmark."""
-    from .evaluation import evaluate
+    from matcher.learning.evaluation import evaluate
 
     s = settings_for(data_dir)
     bench = _benchmark(benchmark, queries, qrels)
@@ -301,7 +301,7 @@ def calibrate(
     data_dir: DataDir = None,
 ) -> None:
     """Fit the 0–1 match confidence on a labelled benchmark for the current encoder; saved beside the index."""
-    from .evaluation import calibrate as fit_calibration
+    from matcher.learning.evaluation import calibrate as fit_calibration
 
     s = settings_for(data_dir)
     bench = _benchmark(benchmark, queries, qrels)
@@ -378,8 +378,8 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from .accounts import create_key
-    from .errors import TechmatchError
+    from matcher.access.accounts import create_key
+    from matcher.errors import TechmatchError
 
     service = service_for(data_dir)
     try:
@@ -393,7 +393,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List keys (prefix, role, organisation); never the keys themselves."""
-    from .accounts import list_keys
+    from matcher.access.accounts import list_keys
 
     table = Table("id", "prefix", "role", "organisation", "created", "revoked")
     for r in list_keys(service_for(data_dir)):
@@ -405,8 +405,8 @@ def keys_list(data_dir: DataDir = None) -> None:
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from `techmatch keys list`.")],
                 data_dir: DataDir = None) -> None:
     """Revoke a key: requests and workbench sessions with it are refused from now on."""
-    from .accounts import revoke_key
-    from .errors import TechmatchError
+    from matcher.access.accounts import revoke_key
+    from matcher.errors import TechmatchError
 
     try:
         revoke_key(service_for(data_dir), key_id)
@@ -425,8 +425,8 @@ def users_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a workbench user with a password (stored as a salted scrypt hash)."""
-    from .accounts import create_user
-    from .errors import TechmatchError
+    from matcher.access.accounts import create_user
+    from matcher.errors import TechmatchError
 
     try:
         row = create_user(service_for(data_dir), name, password, role, org)
@@ -438,8 +438,8 @@ def users_create(
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Argument(help="User name.")], data_dir: DataDir = None) -> None:
     """Revoke a user: their workbench session ends at its next page run."""
-    from .accounts import revoke_user
-    from .errors import TechmatchError
+    from matcher.access.accounts import revoke_user
+    from matcher.errors import TechmatchError
 
     try:
         revoke_user(service_for(data_dir), name)

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        from .ranking import METHODS  # ranking pulls in FAISS: import it only when a method is checked
+        from matcher.retrieval.ranking import METHODS  # ranking pulls in FAISS: import it only when a method is checked
 
         if value not in METHODS:
             raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHODS)}")

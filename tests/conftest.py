@@ -31,7 +31,7 @@ def e5_encoder():
 def template_catalogue(tmp_path_factory, e5_encoder) -> Path:
     """The 5-need / 12-result fixture catalogue, built once per session (store, embedding cache, index snapshot);
     tests copy it rather than build their own."""
-    from matcher.importer import import_file
+    from matcher.ingest.importer import import_file
     from matcher.service import MatchService
 
     folder = tmp_path_factory.mktemp("template") / "data"

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from matcher import calibration
-from matcher.evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
-from matcher.importer import import_file
-from matcher.ranking import Scored
+from matcher.ingest.importer import import_file
+from matcher.learning import calibration
+from matcher.learning.evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
+from matcher.retrieval.ranking import Scored
 
 from .conftest import FIXTURES, make_settings, shared_path
 from .test_cli import _mini_benchmark, run

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from matcher.importer import validate
-from matcher.vocab import load_vocab
+from matcher.ingest.importer import validate
+from matcher.ingest.vocab import load_vocab
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 KINDS = ("organisations", "needs", "results")

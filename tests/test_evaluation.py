@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from matcher.evaluation import evaluate, load_benchmark, ndcg_at, recall_at, reciprocal_rank
+from matcher.learning.evaluation import evaluate, load_benchmark, ndcg_at, recall_at, reciprocal_rank
 
 from .conftest import make_settings, shared_path
 
@@ -65,8 +65,8 @@ def _catalogue_as_benchmark(service, folder):
 
 @pytest.mark.parametrize("method", ["hybrid", "hybrid-plain", "dense", "lexical", "rrf"])
 def test_eval_ranks_a_need_exactly_as_match_does(mini_service, tmp_path, method):
-    from matcher.evaluation import corpus_lexical, prepare, ranking
-    from matcher.ranking import get_method
+    from matcher.learning.evaluation import corpus_lexical, prepare, ranking
+    from matcher.retrieval.ranking import get_method
 
     s = mini_service
     bench = _catalogue_as_benchmark(s, tmp_path / "bench")

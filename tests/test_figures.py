@@ -8,8 +8,8 @@ import json
 import pytest
 
 from matcher import review
-from matcher.figures import figures
-from matcher.importer import import_file
+from matcher.ingest.importer import import_file
+from matcher.review.figures import figures
 
 from .conftest import FIXTURES
 

@@ -8,7 +8,7 @@ import json
 import openpyxl
 import pytest
 
-from matcher.importer import detect_format, import_bytes, validate
+from matcher.ingest.importer import detect_format, import_bytes, validate
 
 from .conftest import shared_path
 

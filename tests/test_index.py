@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from matcher.index import IndexMismatch, VectorIndex
+from matcher.retrieval.index import IndexMismatch, VectorIndex
 
 
 def unit(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher import learn, review
-from matcher.importer import import_file
+from matcher import review
+from matcher.ingest.importer import import_file
+from matcher.learning import learn
 
 from .conftest import FIXTURES
 

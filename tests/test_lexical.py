@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from matcher import lexical
-from matcher.lexical import LexicalIndex
+from matcher.retrieval import lexical
+from matcher.retrieval.lexical import LexicalIndex
 
 CORPUS = [
     "齿轮激光淬火工艺，提高齿轮表面硬度和齿轮寿命",

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from matcher import normalize as nz
-from matcher.schemas import vocab
+from matcher.ingest import normalize as nz
+from matcher.ingest.schemas import vocab
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from matcher import accounts, batches
+from matcher.access import accounts
+from matcher.review import batches
 from matcher.service import MatchService
 
 from .conftest import make_settings

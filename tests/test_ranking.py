@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher import fusion
-from matcher.index import VectorIndex
-from matcher.lexical import LexicalIndex
-from matcher.ranking import CatalogueSide, Query, get_method, rank
-from matcher.text import char_bigrams, jieba_words, sentences
+from matcher.retrieval import fusion
+from matcher.retrieval.index import VectorIndex
+from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.ranking import CatalogueSide, Query, get_method, rank
+from matcher.retrieval.text import char_bigrams, jieba_words, sentences
 
 
 def test_tokenizers():
@@ -106,7 +106,7 @@ def test_hubness_demotes_a_result_that_is_close_to_every_need():
 
 
 def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search():
-    from matcher.hubness import Hubness
+    from matcher.retrieval.hubness import Hubness
 
     rng = np.random.default_rng(3)
     needs_vecs = _unit(rng.normal(size=(1200, 8)).tolist())
@@ -125,7 +125,7 @@ def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search(
 
 
 def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens():
-    from matcher.text import content_words, learn_terms
+    from matcher.retrieval.text import content_words, learn_terms
 
     text = "算法可在32位车规MCU上运行"
     tokens = jieba_words(text)

@@ -6,8 +6,8 @@ import pytest
 
 from matcher import review
 from matcher.errors import Conflict
-from matcher.figures import figures
-from matcher.importer import import_file
+from matcher.ingest.importer import import_file
+from matcher.review.figures import figures
 
 from .conftest import FIXTURES
 

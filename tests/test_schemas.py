@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from matcher.schemas import NeedIn, OrgIn, ResultIn
+from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 
 
 def test_need_normalises_raw_values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from matcher.errors import NotFound
-from matcher.index import IndexMismatch
+from matcher.retrieval.index import IndexMismatch
 from matcher.service import MatchService
 
 from .conftest import make_settings
@@ -129,7 +129,7 @@ def test_an_index_from_another_encoder_is_refused(tmp_path, e5_encoder):
 
 
 def test_batch_match_stores_candidates_and_keeps_decisions(fresh_service):
-    from matcher.importer import import_file
+    from matcher.ingest.importer import import_file
 
     from .conftest import FIXTURES
 
@@ -148,7 +148,7 @@ def test_batch_match_stores_candidates_and_keeps_decisions(fresh_service):
 def test_concurrent_writes_and_matching_keep_index_and_store_in_step(fresh_service):
     import threading
 
-    from matcher.importer import import_file
+    from matcher.ingest.importer import import_file
 
     from .conftest import FIXTURES
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from matcher import accounts
-from matcher.access import Principal
+from matcher.access import Principal, accounts
 from matcher.service import MatchService
 from ui.i18n import t
 

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
-from matcher import batches
 from matcher.access import need_view
-from matcher.export import EXPORTABLE, table_rows, to_csv, to_jsonl
-from matcher.figures import figures as compute_figures
-from matcher.importer import KINDS, detect_format, import_bytes
+from matcher.ingest.export import EXPORTABLE, table_rows, to_csv, to_jsonl
+from matcher.ingest.importer import KINDS, detect_format, import_bytes
+from matcher.review import batches
+from matcher.review.figures import figures as compute_figures
 
 from ..deps import Admin, Broker, Id, ServiceDep
 from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page

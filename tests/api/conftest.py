@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.access import create_key
-from matcher.importer import import_file
+from matcher.ingest.importer import import_file
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings

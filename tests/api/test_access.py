@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from matcher import batches
+from matcher.review import batches
 
 from .conftest import auth
 

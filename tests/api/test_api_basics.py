@@ -130,7 +130,7 @@ def test_review_flow_to_a_signed_contract_is_audited(api):
 
 def test_a_second_batch_while_one_runs_is_refused(api):
     client, service, keys = api
-    from matcher import batches
+    from matcher.review import batches
     from matcher.service import MatchService
 
     other = MatchService(service.settings)  # another process on the same catalogue holds the batch lock

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from matcher.access import create_key  # noqa: E402
-from matcher.importer import import_file  # noqa: E402
+from matcher.ingest.importer import import_file  # noqa: E402
 from matcher.service import MatchService  # noqa: E402
 
 from ..conftest import FIXTURES, make_settings  # noqa: E402

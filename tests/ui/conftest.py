@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matcher import accounts
+from matcher.access import accounts
 from matcher.service import MatchService
 from matcher.settings import get_settings
 

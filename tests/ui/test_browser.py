@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from matcher import review
-from matcher.importer import import_file
+from matcher.ingest.importer import import_file
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings

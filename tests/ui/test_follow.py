@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from matcher import accounts, review
+from matcher import review
+from matcher.access import accounts
 from matcher.service import MatchService
 
 from ..conftest import make_settings

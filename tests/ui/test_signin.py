@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from matcher import accounts, review
+from matcher import review
+from matcher.access import accounts
 from matcher.service import MatchService
 
 from ..conftest import make_settings

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from matcher import batches
 from matcher.access import Principal
-from matcher.batches import BatchRunning
 from matcher.errors import TechmatchError
-from matcher.ranking import METHODS
+from matcher.retrieval.ranking import METHODS
+from matcher.review import batches
+from matcher.review.batches import BatchRunning
 from matcher.service import MatchService
 from ui.i18n import t
 

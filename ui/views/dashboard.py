@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from matcher.access import Principal
-from matcher.figures import figures
+from matcher.review.figures import figures
 from matcher.service import MatchService
 from ui.i18n import t
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from matcher.access import Principal, need_view, redact_match
 from matcher.errors import TechmatchError
-from matcher.importer import detect_format, import_bytes
+from matcher.ingest.importer import detect_format, import_bytes
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge, card, highlight

@@ -1,4 +1,4 @@
-"""Broker review: candidate pairs, decisions, the pairing pipeline and 揭榜挂帅 challenges.
+"""The review queue: candidate pairs ranked for brokers, and their decisions (confirm opens a pairing).
 
 Every change is written with an audit-log line saying who did what and when.
 """
@@ -8,16 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import Conflict, Invalid
-from .store import CANDIDATE_SORTS, now
+from matcher.errors import Conflict, Invalid
+from matcher.store import CANDIDATE_SORTS, now
 
 if TYPE_CHECKING:
-    from .service import MatchService
+    from matcher.service import MatchService
 
 DECISIONS = ("confirm", "reject")
-# pipeline stages in order; any open stage may also move to "dropped"
-STAGE_ORDER = ("confirmed", "contacted", "negotiating", "contract_signed", "closed")
-FINAL_STAGES = ("closed", "dropped")
 def _split(row: dict[str, Any]) -> dict[str, Any]:
     """A joined candidate row with its need and result summaries nested."""
     need = {"id": row["need_id"], "title": row.pop("need_title"), "industry": row.pop("need_industry"),
@@ -113,99 +110,3 @@ def list_reviews(service: MatchService, candidate_id: int | None = None, limit: 
     where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
     return (service.store.rows("reviews", where, params, "id desc", limit, offset),
             service.store.count("reviews", where, params))
-
-
-def list_pairings(service: MatchService, stage: Sequence[str] | str | None = None, limit: int = 50,
-                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Pairings (confirmed pairs on their way to a contract), newest change first."""
-    stages = [stage] if isinstance(stage, str) else list(stage or [])
-    return service.store.pairings(stages, limit, offset)
-
-
-def get_pairing(service: MatchService, pairing_id: int) -> dict[str, Any]:
-    """One pairing with titles and its audited history of stage moves."""
-    row = service.store.pairing(pairing_id)
-    row["history"] = service.store.rows("audit_log", "entity = ? and entity_id = ?", ["pairings", pairing_id])
-    return row
-
-
-def next_stages(stage: str) -> list[str]:
-    """The stages a pairing may move to from `stage`."""
-    if stage in FINAL_STAGES:
-        return []
-    i = STAGE_ORDER.index(stage)
-    return [*STAGE_ORDER[i + 1:i + 2], "dropped"]
-
-
-def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str = "system", note: str = "",
-                 contract_value: float | None = None) -> dict[str, Any]:
-    """Move a pairing one stage on (or drop it); a signed contract needs its value in 万元."""
-    if stage not in service.vocab.pairing_stages.names:
-        raise Invalid(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}")
-    with service.store.transaction():
-        pairing = service.store.get("pairings", pairing_id)
-        allowed = next_stages(pairing["stage"])
-        if stage not in allowed:
-            raise Conflict(f"a pairing at stage {pairing['stage']!r} can move to "
-                             + (", ".join(allowed) if allowed else "no other stage (it is final)"))
-        changes: dict[str, Any] = {"stage": stage}
-        if stage == "contract_signed":
-            if contract_value is None or contract_value <= 0:
-                raise Invalid("contract_signed needs contract_value > 0 (万元)")
-            changes.update(contract_value=float(contract_value), signed_at=now())
-        if note:
-            changes["notes"] = ((pairing.get("notes") or "") + "\n" + note).strip()
-        service.store.update("pairings", pairing_id, changes)
-        service.store.audit(actor, "move", "pairings", pairing_id,
-                            {"from": pairing["stage"], "to": stage, "note": note, "contract_value": contract_value})
-        if stage in ("contract_signed", "closed"):
-            service.store.update("needs", pairing["need_id"], {"status": "solved"})
-    return get_pairing(service, pairing_id)
-
-
-# -- 揭榜挂帅 challenges ------------------------------------------------------------------------
-def publish_challenge(service: MatchService, need_id: int, goal: str, indicators: str, deadline: str | None,
-                      reward: float | None, actor: str = "system") -> dict[str, Any]:
-    """Publish a need as a 揭榜挂帅 challenge with its goal, indicators, deadline and reward."""
-    if not (goal or "").strip() or not (indicators or "").strip():
-        raise Invalid("a challenge needs a goal and indicators")
-    changes = {"is_challenge": True, "challenge_goal": goal, "challenge_indicators": indicators, "reward": reward}
-    if deadline:
-        changes["deadline"] = deadline
-    row = service.update_listing("needs", need_id, changes, actor)
-    service.store.audit(actor, "publish_challenge", "needs", need_id, {"reward": reward})
-    return row
-
-
-def list_challenges(service: MatchService, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Needs published as challenges, newest first, each with its number of applications."""
-    rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset)
-    counts = service.store.application_counts([row["id"] for row in rows])
-    for row in rows:
-        row["applications"] = counts.get(row["id"], 0)
-    return rows, total
-
-
-def apply_challenge(service: MatchService, need_id: int, org: str, team: str, proposal: str,
-                    result_id: int | None = None, actor: str = "system") -> dict[str, Any]:
-    """File a team's application (揭榜) against a challenge, optionally citing one of its results."""
-    need = service.get_listing("needs", need_id)
-    if not need.get("is_challenge"):
-        raise Invalid(f"need {need_id} is not a published challenge")
-    if not (org or "").strip() or not (proposal or "").strip():
-        raise Invalid("an application needs the applying organisation and a proposal")
-    if result_id is not None:
-        service.get_listing("results", result_id)
-    with service.store.transaction():
-        org_id = service.store.org_id(org.strip(), "institute")
-        app_id = service.store.insert("challenge_applications", {
-            "need_id": need_id, "org_id": org_id, "result_id": result_id, "team": team, "proposal": proposal,
-            "status": "submitted"})
-        service.store.audit(actor, "apply", "challenge_applications", app_id, {"need_id": need_id})
-    return service.store.get("challenge_applications", app_id)
-
-
-def list_applications(service: MatchService, need_id: int) -> list[dict[str, Any]]:
-    """Applications filed against a challenge, with the organisations' names."""
-    service.get_listing("needs", need_id)
-    return service.store.applications(need_id)

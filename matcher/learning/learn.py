@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Invalid
+from matcher.errors import Invalid
 
 FEATURES = ("dense", "lexical_log", "fused", "boost", "industry_match", "district_match", "maturity_gap",
             "modes_fit", "rank_log")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .text import char_bigrams, content_words, explain_words, sentences
-from .vocab import Vocab
+from matcher.ingest.vocab import Vocab
+from matcher.retrieval.text import char_bigrams, content_words, explain_words, sentences
 
 # transfer modes a need can be served by, beyond the identical mode
 COMPATIBLE_MODES: dict[str, set[str]] = {

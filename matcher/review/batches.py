@@ -10,12 +10,12 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import Busy
-from .ranking import get_method
-from .store import now
+from matcher.errors import Busy
+from matcher.retrieval.ranking import get_method
+from matcher.store import now
 
 if TYPE_CHECKING:
-    from .service import Match, MatchService, Progress
+    from matcher.service import Match, MatchService, Progress
 
 LOCK = "batch"
 LOCK_TTL = 120.0  # seconds; renewed after every need, so only a dead holder lets it lapse

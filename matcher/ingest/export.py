@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Invalid
-from .store import TABLES
+from matcher.errors import Invalid
+from matcher.store import TABLES
 
 if TYPE_CHECKING:
-    from .service import MatchService
+    from matcher.service import MatchService
 
 EXPORTABLE = tuple(t for t in TABLES if t != "api_keys")
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from . import normalize as nz
-from .errors import Invalid
-from .schemas import NeedIn, OrgIn, ResultIn, vocab
+from matcher.errors import Invalid
+from matcher.ingest import normalize as nz
+from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn, vocab
 
 if TYPE_CHECKING:
-    from .service import MatchService, Progress
+    from matcher.service import MatchService, Progress
 
 KINDS = ("needs", "results", "organisations")
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -267,24 +267,16 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
         return report
     items = [item for _, item in valid]
     if kind == "organisations":
-        with service.store.transaction():
-            for item in items:
-                existing = service.store.find("organisations", name=item.name)
-                if existing:
-                    service.store.update("organisations", existing["id"], item.model_dump())
-                    report.updated += 1
-                else:
-                    report.ids.append(service.add_org(item, actor)["id"])
-                    report.created += 1
+        report.ids, report.created = service.upsert_orgs(items, actor)
+        report.updated = len(items) - report.created
     elif items:
-        refs = {i.ref for i in items if i.ref}
-        known = {r for r in refs if service.store.find(kind, ref=r)}
+        known = {i.ref for i in items if i.ref and service.find_by_ref(kind, i.ref)}
         report.ids = service.add_listings(kind, items, actor, progress)
         report.updated = len(known)
         report.created = len(items) - len(known)
     report.accepted = len(items)
-    service.store.audit(actor, "import", kind, None, {"source": report.source, "accepted": report.accepted,
-                                                       "rejected_rows": len({r.row for r in report.rejected})})
+    service.audit(actor, "import", kind, None, {"source": report.source, "accepted": report.accepted,
+                                                 "rejected_rows": len({r.row for r in report.rejected})})
     return report
 
 
@@ -296,3 +288,17 @@ def import_file(service: MatchService, path: Path | str, kind: str, actor: str =
         raise FileNotFoundError(f"no such file: {path}")
     return import_bytes(service, path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
                         progress, source=path.name)
+
+
+def load_folder(service: MatchService, folder: Path, actor: str = "system",
+                progress: Progress | None = None) -> dict[str, int]:
+    """Import every organisations*, needs* and results* .jsonl file of a folder (the demo catalogue), refusing a
+    folder with any invalid row; returns the rows accepted per kind."""
+    counts: dict[str, int] = {}
+    for kind in ("organisations", "needs", "results"):
+        for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
+            report = import_file(service, path, kind, actor=actor, progress=progress)
+            if report.rejected:
+                raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
+            counts[kind] = counts.get(kind, 0) + report.accepted
+    return counts

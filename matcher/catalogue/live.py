@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 
 from embeddings import Encoder
-
-from .documents import document_text
-from .index import IndexMismatch, VectorIndex, atomic_write
-from .lexical import LexicalIndex
-from .ranking import CatalogueSide
-from .settings import Settings
-from .store import LISTING_TABLES, Store
-from .text import learn_terms
+from matcher.retrieval.documents import document_text
+from matcher.retrieval.index import IndexMismatch, VectorIndex, atomic_write
+from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.ranking import CatalogueSide
+from matcher.retrieval.text import learn_terms
+from matcher.settings import Settings
+from matcher.store import LISTING_TABLES, Store
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("techmatch.catalogue")
@@ -160,10 +159,51 @@ class LiveCatalogue:
             self.snapshot(force=True)
             return {side: len(s.dense) for side, s in self.sides.items()}
 
+    # -- writes ---------------------------------------------------------------------------
+    def upsert(self, side: str, rows: Sequence[tuple[str | None, dict[str, Any]]], actor: str,
+               progress: Progress | None = None) -> list[int]:
+        """Insert or update (by external ref) listing rows in one transaction, all or nothing; returns their ids.
+
+        Their vectors go into the embedding cache inside the transaction (an encoder failure rolls the rows back,
+        and every process finds the vectors there); the commit appends the change-log rows; this process then
+        applies them like any other process does. No index file is written.
+        """
+        ids: list[int] = []
+        with self.store.transaction():
+            for ref, row in rows:
+                item_id, created = self.store.upsert_listing(side, ref, row)
+                ids.append(item_id)
+                self.store.audit(actor, "create" if created else "update", side, item_id, {"ref": ref})
+            self._vectors(list(self.store.get_many(side, ids).values()), side, progress)
+        self.sync()
+        return ids
+
+    def update(self, side: str, item_id: int, row: dict[str, Any], actor: str, fields: Sequence[str]
+               ) -> dict[str, Any]:
+        """Change a listing's row (already validated) and re-index it; returns the stored row."""
+        with self.store.transaction():
+            self.store.update(side, item_id, row)
+            self.store.audit(actor, "update", side, item_id, {"fields": list(fields)})
+            stored = self.store.get(side, item_id)
+            self._vectors([stored], side)
+        self.sync()
+        return stored
+
+    def remove(self, side: str, item_id: int, actor: str) -> None:
+        """Delete a listing (and what hangs off it) and drop it from the indexes."""
+        with self.store.transaction():
+            self.store.delete_listing(side, item_id)
+            self.store.audit(actor, "delete", side, item_id)
+        self.sync()
+
     # -- following the log ----------------------------------------------------------------
     def sync(self) -> int:
-        """Apply every committed change newer than `applied`; returns how many log rows were applied."""
-        if self.store.last_change() <= self.applied:
+        """Apply every committed change newer than `applied`; returns how many log rows were applied.
+
+        Inside an uncommitted transaction of the calling thread nothing is applied (it could still roll back):
+        the writer syncs after its commit.
+        """
+        if self.store.in_transaction() or self.store.last_change() <= self.applied:
             return 0
         applied = 0
         with self.lock:

@@ -11,13 +11,13 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from . import access
-from .access import ORG_KIND, ROLES, Principal
-from .errors import Conflict, Invalid, NotFound
-from .store import now
+from matcher.access import policy as access
+from matcher.access.policy import ORG_KIND, ROLES, Principal
+from matcher.errors import Conflict, Invalid, NotFound
+from matcher.store import now
 
 if TYPE_CHECKING:
-    from .service import MatchService
+    from matcher.service import MatchService
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD = 10

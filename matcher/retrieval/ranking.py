@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import fusion
-from .errors import Invalid
-from .hubness import HUB_WEIGHT, Hubness, corrected
-from .index import VectorIndex
-from .lexical import LexicalIndex
+from matcher.errors import Invalid
+from matcher.retrieval import fusion
+from matcher.retrieval.hubness import HUB_WEIGHT, Hubness, corrected
+from matcher.retrieval.index import VectorIndex
+from matcher.retrieval.lexical import LexicalIndex
 
 
 @dataclass

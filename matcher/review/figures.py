@@ -11,7 +11,7 @@ import statistics
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .service import MatchService
+    from matcher.service import MatchService
 
 def _grouped(service: MatchService, key: str) -> list[dict[str, Any]]:
     rows = service.store.need_figures(key)

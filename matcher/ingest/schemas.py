@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import normalize as nz
-from .settings import get_settings
-from .vocab import Vocab, load_vocab
+from matcher.ingest import normalize as nz
+from matcher.ingest.vocab import Vocab, load_vocab
+from matcher.settings import get_settings
 
 TITLE_MAX = 200
 TEXT_MAX = 20_000

@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import Invalid
-from .store import now
+from matcher.errors import Invalid
+from matcher.store import now
 
 if TYPE_CHECKING:
-    from .store import Store
+    from matcher.store import Store
 
 ROLES = ("firm", "institution", "broker", "admin")
 ORG_KIND = {"firm": "firm", "institution": "institute", "broker": "broker", "admin": "broker"}

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Invalid
-from .hubness import HUB_WEIGHT, corrected
-from .ranking import Scored
+from matcher.errors import Invalid
+from matcher.retrieval.hubness import HUB_WEIGHT, corrected
+from matcher.retrieval.ranking import Scored
 
 FEATURES = ("dense_corrected", "dense_gap", "lexical_share")
 FILE = "calibration.json"

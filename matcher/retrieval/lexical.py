@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from .text import TOKENIZERS
+from matcher.retrieval.text import TOKENIZERS
 
 FORMAT = 1
 COMPACT_MIN = 2000  # compact once the delta plus dead base rows exceed this many documents …

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from .vocab import Vocab, Vocabulary
+from matcher.ingest.vocab import Vocab, Vocabulary
 
 NEGOTIABLE = {"面议", "议价", "价格面议", "面谈", "协商", "待定", "negotiable", "-", "—", "无"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

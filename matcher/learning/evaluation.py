@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
-
-from . import calibration
-from .errors import Invalid
-from .index import VectorIndex
-from .learn import Reranker, rerank
-from .lexical import LexicalIndex
-from .ranking import (
+from matcher.errors import Invalid
+from matcher.learning import calibration
+from matcher.learning.learn import Reranker, rerank
+from matcher.retrieval.index import VectorIndex
+from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.ranking import (
     METHODS,
     RERANK_POOL,
     SLACK,
@@ -39,7 +38,7 @@ from .ranking import (
     rank,
     shortlist,
 )
-from .settings import Settings
+from matcher.settings import Settings
 
 RELEVANT = 2
 METRIC_KEYS = ("t1_ndcg10", "t1_mrr", "t1_p1", "t2_recall10", "t2_recall100", "t2_ndcg10", "t2_mrr")
@@ -146,7 +145,7 @@ class Prepared:
 
 def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepared:
     """Encode the corpus and queries with the service's own text builders."""
-    from .documents import document_text, query_views
+    from matcher.retrieval.documents import document_text, query_views
 
     docs = [document_text("results", d) for d in bench.corpus]
     dense = VectorIndex(encoder.dim, encoder.name)
@@ -216,7 +215,7 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Rera
 
 def corpus_lexical(bench: Benchmark, settings: Settings) -> LexicalIndex:
     """BM25 over the benchmark corpus, with the service's document text and tokenizer."""
-    from .documents import document_text
+    from matcher.retrieval.documents import document_text
 
     lexical = LexicalIndex(settings.lexical_tokenizer)
     lexical.add(list(range(len(bench.corpus))), [document_text("results", d) for d in bench.corpus])

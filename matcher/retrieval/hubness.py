@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .index import VectorIndex
+from matcher.retrieval.index import VectorIndex
 
 HUB_K = 50  # neighbours on the other side whose similarities are averaged
 # on bdci-dev, 0.25–0.75 with k = 20–50 all lift T2 Recall@100 (0.61–0.66, 0.60 without); 0.5 with k = 50 is the

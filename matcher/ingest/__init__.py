@@ -1,0 +1,1 @@
+"""Ingest: listings as platforms write them, validated and normalised (schemas, vocabularies), imported, exported."""

@@ -1,0 +1,45 @@
+"""The model files beside the index — the confidence calibration and the reranker trained on brokers' decisions —
+read on first use and read again whenever the change log says another process wrote a new one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from matcher.learning import calibration, learn
+
+
+class Models:
+    """Cached model files of one index folder."""
+
+    def __init__(self, folder: Path, encoder_name: Callable[[], str]) -> None:
+        self.folder = folder
+        self._encoder_name = encoder_name
+        self._calibration: calibration.Calibration | bool | None = None
+        self._reranker: learn.Reranker | bool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def calibration(self) -> calibration.Calibration | None:
+        """The model turning the hybrid's scores into a 0–1 confidence, for the current encoder (None: no model)."""
+        if self._calibration is None:
+            with self._lock:
+                if self._calibration is None:
+                    self._calibration = calibration.load(self.folder, self._encoder_name()) or False
+        return self._calibration or None
+
+    @property
+    def reranker(self) -> learn.Reranker | None:
+        """The current model trained on brokers' decisions (None: none trained yet)."""
+        if self._reranker is None:
+            with self._lock:
+                if self._reranker is None:
+                    self._reranker = learn.Reranker.load(self.folder) or False
+        return self._reranker or None
+
+    def forget(self) -> None:
+        """Read the files again on next use (another process wrote a new model)."""
+        with self._lock:
+            self._calibration = None
+            self._reranker = None

@@ -1,0 +1,1 @@
+"""Matching: ranking a listing or a text against the other side, boosts, confidence, reranking, explanations."""

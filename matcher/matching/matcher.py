@@ -1,0 +1,153 @@
+"""Matching one listing (or a text) against the other side of the live catalogue.
+
+The steps, in order: the shortlist of the chosen method (dense and BM25 over the pool, fused, hubness-corrected),
+the calibrated confidence of each candidate, the learned reranker (method "learned"), the relative boosts for the
+same cluster and district, the cut to top_k, and an explanation of each pair.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from embeddings import Encoder
+from matcher.catalogue import LiveCatalogue
+from matcher.errors import Invalid
+from matcher.ingest.vocab import Vocab
+from matcher.learning import calibration, learn
+from matcher.learning.models import Models
+from matcher.matching import explain as explain_mod
+from matcher.retrieval.documents import document_text, query_views
+from matcher.retrieval.ranking import RERANK_POOL, SLACK, Query, final_order, get_method, shortlist
+from matcher.store import Store, listing_where
+
+OTHER = {"needs": "results", "results": "needs"}
+
+
+@dataclass
+class Match:
+    """One suggested counterpart of a listing, with its score components and explanation."""
+
+    id: int
+    side: str
+    rank: int
+    score: float
+    components: dict[str, float]
+    item: dict[str, Any]
+    explanation: dict[str, Any] = field(default_factory=dict)
+    confidence: float | None = None  # calibrated probability the pair is relevant (see learning/calibration.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Matcher:
+    """Ranks, scores and explains; reads listings from the store and indexes from the live catalogue."""
+
+    def __init__(self, store: Store, vocab: Vocab, default_method: str, encoder: Callable[[], Encoder],
+                 catalogue: Callable[[], LiveCatalogue], models: Models) -> None:
+        self.store = store
+        self.vocab = vocab
+        self.default_method = default_method
+        self._encoder = encoder
+        self._catalogue = catalogue
+        self.models = models
+        # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
+        self._slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+    # -- queries --------------------------------------------------------------------------
+    def listing_query(self, side: str, row: dict[str, Any]) -> Query:
+        """A listing as a query: its title and full-text views, encoded, and its lexical text."""
+        views, weights, lexical = query_views(side, row)
+        return Query(self._encoder().encode_queries(views), lexical, weights)
+
+    def text_query(self, text: str) -> Query:
+        """Free text as a query (NUL characters dropped; empty text refused)."""
+        text = (text or "").replace("\x00", "").strip()
+        if not text:
+            raise Invalid("the search text is empty")
+        return Query(self._encoder().encode_queries([text]), text)
+
+    # -- ranking --------------------------------------------------------------------------
+    def allowed(self, side: str, filters: dict[str, Any] | None) -> list[int] | None:
+        """Ids passing the hard filters (None: no filter)."""
+        if not filters or not any(v not in (None, [], "") for v in filters.values()):
+            return None
+        where, params = listing_where(side, filters)
+        return self.store.ids(side, where, params)
+
+    def matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
+                filters: dict[str, Any] | None = None, method: str | None = None,
+                exclude: Sequence[int] = (), explain: bool = True) -> list[Match]:
+        """The top_k items of `target` for a query, best first, each scored, calibrated and explained."""
+        with self._slots:
+            return self._matches(target, query, query_row, top_k, filters, method, set(exclude), explain)
+
+    def _matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
+                 filters: dict[str, Any] | None, method: str | None, exclude: set[int], explain: bool
+                 ) -> list[Match]:
+        method_obj = get_method(method or self.default_method)
+        side = self._catalogue().sides[target]
+        allowed = self.allowed(target, filters)
+        model = None
+        if method_obj.name == "learned":
+            model = self.models.reranker
+            if model is None:
+                raise Invalid("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
+        ranked = shortlist(side, query, method_obj, top_k, allowed, len(exclude))
+        calibrated = self.models.calibration if model is None and method_obj.hub else None
+        if calibrated is not None:
+            calibration.attach(ranked, calibrated)  # against the best candidates, excluded ones included
+        scored = [s for s in ranked if s.id not in exclude][:max(top_k + SLACK, RERANK_POOL if model else 0)]
+        rows = self.store.get_many(target, [s.id for s in scored])
+        if model is not None:
+            fits = [self.fits(target, query_row, rows.get(s.id)) for s in scored]
+            scored = learn.rerank(scored, model, fits)
+        out = [Match(s.id, target, 0, final, {**s.components, "fused": s.score, "boost": boost}, rows[s.id],
+                     confidence=s.components.get("confidence"))
+               for s, boost, final in final_order(scored, query_row, rows)][:top_k]
+        for i, m in enumerate(out, start=1):
+            m.rank = i
+            if explain:
+                m.explanation = self.explain_pair(target, query_row, m.item, query.lexical_text)
+        return out
+
+    # -- explanations ---------------------------------------------------------------------
+    def idf(self, term: str) -> float:
+        """Rarity of a term across both sides of the catalogue (generic words score low)."""
+        sides = self._catalogue().sides
+        total = len(sides["needs"].lexical) + len(sides["results"].lexical)
+        if not total:
+            return 0.0
+        return sum(s.lexical.idf(term) * len(s.lexical) for s in sides.values()) / total
+
+    def fits(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any] | None
+             ) -> dict[str, Any] | None:
+        """Field fits of a pair (cheap: no text processing), or None for free-text queries."""
+        if query_row is None or item is None:
+            return None
+        need, result = (query_row, item) if target == "results" else (item, query_row)
+        return explain_mod.field_fits(need, result, self.vocab)
+
+    def explain_pair(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any],
+                     query_text: str) -> dict[str, Any]:
+        """Shared terms, best sentence and field fits of a query listing (or free text) and an item."""
+        idf = self.idf
+        item_text = document_text(target, item)
+        if query_row is None:
+            return {"shared_terms": explain_mod.shared_terms(query_text, item_text, idf),
+                    "best_sentence": explain_mod.best_sentence(query_text, item_text, idf)}
+        if target == "results":
+            need, result = query_row, item
+            need_text, result_text = document_text("needs", need), item_text
+        else:
+            need, result = item, query_row
+            need_text, result_text = item_text, document_text("results", result)
+        out = explain_mod.explain(need, result, need_text, result_text, idf, self.vocab)
+        if target == "needs":
+            # the sentence that matters to the reader is the need's, for a result looking for needs
+            out["best_sentence"] = explain_mod.best_sentence(result_text, need_text, idf)
+        return out

@@ -1,0 +1,12 @@
+"""Brokers' work: the review queue, the pairing pipeline, 揭榜挂帅 challenges, batch runs and the operators' figures.
+
+`from matcher import review` gives the functions of the queue, the pipeline and challenges under one name.
+"""
+
+from matcher.review.challenges import apply_challenge, list_applications, list_challenges, publish_challenge
+from matcher.review.pipeline import FINAL_STAGES, STAGE_ORDER, get_pairing, list_pairings, move_pairing, next_stages
+from matcher.review.queue import DECISIONS, bulk_reject, decide, get_candidate, list_candidates, list_reviews
+
+__all__ = ["DECISIONS", "FINAL_STAGES", "STAGE_ORDER", "apply_challenge", "bulk_reject", "decide", "get_candidate",
+           "get_pairing", "list_applications", "list_candidates", "list_challenges", "list_pairings", "list_reviews",
+           "move_pairing", "next_stages", "publish_challenge"]

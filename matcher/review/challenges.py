@@ -1,0 +1,57 @@
+"""揭榜挂帅 challenges: needs published with a goal, indicators and a reward, and the applications filed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from matcher.errors import Invalid
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+
+
+def publish_challenge(service: MatchService, need_id: int, goal: str, indicators: str, deadline: str | None,
+                      reward: float | None, actor: str = "system") -> dict[str, Any]:
+    """Publish a need as a 揭榜挂帅 challenge with its goal, indicators, deadline and reward."""
+    if not (goal or "").strip() or not (indicators or "").strip():
+        raise Invalid("a challenge needs a goal and indicators")
+    changes = {"is_challenge": True, "challenge_goal": goal, "challenge_indicators": indicators, "reward": reward}
+    if deadline:
+        changes["deadline"] = deadline
+    row = service.update_listing("needs", need_id, changes, actor)
+    service.store.audit(actor, "publish_challenge", "needs", need_id, {"reward": reward})
+    return row
+
+
+def list_challenges(service: MatchService, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Needs published as challenges, newest first, each with its number of applications."""
+    rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset)
+    counts = service.store.application_counts([row["id"] for row in rows])
+    for row in rows:
+        row["applications"] = counts.get(row["id"], 0)
+    return rows, total
+
+
+def apply_challenge(service: MatchService, need_id: int, org: str, team: str, proposal: str,
+                    result_id: int | None = None, actor: str = "system") -> dict[str, Any]:
+    """File a team's application (揭榜) against a challenge, optionally citing one of its results."""
+    need = service.get_listing("needs", need_id)
+    if not need.get("is_challenge"):
+        raise Invalid(f"need {need_id} is not a published challenge")
+    if not (org or "").strip() or not (proposal or "").strip():
+        raise Invalid("an application needs the applying organisation and a proposal")
+    if result_id is not None:
+        service.get_listing("results", result_id)
+    with service.store.transaction():
+        org_id = service.store.org_id(org.strip(), "institute")
+        app_id = service.store.insert("challenge_applications", {
+            "need_id": need_id, "org_id": org_id, "result_id": result_id, "team": team, "proposal": proposal,
+            "status": "submitted"})
+        service.store.audit(actor, "apply", "challenge_applications", app_id, {"need_id": need_id})
+    return service.store.get("challenge_applications", app_id)
+
+
+def list_applications(service: MatchService, need_id: int) -> list[dict[str, Any]]:
+    """Applications filed against a challenge, with the organisations' names."""
+    service.get_listing("needs", need_id)
+    return service.store.applications(need_id)

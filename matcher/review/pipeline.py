@@ -1,0 +1,64 @@
+"""The pairing pipeline: confirmed pairs moved stage by stage to a signed contract (or dropped), each move audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from matcher.errors import Conflict, Invalid
+from matcher.store import now
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+
+# pipeline stages in order; any open stage may also move to "dropped"
+STAGE_ORDER = ("confirmed", "contacted", "negotiating", "contract_signed", "closed")
+FINAL_STAGES = ("closed", "dropped")
+
+
+def list_pairings(service: MatchService, stage: Sequence[str] | str | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Pairings (confirmed pairs on their way to a contract), newest change first."""
+    stages = [stage] if isinstance(stage, str) else list(stage or [])
+    return service.store.pairings(stages, limit, offset)
+
+
+def get_pairing(service: MatchService, pairing_id: int) -> dict[str, Any]:
+    """One pairing with titles and its audited history of stage moves."""
+    row = service.store.pairing(pairing_id)
+    row["history"] = service.store.rows("audit_log", "entity = ? and entity_id = ?", ["pairings", pairing_id])
+    return row
+
+
+def next_stages(stage: str) -> list[str]:
+    """The stages a pairing may move to from `stage`."""
+    if stage in FINAL_STAGES:
+        return []
+    i = STAGE_ORDER.index(stage)
+    return [*STAGE_ORDER[i + 1:i + 2], "dropped"]
+
+
+def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str = "system", note: str = "",
+                 contract_value: float | None = None) -> dict[str, Any]:
+    """Move a pairing one stage on (or drop it); a signed contract needs its value in 万元."""
+    if stage not in service.vocab.pairing_stages.names:
+        raise Invalid(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}")
+    with service.store.transaction():
+        pairing = service.store.get("pairings", pairing_id)
+        allowed = next_stages(pairing["stage"])
+        if stage not in allowed:
+            raise Conflict(f"a pairing at stage {pairing['stage']!r} can move to "
+                             + (", ".join(allowed) if allowed else "no other stage (it is final)"))
+        changes: dict[str, Any] = {"stage": stage}
+        if stage == "contract_signed":
+            if contract_value is None or contract_value <= 0:
+                raise Invalid("contract_signed needs contract_value > 0 (万元)")
+            changes.update(contract_value=float(contract_value), signed_at=now())
+        if note:
+            changes["notes"] = ((pairing.get("notes") or "") + "\n" + note).strip()
+        service.store.update("pairings", pairing_id, changes)
+        service.store.audit(actor, "move", "pairings", pairing_id,
+                            {"from": pairing["stage"], "to": stage, "note": note, "contract_value": contract_value})
+        if stage in ("contract_signed", "closed"):
+            service.store.update("needs", pairing["need_id"], {"status": "solved"})
+    return get_pairing(service, pairing_id)

@@ -1,0 +1,108 @@
+"""The catalogue's schema: its tables and the versioned migrations that create them (one per schema version).
+
+A migration is a function of a sqlite-utils Database; the store applies those a file has not seen yet, each in its
+own transaction, and records the version in SQLite's user_version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures"}
+LISTING_TABLES = ("needs", "results")
+TABLES = (
+    "organisations", "needs", "results", "candidates", "reviews", "pairings",
+    "challenge_applications", "api_keys", "batch_runs", "audit_log",
+)
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601 with microseconds (they order writes within one second)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["organisations"].create({
+        "id": int, "name": str, "kind": str, "district": str, "industry": str, "contact": str,
+        "description": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"name", "kind"})
+    db["organisations"].create_index(["name"], unique=True)
+    db["needs"].create({
+        "id": int, "ref": str, "title": str, "description": str, "org_id": int, "industry": str,
+        "district": str, "coop_modes": str, "budget": float, "budget_negotiable": int, "deadline": str,
+        "wanted_trl_min": int, "wanted_trl_max": int, "keywords": str, "confidentiality": str,
+        "status": str, "is_challenge": int, "reward": float, "challenge_goal": str,
+        "challenge_indicators": str, "contact": str, "posted_at": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"title", "industry", "status", "confidentiality"},
+        foreign_keys=[("org_id", "organisations", "id")])
+    db["results"].create({
+        "id": int, "ref": str, "title": str, "abstract": str, "org_id": int, "team": str, "contact": str,
+        "industry": str, "district": str, "trl": int, "maturity_label": str, "ip_type": str,
+        "patent_no": str, "transfer_modes": str, "price": float, "price_negotiable": int,
+        "application_fields": str, "keywords": str, "status": str, "posted_at": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"title", "industry", "status", "trl"},
+        foreign_keys=[("org_id", "organisations", "id")])
+    for table in LISTING_TABLES:
+        db[table].create_index(["ref"], unique=True)
+        db[table].create_index(["industry"])
+        db[table].create_index(["status"])
+    db["batch_runs"].create({
+        "id": int, "status": str, "method": str, "top_k": int, "needs_total": int, "needs_done": int,
+        "candidates": int, "error": str, "figures": str, "started_at": str, "finished_at": str, "actor": str,
+    }, pk="id")
+    db["candidates"].create({
+        "id": int, "run_id": int, "need_id": int, "result_id": int, "rank": int, "score": float,
+        "confidence": float, "method": str, "components": str, "explanation": str, "status": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("need_id", "needs", "id"), ("result_id", "results", "id"),
+                              ("run_id", "batch_runs", "id")])
+    db["candidates"].create_index(["need_id", "result_id"], unique=True)
+    db["candidates"].create_index(["status"])
+    db["reviews"].create({
+        "id": int, "candidate_id": int, "decision": str, "reason_code": str, "note": str, "actor": str,
+        "created_at": str,
+    }, pk="id", foreign_keys=[("candidate_id", "candidates", "id")])
+    db["pairings"].create({
+        "id": int, "candidate_id": int, "need_id": int, "result_id": int, "stage": str,
+        "contract_value": float, "notes": str, "signed_at": str, "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("candidate_id", "candidates", "id"), ("need_id", "needs", "id"),
+                              ("result_id", "results", "id")])
+    db["pairings"].create_index(["candidate_id"], unique=True)
+    db["challenge_applications"].create({
+        "id": int, "need_id": int, "org_id": int, "result_id": int, "team": str, "proposal": str,
+        "status": str, "created_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("need_id", "needs", "id"), ("org_id", "organisations", "id")])
+    db["api_keys"].create({
+        "id": int, "key_hash": str, "prefix": str, "org_id": int, "role": str, "created_at": str,
+        "revoked_at": str,
+    }, pk="id", foreign_keys=[("org_id", "organisations", "id")])
+    db["api_keys"].create_index(["key_hash"], unique=True)
+    db["audit_log"].create({
+        "id": int, "at": str, "actor": str, "action": str, "entity": str, "entity_id": int, "detail": str,
+    }, pk="id")
+    db["audit_log"].create_index(["entity", "entity_id"])
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """The change log (every committed listing write, appended by triggers in the writing transaction), named
+    locks shared by every process on the file, and workbench users who sign in with a password."""
+    db.execute("create table changes (seq integer primary key autoincrement, side text not null, "
+               "item_id integer not null, op text not null, at text not null)")
+    for side in LISTING_TABLES:
+        for event, op, ref in (("insert", "upsert", "new"), ("update", "upsert", "new"), ("delete", "delete", "old")):
+            db.execute(f"create trigger {side}_{event}_log after {event} on [{side}] begin "
+                       f"insert into changes (side, item_id, op, at) values "
+                       f"('{side}', {ref}.id, '{op}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); end")
+    db["locks"].create({"name": str, "owner": str, "expires_at": float, "acquired_at": str}, pk="name")
+    db["users"].create({
+        "id": int, "name": str, "password_hash": str, "org_id": int, "role": str, "created_at": str,
+        "revoked_at": str,
+    }, pk="id", foreign_keys=[("org_id", "organisations", "id")])
+    db["users"].create_index(["name"], unique=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
