@@ -12,8 +12,14 @@ python -m pip install -q --upgrade pip >/dev/null
 python -m pip install -q -e .
 export TECHMATCH_DATA_DIR=${TECHMATCH_DATA_DIR:-techmatch-data}
 techmatch demo --if-empty
+# the workbench asks for a sign-in: keep one admin key for this data folder (readable by this user only)
+KEYFILE="$TECHMATCH_DATA_DIR/workbench-admin-key.txt"
+if [ ! -s "$KEYFILE" ]; then
+  (umask 077 && techmatch keys create --role admin --org "演示平台管理员" > "$KEYFILE")
+fi
 techmatch serve --host "${TECHMATCH_HOST:-127.0.0.1}" --port "${API_PORT:-8000}" &
 api=$!
 trap 'kill "$api" 2>/dev/null || true' EXIT INT TERM
 echo "API: http://127.0.0.1:${API_PORT:-8000}/docs   workbench: http://127.0.0.1:${UI_PORT:-8501}"
+echo "workbench sign-in key (admin, also in $KEYFILE): $(cat "$KEYFILE")"
 techmatch ui --host "${TECHMATCH_HOST:-127.0.0.1}" --port "${UI_PORT:-8501}"

@@ -20,11 +20,12 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def e5_encoder():
-    """The bundled default encoder, loaded once per session."""
-    from embeddings import get_encoder
+def e5_encoder(tmp_path_factory):
+    """The bundled default encoder, loaded once per session, behind one embedding cache shared by every test (each
+    service's own cache in its data folder sits in front of it), so a text is encoded once per session."""
+    from embeddings import CachedEncoder, get_encoder
 
-    return get_encoder("e5")
+    return CachedEncoder(get_encoder("e5"), tmp_path_factory.mktemp("embeddings") / "shared-cache.db")
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,32 @@ def test_workers_share_one_catalogue(catalogue_copy):
             assert found(c, "双工低温等离子体废气净化装置", rid)
     finally:
         server.stop()
+
+
+def test_a_cli_import_into_a_served_folder_is_seen_within_a_second(catalogue_copy, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    server = Server(catalogue_copy).start()
+    try:
+        rows = [{**result_body(f"导入{i}号"), "ref": f"CLI-{i}"} for i in range(3)]
+        src = tmp_path / "results.jsonl"
+        src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+        with server.client() as c:
+            before = c.get("/health").json()["indexed"]["results"]
+        done = subprocess.run([sys.executable, "-m", "matcher.cli", "import", str(src), "--kind", "results",
+                               "--data-dir", str(catalogue_copy)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        with server.client() as c:
+            wait_for(lambda: c.get("/health").json()["indexed"]["results"] == before + 3, timeout=1.0)
+            hits = c.post("/search", json={"text": "导入1号低温等离子体废气净化装置", "side": "results",
+                                           "top_k": 3}).json()["items"]
+            assert hits[0]["item"]["ref"] == "CLI-1"
+        # the server's own snapshots never drop what the CLI wrote: a restart still has it
+        server.stop()
+        server = Server(catalogue_copy).start()
+        with server.client() as c:
+            assert c.get("/health").json()["indexed"]["results"] == before + 3
+    finally:
+        server.stop()

@@ -80,21 +80,15 @@ def test_add_update_delete_are_visible_at_once(fresh_service):
     assert actions.count("create") == 2 and "update" in actions and "delete" in actions
 
 
-def test_an_encoder_failure_rolls_the_write_back(fresh_service):
-    s = fresh_service
-    s.add_result({"title": "已有成果", "abstract": "用于对照"})
-    real = s.encoder.inner
-
-    class Failing(type(real)):
-        def _encode_documents(self, texts):
-            raise RuntimeError("encoder crashed")
-
-    s.encoder.inner = Failing.__new__(Failing)
-    s.encoder.inner.__dict__.update(real.__dict__)
-    with pytest.raises(RuntimeError, match="encoder crashed"):
-        s.add_listings("results", [{"title": "新成果一"}, {"title": "新成果二"}])
-    s.encoder.inner = real
-    assert s.store.count("results") == 1 and len(s.catalogue.sides["results"].dense) == 1
+def test_an_encoder_failure_rolls_the_write_back(catalogue_copy, failing_encoder):
+    s = MatchService(make_settings(catalogue_copy), encoder=failing_encoder)
+    before = (s.store.count("results"), s.store.count("audit_log"), s.store.last_change())
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        s.add_listings("results", [{"title": "新成果一", "org": "新成立的研究院"}, {"title": "新成果二"}])
+    assert (s.store.count("results"), s.store.count("audit_log"), s.store.last_change()) == before
+    assert s.store.find("organisations", name="新成立的研究院") is None  # the organisation rolled back too
+    assert len(s.catalogue.sides["results"].dense) == before[0]
+    s.close()
 
 
 def test_restart_reloads_and_replays_the_log_tail(tmp_path, e5_encoder):
@@ -225,3 +219,32 @@ def test_changing_a_results_trl_relabels_its_maturity(fresh_service):
     assert (r["trl"], r["maturity_label"]) == (9, "可以量产")
     r = fresh_service.update_listing("results", r["id"], {"title": "一项成果（更新）"})
     assert r["maturity_label"] == "可以量产"
+
+
+def test_a_corrupt_model_file_is_a_start_up_error_not_a_failure_per_request(catalogue_copy, e5_encoder):
+    from matcher.errors import SetupError
+
+    (catalogue_copy / "index" / "calibration.json").write_text("{not json", "utf-8")
+    s = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
+    with pytest.raises(SetupError, match="cannot be read"):
+        s.load()
+    s.close()
+
+
+def test_an_unknown_default_method_stops_the_start():
+    from pydantic import ValidationError
+
+    from matcher.settings import Settings
+
+    with pytest.raises(ValidationError, match="unknown ranking method 'hybird'"):
+        Settings(method="hybird")
+
+
+def test_nothing_is_applied_inside_a_transaction_that_then_rolls_back(catalogue_copy, e5_encoder):
+    s = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
+    before = sorted(s.catalogue.sides["results"].dense.ids())
+    with pytest.raises(RuntimeError, match="abandon"), s.store.transaction():
+        s.add_result({"title": "将被回滚的成果"})
+        raise RuntimeError("abandon")
+    assert sorted(s.catalogue.sides["results"].dense.ids()) == before and s.index_status()["lag"] == 0
+    s.close()

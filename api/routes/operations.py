@@ -74,6 +74,7 @@ def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type
     rows, columns = table_rows(service, table)
     if table == "needs":
         rows = [need_view(r, who) for r in rows]
+        columns = list(rows[0]) if rows else [*columns, "redacted"]
     if format == "jsonl":
         return Response(to_jsonl(rows), media_type="application/x-ndjson")
     return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")

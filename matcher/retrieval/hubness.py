@@ -20,7 +20,7 @@ from matcher.retrieval.index import VectorIndex
 
 HUB_K = 50  # neighbours on the other side whose similarities are averaged
 # on bdci-dev, 0.25–0.75 with k = 20–50 all lift T2 Recall@100 (0.61–0.66, 0.60 without); 0.5 with k = 50 is the
-# setting that also helps csl-dev kw2related (T2 nDCG@10 0.546 vs 0.526) instead of trading it away
+# setting that also helps csl-dev kw2related (T2 nDCG@10 0.538 vs 0.523) instead of trading it away
 HUB_WEIGHT = 0.5
 
 

@@ -63,7 +63,8 @@ METHODS: dict[str, Method] = {
                       description="hybrid candidates re-ranked by the model trained on brokers' decisions"),
 }
 RERANK_POOL = 50  # candidates the learned method re-orders
-POOL = 100  # candidates each component retrieves before fusion; min-max normalisation runs over their union
+POOL = 200  # candidates each component retrieves before fusion; min-max normalisation runs over their union
+# (bdci-dev, hybrid: 100 → 200 lifts T2 R@100 0.621 → 0.633 and R@10 0.314 → 0.317 for +0.8 ms per query)
 SLACK = 20  # candidates ranked beyond top_k (and the excluded ones), so boosts can lift one into the top_k
 CLUSTER_BOOST = 0.03  # relative score boost for the same cluster
 DISTRICT_BOOST = 0.02  # and for the same district
