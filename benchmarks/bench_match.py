@@ -26,7 +26,8 @@ def timed(service, needs: list[int], method: str, explain: bool, cold: bool = Fa
         if cold:
             service.catalogue.sides["results"].hubness.clear()
         t0 = time.perf_counter()
-        service._matches("results", service._query("needs", row), row, 10, None, method, explain=explain)
+        service.matcher.matches("results", service.matcher.listing_query("needs", row), row, 10, None, method,
+                                explain=explain)
         times.append(time.perf_counter() - t0)
     return percentiles(times)
 
@@ -73,7 +74,7 @@ def main() -> None:
             for i in needs:
                 row = service.get_listing("needs", i)
                 t0 = time.perf_counter()
-                service._query("needs", row)
+                service.matcher.listing_query("needs", row)
                 t_enc.append(time.perf_counter() - t0)
             p50, p99 = percentiles(t_enc)
             print(f"{n:>8} {'query encoding (2 views: title, full text)':<44}{p50:>9.2f}{p99:>9.2f}")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from math import log, log1p
 from pathlib import Path
 
@@ -102,7 +102,8 @@ class LexicalIndex:
         self.k1, self.b = k1, b
         self.lock = threading.RLock()
         # term -> id; ids are handed out in insertion order and never taken back, so list(terms) is id order
-        self.terms: dict[str, int] = {}
+        # (a defaultdict whose default_factory is set only while `add` hands out ids: a plain dict otherwise)
+        self.terms: defaultdict[str, int] = defaultdict(None)
         self._df = np.zeros(1024, dtype=np.int64)  # per-term document frequency (capacity grows by doubling)
         self._total = 0.0  # sum of the lengths of every live document
         self._base = _Base.empty()
@@ -146,16 +147,17 @@ class LexicalIndex:
         # the whole batch as flat arrays: one vocabulary pass instead of a Python loop per term
         flat = list(chain.from_iterable(docs.values()))
         tf = np.fromiter(chain.from_iterable(c.values() for c in docs.values()), dtype=np.float32, count=len(flat))
-        bounds = np.cumsum(np.fromiter(map(len, docs.values()), dtype=np.int64, count=len(docs)))[:-1]
-        seen = dict.fromkeys(flat)
+        ends = np.cumsum(np.fromiter(map(len, docs.values()), dtype=np.int64, count=len(docs))).tolist()
         with self.lock:
             self._discard(docs)
             terms = self.terms
-            new = [t for t in seen if t not in terms]
-            terms.update(zip(new, range(len(terms), len(terms) + len(new))))
-            term_ids = np.fromiter(map(terms.__getitem__, flat), dtype=np.int32, count=len(flat))
-            for item, cols, counts in zip(docs, np.split(term_ids, bounds), np.split(tf, bounds)):
-                self._delta[item] = (cols, counts)
+            terms.default_factory = count(len(terms)).__next__  # an unseen term gets the next id, all in C
+            try:
+                term_ids = np.fromiter(map(terms.__getitem__, flat), dtype=np.int32, count=len(flat))
+            finally:
+                terms.default_factory = None
+            for item, start, end in zip(docs, [0, *ends[:-1]], ends):
+                self._delta[item] = (term_ids[start:end], tf[start:end])
             if len(terms) > len(self._df):
                 grown = np.zeros(max(len(terms), 2 * len(self._df)), dtype=np.int64)
                 grown[:len(self._df)] = self._df
@@ -267,11 +269,11 @@ class LexicalIndex:
     def _query(self, tokens: Counter) -> tuple[np.ndarray, np.ndarray]:
         """(term ids, idf × (1 + ln count)) of the query's terms that some document holds (caller holds the lock)."""
         cols, weights, n = [], [], len(self)
-        for term, count in tokens.items():
+        for term, times in tokens.items():
             col = self.terms.get(term)
             if col is not None and self._df[col] > 0:
                 cols.append(col)
-                weights.append(self._idf(float(self._df[col]), n) * (1.0 + log(count)))
+                weights.append(self._idf(float(self._df[col]), n) * (1.0 + log(times)))
         return np.asarray(cols, dtype=np.int64), np.asarray(weights, dtype=np.float64)
 
     def _weigh(self, tf: np.ndarray, lengths: np.ndarray, term_weight: np.ndarray) -> np.ndarray:
@@ -430,7 +432,7 @@ class LexicalIndex:
         if len(np.unique(ids)) != len(ids):
             raise ValueError(f"{path}: duplicate document ids")
         csr = sparse.csr_matrix((counts, indices, indptr), shape=(len(ids), len(terms)))
-        index.terms = dict(zip(terms, range(len(terms))))
+        index.terms = defaultdict(None, zip(terms, range(len(terms))))
         index._base = _Base.build(ids.astype(np.int64), csr)
         index._alive = np.ones(len(ids), dtype=bool)
         index._n_alive = len(ids)
