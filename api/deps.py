@@ -25,10 +25,14 @@ def get_service(request: Request) -> MatchService:
 ServiceDep = Annotated[MatchService, Depends(get_service)]
 
 
-def get_principal(service: ServiceDep,
+def get_principal(request: Request, service: ServiceDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
-    """The caller, or None when no key was sent; a wrong key is refused rather than treated as anonymous."""
-    if credentials is None:
+    """The caller, or None when no Authorization header was sent at all; a wrong key or a malformed header
+    (another scheme, an empty token) is refused rather than treated as anonymous."""
+    if credentials is None or not credentials.credentials.strip():
+        if "authorization" in request.headers:
+            raise HTTPException(401, "malformed Authorization header: send `Authorization: Bearer <key>`",
+                                headers={"WWW-Authenticate": "Bearer"})
         return None
     principal = authenticate_key(service, credentials.credentials)
     if principal is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -123,8 +123,27 @@ class NeedCreate(NeedBase):
     org_id: IdField | None = Field(None, description="Admins only: post on behalf of this organisation.")
 
 
-class NeedUpdate(Strict):
-    """Fields to change; absent fields stay as they are."""
+class Patch(Strict):
+    """A partial update: absent fields stay as they are; `null` only clears a field that may be empty."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            refused = sorted(k for k, v in data.items()
+                             if v is None and k in cls.model_fields and k not in cls.NULLABLE)
+            if refused:
+                raise ValueError(f"{', '.join(refused)}: null is not allowed here; leave the field out to keep it, "
+                                 "or send a value (nullable: " + (", ".join(sorted(cls.NULLABLE)) or "none") + ")")
+        return data
+
+
+class NeedUpdate(Patch):
+    """Fields to change; absent fields stay as they are; null clears district, budget or deadline."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"district", "budget", "deadline"})
 
     title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
     description: str | None = Field(None, max_length=TEXT_MAX)
@@ -198,7 +217,11 @@ class ResultCreate(ResultBase):
     org_id: IdField | None = Field(None, description="Admins only: list on behalf of this organisation.")
 
 
-class ResultUpdate(Strict):
+class ResultUpdate(Patch):
+    """Fields to change; absent fields stay as they are; null clears district or price."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"district", "price"})
+
     title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
     abstract: str | None = Field(None, max_length=TEXT_MAX)
     team: str | None = Field(None, max_length=SHORT_MAX)

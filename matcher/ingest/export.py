@@ -23,13 +23,24 @@ def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe (OWASP CSV
+    injection rule); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV; list and dict cells are written as JSON."""
+    """Rows as CSV; list and dict cells are written as JSON; formula-like text is neutralised (safe_cell)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns))
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+        writer.writerow({k: safe_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v)
                          for k, v in r.items()})
     return buf.getvalue()
 
