@@ -22,7 +22,8 @@ class CachedEncoder(Encoder):
         self.dim = inner.dim
         self.batch_size = inner.batch_size
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self.conn.execute("PRAGMA busy_timeout=30000")  # several processes share the cache file
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(
             "create table if not exists embeddings (encoder text, role text, hash text, vector blob, "
@@ -57,12 +58,7 @@ class CachedEncoder(Encoder):
         self.hits += len(texts) - len(todo)
         if todo:
             vectors = fn(list(todo.values()))
-            with self.lock:
-                self.conn.execute("BEGIN")
-                self.conn.executemany(
-                    "insert or replace into embeddings values (?, ?, ?, ?)",
-                    [(self.name, role, h, v.astype(np.float32).tobytes()) for h, v in zip(todo, vectors)])
-                self.conn.execute("COMMIT")
+            self._write([(self.name, role, h, v.astype(np.float32).tobytes()) for h, v in zip(todo, vectors)])
             found.update(zip(todo, vectors))
         for i, h in enumerate(hashes):
             out[i] = found[h]
@@ -70,11 +66,19 @@ class CachedEncoder(Encoder):
 
     def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store vectors computed elsewhere (a bulk encoder, a benchmark's synthetic vectors) for these texts."""
-        rows = [(self.name, role, self._hash(t), np.asarray(v, dtype=np.float32).tobytes())
-                for t, v in zip(texts, vectors)]
+        self._write([(self.name, role, self._hash(t), np.asarray(v, dtype=np.float32).tobytes())
+                     for t, v in zip(texts, vectors)])
+
+    def _write(self, rows: list[tuple]) -> None:
+        """Insert rows in one transaction; a failure (another process holding the file too long) rolls back, so
+        the connection stays usable and the next write tries again."""
         with self.lock:
-            self.conn.execute("BEGIN")
-            self.conn.executemany("insert or replace into embeddings values (?, ?, ?, ?)", rows)
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.executemany("insert or replace into embeddings values (?, ?, ?, ?)", rows)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute("COMMIT")
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

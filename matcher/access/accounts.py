@@ -105,7 +105,8 @@ def sign_in(service: MatchService, name: str, password: str) -> Principal | None
     if row is None:
         _hash_password(password or "", b"0" * 16)  # spend the same time whether the name exists or not
         return None
-    if row.get("revoked_at") or not _verify_password(password or "", row["password_hash"]):
+    matches = _verify_password(password or "", row["password_hash"])  # always hashed: no timing tells revoked
+    if row.get("revoked_at") or not matches:
         return None
     org = service.store.get("organisations", row["org_id"])
     return Principal(row["id"], row["role"], row["org_id"], org["name"], user=row["name"])

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import Encoder
+from matcher.errors import Busy
 from matcher.retrieval.documents import document_text
 from matcher.retrieval.index import IndexMismatch, VectorIndex, atomic_write
 from matcher.retrieval.lexical import LexicalIndex
@@ -62,6 +63,7 @@ class LiveCatalogue:
         self.snapshot_seq = 0  # sequence of the newest snapshot this process knows is on disk
         self.snapshot_at = time.monotonic()
         self.lock = threading.RLock()  # serialises applying changes, loading and snapshots in this process
+        self._snapshot_mutex = threading.Lock()
 
     # -- paths ----------------------------------------------------------------------------
     @property
@@ -81,7 +83,9 @@ class LiveCatalogue:
 
     # -- loading --------------------------------------------------------------------------
     def load(self, progress: Progress | None = None) -> None:
-        """Latest snapshot + the tail of the log; with no snapshot, build from the store (through the cache)."""
+        """Latest snapshot + the tail of the log; with no snapshot (or an unreadable one), build from the store
+        through the embedding cache. An index built by another encoder is refused (IndexMismatch)."""
+        self._outside_transaction("load")
         with self.lock:
             for attempt in range(3):
                 manifest = self.current()
@@ -91,10 +95,18 @@ class LiveCatalogue:
                 try:
                     self._load_snapshot(manifest)
                     break
-                except FileNotFoundError:  # another process replaced it between our reads: take the new one
+                except IndexMismatch:
+                    raise
+                except Exception as exc:  # replaced meanwhile (retry), or damaged: the store can rebuild it
                     if attempt == 2:
-                        raise
+                        log.warning("snapshot %s cannot be read (%s): rebuilding from the store",
+                                    manifest.get("snapshot"), exc)
+                        self._build(progress)
             self.sync()
+
+    def _outside_transaction(self, what: str) -> None:
+        if self.store.in_transaction():
+            raise RuntimeError(f"cannot {what} the catalogue inside an uncommitted transaction (it could roll back)")
 
     def _load_snapshot(self, manifest: dict[str, Any]) -> None:
         enc = self.encoder
@@ -152,12 +164,17 @@ class LiveCatalogue:
         return np.vstack(out)
 
     def rebuild(self, progress: Progress | None = None) -> dict[str, int]:
-        """Rebuild both sides from the store and write a snapshot (after an encoder or tokenizer change)."""
+        """Rebuild both sides from the store and write a snapshot (after an encoder or tokenizer change); Busy
+        when no snapshot could be written (another process kept the snapshot lock, or holds a newer one)."""
+        self._outside_transaction("rebuild")
         with self.lock:
             self._build(progress)
             self.sync()
-            self.snapshot(force=True)
-            return {side: len(s.dense) for side, s in self.sides.items()}
+            counts = {side: len(s.dense) for side, s in self.sides.items()}
+        if not self.snapshot(force=True) and int((self.current() or {}).get("seq", -1)) < self.applied:
+            raise Busy("the indexes were rebuilt in memory but no snapshot could be written: another process holds "
+                       "the snapshot lock; try again")
+        return counts
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, side: str, rows: Sequence[tuple[str | None, dict[str, Any]]], actor: str,
@@ -254,44 +271,76 @@ class LiveCatalogue:
         At most one process writes at a time (the store's `snapshot` lock); a forced snapshot (rebuild) may replace
         one at the same sequence, never one that holds more.
         """
-        if not self.store.try_lock("snapshot", self.owner, ttl=600):
-            return False
-        try:
-            on_disk = self.current()
-            disk_seq = int(on_disk["seq"]) if on_disk else -1
-            with self.lock:
-                seq = self.applied
-                if disk_seq > seq or (disk_seq == seq and not force):
-                    self.snapshot_seq = max(self.snapshot_seq, min(disk_seq, seq))
-                    self.snapshot_at = time.monotonic()
+        with self._snapshot_mutex:  # one snapshot at a time in this process (follower, close, rebuild)
+            token = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # the store lock is per call, not per process
+            deadline = time.monotonic() + (120 if force else 0)
+            while not self.store.try_lock("snapshot", token, ttl=600):
+                if time.monotonic() >= deadline:
                     return False
-                name = f"{seq:012d}-{uuid.uuid4().hex[:8]}"
-                tmp = self.folder / f".tmp-{name}"
-                tmp.mkdir(parents=True, exist_ok=True)
-                blobs = {side: s.dense.serialize() for side, s in self.sides.items()}
-                for side, s in self.sides.items():
-                    s.lexical.save(tmp / f"{side}.bm25.npz")
-                kind = self.sides["results"].dense.kind
-            for side, data in blobs.items():
-                atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
-            os.replace(tmp, self.folder / name)
-            manifest = {"snapshot": name, "seq": seq, "encoder": self.encoder.name, "dim": self.encoder.dim,
-                        "kind": kind, "tokenizer": self.settings.lexical_tokenizer,
-                        "counts": {side: len(s.dense) for side, s in self.sides.items()},
-                        "written_by": self.owner, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            atomic_write(self.pointer, lambda p: Path(p).write_text(json.dumps(manifest, indent=2), "utf-8"))
-            self.snapshot_seq, self.snapshot_at = seq, time.monotonic()
-            self._prune(keep={name, (on_disk or {}).get("snapshot")})
-            return True
-        finally:
-            self.store.release_lock("snapshot", self.owner)
+                time.sleep(0.5)
+            try:
+                return self._write_snapshot(token, force)
+            finally:
+                self.store.release_lock("snapshot", token)
 
-    def _prune(self, keep: set[str | None]) -> None:
-        """Remove snapshot folders other than the current and the previous one (a loader may still read it)."""
+    def _write_snapshot(self, token: str, force: bool) -> bool:
+        on_disk = self.current()
+        if on_disk and not force and (on_disk.get("encoder") != self.encoder.name
+                                      or on_disk.get("tokenizer") != self.settings.lexical_tokenizer):
+            return False  # another encoder's snapshot (after `index --rebuild`): only a forced rebuild replaces it
+        disk_seq = int(on_disk["seq"]) if on_disk else -1
+        with self.lock:
+            seq = self.applied
+            if disk_seq > seq or (disk_seq == seq and not force):
+                self.snapshot_seq = max(self.snapshot_seq, min(disk_seq, seq))
+                self.snapshot_at = time.monotonic()
+                return False
+            name = f"{seq:012d}-{uuid.uuid4().hex[:8]}"
+            tmp = self.folder / f".tmp-{name}"
+            tmp.mkdir(parents=True, exist_ok=True)
+            blobs = {side: s.dense.serialize() for side, s in self.sides.items()}
+            for side, s in self.sides.items():
+                s.lexical.save(tmp / f"{side}.bm25.npz")
+            kind = self.sides["results"].dense.kind
+            counts = {side: len(s.dense) for side, s in self.sides.items()}
+        for side, data in blobs.items():
+            atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
+        os.replace(tmp, self.folder / name)
+        _fsync_dir(self.folder)  # the folder's new name is durable before the pointer names it
+        # still ours, and nothing that holds more appeared meanwhile (a lock that ran out, a clock jump)
+        latest = self.current()
+        if not self.store.try_lock("snapshot", token, ttl=600) or (
+                latest and (int(latest["seq"]) > seq or (int(latest["seq"]) == seq and not force))):
+            shutil.rmtree(self.folder / name, ignore_errors=True)
+            return False
+        manifest = {"snapshot": name, "seq": seq, "encoder": self.encoder.name, "dim": self.encoder.dim,
+                    "kind": kind, "tokenizer": self.settings.lexical_tokenizer, "counts": counts,
+                    "written_by": self.owner, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        atomic_write(self.pointer, lambda p: Path(p).write_text(json.dumps(manifest, indent=2), "utf-8"))
+        self.snapshot_seq, self.snapshot_at = seq, time.monotonic()
+        self._prune(current=name, previous=(latest or {}).get("snapshot"))
+        return True
+
+    def _prune(self, current: str, previous: str | None) -> None:
+        """Remove snapshot folders older than the previous one (a loader may still be reading that), and stale
+        temporary folders a crash left behind; never a folder newer than the current pointer."""
+        floor = int(previous.split("-")[0]) if previous else int(current.split("-")[0])
         for path in self.folder.iterdir():
-            if path.name not in keep and (not path.name.startswith(".tmp-") or
-                                          time.time() - path.stat().st_mtime > 3600):
+            if path.name in (current, previous):
+                continue
+            if path.name.startswith(".tmp-"):
+                if time.time() - path.stat().st_mtime > 3600:
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path.name.split("-")[0].isdigit() and int(path.name.split("-")[0]) < floor:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Follower:

@@ -48,6 +48,8 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str) -> 
     if not service.store.try_lock(LOCK, token, LOCK_TTL):
         raise BatchRunning("a batch run is already going; wait for it to finish")
     try:
+        # holding the lock, no other run is alive: one still marked running lost its process
+        service.store.fail_unfinished_batches("interrupted: the process running it stopped")
         run_id = service.store.insert("batch_runs", {
             "status": "queued", "method": method, "top_k": top_k, "needs_total": 0, "needs_done": 0,
             "candidates": 0, "started_at": now(), "actor": actor})

@@ -3,10 +3,12 @@ change log and the locks shared by every process; sqlite-utils underneath."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +62,22 @@ _FIGURE_KEYS = {"district": "n.district", "industry": "n.industry",
                 "month": "substr(coalesce(n.posted_at, n.created_at), 1, 7)"}
 
 
+class _Reader:
+    """One thread's read connection; closed when the thread ends (its thread-local is dropped) or the store closes,
+    so servers that retire and start threads do not leak connections."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.db = sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+    __del__ = close
+
+
 class Store:
     """Typed access to the catalogue file; thread-safe for one writer and many readers."""
 
@@ -74,7 +92,7 @@ class Store:
         self.lock = threading.RLock()
         self._owner: int | None = None
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._depth = 0
         self._columns: dict[tuple[str, int], set[str]] = {}
         self.migrate()
@@ -87,8 +105,10 @@ class Store:
     def migrate(self) -> None:
         """Apply the schema migrations this file has not seen yet, each in its own transaction."""
         while self.version < len(MIGRATIONS):
-            step = self.version
             with self.transaction():
+                step = self.version  # read under the write lock: another process may have migrated meanwhile
+                if step >= len(MIGRATIONS):
+                    break
                 MIGRATIONS[step](self.db)
                 self.db.execute(f"PRAGMA user_version={step + 1}")
 
@@ -112,7 +132,11 @@ class Store:
             self._depth -= 1
             if outer:
                 self._owner = None
-                self.db.execute("COMMIT")
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.conn.rollback()  # a failed COMMIT leaves the transaction open: end it
+                    raise
 
     def in_transaction(self) -> bool:
         """Whether the calling thread is inside a transaction it has not committed yet."""
@@ -123,17 +147,15 @@ class Store:
         per-thread connection that sees only committed data (WAL lets readers run beside the writer)."""
         if self._depth and self._owner == threading.get_ident():
             return self.db
-        db = getattr(self._local, "db", None)
-        if db is None:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._readers.append(conn)
-            db = self._local.db = sqlite_utils.Database(conn)
-        return db
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._local.reader = _Reader(self.path)
+            self._readers.add(reader)
+        return reader.db
 
     def close(self) -> None:
-        for conn in self._readers:
-            conn.close()
+        for reader in list(self._readers):
+            reader.close()
         self.db.conn.close()
 
     # -- rows -----------------------------------------------------------------------------
@@ -262,6 +284,13 @@ class Store:
             return int(existing["id"]), False
         return self.insert(side, row), True
 
+    def fail_unfinished_batches(self, reason: str) -> int:
+        """Mark runs left queued or running (their process died) as failed; call while holding the batch lock."""
+        with self.transaction():
+            cur = self.db.execute("update batch_runs set status = 'failed', error = ?, finished_at = ? "
+                                  "where status in ('queued', 'running')", [reason, now()])
+            return int(cur.rowcount)
+
     def decided_candidates(self) -> list[dict[str, Any]]:
         """Every candidate a broker confirmed or rejected (the reranker's training pairs)."""
         return self.rows("candidates", "status in ('confirmed', 'rejected')")
@@ -373,8 +402,8 @@ class Store:
     # -- locks shared by every process on this file ---------------------------------------
     def try_lock(self, name: str, owner: str, ttl: float) -> bool:
         """Take (or renew) the named lock for `ttl` seconds unless another live owner holds it."""
-        stamp = time.time()
         with self.transaction():
+            stamp = time.time()  # after waiting for the write lock, not before
             row = self.db.execute("select owner, expires_at from locks where name = ?", [name]).fetchone()
             if row is not None and row[0] != owner and row[1] > stamp:
                 return False
