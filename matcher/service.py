@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import CachedEncoder, Encoder, get_encoder
+from matcher.access.policy import Principal, outsider_scope
 from matcher.catalogue import MODELS_SIDE, Follower, LiveCatalogue, process_token
 from matcher.errors import Conflict, Invalid, NotFound, SetupError
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
@@ -23,7 +24,7 @@ from matcher.learning.models import Models
 from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.retrieval.documents import document_text, query_views
 from matcher.settings import Settings, get_settings
-from matcher.store import LISTING_TABLES, Store, listing_where
+from matcher.store import LISTING_TABLES, Store, listing_order, listing_where
 
 Progress = Callable[[int, int], None]
 MODELS = {"needs": NeedIn, "results": ResultIn}
@@ -246,13 +247,20 @@ class MatchService:
         return side
 
     def list_listings(self, side: str, filters: dict[str, Any] | None = None, text: str | None = None,
-                      sort: str = "-id", limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """A page of listings matching hard filters and a substring, with the total count."""
-        where, params = listing_where(self._side(side), filters, text)
+                      sort: str = "-id", limit: int = 50, offset: int = 0, viewer: Principal | bool | None = True
+                      ) -> tuple[list[dict[str, Any]], int]:
+        """A page of listings matching hard filters and a substring, with the total count.
+
+        `viewer` is the caller (None: anonymous; True: an insider such as the CLI). For a caller who may not read
+        confidential needs, the substring is matched against their titles only and hidden fields sort as empty,
+        so neither the filter nor the order reveals what the listing withholds.
+        """
+        outsider, org = outsider_scope(viewer)
+        where, params = listing_where(self._side(side), filters, text, outsider, org)
         col = sort.lstrip("-")
         if col not in SORTABLE[side]:
             raise Invalid(f"cannot sort by {col!r}; use one of {', '.join(sorted(SORTABLE[side]))}")
-        order = f"[{col}] {'desc' if sort.startswith('-') else 'asc'}, id"
+        order = listing_order(side, col, sort.startswith("-"), outsider, org)
         return (self.store.rows(side, where, params, order, limit, offset), self.store.count(side, where, params))
 
     # -- matching -------------------------------------------------------------------------

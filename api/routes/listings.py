@@ -73,7 +73,8 @@ MatchQuery = Annotated[int, Query(ge=1, le=100)]
 @needs.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)
 def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) -> Any:
     """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
-    rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset)
+    rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset,
+                                        viewer=who)
     return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": params.limit,
             "offset": params.offset}
 

@@ -74,6 +74,16 @@ def authenticate(store: Store, plain: str) -> Principal | None:
     return Principal(row["id"], row["role"], row["org_id"], org["name"])
 
 
+def outsider_scope(viewer: Principal | bool | None) -> tuple[bool, int | None]:
+    """(may this caller not read confidential needs?, the organisation whose own needs it may read). True stands
+    for an insider without a key (the CLI, an operator's script)."""
+    if viewer is True:
+        return False, None
+    if viewer is None or viewer is False:
+        return True, None
+    return (not viewer.privileged), viewer.org_id
+
+
 def can_see_confidential(principal: Principal | None, need: dict[str, Any]) -> bool:
     """Whether the caller may read a need's confidential fields (public needs: always)."""
     if need.get("confidentiality") != "brokers":
@@ -89,6 +99,7 @@ def redact_need(need: dict[str, Any], industry_name: str = "") -> dict[str, Any]
     for key in CONFIDENTIAL_FIELDS:
         out[key] = [] if key == "keywords" else (None if key in ("budget", "reward") else "")
     out["description"] = f"保密需求：{industry_name or '该'}领域技术需求，详情仅对需求方与技术经纪人开放。"
+    out["org_id"] = None  # who posted it is withheld too: the organisation's public record would name its contact
     out["budget_negotiable"] = True
     out["redacted"] = True
     return out

@@ -5,7 +5,7 @@ Every committed listing write also appends to the store's change log, which each
 """
 
 from matcher.store.schema import JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
-from matcher.store.sqlite import CANDIDATE_SORTS, Store, listing_where
+from matcher.store.sqlite import CANDIDATE_SORTS, Store, listing_order, listing_where
 
-__all__ = ["CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "TABLES", "Store", "listing_where",
-           "now"]
+__all__ = ["CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "TABLES", "Store", "listing_order",
+           "listing_where", "now"]

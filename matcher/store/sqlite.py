@@ -436,8 +436,11 @@ class Store:
                                   "entity_id": entity_id, "detail": detail or {}})
 
 
-def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = None
-                  ) -> tuple[str, list[Any]]:
+HIDDEN_SORT_COLUMNS = ("budget", "reward", "deadline")  # confidential needs' fields an outsider may not order by
+
+
+def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = None, outsider: bool = False,
+                  outsider_org: int | None = None) -> tuple[str, list[Any]]:
     """SQL where-clause and parameters for the hard filters of a listing query.
 
     filters: industry, district, status, confidentiality (lists of codes), trl_min / trl_max, modes (any of),
@@ -482,7 +485,23 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
         params.extend(modes)
     if text:
         body = "description" if side == "needs" else "abstract"
-        clauses.append(f"(title like ? or [{body}] like ? or keywords like ?)")
         like = f"%{text}%"
-        params.extend([like, like, like])
+        if side == "needs" and outsider:
+            # an outsider's text filter reads a confidential need's title only (its text is not theirs to probe)
+            clauses.append(f"(title like ? or ((confidentiality != 'brokers' or coalesce(org_id, -1) = ?) and "
+                           f"([{body}] like ? or keywords like ?)))")
+            params.extend([like, int(outsider_org or -1), like, like])
+        else:
+            clauses.append(f"(title like ? or [{body}] like ? or keywords like ?)")
+            params.extend([like, like, like])
     return " and ".join(clauses), params
+
+
+def listing_order(side: str, column: str, descending: bool, outsider: bool = False,
+                  outsider_org: int | None = None) -> str:
+    """ORDER BY for a listing page; for an outsider a confidential need's hidden fields sort as if empty."""
+    key = f"[{column}]"
+    if side == "needs" and outsider and column in HIDDEN_SORT_COLUMNS:
+        key = (f"(case when confidentiality = 'brokers' and coalesce(org_id, -1) != {int(outsider_org or -1)} "
+               f"then null else [{column}] end)")
+    return f"{key} {'desc' if descending else 'asc'}, id"

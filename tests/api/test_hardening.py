@@ -60,3 +60,59 @@ def test_a_malformed_authorization_header_is_refused(api, header):
     assert r.status_code == 401, (header, r.text)
     assert r.json()["error"]["code"] == "unauthorized" and r.headers["WWW-Authenticate"] == "Bearer"
     assert client.get("/needs").status_code == 200  # no header at all: anonymous
+
+
+def _secret(service):
+    need = service.find_by_ref("needs", "T-N04")
+    assert need["confidentiality"] == "brokers"
+    return need
+
+
+@pytest.mark.parametrize("who", [None, "other_firm", "institution"])
+def test_an_outsider_cannot_probe_hidden_text_with_q(api, who):
+    client, service, keys = api
+    need = _secret(service)
+    fragments = [need["description"][i:i + 8] for i in range(0, 40, 8)] + need["keywords"]
+    for fragment in fragments:
+        if fragment in need["title"]:
+            continue
+        found = client.get("/needs", params={"q": fragment}, headers=auth(keys, who)).json()
+        assert need["id"] not in [n["id"] for n in found["items"]], fragment
+    # the title is public: searching it finds the (redacted) need
+    hit = client.get("/needs", params={"q": need["title"][:6]}, headers=auth(keys, who)).json()["items"]
+    assert next(n for n in hit if n["id"] == need["id"])["redacted"] is True
+
+
+@pytest.mark.parametrize("who", ["broker", "auto_firm"])
+def test_insiders_filter_by_the_hidden_text(api, who):
+    client, service, keys = api
+    need = _secret(service)
+    found = client.get("/needs", params={"q": need["description"][8:16]}, headers=auth(keys, who)).json()
+    assert need["id"] in [n["id"] for n in found["items"]]
+
+
+def test_sorting_by_a_hidden_budget_orders_it_as_empty_for_outsiders(api):
+    client, service, keys = api
+    need = _secret(service)
+    assert need["budget"] is not None
+    for sort in ("budget", "-budget"):
+        page = client.get("/needs", params={"sort": sort, "limit": 200}).json()["items"]
+        shown = [n for n in page if n["id"] != need["id"]]
+        position = [n["id"] for n in page].index(need["id"])
+        # SQLite orders empty values first ascending and last descending: so does a hidden budget
+        empties = [n for n in shown if n["budget"] is None]
+        if sort == "budget":
+            assert position <= len(empties)
+        else:
+            assert position >= len(shown) - len(empties)
+    broker = client.get("/needs", params={"sort": "-budget", "limit": 200}, headers=auth(keys, "broker")).json()
+    ranked = [n["budget"] for n in broker["items"] if n["budget"] is not None]
+    assert ranked == sorted(ranked, reverse=True) and need["budget"] in ranked
+
+
+def test_a_confidential_needs_organisation_is_withheld_from_outsiders(api):
+    client, service, keys = api
+    need = _secret(service)
+    assert client.get(f"/needs/{need['id']}").json()["org_id"] is None
+    assert client.get(f"/needs/{need['id']}", headers=auth(keys, "auto_firm")).json()["org_id"] == need["org_id"]
+    assert client.get(f"/needs/{need['id']}", headers=auth(keys, "broker")).json()["org_id"] == need["org_id"]

@@ -37,7 +37,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         hits = service.search(text, side=side, top_k=20, filters=filters)
         rows = [{**m.item, "_score": m.score} for m in hits]
     else:
-        rows, _ = service.list_listings(side, filters, limit=50)
+        rows, _ = service.list_listings(side, filters, limit=50, viewer=who)
     if side == "needs":  # a confidential need shows its text only to its owner and brokers
         rows = [{**need_view(r, who), **({"_score": r["_score"]} if "_score" in r else {})} for r in rows]
     if not rows:
