@@ -40,12 +40,20 @@ class Server:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    self._warm()
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"server not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def _warm(self) -> None:
+        """A process's first ranking query loads the explanation tagger (~1 s): the tests measure propagation
+        between warm servers, so warm every worker (new connections spread over them) before handing it out."""
+        for _ in range(2 * self.workers):
+            with httpx.Client(base_url=self.url, timeout=60) as c:
+                c.post("/search", json={"text": "预热查询", "side": "results", "top_k": 1})
 
     def kill(self) -> None:
         """kill -9 the whole process group (the server and its workers): no shutdown code runs."""
