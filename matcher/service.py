@@ -147,10 +147,14 @@ class MatchService:
             self.store.audit(actor, "create", "organisations", org_id, {"name": org.name})
         return self.store.get("organisations", org_id)
 
-    def upsert_orgs(self, orgs: Sequence[OrgIn], actor: str = "system") -> tuple[list[int], int]:
-        """Create or update organisations by name in one transaction; (ids of the created ones, how many)."""
+    def upsert_orgs(self, orgs: Sequence[OrgIn], actor: str = "system",
+                    audit: tuple[str, str, dict[str, Any]] | None = None) -> tuple[list[int], int]:
+        """Create or update organisations by name in one transaction (with `audit`'s line, if given: action,
+        entity, detail); (ids of the created ones, how many)."""
         created: list[int] = []
         with self.store.transaction():
+            if audit:
+                self.store.audit(actor, audit[0], audit[1], None, audit[2])
             for org in orgs:
                 existing = self.store.find("organisations", name=org.name)
                 if existing:
@@ -190,14 +194,18 @@ class MatchService:
                 progress(min(start + 256, len(rows)), len(rows))
 
     def add_listings(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]], actor: str = "system",
-                     progress: Progress | None = None) -> list[int]:
-        """Insert or update (by ref) many listings in one transaction; all or nothing, searchable on return."""
+                     progress: Progress | None = None, audit: tuple[str, str, dict[str, Any]] | None = None
+                     ) -> list[int]:
+        """Insert or update (by ref) many listings in one transaction, with `audit`'s line (action, entity, detail)
+        when given; all or nothing, searchable on return."""
         model = MODELS[side]
         items = [i if isinstance(i, model) else model.model_validate(i) for i in items]
         cat = self.catalogue
         self._encode_ahead(side, [item.model_dump() for item in items], progress)
         with self.store.transaction():  # organisations created for the listings commit (or not) with them
             ids = cat.upsert(side, [(item.ref, self._row(side, item)) for item in items], actor)
+            if audit:
+                self.store.audit(actor, audit[0], audit[1], None, audit[2])
         cat.sync()
         return ids
 
@@ -264,12 +272,22 @@ class MatchService:
         return (self.store.rows(side, where, params, order, limit, offset), self.store.count(side, where, params))
 
     # -- matching -------------------------------------------------------------------------
+    @staticmethod
+    def _visible(target: str, filters: dict[str, Any] | None, viewer: Principal | bool | None) -> dict[str, Any]:
+        """Hard filters plus what the caller may see: an outsider's needs-side ranking leaves out other
+        organisations' confidential needs, so no ranking (and no rank) ever reflects text hidden from it."""
+        outsider, org = outsider_scope(viewer)
+        if target == "needs" and outsider:
+            return {**(filters or {}), "visible_to": org if org is not None else -1}
+        return dict(filters or {})
+
     def match_listing(self, side: str, item_id: int, top_k: int | None = None,
-                      filters: dict[str, Any] | None = None, method: str | None = None) -> list[Match]:
-        """The best counterparts of a need (results) or of a result (needs)."""
+                      filters: dict[str, Any] | None = None, method: str | None = None,
+                      viewer: Principal | bool | None = True) -> list[Match]:
+        """The best counterparts of a need (results) or of a result (needs), as `viewer` may see them."""
         row = self.get_listing(side, item_id)
         return self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
-                                    top_k or self.settings.top_k, filters, method)
+                                    top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method)
 
     def match_need(self, need_id: int, **kw: Any) -> list[Match]:
         return self.match_listing("needs", need_id, **kw)
@@ -278,10 +296,11 @@ class MatchService:
         return self.match_listing("results", result_id, **kw)
 
     def search(self, text: str, side: str = "results", top_k: int | None = None,
-               filters: dict[str, Any] | None = None, method: str | None = None) -> list[Match]:
-        """Free text against one side (e.g. a firm describing its problem in a sentence)."""
+               filters: dict[str, Any] | None = None, method: str | None = None,
+               viewer: Principal | bool | None = True) -> list[Match]:
+        """Free text against one side (e.g. a firm describing its problem in a sentence), as `viewer` may see it."""
         return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
-                                    top_k or self.settings.top_k, filters, method)
+                                    top_k or self.settings.top_k, self._visible(side, filters, viewer), method)
 
     # -- models ---------------------------------------------------------------------------
     @property

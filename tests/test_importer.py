@@ -120,3 +120,70 @@ def test_every_real_platform_listing_validates(kind):
     assert {r.row for r in report.rejected} == empty
     assert all(r.field == "title" for r in report.rejected)
     assert len(valid) == len(lines) - len(empty)
+
+
+def test_xlsx_formula_cells_are_refused_with_a_reason(fresh_service):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["需求名称", "需求描述", "预算"])
+    sheet.append(["=CONCAT(\"榨菜\",\"减盐\")", "含盐量降到6%以下", 60])
+    sheet.append(["火锅底料自动炒制", "全程自动控温", "=A1*2"])
+    sheet.append(["苎麻纤维脱胶", "生物酶脱胶", 30])
+    buf = io.BytesIO()
+    book.save(buf)
+    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    assert report.accepted == 1 and {r.row for r in report.rejected} == {1, 2}
+    assert all("formula" in r.reason for r in report.rejected)
+    assert [n["title"] for n in fresh_service.store.rows("needs")] == ["苎麻纤维脱胶"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("title", 1), ("abstract", True), ("title", ["齿轮"]),
+                                              ("contact", 13800000000)])
+def test_jsonl_types_are_checked_like_the_api(fresh_service, field, value):
+    report = import_bytes(fresh_service, jsonl([{**GOOD, field: value}]), "results", "jsonl")
+    assert report.accepted == 0 and report.rejected[0].field == field and "expected text" in report.rejected[0].reason
+    assert fresh_service.store.count("results") == 0
+
+
+def test_the_audit_line_of_an_import_commits_with_it(fresh_service, failing_encoder):
+    report = import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl", actor="测试")
+    assert report.accepted == 1
+    line = [a for a in fresh_service.store.rows("audit_log") if a["action"] == "import"]
+    assert len(line) == 1 and line[0]["detail"]["accepted"] == 1 and line[0]["actor"] == "测试"
+    from matcher.service import MatchService
+
+    broken = MatchService(fresh_service.settings, encoder=failing_encoder)
+    with pytest.raises(RuntimeError):
+        import_bytes(broken, jsonl([{**GOOD, "ref": "X-2", "title": "全新的成果"}]), "results", "jsonl")
+    assert len([a for a in broken.store.rows("audit_log") if a["action"] == "import"]) == 1  # no line for it
+    broken.close()
+
+
+def test_temporary_files_a_crash_left_beside_the_index_are_removed_at_start(fresh_service):
+    import os
+    import time
+
+    fresh_service.add_result({"title": "一项成果"})
+    fresh_service.catalogue.snapshot(force=True)
+    index = fresh_service.settings.index_dir
+    stale = [index / ".CURRENT.json.abc123", index / "snapshots" / ".tmp-000000000009-deadbeef"]
+    stale[0].write_text("half")
+    stale[1].mkdir()
+    old = time.time() - 3600
+    for p in stale:
+        os.utime(p, (old, old))
+    fresh = index / "snapshots" / ".tmp-000000000010-cafebabe"  # another process writing right now
+    fresh.mkdir()
+    from matcher.service import MatchService
+
+    again = MatchService(fresh_service.settings, encoder=fresh_service.encoder.inner)
+    again.load()
+    assert not any(p.exists() for p in stale) and fresh.exists()
+    again.close()
+
+
+def test_formula_like_text_in_csv_is_kept_as_text_with_a_warning(fresh_service):
+    data = "成果名称,成果简介\n\"=HYPERLINK(\"\"http://x.example\"\",\"\"点我\"\")\",正常简介\n".encode()
+    report = import_bytes(fresh_service, data, "results", "csv")
+    assert report.accepted == 1 and report.warnings[0].field == "title"
+    assert "formula" in report.warnings[0].reason

@@ -62,7 +62,7 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
         require_visible(who, row)
     # only counterparts still available: open needs, results not yet transferred or withdrawn
     filters = {**filters, "status": ["listed", "negotiating"] if side == "needs" else ["open"]}
-    found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method)
+    found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
     return {"query": {"side": side, "id": item_id, "title": row["title"]}, "method": method or service.settings.method,
             "items": matches_out(service, found, who, row if side == "needs" else None)}
 

@@ -86,6 +86,7 @@ class LiveCatalogue:
         """Latest snapshot + the tail of the log; with no snapshot (or an unreadable one), build from the store
         through the embedding cache. An index built by another encoder is refused (IndexMismatch)."""
         self._outside_transaction("load")
+        self.clean_temp()
         with self.lock:
             for attempt in range(3):
                 manifest = self.current()
@@ -321,6 +322,23 @@ class LiveCatalogue:
         self._prune(current=name, previous=(latest or {}).get("snapshot"))
         return True
 
+    def clean_temp(self, max_age: float = 600) -> int:
+        """Remove temporary files and folders a crashed writer left next to the index (older than `max_age`
+        seconds, so a snapshot being written right now by another process is left alone); returns how many."""
+        removed = 0
+        candidates = list(self.settings.index_dir.glob(".*")) if self.settings.index_dir.exists() else []
+        if self.folder.exists():
+            candidates += [p for p in self.folder.iterdir() if p.name.startswith(".")]
+        for path in candidates:
+            if not _is_stale_temp(path, max_age):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     def _prune(self, current: str, previous: str | None) -> None:
         """Remove snapshot folders older than the previous one (a loader may still be reading that), and stale
         temporary folders a crash left behind; never a folder newer than the current pointer."""
@@ -333,6 +351,13 @@ class LiveCatalogue:
                     shutil.rmtree(path, ignore_errors=True)
             elif path.name.split("-")[0].isdigit() and int(path.name.split("-")[0]) < floor:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_stale_temp(path: Path, max_age: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > max_age
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(folder: Path) -> None:

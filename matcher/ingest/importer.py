@@ -125,16 +125,25 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
 
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         except Exception as exc:
             raise Invalid(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        raw_rows = formulas.worksheets[0].iter_rows(values_only=True)
         header = next(rows, None)
+        next(raw_rows, None)
         if header is None:
             return
         names = [str(h).strip() if h is not None else "" for h in header]
-        for n, values in enumerate(rows, start=1):
+        for n, (values, raw) in enumerate(zip(rows, raw_rows), start=1):
             if values is None or all(v is None for v in values):
+                continue
+            # a formula cell's value is whatever the last spreadsheet program computed, or nothing: refuse it
+            cells = [(k, v) for k, v in zip(names, raw or ()) if k and isinstance(v, str) and v.startswith("=")]
+            if cells:
+                name, formula = cells[0]
+                yield n, None, (f"column {name!r} holds a formula ({formula[:40]}); paste the sheet as values "
+                                "and import again")
                 continue
             yield n, {k: v for k, v in zip(names, values) if k}, None
         return
@@ -174,6 +183,16 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         if all(nz.is_blank(v) for v in row.values()):
             continue
         yield n, {k.strip(): v for k, v in row.items() if k}, None
+
+
+TEXT_FIELDS = {"title", "description", "abstract", "contact", "team", "patent_no", "application_fields",
+               "challenge_goal", "challenge_indicators", "org", "ref", "name"}
+
+
+def _alias(kind: str, key: Any) -> str:
+    """Our field name for a column name (the column itself when unknown)."""
+    aliases = ALIASES[kind]
+    return aliases.get(key) or aliases.get(str(key).strip().lower()) or str(key)
 
 
 def map_row(kind: str, raw: dict[str, Any], ignored: set[str], warnings: list[str]) -> dict[str, Any]:
@@ -229,10 +248,21 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
         if error:
             report.rejected.append(Rejection(n, "", error))
             continue
+        if fmt == "jsonl":  # JSON carries types: refuse what the API refuses (no 1 for a title)
+            wrong = [k for k, v in raw.items() if _alias(kind, k) in TEXT_FIELDS and v is not None
+                     and not isinstance(v, str)]
+            if wrong:
+                report.rejected.append(Rejection(n, _alias(kind, wrong[0]), "expected text, got "
+                                                 f"{type(raw[wrong[0]]).__name__}: write it as a JSON string"))
+                continue
         try:
             notes: list[str] = []
             item = model.model_validate(map_row(kind, raw, ignored, notes))
             report.warnings.extend(Rejection(n, "industry", w) for w in notes)
+            report.warnings.extend(
+                Rejection(n, _alias(kind, k), "starts like a spreadsheet formula: kept as text (exports prefix an "
+                                              "apostrophe so no spreadsheet runs it)")
+                for k, v in raw.items() if isinstance(v, str) and v.strip().startswith(("=", "+", "@")))
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
@@ -266,17 +296,17 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
     if strict and report.rejected:
         return report
     items = [item for _, item in valid]
+    report.accepted = len(items)
+    audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
+                              "rejected_rows": len({r.row for r in report.rejected})})
     if kind == "organisations":
-        report.ids, report.created = service.upsert_orgs(items, actor)
+        report.ids, report.created = service.upsert_orgs(items, actor, audit=audit)
         report.updated = len(items) - report.created
-    elif items:
+    else:
         known = {i.ref for i in items if i.ref and service.find_by_ref(kind, i.ref)}
-        report.ids = service.add_listings(kind, items, actor, progress)
+        report.ids = service.add_listings(kind, items, actor, progress, audit=audit)  # audit line in its transaction
         report.updated = len(known)
         report.created = len(items) - len(known)
-    report.accepted = len(items)
-    service.audit(actor, "import", kind, None, {"source": report.source, "accepted": report.accepted,
-                                                 "rejected_rows": len({r.row for r in report.rejected})})
     return report
 
 

@@ -444,7 +444,8 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
     """SQL where-clause and parameters for the hard filters of a listing query.
 
     filters: industry, district, status, confidentiality (lists of codes), trl_min / trl_max, modes (any of),
-    org_id, is_challenge. `text` matches title, description/abstract and keywords (substring).
+    org_id, is_challenge, visible_to (an outsider's organisation id, -1 for none: confidential needs of other
+    organisations are left out). `text` matches title, description/abstract and keywords (substring).
     """
     if side not in LISTING_TABLES:
         raise Invalid(f"unknown side {side!r}")
@@ -459,6 +460,9 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
     if "org_id" in filters:
         clauses.append("org_id = ?")
         params.append(int(filters["org_id"]))
+    if "visible_to" in filters and side == "needs":  # an outsider's view: public needs, and its own confidential ones
+        clauses.append("(confidentiality != 'brokers' or coalesce(org_id, -1) = ?)")
+        params.append(int(filters["visible_to"]))
     if "is_challenge" in filters and side == "needs":
         clauses.append("is_challenge = ?")
         params.append(int(bool(filters["is_challenge"])))

@@ -34,7 +34,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="s_ind")
     filters = {"industry": industry}
     if text.strip():
-        hits = service.search(text, side=side, top_k=20, filters=filters)
+        hits = service.search(text, side=side, top_k=20, filters=filters, viewer=who)
         rows = [{**m.item, "_score": m.score} for m in hits]
     else:
         rows, _ = service.list_listings(side, filters, limit=50, viewer=who)
@@ -59,7 +59,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     st.markdown(card(row["title"], badges, f"#{row['id']}", highlight(body or "", [])), unsafe_allow_html=True)
     st.subheader(t("matches_for", lang, title=row["title"]))
     query_need = service.get_listing("needs", chosen) if side == "needs" else None
-    for found in service.match_listing(side, chosen, top_k=5):
+    for found in service.match_listing(side, chosen, top_k=5, viewer=who):
         m = redact_match(found.to_dict(), who, query_need)
         ex = m["explanation"]
         st.markdown(f"**{m['rank']}. {m['item']['title']}** · {m['score']:.3f}")

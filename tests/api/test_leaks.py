@@ -1,0 +1,128 @@
+"""No confidential fact reaches an outsider by any read path: every read endpoint of the OpenAPI document (not a
+hand list) is called, for every confidential need of the demo catalogue and every outsider role, with the need's
+id, its best counterparts' ids, fragments of its hidden text as `q` and as search text, and hidden sort keys.
+
+A leak is any 6-character window of the need's hidden text (description, keywords, challenge goal and indicators)
+that occurs nowhere else in the catalogue, or the need ranked by a search made of its hidden-only text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from matcher.access import accounts
+from matcher.service import MatchService
+
+from ..conftest import make_settings
+
+pytestmark = pytest.mark.slow
+OUTSIDERS = {"anonymous": None, "firm": ("firm", "泄露测试企业"), "institution": ("institution", "泄露测试研究院")}
+HIDDEN = ("description", "challenge_goal", "challenge_indicators")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, e5_encoder):
+    service = MatchService(make_settings(tmp_path_factory.mktemp("leaks") / "data"), encoder=e5_encoder)
+    service.load_demo()
+    keys = {name: accounts.create_key(service, *spec)[0] if spec else None for name, spec in OUTSIDERS.items()}
+    broker = accounts.create_key(service, "broker", "泄露测试经纪机构")[0]
+    with TestClient(create_app(service.settings, service=service)) as client:
+        yield client, service, keys, broker
+    service.close()
+
+
+def _texts(row: dict, fields) -> list[str]:
+    out = [str(row.get(f) or "") for f in fields]
+    return [t for t in out if t]
+
+
+def secrets_of(service: MatchService) -> list[tuple[dict, list[str], list[str]]]:
+    """(need, hidden windows found nowhere else, hidden-only fragments for q/search) per confidential need."""
+    needs = service.list_listings("needs", limit=10_000)[0]
+    results = service.list_listings("results", limit=10_000)[0]
+    orgs = service.list_orgs(limit=10_000)[0]
+    out = []
+    for need in needs:
+        if need["confidentiality"] != "brokers":
+            continue
+        # what is public anyway: the need's title and structured fields, every other listing and organisation
+        public = {k: v for k, v in need.items() if k not in (*HIDDEN, "keywords", "contact")}
+        elsewhere = json.dumps([public, *[n for n in needs if n["id"] != need["id"]], *results, *orgs],
+                               ensure_ascii=False)
+        hidden = _texts(need, HIDDEN) + need["keywords"]
+        windows = sorted({h[i:i + 6] for h in hidden for i in range(len(h) - 5)
+                          if not re.search(r"\s", h[i:i + 6]) and h[i:i + 6] not in elsewhere})
+        fragments = [w for w in windows if len(w) == 6][:: max(1, len(windows) // 3)][:3]
+        out.append((need, windows, fragments))
+    return out
+
+
+def calls(spec: dict, need: dict, counterparts: list[int], fragments: list[str]):
+    """Every (method, url, params, body) to try against the read endpoints of the OpenAPI document."""
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method == "post" and path == "/search":
+                for f in fragments:
+                    for side in ("needs", "results"):
+                        yield "POST", path, {}, {"text": f, "side": side, "top_k": 20}
+                continue
+            if method != "get":
+                continue
+            names = {p["name"] for p in op.get("parameters", [])}
+            targets = [{}]
+            if "{need_id}" in path:
+                targets = [{"need_id": need["id"]}]
+            elif "{result_id}" in path:
+                targets = [{"result_id": r} for r in counterparts]
+            elif "{org_id}" in path:
+                targets = [{"org_id": need["org_id"]}]
+            elif "{table}" in path:
+                targets = [{"table": "needs"}, {"table": "candidates"}]
+            elif re.search(r"\{\w+\}", path):
+                targets = [{re.search(r"\{(\w+)\}", path).group(1): 1}]
+            variants = [{}]
+            if "q" in names:
+                variants += [{"q": f} for f in fragments]
+            if "sort" in names:
+                variants += [{"sort": s} for s in ("-budget", "budget", "-deadline")] if path == "/needs" else []
+            if "limit" in names:
+                variants = [{**v, "limit": 200} for v in variants]
+            for target in targets:
+                url = path
+                for k, v in target.items():
+                    url = url.replace("{" + k + "}", str(v))
+                for v in variants:
+                    yield "GET", url, v, None
+
+
+@pytest.mark.parametrize("who", list(OUTSIDERS))
+def test_no_hidden_fact_reaches_an_outsider_by_any_read_endpoint(demo, who):
+    client, service, keys, broker = demo
+    headers = {"Authorization": f"Bearer {keys[who]}"} if keys[who] else {}
+    spec = client.get("/openapi.json").json()
+    secrets = secrets_of(service)
+    assert len(secrets) >= 10  # the demo catalogue's confidential needs
+    checked = 0
+    for need, windows, fragments in secrets:
+        assert windows, need["title"]
+        best = client.get(f"/needs/{need['id']}/matches", params={"top_k": 3},
+                          headers={"Authorization": f"Bearer {broker}"}).json()["items"]
+        for method, url, params, body in calls(spec, need, [m["id"] for m in best], fragments):
+            r = client.request(method, url, params=params, json=body, headers=headers)
+            assert r.status_code in (200, 401, 403, 404), (url, params, r.status_code, r.text[:200])
+            if r.status_code != 200:
+                continue
+            text = r.text if "json" not in r.headers.get("content-type", "") else json.dumps(
+                {k: v for k, v in r.json().items() if k != "query"} if isinstance(r.json(), dict) else r.json(),
+                ensure_ascii=False)
+            leaked = [w for w in windows if w in text]
+            assert not leaked, (who, url, params, body, leaked[:3])
+            if body is not None and body["side"] == "needs":
+                assert need["id"] not in [m["id"] for m in r.json()["items"]], (who, body)
+            checked += 1
+    assert checked > 200
