@@ -124,8 +124,13 @@ def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search(
     assert np.allclose([by_search[i] for i in range(20)], brute, atol=1e-5)
 
 
-def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens():
+def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens(monkeypatch):
+    from matcher.retrieval import text as text_mod
     from matcher.retrieval.text import content_words, learn_terms
+
+    # a tagger of its own: catalogues loaded earlier in this process (the demo's 车规MCU) taught the shared one
+    fresh = text_mod._explain_tagger.__wrapped__()
+    monkeypatch.setattr(text_mod, "_explain_tagger", lambda: fresh)
 
     text = "算法可在32位车规MCU上运行"
     tokens = jieba_words(text)
