@@ -353,16 +353,17 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     data_dir: DataDir = None,
 ) -> None:
-    """Start the broker workbench (Streamlit)."""
+    """Start the broker workbench (Streamlit). This process becomes the Streamlit server, so stopping it frees
+    the port (no child left behind)."""
     import os
-    import subprocess
 
     script = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = dict(os.environ)
     env["TECHMATCH_DATA_DIR"] = str(settings_for(data_dir).data_dir)
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    raise typer.Exit(subprocess.call(cmd, env=env))
+           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer"]  # no "Deploy" or developer menu for brokers
+    os.execve(sys.executable, cmd, env)
 
 
 keys_app = typer.Typer(help="API keys bound to an organisation and a role.", no_args_is_help=True)
