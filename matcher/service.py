@@ -129,7 +129,7 @@ class MatchService:
         """What the indexes hold and how far behind the store they are (for /health and `techmatch index`)."""
         cat = self._catalogue
         last = self.store.last_change()
-        applied = cat.applied if cat else 0
+        applied = self.applied_seq
         out: dict[str, Any] = {"log_seq": last, "applied_seq": applied, "lag": last - applied,
                                "snapshot_seq": cat.snapshot_seq if cat else 0, "counts": {}}
         if cat is not None:
@@ -182,17 +182,6 @@ class MatchService:
             row["org_id"] = self.store.org_id(org, "firm" if side == "needs" else "institute")
         return row
 
-    def _encode_ahead(self, side: str, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> None:
-        """Put the vectors of listings about to be written into the embedding cache *before* the write transaction:
-        encoding takes ~40 ms a listing, and other processes must not wait that long for the store's write lock.
-        (Inside the transaction the catalogue finds them in the cache; a text that changed meanwhile is encoded
-        there, so a rollback still leaves nothing behind but cached vectors.)"""
-        for start in range(0, len(rows), 256):
-            chunk = rows[start:start + 256]
-            self.encoder.encode_documents([document_text(side, r) for r in chunk])
-            if progress:
-                progress(min(start + 256, len(rows)), len(rows))
-
     def add_listings(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]], actor: str = "system",
                      progress: Progress | None = None, audit: tuple[str, str, dict[str, Any]] | None = None
                      ) -> list[int]:
@@ -201,7 +190,7 @@ class MatchService:
         model = MODELS[side]
         items = [i if isinstance(i, model) else model.model_validate(i) for i in items]
         cat = self.catalogue
-        self._encode_ahead(side, [item.model_dump() for item in items], progress)
+        cat.encode(side, [item.model_dump() for item in items], progress)  # before the write lock is taken
         with self.store.transaction():  # organisations created for the listings commit (or not) with them
             ids = cat.upsert(side, [(item.ref, self._row(side, item)) for item in items], actor)
             if audit:
@@ -228,7 +217,7 @@ class MatchService:
         merged.update(changes)
         model = MODELS[side].model_validate(merged)
         cat = self.catalogue
-        self._encode_ahead(side, [model.model_dump()])
+        cat.encode(side, [model.model_dump()])
         with self.store.transaction():
             row = cat.update(side, item_id, self._row(side, model), actor, sorted(changes))
         cat.sync()

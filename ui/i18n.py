@@ -5,7 +5,6 @@ from __future__ import annotations
 STRINGS: dict[str, tuple[str, str]] = {
     "app_title": ("技术供需对接 · 经纪人工作台", "techmatch · broker workbench"),
     "language": ("语言 / Language", "Language / 语言"),
-    "broker": ("当前经纪人", "Broker on duty"),
     "signin": ("登录", "Sign in"),
     "signin_by_key": ("API 密钥", "API key"),
     "signin_by_password": ("用户名与密码", "User name and password"),

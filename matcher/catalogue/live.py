@@ -140,7 +140,7 @@ class LiveCatalogue:
             rows = self.store.rows(side)
             dense = VectorIndex(self.encoder.dim, self.encoder.name, self.settings.index_kind,
                                 self.settings.ivf_nprobe)
-            dense.build([r["id"] for r in rows], self._vectors(rows, side, progress))
+            dense.build([r["id"] for r in rows], self.encode(side, rows, progress))
             lexical = LexicalIndex(self.settings.lexical_tokenizer)
             lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
             sides[side] = CatalogueSide(side, dense, lexical)
@@ -154,8 +154,11 @@ class LiveCatalogue:
         self.sides = sides
         self.applied = seq
 
-    def _vectors(self, rows: Sequence[dict[str, Any]], side: str, progress: Progress | None = None) -> np.ndarray:
-        """Document vectors of these rows (from the embedding cache; encoded only when missing there)."""
+    def encode(self, side: str, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> np.ndarray:
+        """Document vectors of these listing rows, from the embedding cache, encoded (and cached) when missing.
+
+        Writers call it before their write transaction: encoding takes ~40 ms a listing, and other processes must
+        not wait that long for the store's write lock; every process then finds the vectors in the cache."""
         out = [np.zeros((0, self.encoder.dim), dtype=np.float32)]
         for start in range(0, len(rows), ENCODE_CHUNK):
             chunk = rows[start:start + ENCODE_CHUNK]
@@ -178,13 +181,11 @@ class LiveCatalogue:
         return counts
 
     # -- writes ---------------------------------------------------------------------------
-    def upsert(self, side: str, rows: Sequence[tuple[str | None, dict[str, Any]]], actor: str,
-               progress: Progress | None = None) -> list[int]:
+    def upsert(self, side: str, rows: Sequence[tuple[str | None, dict[str, Any]]], actor: str) -> list[int]:
         """Insert or update (by external ref) listing rows in one transaction, all or nothing; returns their ids.
 
-        Their vectors go into the embedding cache inside the transaction (an encoder failure rolls the rows back,
-        and every process finds the vectors there); the commit appends the change-log rows; this process then
-        applies them like any other process does. No index file is written.
+        The caller has put their vectors into the embedding cache first (`encode`). The commit appends the
+        change-log rows; this process then applies them like any other process does. No index file is written.
         """
         ids: list[int] = []
         with self.store.transaction():
@@ -192,18 +193,16 @@ class LiveCatalogue:
                 item_id, created = self.store.upsert_listing(side, ref, row)
                 ids.append(item_id)
                 self.store.audit(actor, "create" if created else "update", side, item_id, {"ref": ref})
-            self._vectors(list(self.store.get_many(side, ids).values()), side, progress)
         self.sync()
         return ids
 
     def update(self, side: str, item_id: int, row: dict[str, Any], actor: str, fields: Sequence[str]
                ) -> dict[str, Any]:
-        """Change a listing's row (already validated) and re-index it; returns the stored row."""
+        """Change a listing's row (validated, its vector cached by `encode`) and re-index it; the stored row."""
         with self.store.transaction():
             self.store.update(side, item_id, row)
             self.store.audit(actor, "update", side, item_id, {"fields": list(fields)})
             stored = self.store.get(side, item_id)
-            self._vectors([stored], side)
         self.sync()
         return stored
 
@@ -252,7 +251,7 @@ class LiveCatalogue:
                 s.dense.remove(gone)
                 s.lexical.remove(gone)
             if present:
-                vectors = self._vectors(present, side)
+                vectors = self.encode(side, present)
                 s.dense.add([r["id"] for r in present], vectors)
                 s.lexical.add([r["id"] for r in present], [document_text(side, r) for r in present])
                 learn_terms(k for r in present for k in r.get("keywords") or [])

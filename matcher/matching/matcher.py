@@ -21,7 +21,15 @@ from matcher.learning import calibration, learn
 from matcher.learning.models import Models
 from matcher.matching import explain as explain_mod
 from matcher.retrieval.documents import document_text, query_views
-from matcher.retrieval.ranking import RERANK_POOL, SLACK, Query, final_order, get_method, shortlist
+from matcher.retrieval.ranking import (
+    RERANK_POOL,
+    SLACK,
+    CatalogueSide,
+    Query,
+    final_order,
+    get_method,
+    shortlist,
+)
 from matcher.store import Store, listing_where
 
 OTHER = {"needs": "results", "results": "needs"}
@@ -90,7 +98,8 @@ class Matcher:
                  filters: dict[str, Any] | None, method: str | None, exclude: set[int], explain: bool
                  ) -> list[Match]:
         method_obj = get_method(method or self.default_method)
-        side = self._catalogue().sides[target]
+        sides = self._catalogue().sides  # brought up to date with the store once per query
+        side = sides[target]
         allowed = self.allowed(target, filters)
         model = None
         if method_obj.name == "learned":
@@ -112,17 +121,16 @@ class Matcher:
         for i, m in enumerate(out, start=1):
             m.rank = i
             if explain:
-                m.explanation = self.explain_pair(target, query_row, m.item, query.lexical_text)
+                m.explanation = self.explain_pair(target, query_row, m.item, query.lexical_text, sides)
         return out
 
     # -- explanations ---------------------------------------------------------------------
-    def idf(self, term: str) -> float:
-        """Rarity of a term across both sides of the catalogue (generic words score low)."""
-        sides = self._catalogue().sides
+    @staticmethod
+    def idf(sides: dict[str, CatalogueSide]) -> Callable[[str], float]:
+        """Rarity of a term across both sides of the catalogue (generic words score low), as a function."""
         total = len(sides["needs"].lexical) + len(sides["results"].lexical)
-        if not total:
-            return 0.0
-        return sum(s.lexical.idf(term) * len(s.lexical) for s in sides.values()) / total
+        weights = [(s.lexical, len(s.lexical) / total) for s in sides.values()] if total else []
+        return lambda term: sum(lexical.idf(term) * w for lexical, w in weights)
 
     def fits(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any] | None
              ) -> dict[str, Any] | None:
@@ -133,9 +141,9 @@ class Matcher:
         return explain_mod.field_fits(need, result, self.vocab)
 
     def explain_pair(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any],
-                     query_text: str) -> dict[str, Any]:
+                     query_text: str, sides: dict[str, CatalogueSide] | None = None) -> dict[str, Any]:
         """Shared terms, best sentence and field fits of a query listing (or free text) and an item."""
-        idf = self.idf
+        idf = self.idf(sides if sides is not None else self._catalogue().sides)
         item_text = document_text(target, item)
         if query_row is None:
             return {"shared_terms": explain_mod.shared_terms(query_text, item_text, idf),
