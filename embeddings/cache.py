@@ -1,4 +1,8 @@
-"""An embedding cache in SQLite keyed by encoder name, role and text hash: unchanged text is never encoded twice."""
+"""An embedding cache keyed by encoder name, role and text hash: unchanged text is never encoded twice.
+
+Kept in a SQLite file beside the catalogue, or in a table of the PostgreSQL store (vectors as bytea), where every
+replica on every machine finds the vectors any of them encoded.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,38 @@ import numpy as np
 from .base import Encoder, clean
 
 
-class CachedEncoder(Encoder):
-    """Wraps an encoder; looks every text up in the cache file before encoding it."""
+class _Rows:
+    """Reading a whole cache table in key order (to copy or compare caches)."""
 
-    def __init__(self, inner: Encoder, path: Path | str) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self.batch_size = inner.batch_size
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    PAGE = 2000
+
+    def _page(self, after: tuple[str, str, str] | None) -> list[tuple[str, str, str, bytes]]:
+        raise NotImplementedError
+
+    def pages(self):
+        """Every row (encoder, role, hash, vector), a page at a time, in key order."""
+        after = None
+        while rows := self._page(after):
+            yield rows
+            after = rows[-1][:3]
+
+    def count(self) -> int:
+        return sum(len(p) for p in self.pages())
+
+    def digest(self) -> str:
+        """A digest of every row, comparable between a SQLite and a PostgreSQL cache."""
+        h = hashlib.blake2b(digest_size=16)
+        for page in self.pages():
+            for row in page:
+                h.update("|".join(row[:3]).encode() + bytes(row[3]))
+        return h.hexdigest()
+
+
+class _SQLiteVectors(_Rows):
+    """The cache table in a SQLite file (several processes may share it)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA busy_timeout=30000")  # several processes share the cache file
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -29,6 +56,87 @@ class CachedEncoder(Encoder):
             "create table if not exists embeddings (encoder text, role text, hash text, vector blob, "
             "primary key (encoder, role, hash))"
         )
+
+    def get(self, encoder: str, role: str, hashes: Sequence[str]) -> list[tuple[str, bytes]]:
+        return self.conn.execute(
+            f"select hash, vector from embeddings where encoder=? and role=? and hash in "
+            f"({','.join('?' * len(hashes))})", [encoder, role, *hashes]).fetchall()
+
+    def _page(self, after):
+        where, params = ("where (encoder, role, hash) > (?, ?, ?)", list(after)) if after else ("", [])
+        return self.conn.execute(f"select encoder, role, hash, vector from embeddings {where} "
+                                 f"order by encoder, role, hash limit {self.PAGE}", params).fetchall()
+
+    def put(self, rows: list[tuple[str, str, str, bytes]]) -> None:
+        """Insert rows in one transaction; a failure (another process holding the file too long) rolls back, so
+        the connection stays usable and the next write tries again."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany("insert or replace into embeddings values (?, ?, ?, ?)", rows)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+class _PostgresVectors(_Rows):
+    """The cache table in the PostgreSQL store, shared by every replica."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # only deployments on PostgreSQL need it
+
+        self.psycopg = psycopg
+        self.url = url
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.conn.execute("create table if not exists embeddings (encoder text, role text, hash text, vector bytea, "
+                          "primary key (encoder, role, hash))")
+
+    def _retry(self, fn):
+        try:
+            return fn()
+        except self.psycopg.OperationalError:  # the server restarted or dropped us: one fresh connection, once
+            self.conn = self.psycopg.connect(self.url, autocommit=True)
+            return fn()
+
+    def get(self, encoder: str, role: str, hashes: Sequence[str]) -> list[tuple[str, bytes]]:
+        def read():
+            return [(h, bytes(v)) for h, v in self.conn.execute(
+                "select hash, vector from embeddings where encoder = %s and role = %s and hash = any(%s)",
+                [encoder, role, list(hashes)]).fetchall()]
+        return self._retry(read)
+
+    def _page(self, after):
+        where, params = ('where (encoder collate "C", role collate "C", hash collate "C") > (%s, %s, %s)',
+                         list(after)) if after else ("", [])
+        return self._retry(lambda: [(e, r, h, bytes(v)) for e, r, h, v in self.conn.execute(
+            f"select encoder, role, hash, vector from embeddings {where} order by encoder collate \"C\", "
+            f"role collate \"C\", hash collate \"C\" limit {self.PAGE}", params).fetchall()])
+
+    def put(self, rows: list[tuple[str, str, str, bytes]]) -> None:
+        def write():
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.executemany("insert into embeddings values (%s, %s, %s, %s) on conflict (encoder, role, hash) "
+                                "do update set vector = excluded.vector", rows)
+        self._retry(write)
+
+
+def open_vectors(target: Path | str) -> _SQLiteVectors | _PostgresVectors:
+    """The cache table at `target`: a SQLite file path, or a postgresql:// URL."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return _PostgresVectors(text)
+    return _SQLiteVectors(Path(target))
+
+
+class CachedEncoder(Encoder):
+    """Wraps an encoder; looks every text up in the cache (a SQLite file, or a postgresql:// store) first."""
+
+    def __init__(self, inner: Encoder, path: Path | str) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.batch_size = inner.batch_size
+        self.table = open_vectors(path)
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -44,11 +152,7 @@ class CachedEncoder(Encoder):
         with self.lock:
             unique = list(dict.fromkeys(hashes))
             for start in range(0, len(unique), 900):
-                chunk = unique[start:start + 900]
-                rows = self.conn.execute(
-                    f"select hash, vector from embeddings where encoder=? and role=? and hash in "
-                    f"({','.join('?' * len(chunk))})", [self.name, role, *chunk]).fetchall()
-                for h, blob in rows:
+                for h, blob in self.table.get(self.name, role, unique[start:start + 900]):
                     found[h] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, h in enumerate(hashes) if h not in found]
         todo: dict[str, str] = {}
@@ -64,22 +168,24 @@ class CachedEncoder(Encoder):
             out[i] = found[h]
         return out
 
+    def missing(self, role: str, texts: Sequence[str]) -> list[str]:
+        """The texts (once each) that have no cached vector yet: what a bulk encoder still has to do."""
+        by_hash = {self._hash(t): t for t in texts}
+        found: set[str] = set()
+        unique = list(by_hash)
+        with self.lock:
+            for start in range(0, len(unique), 900):
+                found.update(h for h, _ in self.table.get(self.name, role, unique[start:start + 900]))
+        return [t for h, t in by_hash.items() if h not in found]
+
     def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store vectors computed elsewhere (a bulk encoder, a benchmark's synthetic vectors) for these texts."""
         self._write([(self.name, role, self._hash(t), np.asarray(v, dtype=np.float32).tobytes())
                      for t, v in zip(texts, vectors)])
 
     def _write(self, rows: list[tuple]) -> None:
-        """Insert rows in one transaction; a failure (another process holding the file too long) rolls back, so
-        the connection stays usable and the next write tries again."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany("insert or replace into embeddings values (?, ?, ?, ?)", rows)
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+            self.table.put(rows)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._lookup("query", texts, self.inner.encode_queries)

@@ -20,6 +20,9 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (env TECHMATCH_DATA_DIR).")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="local (this process) or ray (Ray tasks).")]
+RayAddress = Annotated[str | None, typer.Option("--ray-address", help="A Ray cluster (default: a local Ray).")]
+EngineWorkers = Annotated[int, typer.Option("--workers", min=1, max=1024, help="Ray actors (with --engine ray).")]
 
 
 def settings_for(data_dir: Path | None) -> Settings:
@@ -64,7 +67,8 @@ class _Bar:
 def init(data_dir: DataDir = None) -> None:
     """Create the data folder and an empty catalogue (schema migrated to the current version)."""
     service = service_for(data_dir)
-    console.print(f"catalogue ready at {service.settings.db_path} (schema version {service.schema_version})")
+    where = service.settings.db_path if not service.settings.postgres else "PostgreSQL"
+    console.print(f"catalogue ready at {where} (schema version {service.schema_version})")
     service.close()
 
 
@@ -74,18 +78,24 @@ def import_(
     kind: Annotated[str, typer.Option("--kind", "-k", help="needs, results or organisations")],
     strict: Annotated[bool, typer.Option(help="Import nothing if any row is invalid.")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="Write the report as JSON.")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddress = None,
+    workers: EngineWorkers = 2,
     data_dir: DataDir = None,
 ) -> None:
     """Import needs, results or organisations; invalid rows are reported with row, field and reason."""
+    from matcher.bulk import get_engine
+    from matcher.errors import TechmatchError
     from matcher.ingest.importer import KINDS, import_file
 
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
     service = service_for(data_dir)
     try:
-        with _Bar(f"indexing {kind}") as bar:
-            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar)
-    except (ValueError, FileNotFoundError) as exc:
+        runner = get_engine(engine, ray_address, workers)
+        with _Bar(f"indexing {kind}" + (f" on {engine}" if runner else "")) as bar:
+            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar, engine=runner)
+    except (ValueError, FileNotFoundError, TechmatchError) as exc:
         fail(str(exc))
     console.print(f"{report.accepted} rows accepted ({report.created} new, {report.updated} updated), "
                   f"{len({r.row for r in report.rejected})} rejected" + (" — strict: nothing imported"
@@ -210,6 +220,36 @@ def demo(
 
 
 @app.command()
+def batch(
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=200, help="Candidates per need.")] = 10,
+    method: Annotated[str | None, typer.Option(help="Ranking method (see `techmatch eval`).")] = None,
+    resume: Annotated[int | None, typer.Option(help="Finish an interrupted run (its id): only needs it has "
+                                                     "not scored yet.")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddress = None,
+    workers: EngineWorkers = 2,
+    data_dir: DataDir = None,
+) -> None:
+    """Batch matching: candidates for every open need, stored for the brokers' review queue (one run at a time
+    across every process on the catalogue)."""
+    from matcher.bulk import get_engine
+    from matcher.errors import TechmatchError
+
+    service = service_for(data_dir)
+    try:
+        runner = get_engine(engine, ray_address, workers)
+        with _Bar("batch matching open needs" + (f" on {engine}" if runner else "")) as bar:
+            run = service.batch_match(top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
+                                      resume=resume)
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs "
+                  f"({run['engine']})")
+
+
+@app.command()
 def export(
     table: Annotated[str, typer.Argument(help="Table to export, e.g. needs, results, candidates.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or .jsonl).")],
@@ -322,6 +362,40 @@ def calibrate(
     for row in meta["reliability"]:
         table.add_row(row["bin"], str(row["pairs"]), f"{row['predicted']:.2f}", f"{row['observed']:.2f}")
     console.print(table)
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="The new store: postgresql://user:password@host:port/db.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy this catalogue (listings, decisions, pairings, audit, keys, users, cached vectors) into an empty
+    PostgreSQL database, then verify row counts and checksums table by table."""
+    from matcher.errors import TechmatchError
+
+    service = service_for(data_dir)
+    seen: dict[str, int] = {}
+
+    def progress(table: str, done: int) -> None:
+        if done - seen.get(table, 0) >= 10_000:
+            seen[table] = done
+            err.print(f"  {table}: {done} rows")
+
+    try:
+        result = service.migrate_to(to, actor="cli", progress=progress)
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    table = Table("table", "source rows", "copied rows", "checksum")
+    for name, t in result["tables"].items():
+        same = t["source_rows"] == t["target_rows"] and t["source_sum"] == t["target_sum"]
+        table.add_row(name, str(t["source_rows"]), str(t["target_rows"]),
+                      "[green]same[/green]" if same else "[red]DIFFERENT[/red]")
+    console.print(table)
+    if not result["ok"]:
+        fail("the copy differs from the source (see the table above); do not switch to it", 1)
+    console.print("copied and verified; now set TECHMATCH_DATABASE_URL to the new database on every process")
 
 
 @app.command()

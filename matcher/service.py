@@ -24,7 +24,7 @@ from matcher.learning.models import Models
 from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.retrieval.documents import document_text, query_views
 from matcher.settings import Settings, get_settings
-from matcher.store import LISTING_TABLES, Store, listing_order, listing_where
+from matcher.store import LISTING_TABLES, listing_order, listing_where, open_store
 
 Progress = Callable[[int, int], None]
 MODELS = {"needs": NeedIn, "results": ResultIn}
@@ -47,7 +47,7 @@ class MatchService:
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
         self.settings = settings or get_settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.settings.db_path)
+        self.store = open_store(self.settings.store_url, self.settings.database_pool)
         self.vocab: Vocab = load_vocab(self.settings.vocab_dir)
         self.owner = process_token()
         self.models = Models(self.settings.index_dir, lambda: self.encoder.name)
@@ -183,14 +183,18 @@ class MatchService:
         return row
 
     def add_listings(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]], actor: str = "system",
-                     progress: Progress | None = None, audit: tuple[str, str, dict[str, Any]] | None = None
-                     ) -> list[int]:
+                     progress: Progress | None = None, audit: tuple[str, str, dict[str, Any]] | None = None,
+                     engine: Any = None) -> list[int]:
         """Insert or update (by ref) many listings in one transaction, with `audit`'s line (action, entity, detail)
-        when given; all or nothing, searchable on return."""
+        when given; all or nothing, searchable on return. `engine` (matcher.bulk.get_engine) encodes elsewhere."""
         model = MODELS[side]
         items = [i if isinstance(i, model) else model.model_validate(i) for i in items]
         cat = self.catalogue
-        cat.encode(side, [item.model_dump() for item in items], progress)  # before the write lock is taken
+        rows = [item.model_dump() for item in items]
+        if engine is not None:  # the engine fills the shared embedding cache; encoding below then finds every vector
+            texts = [document_text(side, r) for r in rows]
+            engine.encode(self.settings, "document", self.encoder.missing("document", texts), progress)
+        cat.encode(side, rows, progress)  # before the write lock is taken
         with self.store.transaction():  # organisations created for the listings commit (or not) with them
             ids = cat.upsert(side, [(item.ref, self._row(side, item)) for item in items], actor)
             if audit:
@@ -253,7 +257,7 @@ class MatchService:
         so neither the filter nor the order reveals what the listing withholds.
         """
         outsider, org = outsider_scope(viewer)
-        where, params = listing_where(self._side(side), filters, text, outsider, org)
+        where, params = listing_where(self._side(side), filters, text, outsider, org, self.store.dialect)
         col = sort.lstrip("-")
         if col not in SORTABLE[side]:
             raise Invalid(f"cannot sort by {col!r}; use one of {', '.join(sorted(SORTABLE[side]))}")
@@ -312,11 +316,13 @@ class MatchService:
 
     # -- batch and demo -------------------------------------------------------------------
     def batch_match(self, top_k: int = 10, method: str | None = None, actor: str = "system",
-                    progress: Progress | None = None) -> dict[str, Any]:
-        """Candidates for every open need, stored for review (see review/batches.py); one run at a time anywhere."""
+                    progress: Progress | None = None, engine: Any = None, resume: int | None = None
+                    ) -> dict[str, Any]:
+        """Candidates for every open need, stored for review (see review/batches.py); one run at a time anywhere.
+        `engine` (matcher.bulk.get_engine) scores the needs elsewhere, e.g. on Ray."""
         from matcher.review import batches
 
-        return batches.run_now(self, top_k, method, actor, progress)
+        return batches.run_now(self, top_k, method, actor, progress, engine, resume)
 
     def load_demo(self, progress: Progress | None = None) -> dict[str, int]:
         """Load the demo catalogue from `data/demo/` (organisations, needs, results) and index it."""
@@ -328,6 +334,30 @@ class MatchService:
     def counts(self) -> dict[str, int]:
         """Rows of the main tables."""
         return {t: self.store.count(t) for t in ("organisations", "needs", "results", "candidates", "pairings")}
+
+    def migrate_to(self, url: str, actor: str = "system",
+                   progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+        """Copy this catalogue (every table, ids kept, and the embedding cache) into the empty store at `url`, then
+        count and checksum both sides; the report says per table whether they agree."""
+        from embeddings.cache import open_vectors
+        from matcher.store.transfer import TransferReport, copy_catalogue, copy_vectors
+
+        if url == self.settings.store_url:
+            raise Invalid("the target is this catalogue itself")
+        target = open_store(url, self.settings.database_pool)
+        try:
+            report = TransferReport()
+            target_cache = url if url.startswith(("postgresql://", "postgres://")) else \
+                str(Path(url.removeprefix("sqlite:///")).with_name("embeddings-cache.db"))
+            # vectors first (idempotent): a failure then leaves the target catalogue empty, and a re-run starts over
+            copy_vectors(open_vectors(self.settings.cache_path), open_vectors(target_cache), report, progress)
+            copy_catalogue(self.store, target, progress, report)
+            if report.ok:
+                target.audit(actor, "migrate", "catalogue", None, {"from": self.store.dialect.name,
+                                                                   "tables": len(report.tables)})
+        finally:
+            target.close()
+        return {"ok": report.ok, "tables": report.tables}
 
     def close(self) -> None:
         """Stop following the log, leave a snapshot if this process holds changes none has, close the store."""

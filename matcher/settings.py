@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TECHMATCH_", extra="ignore")
 
     data_dir: Path = Field(Path("techmatch-data"), description="Folder for the database, indexes and caches.")
+    database_url: str | None = Field(None, description=(
+        "The shared store: postgresql://user:password@host:port/db for PostgreSQL (many processes on many machines); "
+        "unset = the SQLite file techmatch.db in data_dir."))
+    database_pool: int = Field(10, ge=2, le=200, description="Connections per process in the PostgreSQL pool.")
+    snapshot_dir: Path | None = Field(None, description=(
+        "Folder of index snapshots, shared by replicas (a network folder); unset = data_dir/index."))
     encoder: Literal["e5", "use", "st"] = Field(
         "e5", description="Dense encoder: e5 (bundled multilingual-e5-small), use (USE multilingual), st."
     )
@@ -53,19 +59,38 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHODS)}")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("TECHMATCH_DATABASE_URL must start with postgresql:// (or sqlite:/// for a file)")
+        return value
+
     @property
     def db_path(self) -> Path:
-        """The SQLite catalogue file."""
+        """The SQLite catalogue file (the default store)."""
         return self.data_dir / "techmatch.db"
 
     @property
-    def cache_path(self) -> Path:
-        """The SQLite embedding cache file."""
-        return self.data_dir / "embeddings-cache.db"
+    def store_url(self) -> str:
+        """Where the catalogue lives: the database URL, or the SQLite file in data_dir."""
+        return self.database_url or f"sqlite:///{self.db_path}"
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the store is PostgreSQL."""
+        return self.store_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def cache_path(self) -> Path | str:
+        """The embedding cache: a table in the PostgreSQL store, or a SQLite file beside the catalogue."""
+        return self.store_url if self.postgres else self.data_dir / "embeddings-cache.db"
 
     @property
     def index_dir(self) -> Path:
-        """The folder holding one FAISS index per side."""
+        """The folder holding model files and the index snapshots of this process."""
         return self.data_dir / "index"
 
 

@@ -22,15 +22,17 @@ def free_port() -> int:
 class Server:
     """One `techmatch serve` process (with its workers) on 127.0.0.1."""
 
-    def __init__(self, data: Path, workers: int = 1, port: int | None = None) -> None:
-        self.data, self.workers = data, workers
+    def __init__(self, data: Path, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None
+                 ) -> None:
+        self.data, self.workers, self.env = data, workers, env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data.parent / f"serve-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 180) -> Server:
-        env = {**os.environ, "TECHMATCH_DATA_DIR": str(self.data), "TECHMATCH_FOLLOW_INTERVAL": "0.2"}
+        env = {**os.environ, "TECHMATCH_DATA_DIR": str(self.data), "TECHMATCH_FOLLOW_INTERVAL": "0.2", **self.env}
+        self.data.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "matcher.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)

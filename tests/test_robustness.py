@@ -12,7 +12,8 @@ import pytest
 from embeddings import CachedEncoder
 from matcher.review import batches
 from matcher.service import MatchService
-from matcher.store import MIGRATIONS, Store
+from matcher.store import MIGRATIONS
+from matcher.store import SQLiteStore as Store
 
 from .conftest import make_settings
 
@@ -83,7 +84,7 @@ def test_racing_snapshots_leave_a_pointer_to_the_newest_existing_snapshot(catalo
 
 def test_a_locked_embedding_cache_fails_one_write_and_recovers(tmp_path, e5_encoder):
     cache = CachedEncoder(e5_encoder, tmp_path / "cache.db")
-    cache.conn.execute("PRAGMA busy_timeout=100")
+    cache.table.conn.execute("PRAGMA busy_timeout=100")
     other = sqlite3.connect(str(tmp_path / "cache.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the cache file
     with pytest.raises(sqlite3.OperationalError, match="locked"):

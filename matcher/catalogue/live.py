@@ -67,12 +67,17 @@ class LiveCatalogue:
 
     # -- paths ----------------------------------------------------------------------------
     @property
+    def root(self) -> Path:
+        """Where snapshots live: this process's index folder, or a folder shared by replicas."""
+        return self.settings.snapshot_dir or self.settings.index_dir
+
+    @property
     def folder(self) -> Path:
-        return self.settings.index_dir / "snapshots"
+        return self.root / "snapshots"
 
     @property
     def pointer(self) -> Path:
-        return self.settings.index_dir / "CURRENT.json"
+        return self.root / "CURRENT.json"
 
     def current(self) -> dict[str, Any] | None:
         """The manifest of the newest snapshot on disk, or None."""
@@ -111,9 +116,15 @@ class LiveCatalogue:
 
     def _load_snapshot(self, manifest: dict[str, Any]) -> None:
         enc = self.encoder
+        if manifest.get("catalogue") != self.store.catalogue_id:
+            # another catalogue's snapshot (a copied folder, a migrated store): its sequence numbers mean nothing here
+            log.warning("snapshot %s belongs to catalogue %s, not this store's %s: rebuilding from the store",
+                        manifest.get("snapshot"), manifest.get("catalogue"), self.store.catalogue_id)
+            self._build(None)
+            return
         if manifest.get("encoder") != enc.name or int(manifest.get("dim", -1)) != enc.dim:
             raise IndexMismatch(
-                f"the index in {self.settings.index_dir} was built by encoder {manifest.get('encoder')!r} "
+                f"the index in {self.root} was built by encoder {manifest.get('encoder')!r} "
                 f"(dim {manifest.get('dim')}), not {enc.name!r} (dim {enc.dim}): run `techmatch index --rebuild` "
                 "to rebuild it for this encoder")
         if manifest.get("tokenizer") != self.settings.lexical_tokenizer:
@@ -175,7 +186,7 @@ class LiveCatalogue:
             self._build(progress)
             self.sync()
             counts = {side: len(s.dense) for side, s in self.sides.items()}
-        if not self.snapshot(force=True) and int((self.current() or {}).get("seq", -1)) < self.applied:
+        if not self.snapshot(force=True) and self._seq_of(self.current()) < self.applied:
             raise Busy("the indexes were rebuilt in memory but no snapshot could be written: another process holds "
                        "the snapshot lock; try again")
         return counts
@@ -288,7 +299,7 @@ class LiveCatalogue:
         if on_disk and not force and (on_disk.get("encoder") != self.encoder.name
                                       or on_disk.get("tokenizer") != self.settings.lexical_tokenizer):
             return False  # another encoder's snapshot (after `index --rebuild`): only a forced rebuild replaces it
-        disk_seq = int(on_disk["seq"]) if on_disk else -1
+        disk_seq = self._seq_of(on_disk)
         with self.lock:
             seq = self.applied
             if disk_seq > seq or (disk_seq == seq and not force):
@@ -309,11 +320,12 @@ class LiveCatalogue:
         _fsync_dir(self.folder)  # the folder's new name is durable before the pointer names it
         # still ours, and nothing that holds more appeared meanwhile (a lock that ran out, a clock jump)
         latest = self.current()
-        if not self.store.try_lock("snapshot", token, ttl=600) or (
-                latest and (int(latest["seq"]) > seq or (int(latest["seq"]) == seq and not force))):
+        latest_seq = self._seq_of(latest)
+        if not self.store.try_lock("snapshot", token, ttl=600) or latest_seq > seq or (latest_seq == seq and not force):
             shutil.rmtree(self.folder / name, ignore_errors=True)
             return False
-        manifest = {"snapshot": name, "seq": seq, "encoder": self.encoder.name, "dim": self.encoder.dim,
+        manifest = {"snapshot": name, "seq": seq, "catalogue": self.store.catalogue_id,
+                    "encoder": self.encoder.name, "dim": self.encoder.dim,
                     "kind": kind, "tokenizer": self.settings.lexical_tokenizer, "counts": counts,
                     "written_by": self.owner, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         atomic_write(self.pointer, lambda p: Path(p).write_text(json.dumps(manifest, indent=2), "utf-8"))
@@ -321,11 +333,17 @@ class LiveCatalogue:
         self._prune(current=name, previous=(latest or {}).get("snapshot"))
         return True
 
+    def _seq_of(self, manifest: dict[str, Any] | None) -> int:
+        """A snapshot's sequence in this catalogue's log (-1 for none, or for another catalogue's)."""
+        if not manifest or manifest.get("catalogue") != self.store.catalogue_id:
+            return -1
+        return int(manifest["seq"])
+
     def clean_temp(self, max_age: float = 600) -> int:
         """Remove temporary files and folders a crashed writer left next to the index (older than `max_age`
         seconds, so a snapshot being written right now by another process is left alone); returns how many."""
         removed = 0
-        candidates = list(self.settings.index_dir.glob(".*")) if self.settings.index_dir.exists() else []
+        candidates = list(self.root.glob(".*")) if self.root.exists() else []
         if self.folder.exists():
             candidates += [p for p in self.folder.iterdir() if p.name.startswith(".")]
         for path in candidates:

@@ -287,8 +287,10 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
 
 
 def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
-                 strict: bool = False, progress: Progress | None = None, source: str = "") -> ImportReport:
-    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import."""
+                 strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None
+                 ) -> ImportReport:
+    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. `engine`
+    (matcher.bulk.get_engine) encodes the listings elsewhere, e.g. on Ray."""
     if kind not in KINDS:
         raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     valid, report = validate(kind, data, fmt)
@@ -304,30 +306,31 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
         report.updated = len(items) - report.created
     else:
         known = {i.ref for i in items if i.ref and service.find_by_ref(kind, i.ref)}
-        report.ids = service.add_listings(kind, items, actor, progress, audit=audit)  # audit line in its transaction
+        report.ids = service.add_listings(kind, items, actor, progress, audit=audit,  # audit line in its transaction
+                                          engine=engine)
         report.updated = len(known)
         report.created = len(items) - len(known)
     return report
 
 
 def import_file(service: MatchService, path: Path | str, kind: str, actor: str = "system", strict: bool = False,
-                progress: Progress | None = None, fmt: str | None = None) -> ImportReport:
-    """Import a CSV, JSONL or XLSX file of needs, results or organisations."""
+                progress: Progress | None = None, fmt: str | None = None, engine: Any = None) -> ImportReport:
+    """Import a CSV, JSONL or XLSX file of needs, results or organisations (encoded on `engine` when given)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     return import_bytes(service, path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
-                        progress, source=path.name)
+                        progress, source=path.name, engine=engine)
 
 
 def load_folder(service: MatchService, folder: Path, actor: str = "system",
-                progress: Progress | None = None) -> dict[str, int]:
+                progress: Progress | None = None, engine: Any = None) -> dict[str, int]:
     """Import every organisations*, needs* and results* .jsonl file of a folder (the demo catalogue), refusing a
     folder with any invalid row; returns the rows accepted per kind."""
     counts: dict[str, int] = {}
     for kind in ("organisations", "needs", "results"):
         for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
-            report = import_file(service, path, kind, actor=actor, progress=progress)
+            report = import_file(service, path, kind, actor=actor, progress=progress, engine=engine)
             if report.rejected:
                 raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
             counts[kind] = counts.get(kind, 0) + report.accepted

@@ -84,7 +84,7 @@ class Matcher:
         """Ids passing the hard filters (None: no filter)."""
         if not filters or not any(v not in (None, [], "") for v in filters.values()):
             return None
-        where, params = listing_where(side, filters)
+        where, params = listing_where(side, filters, dialect=self.store.dialect)
         return self.store.ids(side, where, params)
 
     def matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,

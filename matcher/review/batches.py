@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from matcher.errors import Busy
+from matcher.errors import Busy, Conflict
 from matcher.retrieval.ranking import get_method
 from matcher.store import now
 
@@ -40,8 +40,9 @@ def running(service: MatchService) -> bool:
     return service.store.lock_owner(LOCK) is not None
 
 
-def start(service: MatchService, top_k: int, method: str | None, actor: str) -> Ticket:
-    """Take the batch lock and register a run (status queued); BatchRunning when one is going anywhere."""
+def start(service: MatchService, top_k: int, method: str | None, actor: str, resume: int | None = None) -> Ticket:
+    """Take the batch lock and register a run (status queued), or re-open an interrupted one (`resume`: its id);
+    BatchRunning when one is going anywhere."""
     method = method or service.settings.method
     get_method(method)
     token = f"{service.owner}:{uuid.uuid4().hex[:8]}"
@@ -50,6 +51,12 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str) -> 
     try:
         # holding the lock, no other run is alive: one still marked running lost its process
         service.store.fail_unfinished_batches("interrupted: the process running it stopped")
+        if resume is not None:
+            old = service.store.get("batch_runs", resume)
+            if old["status"] == "done":
+                raise Conflict(f"batch run {resume} is finished; start a new one")
+            service.store.update("batch_runs", resume, {"status": "queued", "finished_at": None})
+            return Ticket(resume, token)
         run_id = service.store.insert("batch_runs", {
             "status": "queued", "method": method, "top_k": top_k, "needs_total": 0, "needs_done": 0,
             "candidates": 0, "started_at": now(), "actor": actor})
@@ -59,43 +66,65 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str) -> 
     return Ticket(run_id, token)
 
 
-def run(service: MatchService, ticket: Ticket, progress: Progress | None = None) -> dict[str, Any]:
+CHUNK = 20  # needs per transaction (and per task on an engine)
+
+
+def run(service: MatchService, ticket: Ticket, progress: Progress | None = None, engine: Any = None
+        ) -> dict[str, Any]:
     """Compute and store candidates for every open need, then give the lock back.
 
-    Candidates already confirmed or rejected keep their decision; pending ones get fresh scores.
+    Candidates already confirmed or rejected keep their decision; pending ones get fresh scores. Needs are scored
+    in chunks, each stored in one transaction, in this process or on an engine (matcher.bulk: Ray). A resumed run
+    skips the needs it already scored.
     """
     store = service.store
     try:
         batch = store.get("batch_runs", ticket.run_id)
         method, top_k = batch["method"], int(batch["top_k"])
         needs = store.ids("needs", "status = ?", ["open"])
-        store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs)})
-        total = 0
+        done_before = store.scored_needs(ticket.run_id)
+        todo = [n for n in needs if n not in done_before]
+        store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs),
+                                                   "needs_done": len(needs) - len(todo), "error": None})
+        chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
+        done, total = len(needs) - len(todo), int(batch["candidates"] or 0) if done_before else 0
         try:
-            for i, need_id in enumerate(needs, start=1):
+            if engine is None:
+                scored = ((len(chunk), score_needs(service, ticket.run_id, chunk, top_k, method)) for chunk in chunks)
+            else:
+                scored = engine.rank(service.settings, ticket.run_id, chunks, top_k, method)
+            for n_needs, n_candidates in scored:
                 if not store.try_lock(LOCK, ticket.token, LOCK_TTL):
                     raise BatchRunning("the batch lock was lost (this run stalled past its expiry)")
-                matches = service.match_listing("needs", need_id, top_k=top_k, method=method)
-                total += _store_candidates(service, ticket.run_id, need_id, matches, method)
-                store.update("batch_runs", ticket.run_id, {"needs_done": i, "candidates": total})
+                done, total = done + n_needs, total + n_candidates
+                store.update("batch_runs", ticket.run_id, {"needs_done": done, "candidates": total})
                 if progress:
-                    progress(i, len(needs))
+                    progress(done, len(needs))
         except Exception as exc:
             store.update("batch_runs", ticket.run_id, {"status": "failed", "error": str(exc)[:500],
                                                        "finished_at": now()})
             raise
-        store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now()})
+        store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now(),
+                                                   "engine": getattr(engine, "name", "local")})
         store.audit(batch["actor"], "batch_match", "batch_runs", ticket.run_id,
-                    {"needs": len(needs), "candidates": total})
+                    {"needs": len(needs), "candidates": total, "engine": getattr(engine, "name", "local")})
         return store.get("batch_runs", ticket.run_id)
     finally:
         store.release_lock(LOCK, ticket.token)
 
 
+def score_needs(service: MatchService, run_id: int, need_ids: list[int], top_k: int, method: str) -> int:
+    """Rank results for these needs and store them as the run's candidates in one transaction; returns how many.
+    Idempotent: a chunk scored again (a retried task) rewrites the same rows."""
+    ranked = [(need_id, service.match_listing("needs", need_id, top_k=top_k, method=method)) for need_id in need_ids]
+    with service.store.transaction():
+        return sum(_store_candidates(service, run_id, need_id, matches, method) for need_id, matches in ranked)
+
+
 def run_now(service: MatchService, top_k: int = 10, method: str | None = None, actor: str = "system",
-            progress: Progress | None = None) -> dict[str, Any]:
-    """Start and run a batch in the caller's thread (CLI, workbench)."""
-    return run(service, start(service, top_k, method, actor), progress)
+            progress: Progress | None = None, engine: Any = None, resume: int | None = None) -> dict[str, Any]:
+    """Start (or resume) and run a batch in the caller's thread (CLI, workbench), in process or on an engine."""
+    return run(service, start(service, top_k, method, actor, resume), progress, engine)
 
 
 def _store_candidates(service: MatchService, run_id: int, need_id: int, matches: list[Match], method: str) -> int:

@@ -1,11 +1,28 @@
-"""The store: the catalogue's single source of truth (SQLite by default). All SQL of techmatch lives in this package.
+"""The store: the catalogue's single source of truth. All SQL of techmatch lives in this package.
 
-Every committed listing write also appends to the store's change log, which each process's indexes follow
-(see matcher.catalogue).
+One interface (`Store`), two backends: SQLite (the embedded default, one file) and PostgreSQL (shared by replicas on
+many machines; `TECHMATCH_DATABASE_URL=postgresql://…`). Every committed listing write also appends to the store's
+change log, which each process's indexes follow (see matcher.catalogue).
 """
 
-from matcher.store.schema import JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
-from matcher.store.sqlite import CANDIDATE_SORTS, Store, listing_order, listing_where
+from __future__ import annotations
 
-__all__ = ["CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "TABLES", "Store", "listing_order",
-           "listing_where", "now"]
+from pathlib import Path
+
+from matcher.store.base import CANDIDATE_SORTS, POSTGRES, SQLITE, Dialect, Store, listing_order, listing_where
+from matcher.store.schema import JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
+from matcher.store.sqlite import SQLiteStore
+
+
+def open_store(url: str | Path, pool_size: int = 10) -> Store:
+    """The store at `url`: `postgresql://…` for PostgreSQL, `sqlite:///path` or a plain path for a SQLite file."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from matcher.store.postgres import PostgresStore  # psycopg is needed only by deployments that use it
+
+        return PostgresStore(text, pool_size)
+    return SQLiteStore(text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text)
+
+
+__all__ = ["CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE", "TABLES", "Dialect",
+           "SQLiteStore", "Store", "listing_order", "listing_where", "now", "open_store"]

@@ -1,15 +1,16 @@
 """The catalogue's schema: its tables and the versioned migrations that create them (one per schema version).
 
-A migration is a function of a sqlite-utils Database; the store applies those a file has not seen yet, each in its
-own transaction, and records the version in SQLite's user_version.
+A migration is a function of a DDL writer, which each backend implements (sqlite-utils for SQLite, plain DDL for
+PostgreSQL), so both backends run the same migrations; the store applies those a database has not seen yet, each in
+its own transaction, and records the version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-
-import sqlite_utils
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures"}
 LISTING_TABLES = ("needs", "results")
@@ -24,7 +25,30 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+class TableDDL(Protocol):
+    """One table of a DDL writer (the subset of sqlite-utils' Table the migrations use)."""
+
+    def create(self, columns: dict[str, type], pk: str = "id", not_null: set[str] | None = None,
+               foreign_keys: Sequence[tuple[str, str, str]] = ()) -> Any: ...
+
+    def create_index(self, columns: list[str], unique: bool = False) -> Any: ...
+
+    def add_column(self, name: str, kind: type) -> Any: ...
+
+
+class DDL(Protocol):
+    """What a migration writes through: tables, indexes, the change log and catalogue facts."""
+
+    def __getitem__(self, table: str) -> TableDDL: ...
+
+    def create_change_log(self, sides: Sequence[str]) -> None:
+        """The `changes` table and the triggers that append every listing write to it, in commit order."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the catalogue (its id)."""
+
+
+def _v1(db: DDL) -> None:
     db["organisations"].create({
         "id": int, "name": str, "kind": str, "district": str, "industry": str, "contact": str,
         "description": str, "created_at": str, "updated_at": str,
@@ -87,16 +111,10 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["entity", "entity_id"])
 
 
-def _v2(db: sqlite_utils.Database) -> None:
+def _v2(db: DDL) -> None:
     """The change log (every committed listing write, appended by triggers in the writing transaction), named
-    locks shared by every process on the file, and workbench users who sign in with a password."""
-    db.execute("create table changes (seq integer primary key autoincrement, side text not null, "
-               "item_id integer not null, op text not null, at text not null)")
-    for side in LISTING_TABLES:
-        for event, op, ref in (("insert", "upsert", "new"), ("update", "upsert", "new"), ("delete", "delete", "old")):
-            db.execute(f"create trigger {side}_{event}_log after {event} on [{side}] begin "
-                       f"insert into changes (side, item_id, op, at) values "
-                       f"('{side}', {ref}.id, '{op}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); end")
+    locks shared by every process on the database, and workbench users who sign in with a password."""
+    db.create_change_log(LISTING_TABLES)
     db["locks"].create({"name": str, "owner": str, "expires_at": float, "acquired_at": str}, pk="name")
     db["users"].create({
         "id": int, "name": str, "password_hash": str, "org_id": int, "role": str, "created_at": str,
@@ -105,4 +123,15 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["users"].create_index(["name"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: DDL) -> None:
+    """Facts about the catalogue: a random id, so an index snapshot is never applied to another catalogue."""
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.set_meta("catalogue_id", uuid.uuid4().hex)
+
+
+def _v4(db: DDL) -> None:
+    """Which engine ran a batch (in process, or Ray)."""
+    db["batch_runs"].add_column("engine", str)
+
+
+MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4]

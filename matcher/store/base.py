@@ -1,0 +1,511 @@
+"""The store interface and the SQL both backends share: organisations, listings, candidates, reviews, pairings,
+keys, audit, the change log and the locks shared by every process. Written once in the SQL SQLite and PostgreSQL
+both speak; a backend (matcher.store.sqlite, matcher.store.postgres) supplies connections, transactions, inserts,
+migrations, locks and the few expressions that differ (its Dialect)."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from matcher.errors import Invalid, NotFound
+from matcher.store.schema import JSON_COLUMNS, LISTING_TABLES, now
+
+CANDIDATE_SORTS = {"score": "c.score", "confidence": "coalesce(c.confidence, -1)", "rank": "c.rank",
+                   "created_at": "c.created_at", "id": "c.id"}
+_CANDIDATES = """
+select c.*,
+  n.title as need_title, n.industry as need_industry, n.district as need_district,
+  n.confidentiality as need_confidentiality, n.wanted_trl_min, n.wanted_trl_max, n.org_id as need_org_id,
+  no.name as need_org,
+  r.title as result_title, r.industry as result_industry, r.district as result_district, r.trl as result_trl,
+  r.org_id as result_org_id, ro.name as result_org
+from candidates c
+join needs n on n.id = c.need_id
+join results r on r.id = c.result_id
+left join organisations no on no.id = n.org_id
+left join organisations ro on ro.id = r.org_id
+"""
+_PAIRINGS = """
+select p.*, n.title as need_title, n.confidentiality as need_confidentiality, n.org_id as need_org_id,
+  n.industry as industry, n.district as district, r.title as result_title, r.org_id as result_org_id,
+  no.name as need_org, ro.name as result_org
+from pairings p
+join needs n on n.id = p.need_id
+join results r on r.id = p.result_id
+left join organisations no on no.id = n.org_id
+left join organisations ro on ro.id = r.org_id
+"""
+_NEED_COUNTERS = """
+  count(*) as needs_posted,
+  sum(case when n.status = 'open' then 1 else 0 end) as needs_open,
+  sum(case when n.status in ('matched', 'solved') then 1 else 0 end) as needs_matched,
+  sum(case when n.status = 'solved' then 1 else 0 end) as needs_solved,
+  coalesce(sum(p.confirmed), 0) as confirmed_pairings,
+  coalesce(sum(p.signed), 0) as contracts_signed,
+  coalesce(sum(p.value), 0) as contract_value
+from needs n left join (
+  select need_id, count(*) as confirmed, sum(case when stage in ('contract_signed', 'closed') then 1 else 0 end)
+    as signed,
+         sum(case when stage in ('contract_signed', 'closed') then contract_value else 0 end) as value
+  from pairings group by need_id
+) p on p.need_id = n.id
+"""
+_FIGURE_KEYS = {"district": "n.district", "industry": "n.industry",
+                "month": "substr(coalesce(n.posted_at, n.created_at), 1, 7)"}
+
+
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few SQL expressions the backends spell differently."""
+
+    name: str
+    like: str  # case-insensitive substring match
+    json_elements: str  # a table function over a JSON array column with a `value` column: format with the column
+
+    def json_any(self, column: str, count: int) -> str:
+        """True when the JSON array in `column` holds any of `count` parameters."""
+        each = self.json_elements.format(column=f'"{column}"')
+        return "(" + " or ".join(f"exists (select 1 from {each} where value = ?)" for _ in range(count)) + ")"
+
+
+SQLITE = Dialect("sqlite", "like", "json_each({column})")
+POSTGRES = Dialect("postgresql", "ilike", "json_array_elements_text({column}::json)")
+
+
+class Store(ABC):
+    """The catalogue's single source of truth, one interface over two backends. Thread-safe; every process on
+    the same database sees the same rows, change log and locks.
+
+    Parameters are written `?` in the shared SQL; a backend translates them. A write outside `transaction()`
+    commits on its own.
+    """
+
+    dialect: Dialect = SQLITE
+    url: str = ""
+
+    # -- what a backend supplies ----------------------------------------------------------------
+    @property
+    @abstractmethod
+    def version(self) -> int:
+        """The schema version (migrations applied)."""
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Apply the schema migrations this database has not seen yet, each in its own transaction."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all; nests (inner blocks join the outer one)."""
+
+    @abstractmethod
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside a transaction it has not committed yet."""
+
+    @abstractmethod
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read (the caller's own transaction when it is in one, else committed data)."""
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement (inside the caller's transaction, or alone); returns the rows it touched."""
+
+    @abstractmethod
+    def _insert(self, table: str, row: dict[str, Any], key: str = "id") -> int:
+        """Insert one encoded row and return its generated key."""
+
+    @abstractmethod
+    def _table_columns(self, table: str) -> list[str]:
+        """Column names of a table, read from the database's catalogue."""
+
+    @abstractmethod
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        """Take (or renew) the named lock for `ttl` seconds unless another live owner holds it."""
+
+    @abstractmethod
+    def release_lock(self, name: str, owner: str) -> None:
+        """Give the named lock back (only its owner can)."""
+
+    @abstractmethod
+    def lock_owner(self, name: str) -> str | None:
+        """Who holds the named lock now (None when free)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection this store opened."""
+
+    def _insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert encoded rows that carry their own keys (a catalogue copy)."""
+        with self.transaction():
+            for row in rows:
+                self._insert(table, row)
+
+    def reset_sequences(self) -> None:  # noqa: B027 - SQLite needs nothing: a rowid follows the largest present
+        """Move generated ids past those present after rows were copied in with their ids (where needed)."""
+
+    # -- shared ---------------------------------------------------------------------------------
+    def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._select(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @property
+    def catalogue_id(self) -> str:
+        """A random id given to this catalogue when it was created: an index snapshot belongs to one catalogue."""
+        cached = self.__dict__.get("_catalogue_id")
+        if not cached:
+            cached = self.__dict__["_catalogue_id"] = str(
+                self._value("select value from meta where key = 'catalogue_id'") or "")
+        return cached
+
+    def tables(self) -> list[str]:
+        """Every table of the schema, in an order that respects foreign keys (parents first)."""
+        return ["meta", "organisations", "needs", "results", "batch_runs", "candidates", "reviews", "pairings",
+                "challenge_applications", "api_keys", "users", "audit_log", "changes", "locks"]
+
+    # -- rows -----------------------------------------------------------------------------
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        for key in JSON_COLUMNS & row.keys():
+            if isinstance(row[key], str):
+                row[key] = json.loads(row[key]) if row[key] else ([] if key not in {"detail", "figures",
+                                                                                   "components",
+                                                                                   "explanation"} else {})
+        return row
+
+    @staticmethod
+    def _encode(row: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, list | dict):
+                value = json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, bool):
+                value = int(value)
+            out[key] = value
+        return out
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row and return its id; created_at/updated_at are filled in."""
+        stamp = now()
+        row = {**row}
+        cols = self.columns(table)
+        for key in ("created_at", "updated_at"):
+            if key in cols:
+                row.setdefault(key, stamp)
+        with self.transaction():
+            return self._insert(table, self._encode(row))
+
+    def update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
+        """Change some columns of one row."""
+        self.get(table, row_id)
+        changes = {**changes}
+        if "updated_at" in self.columns(table):
+            changes["updated_at"] = now()
+        encoded = self._encode(changes)
+        if not encoded:
+            return
+        sets = ", ".join(f'"{k}" = ?' for k in encoded)
+        with self.transaction():
+            self._execute(f'update "{table}" set {sets} where id = ?', [*encoded.values(), row_id])
+
+    def columns(self, table: str) -> set[str]:
+        """Column names of a table (cached per schema version)."""
+        key = (table, self.version)
+        cache = self.__dict__.setdefault("_columns", {})
+        if key not in cache:
+            cache[key] = set(self._table_columns(table))
+        return cache[key]
+
+    def delete(self, table: str, row_id: int) -> None:
+        self.get(table, row_id)
+        with self.transaction():
+            self._execute(f'delete from "{table}" where id = ?', [row_id])
+
+    def get(self, table: str, row_id: int) -> dict[str, Any]:
+        """One row by id, or NotFound."""
+        if not -2**63 <= int(row_id) < 2**63:  # beyond a 64-bit id: no such row in either backend
+            raise NotFound(f"{table} {row_id} does not exist")
+        rows = self._select(f'select * from "{table}" where id = ?', [int(row_id)])
+        if not rows:
+            raise NotFound(f"{table} {row_id} does not exist")
+        return self._decode(rows[0])
+
+    def get_many(self, table: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Rows by id, as a dict; missing ids are left out."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self._select(f'select * from "{table}" where id in ({marks})', chunk):
+                out[row["id"]] = self._decode(row)
+        return out
+
+    def find(self, table: str, **where: Any) -> dict[str, Any] | None:
+        """The first row whose columns equal the given values."""
+        clause = " and ".join(f'"{k}" = ?' for k in where)
+        rows = self._select(f'select * from "{table}" where {clause} limit 1', list(where.values()))
+        return self._decode(rows[0]) if rows else None
+
+    def rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str = "id",
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Rows of a table; `where` is SQL built by the store's own query helpers."""
+        sql = f'select * from "{table}"' + (f" where {where}" if where else "") + f" order by {order}"
+        if limit is not None:
+            sql += f" limit {int(limit)} offset {int(offset)}"
+        return [self._decode(r) for r in self._select(sql, list(params))]
+
+    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        sql = f'select count(*) as n from "{table}"' + (f" where {where}" if where else "")
+        return int(self._value(sql, list(params)))
+
+    def ids(self, table: str, where: str = "", params: Sequence[Any] = ()) -> list[int]:
+        sql = f'select id from "{table}"' + (f" where {where}" if where else "") + " order by id"
+        return [int(r["id"]) for r in self._select(sql, list(params))]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Read-only SQL for the service's figures."""
+        return [self._decode(r) for r in self._select(sql, list(params))]
+
+    def delete_listing(self, side: str, item_id: int) -> None:
+        """Delete a listing with its candidates, their reviews, its pairings and challenge applications."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        self.get(side, item_id)
+        col = "need_id" if side == "needs" else "result_id"
+        with self.transaction():
+            self._execute(f"delete from pairings where {col} = ?", [item_id])
+            self._execute(f"delete from reviews where candidate_id in (select id from candidates where {col} = ?)",
+                            [item_id])
+            self._execute(f"delete from candidates where {col} = ?", [item_id])
+            if side == "needs":
+                self._execute("delete from challenge_applications where need_id = ?", [item_id])
+            self._execute(f'delete from "{side}" where id = ?', [item_id])
+
+    def organisations(self, kind: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of organisations by name (of one kind when given), and the total."""
+        where, params = ("kind = ?", [kind]) if kind else ("", [])
+        return self.rows("organisations", where, params, "name", limit, offset), self.count("organisations", where,
+                                                                                            params)
+
+    def upsert_listing(self, side: str, ref: str | None, row: dict[str, Any]) -> tuple[int, bool]:
+        """Insert a listing, or update the one with the same external ref; (id, created?)."""
+        existing = self.find(side, ref=ref) if ref else None
+        if existing:
+            self.update(side, existing["id"], row)
+            return int(existing["id"]), False
+        return self.insert(side, row), True
+
+    def fail_unfinished_batches(self, reason: str) -> int:
+        """Mark runs left queued or running (their process died) as failed; call while holding the batch lock."""
+        with self.transaction():
+            return self._execute("update batch_runs set status = 'failed', error = ?, finished_at = ? "
+                                 "where status in ('queued', 'running')", [reason, now()])
+
+    def scored_needs(self, run_id: int) -> set[int]:
+        """Needs a batch run has stored candidates for (a resumed run skips them)."""
+        return {int(r["need_id"]) for r in self._select("select distinct need_id from candidates where run_id = ?",
+                                                        [int(run_id)])}
+
+    def decided_candidates(self) -> list[dict[str, Any]]:
+        """Every candidate a broker confirmed or rejected (the reranker's training pairs)."""
+        return self.rows("candidates", "status in ('confirmed', 'rejected')")
+
+    # -- review queue, pipeline, challenges, figures ----------------------------------------
+    def candidates(self, filters: dict[str, Any], sort: str, descending: bool, limit: int, offset: int
+                   ) -> tuple[list[dict[str, Any]], int]:
+        """A page of candidates joined with need and result summaries (flat columns), and the total.
+
+        filters: status / industry / district (lists), min_score, min_confidence, trl_min, trl_max, need_id,
+        result_id, run_id (None = any).
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for col, key in (("c.status", "status"), ("n.industry", "industry"), ("n.district", "district")):
+            values = filters.get(key) or []
+            if values:
+                clauses.append(f"{col} in ({','.join('?' * len(values))})")
+                params.extend(values)
+        for col, key, op in (("c.score", "min_score", ">="), ("c.confidence", "min_confidence", ">="),
+                             ("r.trl", "trl_min", ">="), ("r.trl", "trl_max", "<="), ("c.need_id", "need_id", "="),
+                             ("c.result_id", "result_id", "="), ("c.run_id", "run_id", "=")):
+            if filters.get(key) is not None:
+                clauses.append(f"{col} {op} ?")
+                params.append(filters[key])
+        if sort not in CANDIDATE_SORTS:
+            raise Invalid(f"cannot sort candidates by {sort!r}; use one of {', '.join(CANDIDATE_SORTS)}")
+        where = (" where " + " and ".join(clauses)) if clauses else ""
+        order = f" order by {CANDIDATE_SORTS[sort]} {'desc' if descending else 'asc'}, c.id"
+        rows = self.query(_CANDIDATES + where + order + " limit ? offset ?", [*params, int(limit), int(offset)])
+        total = self._value("select count(*) as n from candidates c join needs n on n.id = c.need_id "
+                            "join results r on r.id = c.result_id" + where, params)
+        return rows, int(total)
+
+    def pairings(self, stages: Sequence[str], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of pairings with titles and organisations, newest change first, and the total."""
+        where = f" where p.stage in ({','.join('?' * len(stages))})" if stages else ""
+        rows = self.query(_PAIRINGS + where + " order by p.updated_at desc, p.id desc limit ? offset ?",
+                          [*stages, int(limit), int(offset)])
+        total = self._value("select count(*) as n from pairings p" + where, list(stages))
+        return rows, int(total)
+
+    def pairing(self, pairing_id: int) -> dict[str, Any]:
+        """One pairing with titles and organisations, or NotFound."""
+        rows = self.query(_PAIRINGS + " where p.id = ?", [pairing_id])
+        if not rows:
+            raise NotFound(f"pairings {pairing_id} does not exist")
+        return rows[0]
+
+    def applications(self, need_id: int) -> list[dict[str, Any]]:
+        """Applications filed against a challenge, with the organisations' names."""
+        return self.query("select a.*, o.name as org from challenge_applications a left join organisations o "
+                          "on o.id = a.org_id where a.need_id = ? order by a.id", [need_id])
+
+    def application_counts(self, need_ids: Sequence[int]) -> dict[int, int]:
+        """Number of applications per challenge."""
+        if not need_ids:
+            return {}
+        marks = ",".join("?" * len(need_ids))
+        rows = self._select(f"select need_id, count(*) as n from challenge_applications where need_id in "
+                            f"({marks}) group by need_id", list(need_ids))
+        return {int(r["need_id"]): int(r["n"]) for r in rows}
+
+    def need_figures(self, by: str | None) -> list[dict[str, Any]]:
+        """Needs posted / open / matched / solved, pairings, contracts and value: one row in all, or one row per
+        district, industry or month (`by`), largest first."""
+        if by is None:
+            rows = self.query("select " + _NEED_COUNTERS)
+        elif by not in _FIGURE_KEYS:
+            raise Invalid(f"cannot break figures down by {by!r}; use one of {', '.join(_FIGURE_KEYS)}")
+        else:
+            rows = self.query(f'select {_FIGURE_KEYS[by]} as "{by}", {_NEED_COUNTERS} group by 1 order by 2 desc')
+        for row in rows:
+            for key in ("needs_open", "needs_matched", "needs_solved"):
+                row[key] = int(row[key] or 0)
+            row["contract_value"] = round(float(row["contract_value"] or 0), 2)
+        return rows
+
+    def first_pairings(self) -> list[dict[str, Any]]:
+        """Per need with a pairing: when it was posted and when its first pairing was confirmed."""
+        return self.query("select coalesce(n.posted_at, n.created_at) as posted, min(p.created_at) as first "
+                          "from needs n join pairings p on p.need_id = n.id group by n.id")
+
+    # -- change log -----------------------------------------------------------------------
+    def last_change(self) -> int:
+        """The sequence number of the newest committed change (0 for none)."""
+        return int(self._value("select max(seq) as seq from changes") or 0)
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Committed changes after `seq`, oldest first (at most `limit`)."""
+        return self._select("select * from changes where seq > ? order by seq limit ?", [int(seq), int(limit)])
+
+    def log_change(self, side: str, item_id: int, op: str) -> int:
+        """Append a change that no listing trigger writes (e.g. a new model file); returns its sequence."""
+        with self.transaction():
+            return self._insert("changes", {"side": side, "item_id": int(item_id), "op": op, "at": now()}, "seq")
+
+    def keywords(self) -> list[str]:
+        """Every listing keyword of both sides (the explanation tagger learns them at start)."""
+        out: list[str] = []
+        for side in LISTING_TABLES:
+            for row in self._select(f"""select keywords from "{side}" where keywords like '["%'"""):
+                out.extend(json.loads(row["keywords"]))
+        return out
+
+    def keys_with_orgs(self) -> list[dict[str, Any]]:
+        """Every API key with its organisation's name."""
+        return self.query("select k.*, o.name as org from api_keys k join organisations o on o.id = k.org_id "
+                          "order by k.id")
+
+    # -- domain helpers -------------------------------------------------------------------
+    def org_id(self, name: str, kind: str = "firm", **fields: Any) -> int:
+        """The id of the organisation called `name`, created when new."""
+        row = self.find("organisations", name=name)
+        if row:
+            return int(row["id"])
+        return self.insert("organisations", {"name": name, "kind": kind, **fields})
+
+    def audit(self, actor: str, action: str, entity: str, entity_id: int | None,
+              detail: dict[str, Any] | None = None) -> None:
+        """Append one line to the audit log."""
+        self.insert("audit_log", {"at": now(), "actor": actor, "action": action, "entity": entity,
+                                  "entity_id": entity_id, "detail": detail or {}})
+
+
+HIDDEN_SORT_COLUMNS = ("budget", "reward", "deadline")  # confidential needs' fields an outsider may not order by
+
+
+def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = None, outsider: bool = False,
+                  outsider_org: int | None = None, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
+    """SQL where-clause and parameters for the hard filters of a listing query.
+
+    filters: industry, district, status, confidentiality (lists of codes), trl_min / trl_max, modes (any of),
+    org_id, is_challenge, visible_to (an outsider's organisation id, -1 for none: confidential needs of other
+    organisations are left out). `text` matches title, description/abstract and keywords (substring).
+    """
+    if side not in LISTING_TABLES:
+        raise Invalid(f"unknown side {side!r}")
+    clauses: list[str] = []
+    params: list[Any] = []
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, [], "")}
+    for col in ("industry", "district", "status", "confidentiality"):
+        if col in filters:
+            values = filters[col] if isinstance(filters[col], list | tuple) else [filters[col]]
+            clauses.append(f'"{col}" in ({",".join("?" * len(values))})')
+            params.extend(values)
+    if "org_id" in filters:
+        clauses.append("org_id = ?")
+        params.append(int(filters["org_id"]))
+    if "visible_to" in filters and side == "needs":  # an outsider's view: public needs, and its own confidential ones
+        clauses.append("(confidentiality != 'brokers' or coalesce(org_id, -1) = ?)")
+        params.append(int(filters["visible_to"]))
+    if "is_challenge" in filters and side == "needs":
+        clauses.append("is_challenge = ?")
+        params.append(int(bool(filters["is_challenge"])))
+    if side == "results":
+        if "trl_min" in filters:
+            clauses.append("trl >= ?")
+            params.append(int(filters["trl_min"]))
+        if "trl_max" in filters:
+            clauses.append("trl <= ?")
+            params.append(int(filters["trl_max"]))
+    else:
+        # a need fits a TRL window when its wanted range overlaps it
+        if "trl_min" in filters:
+            clauses.append("wanted_trl_max >= ?")
+            params.append(int(filters["trl_min"]))
+        if "trl_max" in filters:
+            clauses.append("wanted_trl_min <= ?")
+            params.append(int(filters["trl_max"]))
+    if "modes" in filters:
+        col = "coop_modes" if side == "needs" else "transfer_modes"
+        modes = filters["modes"] if isinstance(filters["modes"], list | tuple) else [filters["modes"]]
+        clauses.append(dialect.json_any(col, len(modes)))
+        params.extend(modes)
+    if text:
+        body = "description" if side == "needs" else "abstract"
+        like = f"%{text}%"
+        if side == "needs" and outsider:
+            # an outsider's text filter reads a confidential need's title only (its text is not theirs to probe)
+            clauses.append(f"(title {dialect.like} ? or ((confidentiality != 'brokers' or coalesce(org_id, -1) = ?) "
+                           f'and ("{body}" {dialect.like} ? or keywords {dialect.like} ?)))')
+            params.extend([like, int(outsider_org or -1), like, like])
+        else:
+            clauses.append(f'(title {dialect.like} ? or "{body}" {dialect.like} ? or keywords {dialect.like} ?)')
+            params.extend([like, like, like])
+    return " and ".join(clauses), params
+
+
+def listing_order(side: str, column: str, descending: bool, outsider: bool = False,
+                  outsider_org: int | None = None) -> str:
+    """ORDER BY for a listing page; for an outsider a confidential need's hidden fields sort as if empty."""
+    key = f'"{column}"'
+    if side == "needs" and outsider and column in HIDDEN_SORT_COLUMNS:
+        key = (f"(case when confidentiality = 'brokers' and coalesce(org_id, -1) != {int(outsider_org or -1)} "
+               f'then null else "{column}" end)')
+    return f"{key} {'desc' if descending else 'asc'}, id"
