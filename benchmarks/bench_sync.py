@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--needs", type=int, default=1_000)
     parser.add_argument("--writes", type=int, default=30)
     parser.add_argument("--catch-up", type=int, default=1_000)
+    parser.add_argument("--database-url", default=None,
+                        help="an empty PostgreSQL database to measure instead of the SQLite file")
     args = parser.parse_args()
 
     from embeddings import get_encoder
@@ -36,9 +38,10 @@ def main() -> None:
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
-    print(f"machine: {machine()}; {args.results} results, {args.needs} needs (synthetic)")
+    store = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"machine: {machine()}; {args.results} results, {args.needs} needs (synthetic); store: {store}")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
+        settings = get_settings().model_copy(update={"data_dir": Path(tmp), "database_url": args.database_url})
         writer = MatchService(settings, encoder=encoder)
         t0 = time.perf_counter()
         build_catalogue(writer, args.results, n_needs=args.needs)

@@ -10,7 +10,6 @@ are close) without encoding 100k texts on a 2-core machine (~35 minutes with e5-
 from __future__ import annotations
 
 import itertools
-import json
 import time
 
 import numpy as np
@@ -69,21 +68,18 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
 
     t0 = time.perf_counter()
     rows, parts = make_texts(n_results, seed)
-    db = service.store.db
-    encoded = [{k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()}
-               for r in rows]
     with service.store.transaction():
-        db["results"].insert_all(encoded, batch_size=5000)
+        service.store.insert_many("results", rows)
     needs = []
     need_parts = list(itertools.islice(itertools.cycle(parts), n_needs))
     for i, (o, p, t, a) in enumerate(need_parts):
         needs.append({"title": f"{OBJECTS[o]}{PROCESSES[p]}需求", "description":
                       f"我司{APPLICATIONS[a]}产品的{OBJECTS[o]}存在问题，希望引入{PROCESSES[p]}，目标{TARGETS[t]}。",
                       "industry": "smart_equipment", "status": "open", "confidentiality": "public",
-                      "wanted_trl_min": 1, "wanted_trl_max": 9, "coop_modes": json.dumps(["license"]),
-                      "keywords": "[]", "is_challenge": 0, "budget_negotiable": 1, "ref": f"SYN-N{i}"})
+                      "wanted_trl_min": 1, "wanted_trl_max": 9, "coop_modes": ["license"],
+                      "keywords": [], "is_challenge": 0, "budget_negotiable": 1, "ref": f"SYN-N{i}"})
     with service.store.transaction():
-        db["needs"].insert_all(needs)
+        service.store.insert_many("needs", needs)
     enc = service.encoder
     phrases = phrase_vectors(enc)
     result_rows = service.store.rows("results")  # in insertion order, like `parts`

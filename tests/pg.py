@@ -31,7 +31,7 @@ def _free_port() -> int:
 class PostgresServer:
     """One throwaway cluster; `database()` makes a fresh empty database per test."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
         bin_dir = binaries()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql; .ci/install-postgres.sh)")
@@ -45,9 +45,9 @@ class PostgresServer:
         if self.as_root:
             shutil.chown(root, "postgres", "postgres")
         self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "techmatch", "-A", "trust", "-E", "UTF8",
-                   "--locale=C.UTF-8", "--no-sync"])
+                   "--locale=C.UTF-8", "--no-sync"])  # fsync off by default: a test server's data is thrown away
         self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(root / "server.log"), "-w", "-t", "60",
-                   "-o", f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-o", f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'} "
                          f"-c max_connections=300 -c shared_buffers=64MB", "start"])
         self.url = f"postgresql://techmatch@127.0.0.1:{self.port}"
 

@@ -140,6 +140,11 @@ class Store(ABC):
     def close(self) -> None:
         """Close every connection this store opened."""
 
+    def insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many rows in one transaction (bulk loads; JSON and boolean values encoded as `insert` does)."""
+        for start in range(0, len(rows), 5000):
+            self._insert_many(table, [self._encode(r) for r in rows[start:start + 5000]])
+
     def _insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert encoded rows that carry their own keys (a catalogue copy)."""
         with self.transaction():

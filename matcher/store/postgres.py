@@ -231,14 +231,14 @@ class PostgresStore(Store):
     def _insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        cols = list(rows[0])
+        cols = list(dict.fromkeys(c for r in rows for c in r))
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join(["%s"] * len(cols))
         with self.transaction():
             assert self._conn is not None
             with self._conn.cursor() as cur:
                 cur.executemany(f'insert into "{table}" ({names}) values ({marks})',
-                                [[r[c] for c in cols] for r in rows])
+                                [[r.get(c) for c in cols] for r in rows])
 
     def reset_sequences(self) -> None:
         """Move every id sequence past the largest id present (after rows were copied in with their ids)."""
