@@ -492,3 +492,5 @@ class Health(BaseModel):
     applied_seq: int | None = Field(None, description="Sequence this process's indexes reflect.")
     lag: int | None = Field(None, description="Changes committed but not yet applied here (log_seq − applied_seq).")
     snapshot_seq: int | None = Field(None, description="Sequence of the newest index snapshot this process knows.")
+    index: dict[str, str] = Field({}, description="Vector index kind per side: flat (exact), ivf or ivfsq.")
+    store: str | None = Field(None, description="The store's backend: sqlite or postgresql.")

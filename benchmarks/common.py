@@ -28,3 +28,12 @@ def rss_mb() -> float:
             return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
     except OSError:  # pragma: no cover
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_mb() -> float:
+    """Peak resident set size of this process, in MiB (Linux)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover

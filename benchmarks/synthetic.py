@@ -55,10 +55,13 @@ def make_vectors(parts, phrase_vecs, seed: int = 0, noise: float = 0.05) -> np.n
     idx = np.asarray(parts)
     dim = phrase_vecs[0].shape[1]
     out = np.zeros((len(parts), dim), dtype=np.float32)
-    for col, vecs in enumerate(phrase_vecs):
-        out += vecs[idx[:, col]]
-    out += rng.standard_normal(out.shape).astype(np.float32) * noise
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    for start in range(0, len(parts), 100_000):  # in float32 chunks: no float64 temporaries of the whole block
+        block = out[start:start + 100_000]
+        for col, vecs in enumerate(phrase_vecs):
+            block += vecs[idx[start:start + 100_000, col]]
+        block += rng.standard_normal(block.shape, dtype=np.float32) * np.float32(noise)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+    return out
 
 
 def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -> float:
@@ -80,13 +83,16 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
                       "keywords": [], "is_challenge": 0, "budget_negotiable": 1, "ref": f"SYN-N{i}"})
     with service.store.transaction():
         service.store.insert_many("needs", needs)
+    del rows
     enc = service.encoder
     phrases = phrase_vectors(enc)
-    result_rows = service.store.rows("results")  # in insertion order, like `parts`
-    enc.put("document", [document_text("results", r) for r in result_rows], make_vectors(parts, phrases, seed))
-    need_rows = service.store.rows("needs")
-    enc.put("document", [document_text("needs", r) for r in need_rows],
-            make_vectors(need_parts, phrases, seed + 7))
+    for side, vectors in (("results", make_vectors(parts, phrases, seed)),
+                          ("needs", make_vectors(need_parts, phrases, seed + 7))):
+        done = 0
+        for page in service.store.text_pages(side):  # in id order = insertion order, like `parts`
+            enc.put("document", [document_text(side, r) for r in page], vectors[done:done + len(page)])
+            done += len(page)
+        del vectors
     service.load()
     return time.perf_counter() - t0
 

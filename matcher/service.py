@@ -131,9 +131,11 @@ class MatchService:
         last = self.store.last_change()
         applied = self.applied_seq
         out: dict[str, Any] = {"log_seq": last, "applied_seq": applied, "lag": last - applied,
-                               "snapshot_seq": cat.snapshot_seq if cat else 0, "counts": {}}
+                               "snapshot_seq": cat.snapshot_seq if cat else 0, "counts": {}, "index": {},
+                               "store": self.store.dialect.name}
         if cat is not None:
             out["counts"] = {side: len(s.dense) for side, s in cat.sides.items()}
+            out["index"] = {side: s.dense.effective_kind for side, s in cat.sides.items()}
         return out
 
     # -- organisations --------------------------------------------------------------------

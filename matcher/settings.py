@@ -30,10 +30,11 @@ class Settings(BaseSettings):
     st_model: Path | None = Field(None, description="Local sentence-transformers model folder (encoder=st).")
     vocab_dir: Path = Field(PROJECT_DATA / "vocab", description="Folder of taxonomy and vocabulary files.")
     demo_dir: Path = Field(PROJECT_DATA / "demo", description="Folder of the demo catalogue.")
-    index_kind: Literal["flat", "ivf"] = Field(
-        "flat", description="flat = exact inner product; ivf = approximate, for catalogues over ~200k items."
-    )
-    ivf_nprobe: int = Field(16, ge=1, le=4096, description="Clusters probed per query with index_kind=ivf.")
+    index_kind: Literal["auto", "flat", "ivf", "ivfsq"] = Field("auto", description=(
+        "auto = chosen by size when an index is built: exact (flat) up to 200k items, ivfsq above; flat = exact "
+        "inner product; ivf = inverted file (approximate, float vectors); ivfsq = inverted file over 8-bit "
+        "vectors (approximate, a quarter of the memory)."))
+    ivf_nprobe: int = Field(64, ge=1, le=4096, description="Clusters probed per query by the ivf and ivfsq kinds.")
     lexical_tokenizer: Literal["bigram", "jieba"] = Field(
         "bigram", description="BM25 tokens: character bigrams (won on bdci-dev) or jieba words."
     )

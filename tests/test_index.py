@@ -15,20 +15,54 @@ def unit(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfsq", "auto"])
 def test_add_search_update_remove(kind):
     vecs = unit(2000)
     ix = VectorIndex(16, "enc", kind)
     ix.build(list(range(10, 2010)), vecs)
     scores, ids = ix.search(vecs[:3], 1)
-    assert ids[:, 0].tolist() == [10, 11, 12] and np.allclose(scores[:, 0], 1.0, atol=1e-5)
+    tolerance = 1e-2 if kind == "ivfsq" else 1e-5  # 8-bit codes: scores within a percent
+    assert ids[:, 0].tolist() == [10, 11, 12] and np.allclose(scores[:, 0], 1.0, atol=tolerance)
     # upsert: id 10 now points at another vector
     ix.add([10], vecs[5:6])
     assert len(ix) == 2000
-    np.testing.assert_allclose(ix.vectors([10])[0], vecs[5], atol=1e-6)
+    np.testing.assert_allclose(ix.vectors([10])[0], vecs[5], atol=1e-2 if kind == "ivfsq" else 1e-6)
     assert ix.remove([11, 99999]) == 1 and len(ix) == 1999
     assert 11 not in ix.search(vecs[1:2], 5)[1][0].tolist()
     assert sorted(ix.ids())[:3] == [10, 12, 13]
+
+
+def clustered(n: int, dim: int = 64, centres: int = 40, seed: int = 0) -> np.ndarray:
+    """Unit vectors around topic centres, like listings' embeddings (random ones have no neighbourhoods)."""
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, dim)).astype(np.float32)
+    v = c[rng.integers(0, centres, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_auto_picks_exact_search_for_small_and_ivfsq_for_large_catalogues(monkeypatch, tmp_path):
+    from matcher.retrieval import index as index_module
+
+    vecs = clustered(6000)
+    small = VectorIndex(64, "enc", "auto")
+    small.build(list(range(6000)), vecs)
+    assert small.effective_kind == "flat"
+    monkeypatch.setattr(index_module, "AUTO_FLAT_MAX", 5000)
+    big = VectorIndex(64, "enc", "auto", nprobe=8)
+    big.build(list(range(6000)), vecs)
+    assert big.effective_kind == "ivfsq"
+    # recall@10 against exact search on 200 queries
+    queries = clustered(200, seed=1)
+    exact = small.search(queries, 10)[1]
+    approx = big.search(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.9, recall
+    # a quarter of the memory, and it survives a write to disk and a read back
+    assert len(big.serialize()) < 0.4 * len(small.serialize())
+    path = tmp_path / "results.faiss"
+    path.write_bytes(big.serialize().tobytes())
+    back = VectorIndex.read(path, 64, "enc", "auto", nprobe=8)
+    assert back.effective_kind == "ivfsq" and (back.search(queries, 10)[1] == approx).all()
 
 
 def test_filtered_search_stays_inside_allowed_ids():

@@ -72,6 +72,7 @@ def test_two_replicas_on_one_postgresql_agree_within_a_second_and_survive_kill_9
         with a.client(key) as ca, b.client(key) as cb:
             for health in (ca.get("/health").json(), cb.get("/health").json()):
                 assert health["lag"] == 0 and health["indexed"] == {"needs": 5, "results": 12}
+                assert health["store"] == "postgresql" and health["index"] == {"needs": "flat", "results": "flat"}
             # a need and a result posted through A are ranked by B within a second
             rid = ca.post("/results", json=result_body("甲型")).json()["id"]
             nid = ca.post("/needs", json=NEED).json()["id"]

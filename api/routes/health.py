@@ -21,7 +21,8 @@ def health(service: ServiceDep) -> Any:
     status = service.index_status()
     return {"status": "ready", "encoder": service.encoder.name, "dim": service.encoder.dim,
             "counts": service.counts(), "indexed": status["counts"], "log_seq": status["log_seq"],
-            "applied_seq": status["applied_seq"], "lag": status["lag"], "snapshot_seq": status["snapshot_seq"]}
+            "applied_seq": status["applied_seq"], "lag": status["lag"], "snapshot_seq": status["snapshot_seq"],
+            "index": status["index"], "store": status["store"]}
 
 
 @router.get("/vocab", response_model=dict[str, Any])

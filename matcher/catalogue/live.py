@@ -135,8 +135,8 @@ class LiveCatalogue:
         folder = self.folder / manifest["snapshot"]
         sides = {}
         for side in LISTING_TABLES:
-            dense = VectorIndex.from_bytes((folder / f"{side}.faiss").read_bytes(), enc.dim, enc.name,
-                                           manifest.get("kind", "flat"), self.settings.ivf_nprobe)
+            dense = VectorIndex.read(folder / f"{side}.faiss", enc.dim, enc.name, manifest.get("kind", "flat"),
+                                     self.settings.ivf_nprobe)
             lexical = LexicalIndex.load(folder / f"{side}.bm25.npz", tokenizer=self.settings.lexical_tokenizer)
             sides[side] = CatalogueSide(side, dense, lexical)
         self._install(sides, int(manifest["seq"]))
@@ -144,18 +144,32 @@ class LiveCatalogue:
         learn_terms(self.store.keywords())
 
     def _build(self, progress: Progress | None) -> None:
-        """Every listing of the store, encoded through the cache, as of the log's current end."""
+        """Every listing of the store, encoded through the cache, as of the log's current end.
+
+        Streams the store a page at a time into one preallocated vector block and the BM25 index, so a build at
+        1M listings holds the vectors once (1.5 GiB) and one page of rows, never a million decoded rows."""
         seq = self.store.last_change()  # read first: rows changed meanwhile are replayed by sync()
         sides = {}
         for side in LISTING_TABLES:
-            rows = self.store.rows(side)
+            total = self.store.count(side)
+            vectors = np.empty((total, self.encoder.dim), dtype=np.float32)
+            ids: list[int] = []
+            lexical = LexicalIndex(self.settings.lexical_tokenizer)
+            for page in self.store.text_pages(side):
+                page = page[:max(0, total - len(ids))]  # rows added meanwhile come from the log tail
+                if not page:
+                    break
+                start = len(ids)
+                step = (lambda done, _n, base=start, n=total: progress(base + done, n)) if progress else None
+                vectors[start:start + len(page)] = self.encode(side, page, step)
+                ids.extend(r["id"] for r in page)
+                lexical.add([r["id"] for r in page], [document_text(side, r) for r in page])
+                learn_terms(k for r in page for k in r.get("keywords") or [])
             dense = VectorIndex(self.encoder.dim, self.encoder.name, self.settings.index_kind,
                                 self.settings.ivf_nprobe)
-            dense.build([r["id"] for r in rows], self.encode(side, rows, progress))
-            lexical = LexicalIndex(self.settings.lexical_tokenizer)
-            lexical.add([r["id"] for r in rows], [document_text(side, r) for r in rows])
+            dense.build(ids, vectors[:len(ids)])
+            del vectors
             sides[side] = CatalogueSide(side, dense, lexical)
-            learn_terms(k for r in rows for k in r.get("keywords") or [])
         self._install(sides, seq)
         self.snapshot_seq = 0
 
@@ -313,6 +327,7 @@ class LiveCatalogue:
             for side, s in self.sides.items():
                 s.lexical.save(tmp / f"{side}.bm25.npz")
             kind = self.sides["results"].dense.kind
+            kinds = {side: s.dense.effective_kind for side, s in self.sides.items()}
             counts = {side: len(s.dense) for side, s in self.sides.items()}
         for side, data in blobs.items():
             atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
@@ -326,7 +341,7 @@ class LiveCatalogue:
             return False
         manifest = {"snapshot": name, "seq": seq, "catalogue": self.store.catalogue_id,
                     "encoder": self.encoder.name, "dim": self.encoder.dim,
-                    "kind": kind, "tokenizer": self.settings.lexical_tokenizer, "counts": counts,
+                    "kind": kind, "index": kinds, "tokenizer": self.settings.lexical_tokenizer, "counts": counts,
                     "written_by": self.owner, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         atomic_write(self.pointer, lambda p: Path(p).write_text(json.dumps(manifest, indent=2), "utf-8"))
         self.snapshot_seq, self.snapshot_at = seq, time.monotonic()

