@@ -292,3 +292,15 @@ def test_vocabulary_survives_terms_holding_the_separator(tmp_path, monkeypatch):
     back = LexicalIndex.load(tmp_path / "x.npz", tokenizer="split")
     assert list(back.terms) == list(lex.terms)
     np.testing.assert_array_equal(back.score_ids("a\x00b d", [1, 2]), lex.score_ids("a\x00b d", [1, 2]))
+
+
+def test_scoring_given_documents_agrees_with_search_in_base_and_delta():
+    """score_ids reads the documents' rows, search the terms' postings: the same figures either way."""
+    lex = build(dict(enumerate(CORPUS)))
+    lex.compact()
+    lex.add([100, 101], ["锂电池回收湿法冶金新工艺", "火锅底料低温炒制"])  # in the delta
+    lex.remove([2])
+    for query in ("锂电池回收", "火锅底料", "机器人视觉检测", "不存在的词语"):
+        scores, ids = lex.search(query, 50)
+        np.testing.assert_allclose(lex.score_ids(query, ids), scores, rtol=1e-5, err_msg=query)
+        assert lex.score_ids(query, [2, 999]).tolist() == [0.0, 0.0]

@@ -340,20 +340,46 @@ class LexicalIndex:
         return scores[order], ids[order]
 
     def score_ids(self, query: str, ids: Sequence[int]) -> np.ndarray:
-        """BM25 scores of the query against these documents (0 for unknown ids)."""
+        """BM25 scores of the query against these documents (0 for unknown ids).
+
+        Reads only these documents' rows (the row-major copy of the matrix), not the query terms' whole posting
+        lists: the same scores as `search` gives them, at a cost that does not grow with the catalogue."""
         out = np.zeros(len(ids), dtype=np.float32)
         with self.lock:
-            base_scores, delta_scores = self._score(query)
-            base, view = self._base, self._view
+            cols, weights = self._query(Counter(self.tokenize(query)))
+            if not len(cols) or not len(ids):
+                return out
+            base = self._base
+            if self._view is None:
+                self._view = _DeltaView.build(self._delta)
+            view = self._view
+            base_at, base_rows, delta_at, delta_rows = [], [], [], []
             for i, item in enumerate(ids):
                 item = int(item)
                 pos = view.index.get(item)
                 if pos is not None:
-                    out[i] = delta_scores[pos]
+                    delta_at.append(i)
+                    delta_rows.append(pos)
                     continue
                 row = base.rows.get(item)
                 if row is not None and self._alive[row]:
-                    out[i] = base_scores[row]
+                    base_at.append(i)
+                    base_rows.append(row)
+            inside = cols < base.csr.shape[1]
+            if base_rows and inside.any():
+                rows = np.asarray(base_rows, dtype=np.int64)
+                part = base.csr[rows][:, cols[inside]].tocoo()  # these documents × the query's terms: counts
+                contrib = self._weigh(part.data.astype(np.float64), base.lengths[rows[part.row]],
+                                      weights[inside][part.col])
+                out[base_at] = np.bincount(part.row, weights=contrib, minlength=len(rows))
+            if delta_rows:
+                lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
+                at = _ranges(lo, hi)
+                rows = view.rows[at]
+                contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows],
+                                      np.repeat(weights, hi - lo))
+                delta_scores = np.bincount(rows, weights=contrib, minlength=len(view.ids))
+                out[delta_at] = delta_scores[delta_rows]
         return out
 
     # -- persistence -------------------------------------------------------------------------
