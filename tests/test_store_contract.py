@@ -245,3 +245,22 @@ def test_embedding_cache_shares_vectors_through_the_store(store_url, e5_encoder)
     again = second.encode_documents(["电池热失控预警", "主轴热误差补偿"])
     assert second.misses == 0 and second.hits == 2
     assert np.allclose(again, vectors[::-1])
+
+
+def test_two_processes_creating_one_organisation_get_the_same_row(store, store_url):
+    other = open_store(store_url)
+    got: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def create(s):
+        barrier.wait()
+        got.extend(s.org_id(f"并发机构{i}", "firm") for i in range(20))
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in (store, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert len(got) == 40 and store.count("organisations") == 20
+    assert sorted(set(got)) == sorted(store.ids("organisations"))

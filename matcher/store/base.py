@@ -451,7 +451,13 @@ class Store(ABC):
         row = self.find("organisations", name=name)
         if row:
             return int(row["id"])
-        return self.insert("organisations", {"name": name, "kind": kind, **fields})
+        stamp = now()
+        new = self._encode({"name": name, "kind": kind, **fields, "created_at": stamp, "updated_at": stamp})
+        cols = ", ".join(f'"{c}"' for c in new)
+        with self.transaction():  # another process creating the same organisation meanwhile: theirs is kept
+            self._execute(f"insert into organisations ({cols}) values ({', '.join('?' * len(new))}) "
+                          "on conflict (name) do nothing", list(new.values()))
+            return int(self.find("organisations", name=name)["id"])
 
     def audit(self, actor: str, action: str, entity: str, entity_id: int | None,
               detail: dict[str, Any] | None = None) -> None:
