@@ -6,6 +6,7 @@ replica on every machine finds the vectors any of them encoded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
@@ -36,12 +37,14 @@ class _Rows:
         return sum(len(p) for p in self.pages())
 
     def digest(self) -> str:
-        """A digest of every row, comparable between a SQLite and a PostgreSQL cache."""
-        h = hashlib.blake2b(digest_size=16)
+        """A digest of every row, comparable between a SQLite and a PostgreSQL cache: the sum of the rows' own
+        digests, so it does not depend on the order each database sorts text in."""
+        total = 0
         for page in self.pages():
             for row in page:
-                h.update("|".join(row[:3]).encode() + bytes(row[3]))
-        return h.hexdigest()
+                one = hashlib.blake2b("|".join(row[:3]).encode() + bytes(row[3]), digest_size=16).digest()
+                total = (total + int.from_bytes(one, "big")) % 2**128
+        return f"{total:032x}"
 
 
 class _SQLiteVectors(_Rows):
@@ -61,6 +64,9 @@ class _SQLiteVectors(_Rows):
         return self.conn.execute(
             f"select hash, vector from embeddings where encoder=? and role=? and hash in "
             f"({','.join('?' * len(hashes))})", [encoder, role, *hashes]).fetchall()
+
+    def count(self) -> int:
+        return int(self.conn.execute("select count(*) from embeddings").fetchone()[0])
 
     def _page(self, after):
         where, params = ("where (encoder, role, hash) > (?, ?, ?)", list(after)) if after else ("", [])
@@ -88,8 +94,9 @@ class _PostgresVectors(_Rows):
         self.psycopg = psycopg
         self.url = url
         self.conn = psycopg.connect(url, autocommit=True)
-        self.conn.execute("create table if not exists embeddings (encoder text, role text, hash text, vector bytea, "
-                          "primary key (encoder, role, hash))")
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process created it at the same instant
+            self.conn.execute("create table if not exists embeddings (encoder text, role text, hash text, "
+                              "vector bytea, primary key (encoder, role, hash))")
 
     def _retry(self, fn):
         try:
@@ -106,11 +113,13 @@ class _PostgresVectors(_Rows):
         return self._retry(read)
 
     def _page(self, after):
-        where, params = ('where (encoder collate "C", role collate "C", hash collate "C") > (%s, %s, %s)',
-                         list(after)) if after else ("", [])
+        where, params = ("where (encoder, role, hash) > (%s, %s, %s)", list(after)) if after else ("", [])
         return self._retry(lambda: [(e, r, h, bytes(v)) for e, r, h, v in self.conn.execute(
-            f"select encoder, role, hash, vector from embeddings {where} order by encoder collate \"C\", "
-            f"role collate \"C\", hash collate \"C\" limit {self.PAGE}", params).fetchall()])
+            f"select encoder, role, hash, vector from embeddings {where} order by encoder, role, hash "
+            f"limit {self.PAGE}", params).fetchall()])  # the primary key's order: an index scan per page
+
+    def count(self) -> int:
+        return int(self._retry(lambda: self.conn.execute("select count(*) from embeddings").fetchone()[0]))
 
     def put(self, rows: list[tuple[str, str, str, bytes]]) -> None:
         def write():

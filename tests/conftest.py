@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,8 @@ def postgres(tmp_path_factory):
     from tests.pg import PostgresServer, binaries
 
     if binaries() is None:
+        if os.environ.get("TEST_REQUIRE_POSTGRES"):  # test.sh sets it once PostgreSQL was installed: no silent skip
+            pytest.fail("PostgreSQL is required (TEST_REQUIRE_POSTGRES) but initdb was not found")
         pytest.skip("PostgreSQL is not installed here (bash .ci/install-postgres.sh)")
     server = PostgresServer()
     yield server

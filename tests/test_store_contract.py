@@ -264,3 +264,61 @@ def test_two_processes_creating_one_organisation_get_the_same_row(store, store_u
     other.close()
     assert len(got) == 40 and store.count("organisations") == 20
     assert sorted(set(got)) == sorted(store.ids("organisations"))
+
+
+def test_text_filters_are_literal_and_sorting_puts_empty_values_alike(store):
+    from matcher.store import listing_order
+
+    firm = _org(store, "长安汽车", "firm")
+    a = _need(store, firm, title="良品率提升100%", budget=None)
+    b = _need(store, firm, title="良品率提升100", budget=30.0)
+    c = _need(store, firm, title="路径C:\\data_1", budget=10.0)
+
+    def ids(text):
+        where, params = listing_where("needs", None, text, dialect=store.dialect)
+        return store.ids("needs", where, params)
+
+    assert ids("100%") == [a]  # % is a character, not a wildcard
+    assert ids("data_1") == [c] and ids("data%1") == [] and ids("C:\\data") == [c]
+    up = [r["id"] for r in store.rows("needs", order=listing_order("needs", "budget", False))]
+    down = [r["id"] for r in store.rows("needs", order=listing_order("needs", "budget", True))]
+    assert up == [a, c, b] and down == [b, c, a]
+
+
+def test_crossing_writers_neither_deadlock_nor_lose_a_check_then_write(store, store_url):
+    """One writer at a time on both backends: transactions touching the same rows in opposite orders both commit,
+    and a read-then-write inside a transaction is not overtaken by another process."""
+    org = _org(store)
+    x, y = _need(store, org), _need(store, org, title="第二个需求")
+    other = open_store(store_url)
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def long_writer():
+        try:
+            with store.transaction():
+                store.update("needs", x, {"status": "matched"})
+                started.set()
+                time.sleep(0.3)
+                store.update("needs", y, {"status": "matched"})
+        except BaseException as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc)
+
+    def short_writer():
+        started.wait(5)
+        try:
+            with other.transaction():
+                if other.get("needs", y)["status"] == "open":  # check, then write
+                    other.update("needs", y, {"status": "solved"})
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=long_writer), threading.Thread(target=short_writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    other.close()
+    assert not errors, errors
+    # the second writer waited for the first to commit, saw y no longer open, and left it alone
+    assert store.get("needs", y)["status"] == "matched"

@@ -156,10 +156,10 @@ class LiveCatalogue:
             ids: list[int] = []
             lexical = LexicalIndex(self.settings.lexical_tokenizer)
             for page in self.store.text_pages(side):
-                page = page[:max(0, total - len(ids))]  # rows added meanwhile come from the log tail
-                if not page:
-                    break
                 start = len(ids)
+                if start + len(page) > len(vectors):  # rows committed since the count (applying them is idempotent)
+                    vectors = np.concatenate([vectors, np.empty((start + len(page) - len(vectors), vectors.shape[1]),
+                                                                dtype=np.float32)])
                 step = (lambda done, _n, base=start, n=total: progress(base + done, n)) if progress else None
                 vectors[start:start + len(page)] = self.encode(side, page, step)
                 ids.extend(r["id"] for r in page)

@@ -6,6 +6,7 @@ process on the same catalogue — another API worker, the workbench, the CLI —
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,33 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str, res
 CHUNK = 20  # needs per transaction (and per task on an engine)
 
 
+class _LockKeeper:
+    """Renews the batch lock from a thread of its own every quarter of its expiry while a run goes (an engine's
+    workers may take longer than that to start); `lost` when a renewal was refused."""
+
+    def __init__(self, store: Any, token: str) -> None:
+        self.store, self.token, self.lost = store, token, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batch-lock", daemon=True)
+
+    def start(self) -> _LockKeeper:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(LOCK_TTL / 4):
+            try:
+                if not self.store.try_lock(LOCK, self.token, LOCK_TTL):
+                    self.lost = True
+                    return
+            except Exception:  # a store hiccup: the next renewal tries again, well before the expiry
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 def run(service: MatchService, ticket: Ticket, progress: Progress | None = None, engine: Any = None
         ) -> dict[str, Any]:
     """Compute and store candidates for every open need, then give the lock back.
@@ -87,24 +115,31 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
         store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs),
                                                    "needs_done": len(needs) - len(todo), "error": None})
         chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
-        done, total = len(needs) - len(todo), int(batch["candidates"] or 0) if done_before else 0
+        done, total = len(needs) - len(todo), store.count("candidates", "run_id = ?", [ticket.run_id])
         try:
             if engine is None:
                 scored = ((len(chunk), score_needs(service, ticket.run_id, chunk, top_k, method)) for chunk in chunks)
             else:
                 scored = engine.rank(service.settings, ticket.run_id, chunks, top_k, method)
-            for n_needs, n_candidates in scored:
-                if not store.try_lock(LOCK, ticket.token, LOCK_TTL):
-                    raise BatchRunning("the batch lock was lost (this run stalled past its expiry)")
-                done, total = done + n_needs, total + n_candidates
-                store.update("batch_runs", ticket.run_id, {"needs_done": done, "candidates": total})
-                if progress:
-                    progress(done, len(needs))
+            keeper = _LockKeeper(store, ticket.token).start()  # renewed while an engine's workers start up too
+            try:
+                for n_needs, n_candidates in scored:
+                    if keeper.lost:
+                        raise BatchRunning("the batch lock was lost (this run stalled past its expiry)")
+                    done, total = done + n_needs, total + n_candidates
+                    store.update("batch_runs", ticket.run_id, {"needs_done": done, "candidates": total})
+                    if progress:
+                        progress(done, len(needs))
+            finally:
+                keeper.stop()
+            if keeper.lost:
+                raise BatchRunning("the batch lock was lost (this run stalled past its expiry)")
         except Exception as exc:
             store.update("batch_runs", ticket.run_id, {"status": "failed", "error": str(exc)[:500],
                                                        "finished_at": now()})
             raise
-        store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now(),
+        total = store.count("candidates", "run_id = ?", [ticket.run_id])  # chunks a crash left uncounted included
+        store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now(), "candidates": total,
                                                    "engine": getattr(engine, "name", "local")})
         store.audit(batch["actor"], "batch_match", "batch_runs", ticket.run_id,
                     {"needs": len(needs), "candidates": total, "engine": getattr(engine, "name", "local")})

@@ -466,6 +466,7 @@ class Store(ABC):
                                   "entity_id": entity_id, "detail": detail or {}})
 
 
+_ESC = "escape '\\'"  # LIKE patterns escape % _ and \ with a backslash, on both backends
 HIDDEN_SORT_COLUMNS = ("budget", "reward", "deadline")  # confidential needs' fields an outsider may not order by
 
 
@@ -518,14 +519,16 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
         params.extend(modes)
     if text:
         body = "description" if side == "needs" else "abstract"
-        like = f"%{text}%"
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # literal text
         if side == "needs" and outsider:
             # an outsider's text filter reads a confidential need's title only (its text is not theirs to probe)
-            clauses.append(f"(title {dialect.like} ? or ((confidentiality != 'brokers' or coalesce(org_id, -1) = ?) "
-                           f'and ("{body}" {dialect.like} ? or keywords {dialect.like} ?)))')
+            clauses.append(f"(title {dialect.like} ? {_ESC} or ((confidentiality != 'brokers' or "
+                           f'coalesce(org_id, -1) = ?) and ("{body}" {dialect.like} ? {_ESC} or '
+                           f"keywords {dialect.like} ? {_ESC})))")
             params.extend([like, int(outsider_org or -1), like, like])
         else:
-            clauses.append(f'(title {dialect.like} ? or "{body}" {dialect.like} ? or keywords {dialect.like} ?)')
+            clauses.append(f'(title {dialect.like} ? {_ESC} or "{body}" {dialect.like} ? {_ESC} or '
+                           f"keywords {dialect.like} ? {_ESC})")
             params.extend([like, like, like])
     return " and ".join(clauses), params
 
@@ -537,4 +540,5 @@ def listing_order(side: str, column: str, descending: bool, outsider: bool = Fal
     if side == "needs" and outsider and column in HIDDEN_SORT_COLUMNS:
         key = (f"(case when confidentiality = 'brokers' and coalesce(org_id, -1) != {int(outsider_org or -1)} "
                f'then null else "{column}" end)')
-    return f"{key} {'desc' if descending else 'asc'}, id"
+    # empty values first going up, last going down, on both backends (PostgreSQL's default is the reverse)
+    return f"{key} {'desc nulls last' if descending else 'asc nulls first'}, id"

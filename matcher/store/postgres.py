@@ -2,9 +2,11 @@
 a connection pool). Same schema migrations, same SQL as SQLite (base.Store); here only connections, DDL, the change
 log's ordering and the locks differ.
 
-Commit order = change order: the `changes` table's sequence number is drawn under a transaction-scoped advisory
-lock, taken by the first listing write of a transaction and held until it commits, so a follower reading `seq > n`
-never sees a later number before an earlier one commits. Named locks (batch, snapshot) are session advisory locks
+One writer at a time, as on SQLite: every writing transaction takes one transaction-scoped advisory lock right after
+BEGIN (before any row lock, so no deadlocks) and holds it until it ends. Check-then-write steps stay atomic across
+replicas, and commit order = change order: the `changes` table's sequence number is drawn under that lock (its
+trigger takes it too, for writes from other tools), so a follower reading `seq > n` never sees a later number
+before an earlier one commits. Named locks (batch, snapshot) are session advisory locks
 on a connection of their own: a process that dies releases them at once.
 """
 
@@ -127,7 +129,8 @@ class PostgresStore(Store):
     def __init__(self, url: str, pool_size: int = 10, timeout: float = 10.0) -> None:
         self.url = url
         self._pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False, timeout=60,
-                                    kwargs={"autocommit": True, "row_factory": dict_row}, name="techmatch")
+                                    kwargs={"autocommit": True, "row_factory": dict_row}, name="techmatch",
+                                    check=ConnectionPool.check_connection)  # a server restart drops dead ones
         self._pool.open(wait=False)
         try:
             self._pool.wait(timeout=timeout)
@@ -174,8 +177,19 @@ class PostgresStore(Store):
         with self.lock:
             outer = self._depth == 0
             if outer:
-                self._conn = self._pool.getconn()
-                self._conn.execute("begin")
+                conn = self._pool.getconn()
+                try:
+                    conn.execute("begin")
+                    # one writing transaction at a time across every process, taken before any row lock: the
+                    # check-then-write steps (a decision on a pending candidate, upsert by ref) stay atomic as on
+                    # SQLite, lock order is always the same (no deadlocks), and log order is commit order
+                    conn.execute(f"select pg_advisory_xact_lock({_CHANGES_KEY})")
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("rollback")
+                    self._pool.putconn(conn)
+                    raise
+                self._conn = conn
                 self._owner = threading.get_ident()
             self._depth += 1
             try:
