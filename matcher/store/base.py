@@ -6,9 +6,10 @@ migrations, locks and the few expressions that differ (its Dialect)."""
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,12 +104,44 @@ class Store(ABC):
         """Apply the schema migrations this database has not seen yet, each in its own transaction."""
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[None]:
-        """All writes inside commit together or not at all; nests (inner blocks join the outer one)."""
+    def _begin(self) -> None:
+        """Open the writing transaction (the caller holds `self.lock`)."""
 
     @abstractmethod
+    def _finish(self, commit: bool) -> None:
+        """Commit (or roll back) the open transaction; it is over afterwards even when COMMIT fails."""
+
+    def _init_transactions(self) -> None:
+        """State of this process's one writing transaction: one thread at a time, nested blocks join it."""
+        self.lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nests (inner blocks join the outer one)."""
+        with self.lock:
+            outer = self._depth == 0
+            if outer:
+                self._begin()
+                self._owner = threading.get_ident()
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._owner = None
+                    self._finish(commit=False)
+                raise
+            self._depth -= 1
+            if outer:
+                self._owner = None
+                self._finish(commit=True)
+
     def in_transaction(self) -> bool:
         """Whether the calling thread is inside a transaction it has not committed yet."""
+        return bool(self._depth) and self._owner == threading.get_ident()
 
     @abstractmethod
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

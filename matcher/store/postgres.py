@@ -15,8 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -138,10 +137,8 @@ class PostgresStore(Store):
             self._pool.close()
             raise SetupError(f"cannot connect to PostgreSQL at {_safe(url)} within {timeout:.0f} s; is it running, "
                              f"and do the user, password and database exist?") from None
-        self.lock = threading.RLock()
-        self._owner: int | None = None
+        self._init_transactions()
         self._conn: psycopg.Connection | None = None
-        self._depth = 0
         self._held: dict[str, tuple[str, psycopg.Connection]] = {}
         self._held_mutex = threading.Lock()
         self.migrate()
@@ -172,52 +169,33 @@ class PostgresStore(Store):
         return [r["column_name"] for r in rows]
 
     # -- transactions and connections ------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.lock:
-            outer = self._depth == 0
-            if outer:
-                conn = self._pool.getconn()
-                try:
-                    conn.execute("begin")
-                    # one writing transaction at a time across every process, taken before any row lock: the
-                    # check-then-write steps (a decision on a pending candidate, upsert by ref) stay atomic as on
-                    # SQLite, lock order is always the same (no deadlocks), and log order is commit order
-                    conn.execute(f"select pg_advisory_xact_lock({_CHANGES_KEY})")
-                except BaseException:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.execute("rollback")
-                    self._pool.putconn(conn)
-                    raise
-                self._conn = conn
-                self._owner = threading.get_ident()
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._end("rollback")
-                raise
-            self._depth -= 1
-            if outer:
-                self._end("commit")
+    def _begin(self) -> None:
+        conn = self._pool.getconn()
+        try:
+            conn.execute("begin")
+            # one writing transaction at a time across every process, taken before any row lock: the
+            # check-then-write steps (a decision on a pending candidate, upsert by ref) stay atomic as on
+            # SQLite, lock order is always the same (no deadlocks), and log order is commit order
+            conn.execute(f"select pg_advisory_xact_lock({_CHANGES_KEY})")
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("rollback")
+            self._pool.putconn(conn)
+            raise
+        self._conn = conn
 
-    def _end(self, verb: str) -> None:
-        conn, self._conn, self._owner = self._conn, None, None
+    def _finish(self, commit: bool) -> None:
+        conn, self._conn = self._conn, None
         assert conn is not None
         try:
-            conn.execute(verb)
+            conn.execute("commit" if commit else "rollback")
         except BaseException:
-            if verb == "commit":
+            if commit:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("rollback")  # a failed COMMIT: the transaction is over either way
             raise
         finally:
             self._pool.putconn(conn)
-
-    def in_transaction(self) -> bool:
-        return bool(self._depth) and self._owner == threading.get_ident()
 
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if self.in_transaction():

@@ -8,8 +8,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +72,9 @@ class SQLiteStore(Store):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
-        self.lock = threading.RLock()
-        self._owner: int | None = None
+        self._init_transactions()
         self._local = threading.local()
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
-        self._depth = 0
         self.migrate()
 
     # -- schema ---------------------------------------------------------------------------
@@ -98,33 +95,18 @@ class SQLiteStore(Store):
         return list(self._read()[table].columns_dict)
 
     # -- transactions and connections ------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.lock:
-            outer = self._depth == 0
-            if outer:
-                self.db.execute("BEGIN IMMEDIATE")
-                self._owner = threading.get_ident()
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._owner = None
-                    self.db.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outer:
-                self._owner = None
-                try:
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    self.db.conn.rollback()  # a failed COMMIT leaves the transaction open: end it
-                    raise
+    def _begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")  # the file's write lock: one writer at a time across processes
 
-    def in_transaction(self) -> bool:
-        return bool(self._depth) and self._owner == threading.get_ident()
+    def _finish(self, commit: bool) -> None:
+        if not commit:
+            self.db.execute("ROLLBACK")
+            return
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.conn.rollback()  # a failed COMMIT leaves the transaction open: end it
+            raise
 
     def _read(self) -> sqlite_utils.Database:
         """The connection to read with: the writer's inside its own transaction (to see its own writes), else a
