@@ -157,12 +157,7 @@ class CachedEncoder(Encoder):
     def _lookup(self, role: str, texts: Sequence[str], fn) -> np.ndarray:
         hashes = [self._hash(t) for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        found: dict[str, np.ndarray] = {}
-        with self.lock:
-            unique = list(dict.fromkeys(hashes))
-            for start in range(0, len(unique), 900):
-                for h, blob in self.table.get(self.name, role, unique[start:start + 900]):
-                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        found = {h: np.frombuffer(blob, dtype=np.float32) for h, blob in self._cached(role, hashes).items()}
         missing = [i for i, h in enumerate(hashes) if h not in found]
         todo: dict[str, str] = {}
         for i in missing:
@@ -180,12 +175,17 @@ class CachedEncoder(Encoder):
     def missing(self, role: str, texts: Sequence[str]) -> list[str]:
         """The texts (once each) that have no cached vector yet: what a bulk encoder still has to do."""
         by_hash = {self._hash(t): t for t in texts}
-        found: set[str] = set()
-        unique = list(by_hash)
+        found = self._cached(role, list(by_hash))
+        return [t for h, t in by_hash.items() if h not in found]
+
+    def _cached(self, role: str, hashes: Sequence[str]) -> dict[str, bytes]:
+        """The stored vectors (bytes) of these text hashes, looked up once each, in chunks."""
+        unique = list(dict.fromkeys(hashes))
+        found: dict[str, bytes] = {}
         with self.lock:
             for start in range(0, len(unique), 900):
-                found.update(h for h, _ in self.table.get(self.name, role, unique[start:start + 900]))
-        return [t for h, t in by_hash.items() if h not in found]
+                found.update(self.table.get(self.name, role, unique[start:start + 900]))
+        return found
 
     def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store vectors computed elsewhere (a bulk encoder, a benchmark's synthetic vectors) for these texts."""

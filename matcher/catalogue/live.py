@@ -28,6 +28,7 @@ import numpy as np
 
 from embeddings import Encoder
 from matcher.errors import Busy
+from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text
 from matcher.retrieval.index import IndexMismatch, VectorIndex, atomic_write
 from matcher.retrieval.lexical import LexicalIndex
@@ -400,30 +401,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-class Follower:
+class Follower(Periodic):
     """A daemon thread that applies the log every `interval` seconds and offers snapshots when due."""
 
     def __init__(self, catalogue: Callable[[], LiveCatalogue], interval: float) -> None:
-        self._catalogue = catalogue
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="techmatch-follow", daemon=True)
-
-    def start(self) -> Follower:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                cat = self._catalogue()
-                cat.sync()
-                if cat.due():
-                    cat.snapshot()
-            except Exception:  # keep following; the next round retries
-                log.exception("following the change log failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        def step() -> None:
+            cat = catalogue()
+            cat.sync()
+            if cat.due():
+                cat.snapshot()
+        super().__init__("techmatch-follow", interval, step)

@@ -209,16 +209,6 @@ class VectorIndex:
             index.index.nprobe = nprobe
         return index
 
-    @classmethod
-    def from_bytes(cls, data: bytes | np.ndarray, dim: int, encoder: str, kind: str = "flat",
-                   nprobe: int = 16) -> VectorIndex:
-        """An index from `serialize()`'s bytes."""
-        index = cls(dim, encoder, kind, nprobe)
-        index.index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-        if isinstance(index.index, faiss.IndexIVF):
-            index.index.nprobe = nprobe
-        return index
-
     def config(self) -> dict:
         return {"format": FORMAT_VERSION, "encoder": self.encoder, "dim": self.dim, "kind": self.kind,
                 "count": len(self), "synced_at": self.synced_at}

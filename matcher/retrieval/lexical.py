@@ -306,12 +306,16 @@ class LexicalIndex:
             base_scores = np.bincount(rows, weights=contrib, minlength=len(base.ids))
             base_scores[~self._alive] = 0.0
         if len(view.ids):
-            lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
-            at = _ranges(lo, hi)
-            rows = view.rows[at]
-            contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows], np.repeat(weights, hi - lo))
-            delta_scores = np.bincount(rows, weights=contrib, minlength=len(view.ids))
+            delta_scores = self._delta_scores(view, cols, weights)
         return base_scores, delta_scores
+
+    def _delta_scores(self, view: _DeltaView, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores of every delta document (view order) for the query's terms."""
+        lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
+        at = _ranges(lo, hi)
+        rows = view.rows[at]
+        contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows], np.repeat(weights, hi - lo))
+        return np.bincount(rows, weights=contrib, minlength=len(view.ids))
 
     def search(self, query: str, k: int, allowed: Sequence[int] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -373,13 +377,7 @@ class LexicalIndex:
                                       weights[inside][part.col])
                 out[base_at] = np.bincount(part.row, weights=contrib, minlength=len(rows))
             if delta_rows:
-                lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
-                at = _ranges(lo, hi)
-                rows = view.rows[at]
-                contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows],
-                                      np.repeat(weights, hi - lo))
-                delta_scores = np.bincount(rows, weights=contrib, minlength=len(view.ids))
-                out[delta_at] = delta_scores[delta_rows]
+                out[delta_at] = self._delta_scores(view, cols, weights)[delta_rows]
         return out
 
     # -- persistence -------------------------------------------------------------------------

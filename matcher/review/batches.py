@@ -6,12 +6,12 @@ process on the same catalogue — another API worker, the workbench, the CLI —
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from matcher.errors import Busy, Conflict
+from matcher.periodic import Periodic
 from matcher.retrieval.ranking import get_method
 from matcher.store import now
 
@@ -70,31 +70,17 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str, res
 CHUNK = 20  # needs per transaction (and per task on an engine)
 
 
-class _LockKeeper:
+class _LockKeeper(Periodic):
     """Renews the batch lock from a thread of its own every quarter of its expiry while a run goes (an engine's
     workers may take longer than that to start); `lost` when a renewal was refused."""
 
     def __init__(self, store: Any, token: str) -> None:
-        self.store, self.token, self.lost = store, token, False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="batch-lock", daemon=True)
+        self.lost = False
 
-    def start(self) -> _LockKeeper:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(LOCK_TTL / 4):
-            try:
-                if not self.store.try_lock(LOCK, self.token, LOCK_TTL):
-                    self.lost = True
-                    return
-            except Exception:  # a store hiccup: the next renewal tries again, well before the expiry
-                continue
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        def renew() -> bool:
+            self.lost = not store.try_lock(LOCK, token, LOCK_TTL)
+            return not self.lost  # a refused renewal ends the thread; an error is retried well before the expiry
+        super().__init__("batch-lock", LOCK_TTL / 4, renew)
 
 
 def run(service: MatchService, ticket: Ticket, progress: Progress | None = None, engine: Any = None

@@ -254,12 +254,11 @@ class Store(ABC):
             self._execute(f'update "{table}" set {sets} where id = ?', [*encoded.values(), row_id])
 
     def columns(self, table: str) -> set[str]:
-        """Column names of a table (cached per schema version)."""
-        key = (table, self.version)
-        cache = self.__dict__.setdefault("_columns", {})
-        if key not in cache:
-            cache[key] = set(self._table_columns(table))
-        return cache[key]
+        """Column names of a table (read once per process: every write asks)."""
+        cache = self.__dict__.setdefault("_columns", {})  # migrate() ran at open: the schema is this code's
+        if table not in cache:
+            cache[table] = set(self._table_columns(table))
+        return cache[table]
 
     def delete(self, table: str, row_id: int) -> None:
         self.get(table, row_id)
@@ -347,6 +346,19 @@ class Store(ABC):
             return self._execute("update batch_runs set status = 'failed', error = ?, finished_at = ? "
                                  "where status in ('queued', 'running')", [reason, now()])
 
+    def pages(self, table: str, columns: str = "*", key: str = "id", size: int = 5000
+              ) -> Iterator[list[dict[str, Any]]]:
+        """A table's raw rows (JSON columns as stored) in key order, a page at a time (keyset paging: each page
+        one indexed range read, however deep into the table)."""
+        last: Any = None
+        while True:
+            where, params = (f'where "{key}" > ?', [last]) if last is not None else ("", [])
+            page = self._select(f'select {columns} from "{table}" {where} order by "{key}" limit {int(size)}', params)
+            if not page:
+                return
+            yield page
+            last = page[-1][key]
+
     def text_pages(self, side: str, size: int = 20_000) -> Iterator[list[dict[str, Any]]]:
         """Every listing of a side with only the columns its indexed text is made of, in id order, a page at a
         time (a cold index build at 1M listings holds one page, not 1M decoded rows)."""
@@ -354,13 +366,8 @@ class Store(ABC):
             raise Invalid(f"unknown side {side!r}")
         cols = "id, title, description, keywords" if side == "needs" else \
             "id, title, abstract, keywords, application_fields"
-        last = -2**63
-        while True:
-            page = self._select(f'select {cols} from "{side}" where id > ? order by id limit {int(size)}', [last])
-            if not page:
-                return
+        for page in self.pages(side, cols, size=size):
             yield [self._decode(r) for r in page]
-            last = page[-1]["id"]
 
     def scored_needs(self, run_id: int) -> set[int]:
         """Needs a batch run has stored candidates for (a resumed run skips them)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,23 +33,11 @@ class TransferReport:
                    for t in self.tables.values())
 
 
-def _pages(store: Store, table: str, key: str = "id") -> Iterator[list[dict[str, Any]]]:
-    """A table's raw rows (JSON columns as stored) in key order, a page at a time."""
-    last: Any = None
-    while True:
-        where, params = (f'where "{key}" > ?', [last]) if last is not None else ("", [])
-        rows = store._select(f'select * from "{table}" {where} order by "{key}" limit {PAGE}', params)
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][key]
-
-
 def checksum(store: Store, table: str, key: str = "id") -> tuple[int, str]:
     """Rows and a digest of a table's content in key order, comparable across backends."""
     digest = hashlib.blake2b(digest_size=16)
     count = 0
-    for page in _pages(store, table, key):
+    for page in store.pages(table, key=key, size=PAGE):
         for row in page:
             values = [row[c] for c in sorted(row)]
             digest.update(json.dumps(values, ensure_ascii=False, default=_bytes, sort_keys=True).encode())
@@ -74,7 +62,7 @@ def copy_catalogue(source: Store, target: Store, progress: Callable[[str, int], 
     with target.transaction():
         for table in tables:
             copied = 0
-            for page in _pages(source, table):
+            for page in source.pages(table, size=PAGE):
                 target._insert_many(table, page)
                 copied += len(page)
                 if progress:
