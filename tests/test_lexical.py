@@ -304,3 +304,40 @@ def test_scoring_given_documents_agrees_with_search_in_base_and_delta():
         scores, ids = lex.search(query, 50)
         np.testing.assert_allclose(lex.score_ids(query, ids), scores, rtol=1e-5, err_msg=query)
         assert lex.score_ids(query, [2, 999]).tolist() == [0.0, 0.0]
+
+
+def exhaustive_top(lex: LexicalIndex, query: str, k: int) -> list[tuple[int, float]]:
+    """The k best (id, score) by scoring every document (the path `allowed` takes), ties in index order."""
+    everyone = list(lex._base.ids.tolist()) + list(lex._delta)
+    scores, ids = lex.search(query, k, allowed=everyone)
+    return list(zip(ids.tolist(), scores.tolist()))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pruned_search_returns_the_exhaustive_top_k(seed):
+    """MaxScore skips the long posting lists of common terms: the top k (scores, order, ties) stays exact."""
+    rng = random.Random(seed)
+    common = list("的技术方法系统装置工艺")  # in most documents, like the platform's boilerplate
+    rare = [f"{a}{b}" for a in "齿轮电池芯片机器视觉检测膜分离" for b in "淬火回收封装识别纯化冲压"]
+    def doc() -> str:
+        words = rng.sample(common, 6) + rng.choices(rare, weights=[1 / (i + 1) for i in range(len(rare))], k=4)
+        rng.shuffle(words)
+        return "".join(words)
+    docs = {i: doc() for i in range(1, 3001)}
+    lex = build(docs)
+    lex.compact()
+    lex.add(list(range(5000, 5200)), [doc() for _ in range(200)])  # a delta …
+    lex.remove(list(range(1, 3001, 7)))  # … and dead base rows
+    lex.add([10, 11], ["齿轮淬火齿轮淬火", "技术方法"])  # replaced base rows live in the delta
+    pruned = 0
+    for _ in range(40):
+        query = "".join(rng.sample(common, 3) + rng.sample(rare, 3))
+        for k in (1, 10, 200):
+            scores, ids = lex.search(query, k)
+            want = exhaustive_top(lex, query, k)
+            assert [i for i, _ in want] == ids.tolist(), (query, k)
+            np.testing.assert_allclose(scores, [s for _, s in want], rtol=1e-6)
+        with lex.lock:
+            seen, _ = lex._top_candidates(query, 10)
+        pruned += len(seen) < len(exhaustive_top(lex, query, 10**6))
+    assert pruned >= 20  # and it does skip documents: most queries look at fewer than all that match

@@ -31,6 +31,7 @@ COMPACT_SHARE = 0.05  # … and this share of the base
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
+_EMPTY_F64 = np.zeros(0, dtype=np.float64)
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -43,6 +44,26 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(lo.astype(np.int64) - starts, sizes)
 
 
+def _column_bounds(csc: sparse.csc_matrix, lengths: np.ndarray, chunk: int = 1 << 22
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the highest count and the shortest row holding it (in slices of columns, so the gathered row
+    lengths never take more than `chunk` entries of memory at once)."""
+    tf_max = np.zeros(csc.shape[1], dtype=np.float64)
+    len_min = np.zeros(csc.shape[1], dtype=np.float64)
+    indptr = csc.indptr.astype(np.int64)
+    held = np.flatnonzero(np.diff(indptr) > 0)
+    if not len(held):
+        return tf_max, len_min
+    starts = indptr[held]
+    cuts = np.unique(np.concatenate([np.searchsorted(starts, np.arange(0, int(indptr[-1]), chunk)), [len(held)]]))
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        cols, first, end = held[a:b], int(starts[a]), int(indptr[held[b - 1] + 1])
+        at = starts[a:b] - first  # every column in the slice holds something: reduceat's segments are the columns
+        tf_max[cols] = np.maximum.reduceat(csc.data[first:end], at)
+        len_min[cols] = np.minimum.reduceat(lengths[csc.indices[first:end]], at)
+    return tf_max, len_min
+
+
 @dataclass(frozen=True)
 class _Base:
     """Raw term counts of a fixed set of documents; never modified once built."""
@@ -52,12 +73,16 @@ class _Base:
     csc: sparse.csc_matrix  # the same counts by column
     lengths: np.ndarray  # float64 (n,): sum of each row's counts
     rows: dict[int, int]  # id -> row
+    tf_max: np.ndarray  # float64 per column: the highest count of the term in any row (0: no row holds it)
+    len_min: np.ndarray  # float64 per column: the shortest row holding the term (with tf_max: a score bound)
 
     @classmethod
     def build(cls, ids: np.ndarray, csr: sparse.csr_matrix) -> _Base:
         csr = sparse.csr_matrix(csr, dtype=np.float32)
         lengths = np.asarray(csr.sum(axis=1), dtype=np.float64).ravel()
-        return cls(ids, csr, csr.tocsc(), lengths, dict(zip(ids.tolist(), range(len(ids)))))
+        csc = csr.tocsc()
+        tf_max, len_min = _column_bounds(csc, lengths)
+        return cls(ids, csr, csc, lengths, dict(zip(ids.tolist(), range(len(ids)))), tf_max, len_min)
 
     @classmethod
     def empty(cls) -> _Base:
@@ -65,6 +90,11 @@ class _Base:
 
     def terms_of(self, row: int) -> np.ndarray:
         return self.csr.indices[self.csr.indptr[row]:self.csr.indptr[row + 1]]
+
+
+def _kth(values: np.ndarray, k: int) -> float:
+    """The k-th largest value (0 when there are fewer than k)."""
+    return float(np.partition(values, len(values) - k)[len(values) - k]) if len(values) >= k else 0.0
 
 
 @dataclass(frozen=True)
@@ -286,10 +316,7 @@ class LexicalIndex:
         """(scores of every base row, 0 for dead rows; scores of the delta's documents in view order), caller holds
         the lock."""
         tokens = Counter(self.tokenize(query))
-        base = self._base
-        if self._view is None:
-            self._view = _DeltaView.build(self._delta)
-        view = self._view
+        base, view = self._base, self._delta_view()
         cols, weights = self._query(tokens)
         base_scores = np.zeros(len(base.ids), dtype=np.float64)
         delta_scores = np.zeros(len(view.ids), dtype=np.float64)
@@ -309,6 +336,12 @@ class LexicalIndex:
             delta_scores = self._delta_scores(view, cols, weights)
         return base_scores, delta_scores
 
+    def _delta_view(self) -> _DeltaView:
+        """The delta as flat arrays, rebuilt after it changed (caller holds the lock)."""
+        if self._view is None:
+            self._view = _DeltaView.build(self._delta)
+        return self._view
+
     def _delta_scores(self, view: _DeltaView, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Scores of every delta document (view order) for the query's terms."""
         lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
@@ -321,11 +354,15 @@ class LexicalIndex:
                ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best documents with a positive score, best first (ties in index order)."""
         with self.lock:
-            base_scores, delta_scores = self._score(query)
-            rows = np.flatnonzero(base_scores > 0)
-            hits = np.flatnonzero(delta_scores > 0)
-            ids = np.concatenate([self._base.ids[rows], self._view.ids[hits]])
-            scores = np.concatenate([base_scores[rows], delta_scores[hits]]).astype(np.float32)
+            if allowed is None:
+                ids, scores = self._top_candidates(query, k)
+            else:
+                base_scores, delta_scores = self._score(query)
+                rows = np.flatnonzero(base_scores > 0)
+                hits = np.flatnonzero(delta_scores > 0)
+                ids = np.concatenate([self._base.ids[rows], self._view.ids[hits]])
+                scores = np.concatenate([base_scores[rows], delta_scores[hits]])
+        scores = scores.astype(np.float32)
         if allowed is not None:
             keep = np.isin(ids, np.asarray(list(allowed), dtype=np.int64))
             ids, scores = ids[keep], scores[keep]
@@ -343,6 +380,79 @@ class LexicalIndex:
         order = np.argsort(-scores, kind="stable")
         return scores[order], ids[order]
 
+    def _top_candidates(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, exact scores) of a set of documents that holds every one scoring at least the k-th best — base
+        rows in index order, then the delta's — found with MaxScore pruning (caller holds the lock).
+
+        Terms are taken from the highest possible contribution down (a term's bound: its largest count in the
+        shortest row holding it), their posting lists added into one accumulator. Once the bounds of the terms
+        left add up to less than the k-th best partial score, no document outside those seen can reach the top k:
+        the rest of the terms are scored on the seen documents that still can, through their rows. Character
+        bigrams common to most listings have posting lists the size of the catalogue and low weights; they are
+        the terms this skips, so a query at 1M reads a fraction of the postings. The same top k as scoring
+        everything (the tests compare the two)."""
+        k = max(int(k), 1)
+        base, view = self._base, self._delta_view()
+        cols, weights = self._query(Counter(self.tokenize(query)))
+        delta = self._delta_scores(view, cols, weights) if len(view.ids) and len(cols) else _EMPTY_F64
+        hits = np.flatnonzero(delta > 0)
+        delta_ids, delta_top = view.ids[hits], delta[hits]
+        inside = cols < base.csc.shape[1]
+        cols, weights = cols[inside], weights[inside]
+        if not len(cols) or not len(base.ids):
+            return delta_ids, delta_top
+        bound = self._weigh(base.tf_max[cols], base.len_min[cols], weights) * (1 + 1e-9)
+        order = np.argsort(-bound, kind="stable")
+        cols, weights, bound = cols[order], weights[order], bound[order]
+        rest = np.append(np.cumsum(bound[::-1])[::-1], 0.0)  # rest[i]: the most terms i… can still add
+        acc = np.zeros(len(base.ids), dtype=np.float64)
+        csc, alive, split, theta, unchecked = base.csc, self._alive, len(cols), 0.0, 0
+        for i in range(len(cols)):
+            lo, hi = int(csc.indptr[cols[i]]), int(csc.indptr[cols[i] + 1])
+            rows = csc.indices[lo:hi]
+            acc[rows] += self._weigh(csc.data[lo:hi].astype(np.float64), base.lengths[rows], weights[i])
+            unchecked += hi - lo
+            if rest[i + 1] >= rest[0] - rest[i + 1]:
+                continue  # the k-th partial score cannot exceed what the terms so far add up to: go on
+            # a lower bound of the k-th partial score: the k-th among this term's documents (cheap), or among all
+            # seen so far once the postings read since the last full look add up to a quarter of the catalogue
+            pool = rows if unchecked < len(acc) // 4 else np.flatnonzero(acc)
+            if pool is not rows:
+                unchecked = 0
+            theta = max(theta, _kth(np.concatenate([acc[pool][alive[pool]], delta_top]), k))
+            if rest[i + 1] < theta:
+                split = i + 1
+                break
+        if split == len(cols):
+            seen = np.flatnonzero(acc)
+            seen = seen[alive[seen]]
+            return np.concatenate([base.ids[seen], delta_ids]), np.concatenate([acc[seen], delta_top])
+        # the rest of the terms, on the documents that can still reach the top k: first the most promising, whose
+        # exact scores raise the bar, then those still above it
+        left, left_w = cols[split:], weights[split:]
+        seen = np.flatnonzero(acc >= theta - rest[split]) if theta > rest[split] else np.flatnonzero(acc)
+        seen = seen[alive[seen]]
+        scores = acc[seen]
+        m = max(4 * k, 1000)
+        first = np.argpartition(-scores, m - 1)[:m] if len(scores) > m else np.arange(len(scores))
+        scores[first] += self._row_scores(seen[first], left, left_w)
+        theta = max(theta, _kth(np.concatenate([scores[first], delta_top]), k))
+        done = np.zeros(len(seen), dtype=bool)
+        done[first] = True
+        keep = done | (scores + rest[split] >= theta)
+        seen, scores, done = seen[keep], scores[keep], done[keep]
+        todo = np.flatnonzero(~done)
+        if len(todo):
+            scores[todo] += self._row_scores(seen[todo], left, left_w)
+        return np.concatenate([base.ids[seen], delta_ids]), np.concatenate([scores, delta_top])
+
+    def _row_scores(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores of these base rows for these terms (all in the base's vocabulary), read from the rows."""
+        base = self._base
+        part = base.csr[rows][:, cols].tocoo()  # these documents × these terms: counts
+        contrib = self._weigh(part.data.astype(np.float64), base.lengths[rows[part.row]], weights[part.col])
+        return np.bincount(part.row, weights=contrib, minlength=len(rows))
+
     def score_ids(self, query: str, ids: Sequence[int]) -> np.ndarray:
         """BM25 scores of the query against these documents (0 for unknown ids).
 
@@ -353,10 +463,7 @@ class LexicalIndex:
             cols, weights = self._query(Counter(self.tokenize(query)))
             if not len(cols) or not len(ids):
                 return out
-            base = self._base
-            if self._view is None:
-                self._view = _DeltaView.build(self._delta)
-            view = self._view
+            base, view = self._base, self._delta_view()
             base_at, base_rows, delta_at, delta_rows = [], [], [], []
             for i, item in enumerate(ids):
                 item = int(item)
@@ -371,11 +478,7 @@ class LexicalIndex:
                     base_rows.append(row)
             inside = cols < base.csr.shape[1]
             if base_rows and inside.any():
-                rows = np.asarray(base_rows, dtype=np.int64)
-                part = base.csr[rows][:, cols[inside]].tocoo()  # these documents × the query's terms: counts
-                contrib = self._weigh(part.data.astype(np.float64), base.lengths[rows[part.row]],
-                                      weights[inside][part.col])
-                out[base_at] = np.bincount(part.row, weights=contrib, minlength=len(rows))
+                out[base_at] = self._row_scores(np.asarray(base_rows, dtype=np.int64), cols[inside], weights[inside])
             if delta_rows:
                 out[delta_at] = self._delta_scores(view, cols, weights)[delta_rows]
         return out
