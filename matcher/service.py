@@ -15,13 +15,14 @@ from typing import Any
 
 from embeddings import CachedEncoder, Encoder, get_encoder
 from matcher.access.policy import Principal, outsider_scope
-from matcher.catalogue import MODELS_SIDE, Follower, LiveCatalogue, process_token
+from matcher.catalogue import MODELS_SIDE, Follower, HubnessKeeper, LiveCatalogue, process_token
 from matcher.errors import Conflict, Invalid, NotFound, SetupError
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 from matcher.ingest.vocab import Vocab, load_vocab
 from matcher.learning import calibration
 from matcher.learning.models import Models
 from matcher.matching.matcher import OTHER, Match, Matcher
+from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text, query_views
 from matcher.settings import Settings, get_settings
 from matcher.store import LISTING_TABLES, listing_order, listing_where, open_store
@@ -55,7 +56,7 @@ class MatchService:
                                lambda: self.catalogue, self.models)
         self._encoder = encoder
         self._catalogue: LiveCatalogue | None = None
-        self._follower: Follower | None = None
+        self._background: list[Periodic] = []  # the log follower and the hubness keeper of a long-running process
         self._load_lock = threading.Lock()
 
     # -- loading --------------------------------------------------------------------------
@@ -109,9 +110,11 @@ class MatchService:
                              f"{exc}); remove it or fit it again (`techmatch calibrate` / `techmatch train`)") from exc
 
     def follow(self) -> None:
-        """Keep following the change log in the background (a long-running process: API, workbench)."""
-        if self._follower is None:
-            self._follower = Follower(lambda: self.catalogue, self.settings.follow_interval).start()
+        """Keep following the change log, and every hubness figure computed, in the background (a long-running
+        process: API, workbench)."""
+        if not self._background:
+            self._background = [Follower(lambda: self.catalogue, self.settings.follow_interval).start(),
+                                HubnessKeeper(lambda: self._catalogue).start()]
 
     @property
     def applied_seq(self) -> int:
@@ -363,9 +366,9 @@ class MatchService:
 
     def close(self) -> None:
         """Stop following the log, leave a snapshot if this process holds changes none has, close the store."""
-        if self._follower is not None:
-            self._follower.stop()
-            self._follower = None
+        for thread in self._background:
+            thread.stop()
+        self._background = []
         if self._catalogue is not None and self._catalogue.applied > self._catalogue.snapshot_seq:
             try:
                 self._catalogue.snapshot()

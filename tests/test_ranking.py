@@ -138,3 +138,61 @@ def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens(monkeypatch
     assert learn_terms(["车规", "车规", "MCU", "车"]) == 1  # Chinese terms of 2–12 characters, once
     assert "车规" in content_words(text) and "位车" not in content_words(text)
     assert jieba_words(text) == tokens
+
+
+def _hub_setup(n_needs: int = 400, seed: int = 5):
+    from matcher.retrieval.hubness import Hubness
+
+    rng = np.random.default_rng(seed)
+    results = VectorIndex(8, "toy")
+    results.add(list(range(1, 201)), _unit(rng.normal(size=(200, 8)).tolist()))
+    needs = VectorIndex(8, "toy")
+    needs.add(list(range(1, n_needs + 1)), _unit(rng.normal(size=(n_needs, 8)).tolist()))
+    return Hubness(k=10), results, needs, rng
+
+
+def _exact(results, needs, ids, k=10):
+    all_needs = needs.vectors(needs.ids())
+    return np.sort(results.vectors(ids) @ all_needs.T, axis=1)[:, -k:].mean(axis=1)
+
+
+def test_hubness_figures_outlive_small_drift_but_not_a_change_of_the_item_or_large_drift():
+    hub, results, needs, rng = _hub_setup()
+    ids = list(range(1, 201))
+    first = hub.of(results, needs, ids)
+    assert np.allclose([first[i] for i in ids], _exact(results, needs, ids), atol=1e-6)
+    assert hub.tolerance(needs) == 4  # 1 % of 400 needs
+    needs.add([1001, 1002], _unit([results.vectors([7])[0].tolist()] * 2))  # two needs right on result 7
+    kept = hub.of(results, needs, ids)
+    assert kept == first  # within the drift: the figures stay (result 7 is slightly low until refreshed)
+    results.add([9], _unit([[1, 0, 0, 0, 0, 0, 0, 0]]))  # result 9 itself changed: its figure is recomputed
+    assert hub.of(results, needs, [9])[9] == pytest.approx(_exact(results, needs, [9])[0], abs=1e-6)
+    needs.add(list(range(2000, 2003)), _unit(rng.normal(size=(3, 8)).tolist()))  # 5 changes > 4: all recomputed
+    again = hub.of(results, needs, ids)
+    assert np.allclose([again[i] for i in ids], _exact(results, needs, ids), atol=1e-6)
+    assert again[7] > first[7]
+
+
+def test_hubness_refresh_computes_every_missing_or_stale_figure_in_the_background():
+    hub, results, needs, _ = _hub_setup()
+    assert hub.refresh(results, needs, budget=0) == 200  # no time given: nothing done, all 200 left
+    assert hub.refresh(results, needs, budget=10) == 0
+    with hub._lock:
+        cached = hub._value[1:201].copy()
+    assert np.allclose(cached, _exact(results, needs, list(range(1, 201))), atol=1e-6)
+    assert hub.refresh(results, needs) == 0  # nothing changed: nothing to do
+    results.add([5], _unit([[0, 1, 0, 0, 0, 0, 0, 0]]))
+    with hub._lock:
+        old = float(hub._value[5])
+    assert hub.refresh(results, needs) == 0
+    with hub._lock:
+        assert float(hub._value[5]) != old
+        assert float(hub._value[5]) == pytest.approx(_exact(results, needs, [5])[0], abs=1e-6)
+
+
+def test_hubness_is_exact_after_every_change_when_the_other_side_is_small():
+    hub, results, needs, _ = _hub_setup(n_needs=60)
+    assert hub.tolerance(needs) == 0
+    hub.of(results, needs, [3])
+    needs.add([999], _unit([results.vectors([3])[0].tolist()]))
+    assert hub.of(results, needs, [3])[3] == pytest.approx(_exact(results, needs, [3])[0], abs=1e-6)

@@ -248,3 +248,41 @@ def test_nothing_is_applied_inside_a_transaction_that_then_rolls_back(catalogue_
         raise RuntimeError("abandon")
     assert sorted(s.catalogue.sides["results"].dense.ids()) == before and s.index_status()["lag"] == 0
     s.close()
+
+
+def test_hubness_figures_travel_with_the_snapshot_and_a_server_keeps_them_all(catalogue_copy, e5_encoder):
+    """A process that loads a snapshot starts with the writer's hubness figures (the same ones, not recomputed);
+    a long-running process computes the rest in the background, and a ranking reads the same figures either way."""
+    import time
+
+    import numpy as np
+
+    settings = make_settings(catalogue_copy)
+    writer = MatchService(settings, encoder=e5_encoder)
+    writer.load()
+    side = writer.catalogue.sides["results"]
+    assert side.hubness.refresh(side.dense, side.other, budget=60) == 0
+    with side.hubness._lock:
+        want = {int(i): float(side.hubness._value[i]) for i in side.dense.ids()}
+    writer.add_result({"title": "新成果：齿轮热处理", "abstract": "渗碳淬火"})  # the snapshot must hold more
+    assert writer.catalogue.snapshot()
+    reader = MatchService(settings, encoder=e5_encoder)
+    loaded = reader.catalogue.sides["results"]
+    with loaded.hubness._lock:
+        got = {i: float(loaded.hubness._value[i]) for i in want if i < len(loaded.hubness._value)}
+    assert got == want  # adopted as written, every one
+    new_id = max(loaded.dense.ids())
+    assert new_id not in want
+    reader.follow()  # the keeper computes the figure the snapshot could not hold fresh … (the new result's)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and loaded.hubness.refresh(loaded.dense, loaded.other, budget=0) > 0:
+        time.sleep(0.2)
+    assert loaded.hubness.refresh(loaded.dense, loaded.other, budget=0) == 0
+    exact = loaded.hubness._compute(loaded.dense, loaded.other, np.asarray([new_id]))[0]
+    assert float(loaded.hubness._value[new_id]) == pytest.approx(float(exact), abs=1e-6)
+    need = writer.store.ids("needs")[0]
+    a = [(m.id, round(m.components["hubness"], 6)) for m in writer.match_need(need, top_k=5)]
+    b = [(m.id, round(m.components["hubness"], 6)) for m in reader.match_need(need, top_k=5)]
+    assert a == b
+    reader.close()
+    writer.close()

@@ -141,6 +141,14 @@ class LiveCatalogue:
             lexical = LexicalIndex.load(folder / f"{side}.bm25.npz", tokenizer=self.settings.lexical_tokenizer)
             sides[side] = CatalogueSide(side, dense, lexical)
         self._install(sides, int(manifest["seq"]))
+        for side, s in sides.items():  # hubness figures as computed by the writer (none in older snapshots)
+            path = folder / f"{side}.hubness.npz"
+            if path.exists():
+                try:
+                    with np.load(path, allow_pickle=False) as saved:
+                        s.hubness.adopt(s.dense, s.other, dict(saved))
+                except Exception as exc:  # only derived figures: computed again on demand
+                    log.warning("hubness figures in %s cannot be read (%s): computing them again", path, exc)
         self.snapshot_seq = int(manifest["seq"])
         learn_terms(self.store.keywords())
 
@@ -285,6 +293,14 @@ class LiveCatalogue:
             self.on_models()
 
     # -- snapshots ------------------------------------------------------------------------
+    def refresh_hubness(self, budget: float) -> int:
+        """Compute missing or stale hubness figures of both sides for up to `budget` seconds in all; returns how
+        many are left (a background thread calls it, so queries find the figures ready)."""
+        left, end = 0, time.monotonic() + budget
+        for side in list(self.sides.values()):
+            left += side.hubness.refresh(side.dense, side.other, max(0.0, end - time.monotonic()))
+        return left
+
     def due(self) -> bool:
         """Whether this process should offer a snapshot now (by count of rows or by time since the last)."""
         behind = self.applied - self.snapshot_seq
@@ -327,11 +343,13 @@ class LiveCatalogue:
             blobs = {side: s.dense.serialize() for side, s in self.sides.items()}
             for side, s in self.sides.items():
                 s.lexical.save(tmp / f"{side}.bm25.npz")
+            hubness = {side: s.hubness.export(s.dense, s.other) for side, s in self.sides.items()}
             kind = self.sides["results"].dense.kind
             kinds = {side: s.dense.effective_kind for side, s in self.sides.items()}
             counts = {side: len(s.dense) for side, s in self.sides.items()}
         for side, data in blobs.items():
             atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
+            atomic_write(tmp / f"{side}.hubness.npz", lambda p, h=hubness[side]: _save_arrays(p, h))
         os.replace(tmp, self.folder / name)
         _fsync_dir(self.folder)  # the folder's new name is durable before the pointer names it
         # still ours, and nothing that holds more appeared meanwhile (a lock that ran out, a clock jump)
@@ -386,6 +404,11 @@ class LiveCatalogue:
                 shutil.rmtree(path, ignore_errors=True)
 
 
+def _save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:  # a file object: numpy would append ".npz" to a temporary file's name
+        np.savez(fh, **arrays)
+
+
 def _is_stale_temp(path: Path, max_age: float) -> bool:
     try:
         return time.time() - path.stat().st_mtime > max_age
@@ -411,3 +434,16 @@ class Follower(Periodic):
             if cat.due():
                 cat.snapshot()
         super().__init__("techmatch-follow", interval, step)
+
+
+class HubnessKeeper(Periodic):
+    """A daemon thread that keeps every item's hubness figure computed, `budget` seconds of work per `interval`
+    (half the time at most, so queries keep a core), after a load and as the catalogue changes."""
+
+    def __init__(self, catalogue: Callable[[], LiveCatalogue | None], interval: float = 1.0,
+                 budget: float = 0.5) -> None:
+        def step() -> None:
+            cat = catalogue()
+            if cat is not None:
+                cat.refresh_hubness(budget)
+        super().__init__("techmatch-hubness", interval, step)

@@ -66,6 +66,9 @@ class VectorIndex:
         self.lock = threading.RLock()
         self.synced_at = ""
         self.version = 0  # bumped on every change, so caches of derived figures (hubness) know when to refresh
+        self.generation = 0  # bumped when the whole index is replaced (build): every derived figure is void
+        self.edits = 0  # items added, replaced or removed since the last build
+        self._touched: dict[int, int] = {}  # id -> `edits` just after its last change
         self.index = self._empty()
 
     def _empty(self, train: np.ndarray | None = None) -> faiss.Index:
@@ -117,6 +120,8 @@ class VectorIndex:
                 index.add_with_ids(vectors[start:start + 100_000], keys[start:start + 100_000])
             self.index = index
             self.version += 1
+            self.generation += 1
+            self.edits, self._touched = 0, {}
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Insert or replace items."""
@@ -127,6 +132,7 @@ class VectorIndex:
             self.remove(ids)
             if len(ids):
                 self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+                self._touch(ids)
             self.version += 1
 
     def remove(self, ids: Sequence[int]) -> int:
@@ -135,7 +141,20 @@ class VectorIndex:
             return 0
         with self.lock:
             self.version += 1
-            return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+            removed = int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+            if removed:
+                self._touch(ids)
+            return removed
+
+    def _touch(self, ids: Sequence[int]) -> None:
+        self.edits += len(ids)
+        self._touched.update(dict.fromkeys((int(i) for i in ids), self.edits))
+
+    def changed_after(self, ids: np.ndarray, edits: np.ndarray) -> np.ndarray:
+        """Whether each item was added, replaced or removed after the index had seen `edits` changes (per item)."""
+        with self.lock:
+            last = np.fromiter((self._touched.get(int(i), 0) for i in ids), dtype=np.int64, count=len(ids))
+        return last > edits
 
     def ids(self) -> list[int]:
         """Every id in the index."""
