@@ -15,7 +15,7 @@ from typing import Any
 
 from embeddings import CachedEncoder, Encoder, get_encoder
 from matcher.access.policy import Principal, outsider_scope
-from matcher.catalogue import MODELS_SIDE, Follower, HubnessKeeper, LiveCatalogue, process_token
+from matcher.catalogue import MODELS_SIDE, Follower, Keeper, LiveCatalogue, process_token
 from matcher.errors import Conflict, Invalid, NotFound, SetupError
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 from matcher.ingest.vocab import Vocab, load_vocab
@@ -114,7 +114,7 @@ class MatchService:
         process: API, workbench)."""
         if not self._background:
             self._background = [Follower(lambda: self.catalogue, self.settings.follow_interval).start(),
-                                HubnessKeeper(lambda: self._catalogue).start()]
+                                Keeper(lambda: self._catalogue).start()]
 
     @property
     def applied_seq(self) -> int:

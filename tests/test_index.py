@@ -65,6 +65,35 @@ def test_auto_picks_exact_search_for_small_and_ivfsq_for_large_catalogues(monkey
     assert back.effective_kind == "ivfsq" and (back.search(queries, 10)[1] == approx).all()
 
 
+def test_an_auto_index_that_outgrew_exact_search_is_retrained_in_place_keeping_changes_made_meanwhile(monkeypatch):
+    from matcher.retrieval import index as index_module
+
+    vecs = clustered(6000)
+    idx = VectorIndex(64, "enc", "auto", nprobe=16)
+    idx.build(list(range(5000)), vecs[:5000])
+    monkeypatch.setattr(index_module, "AUTO_FLAT_MAX", 5500)
+    assert not idx.outgrown()
+    idx.add(list(range(5000, 5800)), vecs[5000:5800])  # grew past the limit online
+    assert idx.outgrown() and idx.effective_kind == "flat"
+    train = idx._empty
+
+    def meanwhile(sample):  # writes land while the copy trains (outside the lock)
+        built = train(sample)
+        idx.add([5900, 3], vecs[[5900, 5901]])  # a new item and a replaced one
+        idx.remove([7, 8])
+        return built
+
+    monkeypatch.setattr(idx, "_empty", meanwhile)
+    version, generation = idx.version, idx.generation
+    assert idx.retrain() == "ivfsq" and idx.effective_kind == "ivfsq" and not idx.outgrown()
+    assert idx.version > version and idx.generation == generation  # the same object: derived figures stay
+    assert sorted(idx.ids()) == sorted(set(range(5800)) - {7, 8} | {5900})
+    got = idx.vectors([3, 5900, 7])
+    assert np.allclose(got[:2], vecs[[5901, 5900]], atol=0.02) and not got[2].any()  # 8-bit: close, not equal
+    _, found = idx.search(vecs[[5901, 5900]], 1)
+    assert found[:, 0].tolist() == [3, 5900]
+
+
 def test_filtered_search_stays_inside_allowed_ids():
     vecs = unit(50)
     ix = VectorIndex(16, "enc")

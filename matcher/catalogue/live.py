@@ -293,6 +293,19 @@ class LiveCatalogue:
             self.on_models()
 
     # -- snapshots ------------------------------------------------------------------------
+    def retrain_outgrown(self) -> list[str]:
+        """Turn each side's exact index that outgrew `auto`'s limit into the approximate one (see
+        VectorIndex.retrain); returns the sides retrained. Their next snapshot holds the new kind."""
+        done = []
+        for name, side in list(self.sides.items()):
+            if side.dense.outgrown():
+                t0 = time.monotonic()
+                kind = side.dense.retrain()
+                log.info("%s index outgrew the exact kind at %d items: now %s (%.1f s)", name, len(side.dense), kind,
+                         time.monotonic() - t0)
+                done.append(name)
+        return done
+
     def refresh_hubness(self, budget: float) -> int:
         """Compute missing or stale hubness figures of both sides for up to `budget` seconds in all; returns how
         many are left (a background thread calls it, so queries find the figures ready)."""
@@ -436,14 +449,16 @@ class Follower(Periodic):
         super().__init__("techmatch-follow", interval, step)
 
 
-class HubnessKeeper(Periodic):
-    """A daemon thread that keeps every item's hubness figure computed, `budget` seconds of work per `interval`
-    (half the time at most, so queries keep a core), after a load and as the catalogue changes."""
+class Keeper(Periodic):
+    """A daemon thread that keeps what is derived from the indexes in step with the catalogue's size and changes:
+    an `auto` index that outgrew the exact kind is retrained, and every item's hubness figure is computed,
+    `budget` seconds of work per `interval` (half the time at most, so queries keep a core)."""
 
     def __init__(self, catalogue: Callable[[], LiveCatalogue | None], interval: float = 1.0,
                  budget: float = 0.5) -> None:
         def step() -> None:
             cat = catalogue()
             if cat is not None:
+                cat.retrain_outgrown()
                 cat.refresh_hubness(budget)
-        super().__init__("techmatch-hubness", interval, step)
+        super().__init__("techmatch-keeper", interval, step)

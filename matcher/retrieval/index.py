@@ -135,6 +135,38 @@ class VectorIndex:
                 self._touch(ids)
             self.version += 1
 
+    def outgrown(self) -> bool:
+        """An `auto` index still exact although it now holds more than AUTO_FLAT_MAX items (it grew since it was
+        built): `retrain` turns it into the approximate one a build would choose."""
+        return self.kind == "auto" and self.effective_kind == "flat" and len(self) > AUTO_FLAT_MAX
+
+    def retrain(self) -> str:
+        """Rebuild the index as its kind picks for its current size, from its own vectors, while queries and
+        updates go on: copy and training outside the lock, then the items changed meanwhile carried over and the
+        new index swapped in under it (the same object: figures derived from it stay). Returns the new kind."""
+        with self.lock:
+            if not isinstance(self.index, faiss.IndexIDMap2):
+                return self.effective_kind  # only an exact index holds its vectors as they were given
+            ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), len(ids) * self.dim).reshape(len(ids), self.dim).copy()
+            edits = self.edits
+        index = self._empty(vectors)
+        for start in range(0, len(ids), 100_000):
+            index.add_with_ids(vectors[start:start + 100_000], ids[start:start + 100_000])
+        del vectors
+        with self.lock:
+            changed = np.asarray([i for i, at in self._touched.items() if at > edits], dtype=np.int64)
+            if len(changed):  # added, replaced or removed while the copy trained: as they are now
+                index.remove_ids(changed)
+                now = self.vectors(changed.tolist())
+                present = np.flatnonzero(np.any(now != 0, axis=1))
+                if len(present):
+                    index.add_with_ids(now[present], changed[present])
+            self.index = index
+            self.version += 1
+            return self.effective_kind
+
     def remove(self, ids: Sequence[int]) -> int:
         """Remove items; unknown ids are ignored. Returns how many were removed."""
         if not len(ids):

@@ -69,7 +69,7 @@ class _Base:
     """Raw term counts of a fixed set of documents; never modified once built."""
 
     ids: np.ndarray  # int64 (n,)
-    csr: sparse.csr_matrix  # float32 counts, (n, vocabulary size when built)
+    csr: sparse.csr_matrix  # term counts (uint8, uint16 or float32), (n, vocabulary size when built)
     csc: sparse.csc_matrix  # the same counts by column
     lengths: np.ndarray  # float64 (n,): sum of each row's counts
     rows: dict[int, int]  # id -> row
@@ -78,8 +78,10 @@ class _Base:
 
     @classmethod
     def build(cls, ids: np.ndarray, csr: sparse.csr_matrix) -> _Base:
-        csr = sparse.csr_matrix(csr, dtype=np.float32)
-        lengths = np.asarray(csr.sum(axis=1), dtype=np.float64).ravel()
+        top = float(csr.data.max()) if csr.nnz else 0.0
+        # counts are whole numbers: the smallest type that holds them (a quarter of float32's memory, mostly)
+        csr = sparse.csr_matrix(csr, dtype=np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.float32)
+        lengths = np.asarray(csr.sum(axis=1, dtype=np.float64), dtype=np.float64).ravel()
         csc = csr.tocsc()
         tf_max, len_min = _column_bounds(csc, lengths)
         return cls(ids, csr, csc, lengths, dict(zip(ids.tolist(), range(len(ids)))), tf_max, len_min)
@@ -546,7 +548,7 @@ class LexicalIndex:
                 raise ValueError(f"{path}: unknown tokenizer {name!r}")
             index = cls(name, float(z["k1"]), float(z["b"]))
             ids, indptr, indices = z["ids"], z["indptr"], z["indices"]
-            counts, lengths = z["counts"].astype(np.float32), z["term_lengths"]
+            counts, lengths = z["counts"], z["term_lengths"]
             text = z["terms"].tobytes().decode("utf-8")
         terms = text.split("\x00")
         if len(terms) != len(lengths):
