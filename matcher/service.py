@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from embeddings import CachedEncoder, Encoder, get_encoder
+from embeddings import CachedEncoder, Encoder
 from matcher.access.policy import Principal, outsider_scope
 from matcher.catalogue import MODELS_SIDE, Follower, Keeper, LiveCatalogue, process_token
 from matcher.errors import Conflict, Invalid, NotFound, SetupError
@@ -64,7 +64,7 @@ class MatchService:
     def encoder(self) -> Encoder:
         """The dense encoder (with its embedding cache), loaded on first use."""
         if self._encoder is None:
-            inner = get_encoder(self.settings.encoder, self.settings.st_model, self.settings.encode_batch)
+            inner = self.settings.make_encoder()
             self._encoder = CachedEncoder(inner, self.settings.cache_path)
         elif not isinstance(self._encoder, CachedEncoder):
             self._encoder = CachedEncoder(self._encoder, self.settings.cache_path)

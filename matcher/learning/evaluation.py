@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings import CachedEncoder, Encoder, EncoderUnavailable, get_encoder
+from embeddings import CachedEncoder, Encoder, EncoderUnavailable
 from matcher.errors import Invalid
 from matcher.learning import calibration
 from matcher.learning.learn import Reranker, rerank
@@ -247,7 +247,7 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
 
 def cached_encoder(name: str, settings: Settings) -> Encoder:
     """The encoder called `name`, behind the data folder's embedding cache (benchmarks re-run cheaply)."""
-    return CachedEncoder(get_encoder(name, settings.st_model, settings.encode_batch), settings.cache_path)
+    return CachedEncoder(settings.make_encoder(name), settings.cache_path)
 
 
 def calibrate(bench: Benchmark, settings: Settings) -> calibration.Calibration:

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from embeddings.cache import use_wal
 from matcher.store.base import SQLITE, Store
 from matcher.store.schema import MIGRATIONS, now
 
@@ -69,9 +70,9 @@ class SQLiteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
+        use_wal(conn)
+        self.db.execute("PRAGMA foreign_keys=ON")
         self._init_transactions()
         self._local = threading.local()
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
