@@ -87,7 +87,7 @@ def test_missing_st_folder_names_the_fix(tmp_path):
 
 
 def test_unknown_encoder_is_refused():
-    with pytest.raises(EncoderUnavailable, match="e5, use, st"):
+    with pytest.raises(EncoderUnavailable, match="e5, e5-float, use, st"):
         get_encoder("word2vec")
 
 

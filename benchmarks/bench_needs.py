@@ -1,0 +1,82 @@
+"""A new need, end to end, on real needs: bdci-dev's needs (real length: titles and full descriptions) posted one at
+a time into a catalogue of its corpus, each matched right after it is posted (hybrid, top 10, with explanations).
+
+Posting a need encodes its query views (title, full text) into the embedding cache along with its passage vector,
+so the match that follows only ranks. Reference in the same run: the same match on a cold embedding cache, i.e. the
+encoding of both views inside the match, which is what a match cost before. Read from ../shared at run time;
+skipped when absent.
+
+    python -m benchmarks.bench_needs [--benchmark ../shared/eval/bdci-dev] [--queries 117]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import machine, percentiles
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bdci-dev"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--benchmark", type=Path, default=DEFAULT)
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    if not (args.benchmark / "queries.jsonl").exists():
+        print(f"{args.benchmark} not found: nothing to measure")
+        sys.exit(0)
+
+    from embeddings import get_encoder
+    from matcher.learning.evaluation import load_benchmark
+    from matcher.retrieval.documents import query_views
+    from matcher.service import MatchService
+    from matcher.settings import get_settings
+
+    bench = load_benchmark(args.benchmark)
+    encoder = get_encoder("e5")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
+        cached = get_settings().cache_path  # reuse the corpus vectors an earlier `techmatch eval` cached, if any
+        if isinstance(cached, Path) and cached.exists():
+            shutil.copy(cached, settings.cache_path)
+        service = MatchService(settings, encoder=encoder)
+        t0 = time.perf_counter()
+        service.add_listings("results", [{"title": d["title"][:200] or "（无题）", "abstract": d["abstract"],
+                                          **{k: d[k] for k in ("keywords",) if k in d}} for d in bench.corpus])
+        print(f"machine: {machine()}; encoder {encoder.name}; {len(bench.corpus)} results from {bench.name} "
+              f"(loaded in {time.perf_counter() - t0:.1f} s)")
+        needs = bench.queries[:args.queries]
+        chars = sorted(len(q["title"]) + len(q["description"]) for q in needs)
+        print(f"{len(needs)} needs, median {chars[len(chars) // 2]} characters (title + description)")
+        post, match, views = [], [], []
+        for q in needs:
+            row = {"title": q["title"][:200] or "（无题）", "description": q["description"]}
+            t0 = time.perf_counter()
+            need = service.add_need(row)
+            post.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            service.match_need(need["id"], top_k=10)
+            match.append(time.perf_counter() - t0)
+            texts = query_views("needs", service.get_listing("needs", need["id"]))[0]
+            t0 = time.perf_counter()
+            encoder.encode_queries(texts)  # the bare encoder, no cache: what a match without cached views adds
+            views.append(time.perf_counter() - t0)
+        cold = [m + v for m, v in zip(match, views)]
+        print(f"{'what':<62}{'p50 ms':>9}{'p99 ms':>9}")
+        for label, values in (("post a need (validate, encode passage + query views, commit)", post),
+                              ("match it right after (hybrid, top 10, explanations)", match),
+                              ("  reference: encoding the two views (title, full text)", views),
+                              ("  reference: the match encoding its views itself", cold)):
+            p50, p99 = percentiles(values)
+            print(f"{label:<62}{p50:>9.1f}{p99:>9.1f}")
+        service.close()
+
+
+if __name__ == "__main__":
+    main()
