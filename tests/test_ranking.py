@@ -131,6 +131,7 @@ def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens(monkeypatch
     # a tagger of its own: catalogues loaded earlier in this process (the demo's 车规MCU) taught the shared one
     fresh = text_mod._explain_tagger.__wrapped__()
     monkeypatch.setattr(text_mod, "_explain_tagger", lambda: fresh)
+    text_mod._content_words.cache_clear()  # words remembered from the shared tagger are not this one's
 
     text = "算法可在32位车规MCU上运行"
     tokens = jieba_words(text)

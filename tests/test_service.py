@@ -286,3 +286,17 @@ def test_hubness_figures_travel_with_the_snapshot_and_a_server_keeps_them_all(ca
     assert a == b
     reader.close()
     writer.close()
+
+
+def test_posting_a_need_caches_its_query_views_so_its_first_match_only_ranks(fresh_service):
+    from matcher.retrieval.documents import query_views
+
+    s = fresh_service
+    s.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})
+    row = {"title": "齿轮寿命不足", "description": "希望引入表面淬火技术，提高齿轮疲劳寿命，降低返修率。"}
+    views = query_views("needs", row)[0]
+    assert len(views) == 2 and s.encoder.missing("query", views) == views  # nothing encoded yet
+    need = s.add_need(row)
+    assert s.encoder.missing("query", query_views("needs", need)[0]) == []
+    s.update_listing("needs", need["id"], {"description": "希望引入激光淬火技术，寿命提升30%。"})
+    assert s.encoder.missing("query", query_views("needs", s.get_listing("needs", need["id"]))[0]) == []

@@ -74,25 +74,41 @@ def learn_terms(terms: Iterable[str]) -> int:
             if 2 <= len(term) <= 12 and _CJK.search(term) and not known.get(term):
                 tagger.tokenizer.add_word(term, tag="n")
                 added += 1
+    if added:  # texts tagged before may cut differently now
+        _explain_words.cache_clear()
+        _content_words.cache_clear()
     return added
 
 
 def explain_words(text: str) -> list[str]:
     """Every word of a text as the explanation tagger cuts it (search mode keeps parts of long compounds)."""
-    tagger, _ = _explain_tagger()
-    return [w.lower() for w in (w.strip() for w in tagger.tokenizer.lcut_for_search(text))
-            if w and not _PUNCT.match(w)]
+    return list(_explain_words(text))
 
 
 def content_words(text: str) -> list[str]:
     """Content words of a text (nouns, verbs, names, Latin terms), lower-cased, in order, for explanations."""
+    return list(_content_words(text))
+
+
+# Tagging is the slow part of an explanation (jieba's part-of-speech HMM: ~4 ms per listing text, ~30 ms for a long
+# need, which a match explains against each of its 10 results): each text is tagged once and remembered, until
+# the tagger learns new terms.
+@lru_cache(maxsize=8192)
+def _explain_words(text: str) -> tuple[str, ...]:
+    tagger, _ = _explain_tagger()
+    return tuple(w.lower() for w in (w.strip() for w in tagger.tokenizer.lcut_for_search(text))
+                 if w and not _PUNCT.match(w))
+
+
+@lru_cache(maxsize=8192)
+def _content_words(text: str) -> tuple[str, ...]:
     tagger, _ = _explain_tagger()
     out = []
     for pair in tagger.lcut(text):
         w = pair.word.strip().lower()
         if w and not _PUNCT.match(w) and not pair.flag.startswith(_FUNCTION_TAGS):
             out.append(w)
-    return out
+    return tuple(out)
 
 
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": char_bigrams, "jieba": jieba_words}
