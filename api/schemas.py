@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher.ingest.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
+from matcher.retrieval.ranking import METHODS
 
 _v = vocab()
 Industry = Literal[tuple(_v.industries.codes)]  # type: ignore[valid-type]
@@ -22,7 +23,7 @@ RejectReason = Literal[tuple(_v.reject_reasons.codes)]  # type: ignore[valid-typ
 Stage = Literal[tuple(_v.pairing_stages.codes)]  # type: ignore[valid-type]
 OrgKind = Literal[tuple(_v.org_kinds.codes)]  # type: ignore[valid-type]
 Side = Literal["needs", "results"]
-Method = Literal["hybrid", "hybrid-plain", "dense", "lexical", "rrf", "learned"]
+Method = Literal[tuple(METHODS)]  # every ranking method by name, as `techmatch eval` reports them
 
 Title = Field(min_length=1, max_length=TITLE_MAX)
 Keyword = Field(default_factory=list, max_length=30)

@@ -43,8 +43,8 @@ class Settings(BaseSettings):
         "inner product; ivf = inverted file (approximate, float vectors); ivfsq = inverted file over 8-bit "
         "vectors (approximate, a quarter of the memory)."))
     ivf_nprobe: int = Field(64, ge=1, le=4096, description="Clusters probed per query by the ivf and ivfsq kinds.")
-    lexical_tokenizer: Literal["bigram", "jieba"] = Field(
-        "bigram", description="BM25 tokens: character bigrams (won on bdci-dev) or jieba words."
+    lexical_tokenizer: Literal["bigram", "jieba", "char"] = Field(
+        "bigram", description="BM25 tokens: character bigrams (won on bdci-dev), jieba words or single characters."
     )
     method: str = Field("hybrid", description="Default ranking method of `match` (see `techmatch eval`).")
     follow_interval: float = Field(0.5, gt=0, le=10, description=(

@@ -197,3 +197,37 @@ def test_hubness_is_exact_after_every_change_when_the_other_side_is_small():
     hub.of(results, needs, [3])
     needs.add([999], _unit([results.vectors([3])[0].tolist()]))
     assert hub.of(results, needs, [3])[3] == pytest.approx(_exact(results, needs, [3])[0], abs=1e-6)
+
+
+def test_logodds_fusion_is_a_weighted_sum_of_per_query_z_scores():
+    from matcher.retrieval import fusion
+
+    dense = {1: 0.9, 2: 0.8, 3: 0.7}
+    lexical = {1: 1.0, 3: 30.0}  # 2 missing: it gets lexical's lowest score
+    got = fusion.logodds({"dense": dense, "lexical": lexical}, {"dense": 0.75, "lexical": 0.25})
+    z = lambda v, xs: (v - np.mean(xs)) / np.std(xs)  # noqa: E731
+    want = {i: 0.75 * z(dense[i], list(dense.values())) + 0.25 * z(lexical.get(i, 1.0), list(lexical.values()))
+            for i in dense}
+    assert got == pytest.approx(want)
+    # the scale of a component does not matter, only its shape over the pool
+    scaled = fusion.logodds({"dense": dense, "lexical": {k: 100 * v for k, v in lexical.items()}},
+                            {"dense": 0.75, "lexical": 0.25})
+    assert scaled == pytest.approx(got)
+
+
+def test_title_only_methods_query_with_the_title_alone():
+    results = VectorIndex(3, "toy")
+    results.add([1, 2], _unit([[1, 0, 0], [0, 1, 0]]))
+    lex = LexicalIndex()
+    lex.add([1, 2], ["齿轮淬火", "电池回收"])
+    side = CatalogueSide("results", results, lex)
+    # the title points at result 1, the full-text view (weighted heavily) at result 2
+    q = Query(_unit([[1, 0, 0], [0, 1, 0]]), "齿轮。齿轮。电池回收电池回收", [1.0, 5.0], "齿轮")
+    assert rank(side, q, "hybrid", 1)[0].id == 2
+    assert rank(side, q, "hybrid-title", 1)[0].id == 1
+
+
+def test_single_character_tokens():
+    from matcher.retrieval.text import TOKENIZERS
+
+    assert TOKENIZERS["char"]("齿轮PCB检测") == ["齿", "轮", "检", "测", "pcb"]

@@ -159,7 +159,7 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
     vectors = encoder.encode_queries(flat)
     out, pos = [], 0
     for vs, weights, lex in views:
-        out.append(Query(vectors[pos:pos + len(vs)], lex, weights))
+        out.append(Query(vectors[pos:pos + len(vs)], lex, weights, vs[0]))
         pos += len(vs)
     return Prepared(CatalogueSide("results", dense, lexical, other), out)
 

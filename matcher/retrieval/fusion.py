@@ -40,3 +40,21 @@ def rrf(components: Mapping[str, Mapping[int, float]], k: int = 60,
         for rank, item in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1):
             fused[item] = fused.get(item, 0.0) + w / (k + rank)
     return fused
+
+
+def logodds(components: Mapping[str, Mapping[int, float]], weights: Mapping[str, float]) -> dict[int, float]:
+    """Log-odds fusion: each component's scores mapped to probabilities by a sigmoid of their z-score over the
+    pool, then the weighted log-odds summed (logit∘sigmoid is the identity: a weighted sum of z-scores); a
+    candidate missing from a component gets that component's lowest score."""
+    fused: dict[int, float] = {}
+    items = set().union(*components.values()) if components else set()
+    for name, scores in components.items():
+        w = weights.get(name, 0.0)
+        if w == 0 or not scores:
+            continue
+        values = np.fromiter(scores.values(), dtype=np.float64)
+        mean, std, low = float(values.mean()), float(values.std()), float(values.min())
+        for item in items:
+            z = (scores.get(item, low) - mean) / std if std > 1e-12 else 0.0
+            fused[item] = fused.get(item, 0.0) + w * z
+    return fused

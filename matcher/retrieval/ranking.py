@@ -36,6 +36,7 @@ class Query:
     vectors: np.ndarray
     lexical_text: str
     view_weights: Sequence[float] | None = None
+    title: str = ""  # the first view's text (title-only methods search with it alone)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Method:
     fusion: str = "weighted"
     description: str = ""
     hub: float = 0.0  # share of an item's hubness taken off its dense score before fusion (see hubness.py)
+    title_only: bool = False  # query with the title alone (dense: the title view; BM25: the title's text)
 
 
 METHODS: dict[str, Method] = {
@@ -59,6 +61,11 @@ METHODS: dict[str, Method] = {
                            description="weighted fusion of min-max normalised dense and BM25 scores"),
     "rrf": Method("rrf", {"dense": 1.0, "lexical": 1.0}, fusion="rrf",
                   description="reciprocal-rank fusion of dense and BM25 rankings"),
+    "hybrid-title": Method("hybrid-title", {"dense": 0.75, "lexical": 0.25}, hub=HUB_WEIGHT, title_only=True,
+                           description="the hybrid, querying with a listing's title alone (dense and BM25)"),
+    "hybrid-logodds": Method("hybrid-logodds", {"dense": 0.75, "lexical": 0.25}, fusion="logodds", hub=HUB_WEIGHT,
+                             description="the hybrid fused by log-odds of per-query sigmoid-normalised scores "
+                                         "(z-scores) instead of min-max"),
     "learned": Method("learned", {"dense": 0.75, "lexical": 0.25}, hub=HUB_WEIGHT,
                       description="hybrid candidates re-ranked by the model trained on brokers' decisions"),
 }
@@ -111,6 +118,8 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
     method = get_method(method) if isinstance(method, str) else method
     if allowed is not None and len(allowed) == 0:
         return []
+    if method.title_only and query.title:
+        query = Query(np.atleast_2d(query.vectors)[:1], query.title, [1.0], query.title)
     pool = max(pool, k)
     comps: dict[str, dict[int, float]] = {}
     if "dense" in method.weights and len(side.dense):
@@ -126,7 +135,9 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
         hub = side.hubness.of(side.dense, side.other, list(comps["dense"]))
         fuse = {**comps, "dense": {i: corrected(s, hub[i], method.hub) for i, s in comps["dense"].items()}}
         comps["hubness"] = hub
-    if method.fusion == "rrf":
+    if method.fusion == "logodds":
+        fused = fusion.logodds(fuse, method.weights)
+    elif method.fusion == "rrf":
         # ranks count only where a component itself retrieved the item (a filled-in zero is no rank)
         fused = fusion.rrf(retrieved, weights=method.weights)
     elif len(fuse) == 1:

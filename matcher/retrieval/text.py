@@ -31,6 +31,11 @@ def char_bigrams(text: str) -> list[str]:
     return tokens
 
 
+def chars(text: str) -> list[str]:
+    """Single Chinese characters, plus Latin words and numbers (the tokenisation txtai found best on bdci-dev)."""
+    return [c for run in _CJK.findall(text) for c in run] + latin_words(text)
+
+
 @lru_cache(maxsize=1)
 def _jieba():
     import jieba
@@ -111,7 +116,7 @@ def _content_words(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": char_bigrams, "jieba": jieba_words}
+TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bigram": char_bigrams, "jieba": jieba_words, "char": chars}
 
 
 def sentences(text: str) -> list[str]:
