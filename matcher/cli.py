@@ -315,6 +315,44 @@ def eval_(
 
 
 @app.command()
+def tune(
+    benchmark: BenchmarkDir,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds (grouped by need).")] = 5,
+    force: Annotated[bool, typer.Option(help="Install the adapter even if it did not help in cross-validation.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    queries: QueriesFile = "queries.jsonl",
+    qrels: QrelsFile = "qrels.tsv",
+    data_dir: DataDir = None,
+) -> None:
+    """Fit the query adapter on judged pairs: cross-validated first (figures vs judged needs), installed beside
+    the index when it helps; `match`, `eval`, the API and the workbench then use it."""
+    service = service_for(data_dir)
+    bench = _benchmark(benchmark, queries, qrels)
+    report = service.tune(bench, folds=folds, force=force, log=None if as_json else (lambda m: err.print(m)))
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{bench.name}: {folds}-fold cross-validation by need ({report['method']})")
+    table.add_column("adapter fitted on", no_wrap=True)
+    for head in ("T1 nDCG@10", "T1 P@1", "T2 R@100", "T2 nDCG@10", "fit CPU s"):
+        table.add_column(head, justify="right")
+    rows = [("none (untuned)", report["without"])] + [
+        (f"{f['train_needs']:.0f} needs" if k != "all" else f"all ({f['train_needs']:.0f} needs)", f)
+        for k, f in report["with"].items()]
+    for label, f in rows:
+        table.add_row(label, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_p1", "t2_recall100", "t2_ndcg10")),
+                      f"{f.get('fit_cpu_s', 0):.2f}")
+    console.print(table)
+    if report["installed"]:
+        console.print(f"adapter installed ({report['path']}): cross-validated gain {report['gain']:+.4f} on the "
+                      "mean of the four figures")
+    else:
+        console.print(f"adapter not installed: cross-validated gain {report['gain']:+.4f}, not above "
+                      f"{report['min_gain']} (use --force to install it anyway)")
+
+
+@app.command()
 def train(
     min_decisions: Annotated[int, typer.Option(min=2, help="Refuse to train on fewer decisions.")] = 20,
     data_dir: DataDir = None,

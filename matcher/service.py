@@ -328,6 +328,21 @@ class MatchService:
         self.models.forget()
         return path
 
+    def save_adapter(self, adapter: Any) -> Path:
+        """Install a query adapter beside the index; every process reads it again."""
+        path = adapter.save(self.settings.index_dir)
+        self.store.log_change(MODELS_SIDE, 0, "reload")
+        self.models.forget()
+        return path
+
+    def tune(self, benchmark: Any, folds: int = 5, force: bool = False,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Fit the query adapter on a judged benchmark, measured first by grouped cross-validation (see
+        learning/tuning.py); installed only when it lifts the figures there, or with `force`."""
+        from matcher.learning.tuning import tune
+
+        return tune(self, benchmark, folds=folds, force=force, log=log)
+
     def train(self, min_decisions: int = 20, actor: str = "system") -> dict[str, Any]:
         """Fit the reranker on brokers' decisions (see learning/training.py)."""
         from matcher.learning.training import train

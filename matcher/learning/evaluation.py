@@ -23,6 +23,7 @@ import numpy as np
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable
 from matcher.errors import Invalid
 from matcher.learning import calibration
+from matcher.learning.adapter import Adapter
 from matcher.learning.learn import Reranker, rerank
 from matcher.retrieval.index import VectorIndex
 from matcher.retrieval.lexical import LexicalIndex
@@ -143,8 +144,9 @@ class Prepared:
     queries: list[Query]
 
 
-def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepared:
-    """Encode the corpus and queries with the service's own text builders."""
+def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex, adapter: Adapter | None = None) -> Prepared:
+    """Encode the corpus and queries with the service's own text builders (queries through the query adapter
+    `techmatch tune` installed, as `match` does)."""
     from matcher.retrieval.documents import document_text, query_views
 
     docs = [document_text("results", d) for d in bench.corpus]
@@ -157,6 +159,8 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex) -> Prepar
     views = [query_views("needs", q) for q in bench.queries]
     flat = [v for vs, _, _ in views for v in vs]
     vectors = encoder.encode_queries(flat)
+    if adapter is not None:
+        vectors = adapter.apply(vectors)
     out, pos = [], 0
     for vs, weights, lex in views:
         out.append(Query(vectors[pos:pos + len(vs)], lex, weights, vs[0]))
@@ -282,7 +286,11 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
             say(f"skipping encoder {enc_name}: {exc}")
             continue
         t0 = time.perf_counter()
-        prepared = prepare(bench, encoder, lexical)
+        adapter = Adapter.load(settings.index_dir, encoder.name) if enc_name == settings.encoder else None
+        if adapter is not None:
+            say(f"{enc_name}: queries through the adapter fitted by `techmatch tune` "
+                f"({adapter.trained_on.get('benchmark', '?')}, {adapter.trained_on.get('needs', '?')} needs)")
+        prepared = prepare(bench, encoder, lexical, adapter)
         say(f"{enc_name}: encoded {len(bench.corpus)} documents and {len(bench.queries)} queries "
             f"in {time.perf_counter() - t0:.1f}s")
         for name in wanted:

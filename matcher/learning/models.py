@@ -1,5 +1,6 @@
-"""The model files beside the index — the confidence calibration and the reranker trained on brokers' decisions —
-read on first use and read again whenever the change log says another process wrote a new one."""
+"""The model files beside the index — the confidence calibration, the reranker trained on brokers' decisions and the
+query adapter fitted by `techmatch tune` — read on first use and read again whenever the change log says another
+process wrote a new one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from matcher.learning import calibration, learn
+from matcher.learning.adapter import Adapter
 
 
 class Models:
@@ -18,6 +20,7 @@ class Models:
         self._encoder_name = encoder_name
         self._calibration: calibration.Calibration | bool | None = None
         self._reranker: learn.Reranker | bool | None = None
+        self._adapter: Adapter | bool | None = None
         self._lock = threading.Lock()
 
     @property
@@ -38,8 +41,18 @@ class Models:
                     self._reranker = learn.Reranker.load(self.folder) or False
         return self._reranker or None
 
+    @property
+    def adapter(self) -> Adapter | None:
+        """The query adapter fitted for the current encoder (None: none)."""
+        if self._adapter is None:
+            with self._lock:
+                if self._adapter is None:
+                    self._adapter = Adapter.load(self.folder, self._encoder_name()) or False
+        return self._adapter or None
+
     def forget(self) -> None:
         """Read the files again on next use (another process wrote a new model)."""
         with self._lock:
             self._calibration = None
             self._reranker = None
+            self._adapter = None

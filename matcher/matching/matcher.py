@@ -70,14 +70,20 @@ class Matcher:
     def listing_query(self, side: str, row: dict[str, Any]) -> Query:
         """A listing as a query: its title and full-text views, encoded, and its lexical text."""
         views, weights, lexical = query_views(side, row)
-        return Query(self._encoder().encode_queries(views), lexical, weights, views[0])
+        return Query(self._query_vectors(views), lexical, weights, views[0])
 
     def text_query(self, text: str) -> Query:
         """Free text as a query (NUL characters dropped; empty text refused)."""
         text = (text or "").replace("\x00", "").strip()
         if not text:
             raise Invalid("the search text is empty")
-        return Query(self._encoder().encode_queries([text]), text, None, text)
+        return Query(self._query_vectors([text]), text, None, text)
+
+    def _query_vectors(self, texts: list[str]):
+        """Query embeddings (cached), through the query adapter when `techmatch tune` installed one."""
+        vectors = self._encoder().encode_queries(texts)
+        adapter = self.models.adapter
+        return adapter.apply(vectors) if adapter is not None else vectors
 
     # -- ranking --------------------------------------------------------------------------
     def allowed(self, side: str, filters: dict[str, Any] | None) -> list[int] | None:
