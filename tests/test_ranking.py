@@ -231,3 +231,26 @@ def test_single_character_tokens():
     from matcher.retrieval.text import TOKENIZERS
 
     assert TOKENIZERS["char"]("齿轮PCB检测") == ["齿", "轮", "检", "测", "pcb"]
+
+
+def test_hubness_refresh_after_the_first_sweep_looks_only_at_what_changed(monkeypatch):
+    """A large side is swept once; later refreshes take the items changed since and the figures the other side's
+    drift made stale, without listing every id of the side again."""
+    hub, results, needs, rng = _hub_setup()
+    assert hub.refresh(results, needs, budget=10) == 0
+
+    def no_listing():
+        raise AssertionError("refresh listed every id again")
+
+    monkeypatch.setattr(results, "ids", no_listing)
+    results.add([500], _unit(rng.normal(size=(1, 8)).tolist()))  # a new item …
+    results.remove([3])  # … and a removed one
+    assert hub.refresh(results, needs, budget=10) == 0
+    with hub._lock:
+        assert float(hub._value[500]) == pytest.approx(_exact(results, needs, [500])[0], abs=1e-6)
+        assert np.isnan(hub._value[3])  # no figure for an item the index no longer holds
+    needs.add(list(range(3000, 3005)), _unit(rng.normal(size=(5, 8)).tolist()))  # 5 > 4: every figure is stale
+    assert hub.refresh(results, needs, budget=10) == 0
+    with hub._lock:
+        live = [i for i in range(1, 201) if i != 3]
+        assert np.allclose(hub._value[live], _exact(results, needs, live), atol=1e-6)

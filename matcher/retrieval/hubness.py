@@ -44,6 +44,7 @@ class Hubness:
         self.k, self.drift = k, drift
         self._lock = threading.Lock()
         self._covered: tuple | None = None  # (key, side version, other edits) when `refresh` last found all fresh
+        self._swept: tuple | None = None  # (key, side edits) at the start of the last complete `refresh`
         self._reset(None)
 
     def _reset(self, key: tuple | None) -> None:
@@ -56,7 +57,7 @@ class Hubness:
         """Forget every figure (benchmarks measure the cold cost with it)."""
         with self._lock:
             self._reset(None)
-            self._covered = None
+            self._covered = self._swept = None
 
     def tolerance(self, other: VectorIndex) -> int:
         """Changes on the other side a figure outlives."""
@@ -91,10 +92,15 @@ class Hubness:
             with self._lock:
                 if key == self._key:
                     self._keep(wanted[missing], values[missing], side_edits, other_edits, len(side))
-        return values
+        return np.nan_to_num(values, nan=0.0)
 
     def _compute(self, side: VectorIndex, other: VectorIndex, ids: np.ndarray) -> np.ndarray:
+        """Figures of these items (NaN for an item the index does not hold: removed)."""
         vectors = side.vectors(ids.tolist())
+        absent = ~vectors.any(axis=1)
+        return np.where(absent, np.nan, self._means(vectors, other)).astype(np.float32)
+
+    def _means(self, vectors: np.ndarray, other: VectorIndex) -> np.ndarray:
         sims = other.scores_all(vectors)  # one BLAS product: ~7x faster than a k-NN search per item
         if sims is not None:
             k = min(self.k, sims.shape[1])
@@ -158,25 +164,30 @@ class Hubness:
 
     def refresh(self, side: VectorIndex, other: VectorIndex | None, budget: float = 1.0) -> int:
         """Compute the figures of items that have none or a stale one, for up to `budget` seconds (a background
-        thread calls it, so queries find them ready); returns how many are still missing or stale."""
+        thread calls it, so queries find them ready); returns how many are still missing or stale.
+
+        The first pass sweeps every id of the side; later passes look only at items changed since the last complete
+        pass and at figures the other side's changes made stale, so a large catalogue is not scanned after every
+        write."""
         if other is None or not len(other) or not len(side):
             return 0
         key = (id(side), side.generation, id(other), other.generation)
         state = (key, side.version, other.edits)
         if state == self._covered:
             return 0  # nothing changed since every figure was fresh
-        ids = np.asarray(side.ids(), dtype=np.int64)
+        side_edits = side.edits
         with self._lock:
             if key != self._key:
                 self._reset(key)
-            inside = (ids >= 0) & (ids < len(self._value))
-            good = np.zeros(len(ids), dtype=bool)
-            at = ids[inside]
-            good[inside] = ~np.isnan(self._value[at]) & (other.edits - self._other_at[at] <= self.tolerance(other))
-            side_at = self._side_at[ids[good]]
-        todo = ids[~good]
-        if good.any():
-            todo = np.concatenate([todo, ids[good][side.changed_after(ids[good], side_at)]])
+            swept = self._swept[1] if self._swept is not None and self._swept[0] == key else None
+        if swept is None:
+            todo = self._sweep(side, other)
+        else:
+            changed = side.touched_since(swept)
+            with self._lock:
+                held = np.flatnonzero(~np.isnan(self._value))
+                stale = held[other.edits - self._other_at[held] > self.tolerance(other)]
+            todo = np.union1d(changed, stale)
         end = time.monotonic() + budget
         done = 0
         while done < len(todo) and time.monotonic() < end:
@@ -185,4 +196,21 @@ class Hubness:
         left = max(0, len(todo) - done)
         if not left:
             self._covered = state
+            with self._lock:
+                if key == self._key:
+                    self._swept = (key, side_edits)
         return left
+
+    def _sweep(self, side: VectorIndex, other: VectorIndex) -> np.ndarray:
+        """Every id of the side without a fresh figure."""
+        ids = np.asarray(side.ids(), dtype=np.int64)
+        with self._lock:
+            inside = (ids >= 0) & (ids < len(self._value))
+            good = np.zeros(len(ids), dtype=bool)
+            at = ids[inside]
+            good[inside] = ~np.isnan(self._value[at]) & (other.edits - self._other_at[at] <= self.tolerance(other))
+            side_at = self._side_at[ids[good]]
+        todo = ids[~good]
+        if good.any():
+            todo = np.concatenate([todo, ids[good][side.changed_after(ids[good], side_at)]])
+        return todo

@@ -182,6 +182,11 @@ class VectorIndex:
         self.edits += len(ids)
         self._touched.update(dict.fromkeys((int(i) for i in ids), self.edits))
 
+    def touched_since(self, edits: int) -> np.ndarray:
+        """Ids added, replaced or removed after the index had seen `edits` changes."""
+        with self.lock:
+            return np.fromiter((i for i, at in self._touched.items() if at > edits), dtype=np.int64)
+
     def changed_after(self, ids: np.ndarray, edits: np.ndarray) -> np.ndarray:
         """Whether each item was added, replaced or removed after the index had seen `edits` changes (per item)."""
         with self.lock:
