@@ -197,9 +197,9 @@ class FloatE5Encoder(Encoder):
             text = text[: int(len(text) * 0.85)]
         return text
 
-    def ids(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
-        """Token ids as the model takes them (prefix, <s> … </s>, cut to 512)."""
-        return [self.tokens.encode(self._fit(t, is_query), is_query, MAX_TOKENS) for t in texts]
+    def ids(self, texts: Sequence[str], is_query: bool, max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+        """Token ids as the model takes them (prefix, <s> … </s>, cut to max_tokens)."""
+        return [self.tokens.encode(self._fit(t, is_query), is_query, max_tokens) for t in texts]
 
     def forward(self, ids: list[list[int]]):
         """Mean-pooled hidden states (a torch tensor, not normalised; gradients flow when enabled)."""

@@ -318,23 +318,36 @@ def eval_(
 def tune(
     benchmark: BenchmarkDir,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds (grouped by need).")] = 5,
-    force: Annotated[bool, typer.Option(help="Install the adapter even if it did not help in cross-validation.")]
+    force: Annotated[bool, typer.Option(help="Install what was fitted even if it did not help in cross-validation.")]
     = False,
+    mode: Annotated[str, typer.Option(help="top-layers (fine-tune the float e5 model's top layers; needs torch), "
+                                           "adapter (a query-side adapter, seconds) or auto (top-layers when torch "
+                                           "is installed).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     queries: QueriesFile = "queries.jsonl",
     qrels: QrelsFile = "qrels.tsv",
     data_dir: DataDir = None,
 ) -> None:
-    """Fit the query adapter on judged pairs: cross-validated first (figures vs judged needs), installed beside
-    the index when it helps; `match`, `eval`, the API and the workbench then use it."""
+    """Tune on judged pairs: cross-validated by need first, installed in the data folder only when it helps;
+    `match`, `eval`, the API and the workbench then use it (restart other running processes)."""
+    import importlib.util
+
+    from matcher.errors import TechmatchError
+
+    if mode == "auto":
+        mode = "top-layers" if importlib.util.find_spec("torch") else "adapter"
     service = service_for(data_dir)
     bench = _benchmark(benchmark, queries, qrels)
-    report = service.tune(bench, folds=folds, force=force, log=None if as_json else (lambda m: err.print(m)))
+    try:
+        report = service.tune(bench, folds=folds, force=force, mode=mode,
+                              log=(lambda m: err.print(m)))
+    except TechmatchError as exc:
+        fail(str(exc))
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{bench.name}: {folds}-fold cross-validation by need ({report['method']})")
-    table.add_column("adapter fitted on", no_wrap=True)
+    table = Table(title=f"{bench.name}: {folds}-fold cross-validation by need ({report['method']}, {mode})")
+    table.add_column("fitted on", no_wrap=True)
     for head in ("T1 nDCG@10", "T1 P@1", "T2 R@100", "T2 nDCG@10", "fit CPU s"):
         table.add_column(head, justify="right")
     rows = [("none (untuned)", report["without"])] + [
@@ -344,11 +357,13 @@ def tune(
         table.add_row(label, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_p1", "t2_recall100", "t2_ndcg10")),
                       f"{f.get('fit_cpu_s', 0):.2f}")
     console.print(table)
+    what = "fine-tuned model" if mode == "top-layers" else "adapter"
     if report["installed"]:
-        console.print(f"adapter installed ({report['path']}): cross-validated gain {report['gain']:+.4f} on the "
-                      "mean of the four figures")
+        console.print(f"{what} installed ({report['path']}): cross-validated gain {report['gain']:+.4f} on the "
+                      "mean of the four figures" + (f"; catalogue re-encoded: {report['reindexed']}"
+                                                    if report.get("reindexed") else ""))
     else:
-        console.print(f"adapter not installed: cross-validated gain {report['gain']:+.4f}, not above "
+        console.print(f"{what} not installed: cross-validated gain {report['gain']:+.4f}, not above "
                       f"{report['min_gain']} (use --force to install it anyway)")
 
 

@@ -335,13 +335,29 @@ class MatchService:
         self.models.forget()
         return path
 
-    def tune(self, benchmark: Any, folds: int = 5, force: bool = False,
+    def tune(self, benchmark: Any, folds: int = 5, force: bool = False, mode: str = "adapter",
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Fit the query adapter on a judged benchmark, measured first by grouped cross-validation (see
-        learning/tuning.py); installed only when it lifts the figures there, or with `force`."""
-        from matcher.learning.tuning import tune
+        """Tune on a judged benchmark — the query adapter, or the float model's top layers — measured first by
+        grouped cross-validation (see learning/tuning.py); installed only when it lifts the figures there, or with
+        `force`."""
+        from matcher.learning import tuning
 
-        return tune(self, benchmark, folds=folds, force=force, log=log)
+        if mode == "top-layers":
+            return tuning.tune_model(self, benchmark, folds=folds, force=force, log=log)
+        if mode != "adapter":
+            raise Invalid(f"unknown tuning mode {mode!r}; choose adapter or top-layers")
+        return tuning.tune(self, benchmark, folds=folds, force=force, log=log)
+
+    def use_tuned_model(self, progress: Progress | None = None) -> dict[str, int]:
+        """Switch this process to the model just installed in the data folder and re-encode the catalogue with it
+        (the indexes of the old encoder cannot hold its vectors); returns the listings indexed."""
+        self._encoder = None
+        self.models.forget()
+        if self._catalogue is None and not any(self.store.count(t) for t in LISTING_TABLES):
+            return {}
+        with self._load_lock:
+            self._catalogue = self._new_catalogue()
+        return self._catalogue.rebuild(progress)
 
     def train(self, min_decisions: int = 20, actor: str = "system") -> dict[str, Any]:
         """Fit the reranker on brokers' decisions (see learning/training.py)."""

@@ -102,11 +102,20 @@ class Settings(BaseSettings):
         """The float e5 model folder."""
         return self.model_dir or self.data_dir / "models" / "e5-small-f32"
 
+    @property
+    def tuned_model_path(self) -> Path:
+        """Where `techmatch tune --mode top-layers` installs a fine-tuned model (it then replaces e5 here)."""
+        return self.data_dir / "models" / "tuned"
+
     def make_encoder(self, name: str | None = None) -> Encoder:
-        """The encoder these settings name (or `name`), without its cache."""
+        """The encoder these settings name (or `name`), without its cache; e5 is the model fine-tuned in this data
+        folder when there is one."""
         from embeddings import get_encoder
 
-        return get_encoder(name or self.encoder, self.st_model, self.encode_batch, model_dir=self.model_path)
+        name = name or self.encoder
+        if name in ("e5", "e5-float") and (self.tuned_model_path / "manifest.json").exists():
+            return get_encoder("e5-float", batch_size=self.encode_batch, model_dir=self.tuned_model_path)
+        return get_encoder(name, self.st_model, self.encode_batch, model_dir=self.model_path)
 
     @property
     def index_dir(self) -> Path:

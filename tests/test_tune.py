@@ -55,6 +55,20 @@ def test_folds_hold_every_need_once():
     assert sorted(i for f in folds for i in f) == list(range(23)) and all(4 <= len(f) <= 5 for f in folds)
 
 
+def _judged_mini_benchmark(service, folder):
+    """The mini catalogue as a judged benchmark: each need's two best matches, the first relevant."""
+    from matcher.learning.evaluation import load_benchmark
+
+    from .test_evaluation import _catalogue_as_benchmark
+
+    bench = _catalogue_as_benchmark(service, folder)
+    answers = [(q["id"], m.item["ref"]) for q in bench.queries
+               for m in service.match_need(service.find_by_ref("needs", q["id"])["id"], top_k=2)]
+    (folder / "qrels.tsv").write_text("query_id\tdoc_id\trelevance\n" + "".join(
+        f"{q}\t{d}\t{3 if i % 2 == 0 else 0}\n" for i, (q, d) in enumerate(answers)))
+    return load_benchmark(folder)
+
+
 def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_it(mini_service, tmp_path):
     """On the demo catalogue exported as a judged benchmark (each need's demo answer relevant): the report holds
     the untuned and cross-validated figures per training size; without a clear gain nothing is installed, with
@@ -62,23 +76,16 @@ def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_
     from typer.testing import CliRunner
 
     from matcher.cli import app
-    from matcher.learning.evaluation import evaluate, load_benchmark
+    from matcher.learning.evaluation import evaluate
     from matcher.service import MatchService
-
-    from .test_evaluation import _catalogue_as_benchmark
 
     s = mini_service
     folder = tmp_path / "bench"
-    bench = _catalogue_as_benchmark(s, folder)
-    answers = [(q["id"], m.item["ref"]) for q in bench.queries
-               for m in s.match_need(s.find_by_ref("needs", q["id"])["id"], top_k=2)]
-    (folder / "qrels.tsv").write_text("query_id\tdoc_id\trelevance\n" + "".join(
-        f"{q}\t{d}\t{3 if i % 2 == 0 else 0}\n" for i, (q, d) in enumerate(answers)))
-    bench = load_benchmark(folder)
+    bench = _judged_mini_benchmark(s, folder)
     data = tmp_path / "data"
     data.mkdir()
-    run = CliRunner().invoke(app, ["tune", "--benchmark", str(folder), "--folds", "3", "--json", "--data-dir",
-                                   str(data)])
+    run = CliRunner().invoke(app, ["tune", "--benchmark", str(folder), "--folds", "3", "--mode", "adapter", "--json",
+                                   "--data-dir", str(data)])
     assert run.exit_code == 0, run.output
     report = json.loads(run.output[run.output.index("{"):])
     assert set(report["with"]) == {"25", "50", "all"} and report["without"]["queries"] == len(bench.queries)
@@ -102,3 +109,25 @@ def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_
     assert not np.allclose(adapted.vectors, q.vectors) and np.isclose(np.linalg.norm(adapted.vectors), 1.0)
     service.close()
     other.close()
+
+
+def test_fine_tuning_the_top_layers_is_cross_validated_installed_and_replaces_the_encoder(mini_service, tmp_path):
+    """--mode top-layers: folds fine-tuned from the stock float model each time, the untuned float figures beside;
+    with --force the model is trained on every judged need, saved under a new versioned name in the data folder,
+    and this data folder's e5 is then that model (eval and match rank with it)."""
+    pytest.importorskip("torch")
+    from matcher.learning.evaluation import evaluate
+    from matcher.service import MatchService
+
+    bench = _judged_mini_benchmark(mini_service, tmp_path / "bench")
+    service = MatchService(make_settings(tmp_path / "data"))
+    report = service.tune(bench, folds=2, force=True, mode="top-layers")
+    assert report["mode"] == "top-layers" and report["installed"] and report["without"]["queries"] > 0
+    assert set(report["with"]) == {"all"} and report["with"]["all"]["fit_cpu_s"] >= 0
+    tuned = json.loads((tmp_path / "data" / "models" / "tuned" / "manifest.json").read_text("utf-8"))
+    stock = json.loads((tmp_path / "data" / "models" / "e5-small-f32" / "manifest.json").read_text("utf-8"))
+    assert tuned["name"] == report["model"] != stock["name"] and tuned["trained_on"]["benchmark"] == bench.name
+    assert service.encoder.name == tuned["name"]
+    figures = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
+    assert figures["hybrid"]["queries"] == report["without"]["queries"]
+    service.close()

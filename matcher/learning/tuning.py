@@ -135,3 +135,61 @@ def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | N
     if report["installed"]:
         report["path"] = str(service.save_adapter(model))
     return report
+
+
+def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, layers: int | None = None,
+                            say: Any = None) -> tuple[dict[str, Any], Any]:
+    """Grouped k-fold figures of the default method with the float model's top layers fine-tuned on the other
+    folds, next to the untuned float model on the same folds; returns (report, the float encoder, untuned)."""
+    from embeddings.e5_float import FloatE5Encoder, convert
+    from matcher.learning import finetune
+    from matcher.learning.evaluation import corpus_lexical, prepare
+    from matcher.retrieval.ranking import get_method
+
+    say = say or (lambda _m: None)
+    layers = finetune.LAYERS if layers is None else layers
+    stock = settings.data_dir / "models" / "e5-small-f32"
+    if not (stock / "manifest.json").exists():
+        convert(stock)
+    encoder = FloatE5Encoder(stock, batch_size=settings.encode_batch)
+    lexical = corpus_lexical(bench, settings)
+    method = get_method(settings.method)
+    split = folds_of(bench, folds)
+    say(f"untuned float model: encoding {len(bench.corpus)} listings")
+    base = prepare(bench, encoder, lexical)
+    without = _pooled([run_method(_subset(bench, test), adapted(base, None, test), method) for test in split])
+    saved = finetune.snapshot_top(encoder, layers)
+    runs, cpu = [], 0.0
+    for k, test in enumerate(split):
+        train = [i for j, fold in enumerate(split) if j != k for i in fold]
+        stats = finetune.train(encoder, finetune.benchmark_pairs(bench, train), layers=layers, seed=k)
+        cpu += stats["cpu_s"]
+        say(f"fold {k + 1}/{folds}: {stats['pairs']} pairs, {stats['cpu_s']} s CPU; re-encoding the listings")
+        runs.append(run_method(_subset(bench, test), adapted(prepare(bench, encoder, lexical), None, test), method))
+        finetune.reset_top(encoder, saved)
+    report = {"folds": folds, "method": method.name, "mode": "top-layers", "layers": layers, "without": without,
+              "with": {"all": {**_pooled(runs), "train_needs": round(len(bench.queries) * (folds - 1) / folds, 1),
+                               "fit_cpu_s": round(cpu / folds, 1)}}}
+    return report, encoder
+
+
+def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None
+               ) -> dict[str, Any]:
+    """Cross-validate top-layer fine-tuning on `bench`, then fine-tune on every judged need and install the model
+    in the data folder (it then replaces the bundled encoder there) when it lifted the figures by more than
+    MIN_GAIN in cross-validation (or `force`); the catalogue's listings are re-encoded with it."""
+    from matcher.learning import finetune
+
+    say = log or (lambda _m: None)
+    settings = service.settings
+    report, encoder = cross_validate_finetune(bench, settings, folds, say=say)
+    gain = headline(report["with"]["all"]) - headline(report["without"])
+    report.update(gain=round(gain, 4), min_gain=MIN_GAIN, installed=bool(gain > MIN_GAIN or force))
+    if report["installed"]:
+        stats = finetune.train(encoder, finetune.benchmark_pairs(bench, range(len(bench.queries))))
+        manifest = finetune.save(encoder, settings.tuned_model_path, {
+            "benchmark": bench.name, "needs": len(bench.queries), "mode": "top-layers", "layers": report["layers"],
+            **stats, "cv": report["with"]["all"], "cv_without": report["without"]})
+        report.update(path=str(settings.tuned_model_path), model=manifest["name"], fit_cpu_s=stats["cpu_s"])
+        report["reindexed"] = service.use_tuned_model()
+    return report
