@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import machine, percentiles
+from benchmarks.common import SHARED_EVAL, machine, percentiles, shared_benchmark
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bdci-dev"
+DEFAULT = SHARED_EVAL / "bdci-dev"
 
 
 def main() -> None:
@@ -24,15 +24,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a float model folder (default: the stock conversion)")
     parser.add_argument("--docs", type=int, default=400)
     args = parser.parse_args()
-    if not (args.benchmark / "queries.jsonl").exists():
-        print(f"{args.benchmark} not found: nothing to measure")
+    bench = shared_benchmark(args.benchmark)
+    if bench is None:
         sys.exit(0)
     from embeddings import get_encoder
     from embeddings.e5_float import FloatE5Encoder, convert
-    from matcher.learning.evaluation import load_benchmark
     from matcher.retrieval.documents import document_text, query_views
 
-    bench = load_benchmark(args.benchmark)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.model
         if folder is None:

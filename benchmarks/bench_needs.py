@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import machine, percentiles
+from benchmarks.common import SHARED_EVAL, machine, percentiles, shared_benchmark
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bdci-dev"
+DEFAULT = SHARED_EVAL / "bdci-dev"
 
 
 def _need_row(q: dict) -> dict:
@@ -50,17 +50,15 @@ def main() -> None:
     parser.add_argument("--benchmark", type=Path, default=DEFAULT)
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
-    if not (args.benchmark / "queries.jsonl").exists():
-        print(f"{args.benchmark} not found: nothing to measure")
+    bench = shared_benchmark(args.benchmark)
+    if bench is None:
         sys.exit(0)
 
     from embeddings import get_encoder
-    from matcher.learning.evaluation import load_benchmark
     from matcher.retrieval.documents import query_views
     from matcher.service import MatchService
     from matcher.settings import get_settings
 
-    bench = load_benchmark(args.benchmark)
     encoder = get_encoder("e5")
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings().model_copy(update={"data_dir": Path(tmp)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+from pathlib import Path
 
 import numpy as np
 
@@ -37,3 +38,16 @@ def peak_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+
+
+def shared_benchmark(folder: Path):
+    """A benchmark of ../shared/eval read at run time, or None (with a line saying so) when it is not there."""
+    if not (Path(folder) / "queries.jsonl").exists():
+        print(f"{folder} not found: nothing to measure")
+        return None
+    from matcher.learning.evaluation import load_benchmark
+
+    return load_benchmark(folder)
+
+
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

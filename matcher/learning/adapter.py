@@ -14,8 +14,6 @@ cross-validation. The file (a few KB) names the encoder it was fitted for; anoth
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,19 +53,15 @@ class Adapter:
 
     def save(self, folder: Path) -> Path:
         """Write the adapter beside the index, atomically."""
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / FILE
-        tmp = folder / f".{FILE}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
+        from matcher.retrieval.index import atomic_write
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:  # a file object: numpy would append ".npz" to a temporary file's name
                 np.savez(fh, scale=self.scale.astype(np.float32), encoder=np.asarray(self.encoder),
                          trained_on=np.asarray(json.dumps(self.trained_on, ensure_ascii=False)))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        path = Path(folder) / FILE
+        atomic_write(path, write)
         return path
 
     @classmethod
