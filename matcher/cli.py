@@ -339,8 +339,9 @@ def tune(
     service = service_for(data_dir)
     bench = _benchmark(benchmark, queries, qrels)
     try:
-        report = service.tune(bench, folds=folds, force=force, mode=mode,
-                              log=(lambda m: err.print(m)))
+        with _Bar("re-encoding the catalogue") as bar:
+            report = service.tune(bench, folds=folds, force=force, mode=mode, log=(lambda m: err.print(m)),
+                                  progress=bar)
     except TechmatchError as exc:
         fail(str(exc))
     if as_json:

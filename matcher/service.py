@@ -336,14 +336,14 @@ class MatchService:
         return path
 
     def tune(self, benchmark: Any, folds: int = 5, force: bool = False, mode: str = "adapter",
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+             log: Callable[[str], None] | None = None, progress: Progress | None = None) -> dict[str, Any]:
         """Tune on a judged benchmark — the query adapter, or the float model's top layers — measured first by
         grouped cross-validation (see learning/tuning.py); installed only when it lifts the figures there, or with
         `force`."""
         from matcher.learning import tuning
 
         if mode == "top-layers":
-            return tuning.tune_model(self, benchmark, folds=folds, force=force, log=log)
+            return tuning.tune_model(self, benchmark, folds=folds, force=force, log=log, progress=progress)
         if mode != "adapter":
             raise Invalid(f"unknown tuning mode {mode!r}; choose adapter or top-layers")
         return tuning.tune(self, benchmark, folds=folds, force=force, log=log)

@@ -121,13 +121,19 @@ def test_fine_tuning_the_top_layers_is_cross_validated_installed_and_replaces_th
 
     bench = _judged_mini_benchmark(mini_service, tmp_path / "bench")
     service = MatchService(make_settings(tmp_path / "data"))
-    report = service.tune(bench, folds=2, force=True, mode="top-layers")
+    service.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})  # a catalogue to re-encode
+    service.add_need({"title": "齿轮寿命不足", "description": "希望引入表面淬火技术"})
+    calls = []
+    report = service.tune(bench, folds=2, force=True, mode="top-layers", progress=lambda d, n: calls.append((d, n)))
     assert report["mode"] == "top-layers" and report["installed"] and report["without"]["queries"] > 0
     assert set(report["with"]) == {"all"} and report["with"]["all"]["fit_cpu_s"] >= 0
     tuned = json.loads((tmp_path / "data" / "models" / "tuned" / "manifest.json").read_text("utf-8"))
     stock = json.loads((tmp_path / "data" / "models" / "e5-small-f32" / "manifest.json").read_text("utf-8"))
     assert tuned["name"] == report["model"] != stock["name"] and tuned["trained_on"]["benchmark"] == bench.name
     assert service.encoder.name == tuned["name"]
+    assert report["reindexed"] == {"needs": 1, "results": 1} and calls  # re-encoded with it, with progress
+    assert {side.dense.encoder for side in service.catalogue.sides.values()} == {tuned["name"]}
+    assert service.match_need(service.list_listings("needs")[0][0]["id"], top_k=1)[0].item["title"] == "齿轮激光淬火工艺"
     figures = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
     assert figures["hybrid"]["queries"] == report["without"]["queries"]
     service.close()

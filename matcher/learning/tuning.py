@@ -173,8 +173,8 @@ def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, lay
     return report, encoder
 
 
-def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None
-               ) -> dict[str, Any]:
+def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None,
+               progress: Any = None) -> dict[str, Any]:
     """Cross-validate top-layer fine-tuning on `bench`, then fine-tune on every judged need and install the model
     in the data folder (it then replaces the bundled encoder there) when it lifted the figures by more than
     MIN_GAIN in cross-validation (or `force`); the catalogue's listings are re-encoded with it."""
@@ -191,5 +191,6 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = Fal
             "benchmark": bench.name, "needs": len(bench.queries), "mode": "top-layers", "layers": report["layers"],
             **stats, "cv": report["with"]["all"], "cv_without": report["without"]})
         report.update(path=str(settings.tuned_model_path), model=manifest["name"], fit_cpu_s=stats["cpu_s"])
-        report["reindexed"] = service.use_tuned_model()
+        say(f"{manifest['name']} installed in {settings.tuned_model_path}; re-encoding the catalogue")
+        report["reindexed"] = service.use_tuned_model(progress)
     return report
