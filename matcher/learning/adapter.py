@@ -53,15 +53,11 @@ class Adapter:
 
     def save(self, folder: Path) -> Path:
         """Write the adapter beside the index, atomically."""
-        from matcher.retrieval.index import atomic_write
-
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as fh:  # a file object: numpy would append ".npz" to a temporary file's name
-                np.savez(fh, scale=self.scale.astype(np.float32), encoder=np.asarray(self.encoder),
-                         trained_on=np.asarray(json.dumps(self.trained_on, ensure_ascii=False)))
+        from matcher.retrieval.index import atomic_savez
 
         path = Path(folder) / FILE
-        atomic_write(path, write)
+        atomic_savez(path, {"scale": self.scale.astype(np.float32), "encoder": np.asarray(self.encoder),
+                            "trained_on": np.asarray(json.dumps(self.trained_on, ensure_ascii=False))})
         return path
 
     @classmethod

@@ -12,7 +12,7 @@ extra). Measured by grouped cross-validation before anything is installed (see t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,19 +88,17 @@ def save(encoder: Any, folder: Path, trained_on: dict[str, Any]) -> dict:
     """Write the tuned model as a float model folder (name from its weights' hash); returns its manifest."""
     import json
 
-    from embeddings.e5_float import tokenizer_tables, weights_digest, write_folder
+    from embeddings.e5_float import model_name, read_tokenizer, tokenizer_tables, weights_digest, write_folder
 
     tensors = {k: v.detach().cpu().numpy() for k, v in encoder.model.state_dict().items()
                if not k.endswith("position_ids")}
     digest = weights_digest(tensors)
     base = encoder.manifest
-    manifest = {"name": f"e5-small-f32-{digest[:12]}", "base": base.get("name"), "source": base.get("source"),
+    manifest = {"name": model_name(digest), "base": base.get("name"), "source": base.get("source"),
                 "source_sha256": base.get("source_sha256"), "weights_sha256": digest, "trained_on": trained_on}
     config = json.loads((encoder.folder / "config.json").read_text("utf-8"))
-    from embeddings.e5_float import read_tokenizer
-
-    write_folder(folder, config, tensors, tokenizer_tables(read_tokenizer(encoder.folder / "tokenizer.json")),
-                 manifest)
+    tables = tokenizer_tables(read_tokenizer(encoder.folder / "tokenizer.json"))
+    write_folder(folder, config, tensors, tables, manifest)
     return manifest
 
 
@@ -115,5 +113,3 @@ def snapshot_top(encoder: Any, layers: int = LAYERS) -> dict[str, Any]:
     keep = tuple(f"encoder.layer.{i}." for i in range(n - layers, n))
     return {k: v.detach().clone() for k, v in encoder.model.state_dict().items() if k.startswith(keep)}
 
-
-Progress = Callable[[str], None]

@@ -1,11 +1,11 @@
-"""`techmatch tune`: fit the query adapter on judged needs, and measure it honestly first.
+"""`techmatch tune`: fit the query adapter, or fine-tune the float model's top layers, on judged needs — and
+measure it honestly first.
 
-Judgements come from a benchmark folder (graded pairs in the bdci format) and/or the brokers' decisions in the
-store (a confirmed pair is relevant, a rejected one is not). Figures are never measured on needs the adapter was
-fitted on: `cross_validate` splits the judged needs into folds (grouped by need: all of a need's pairs fall in one
-fold), fits on the others and ranks the held-out fold through the same `eval` code as `match` (the hybrid's
-shortlist, boosts and exclusions), and averages over folds; `sizes` gives the learning curve (figures against the
-number of judged needs fitted on).
+Judgements come from a benchmark folder (graded pairs in the bdci format; brokers' decisions in the store are not
+used yet). Figures are never measured on needs the adapter or model was fitted on: the cross-validations split the
+judged needs into folds (grouped by need: all of a need's pairs fall in one fold), fit on the others and rank the
+held-out fold through the same `eval` code as `match` (the hybrid's shortlist, boosts and exclusions), and average
+over folds; for the adapter `sizes` gives the learning curve (figures against the number of judged needs).
 """
 
 from __future__ import annotations
@@ -123,18 +123,22 @@ def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | N
     prepared = prepare(bench, encoder, corpus_lexical(bench, settings))  # raw query vectors: no adapter yet
     say(f"{bench.name}: {len(bench.queries)} needs, {len(bench.corpus)} listings; {folds}-fold cross-validation")
     report = cross_validate(bench, prepared, get_method(settings.method), encoder.name, folds, sizes)
-    gain = headline(report["with"]["all"]) - headline(report["without"])
-    report["gain"] = round(gain, 4)
-    examples = benchmark_examples(bench, prepared, range(len(bench.queries)))
-    started = time.process_time()
-    model = fit(examples, encoder.name, prepared.side.dense.vectors(list(range(len(bench.corpus)))),
-                trained_on={"benchmark": bench.name, "cv": report["with"]["all"], "cv_without": report["without"]})
-    report["fit_cpu_s"] = round(time.process_time() - started, 2)
-    report["installed"] = bool(gain > MIN_GAIN or force)
-    report["min_gain"] = MIN_GAIN
-    if report["installed"]:
+    if _verdict(report, force):
+        examples = benchmark_examples(bench, prepared, range(len(bench.queries)))
+        started = time.process_time()
+        model = fit(examples, encoder.name, prepared.side.dense.vectors(list(range(len(bench.corpus)))),
+                    trained_on={"benchmark": bench.name, "cv": report["with"]["all"],
+                                "cv_without": report["without"]})
+        report["fit_cpu_s"] = round(time.process_time() - started, 2)
         report["path"] = str(service.save_adapter(model))
     return report
+
+
+def _verdict(report: dict[str, Any], force: bool) -> bool:
+    """Record the cross-validated gain on the headline mean and whether what was measured gets installed."""
+    gain = headline(report["with"]["all"]) - headline(report["without"])
+    report.update(gain=round(gain, 4), min_gain=MIN_GAIN, installed=bool(gain > MIN_GAIN or force))
+    return report["installed"]
 
 
 def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, layers: int | None = None,
@@ -183,9 +187,7 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = Fal
     say = log or (lambda _m: None)
     settings = service.settings
     report, encoder = cross_validate_finetune(bench, settings, folds, say=say)
-    gain = headline(report["with"]["all"]) - headline(report["without"])
-    report.update(gain=round(gain, 4), min_gain=MIN_GAIN, installed=bool(gain > MIN_GAIN or force))
-    if report["installed"]:
+    if _verdict(report, force):
         stats = finetune.train(encoder, finetune.benchmark_pairs(bench, range(len(bench.queries))))
         manifest = finetune.save(encoder, settings.tuned_model_path, {
             "benchmark": bench.name, "needs": len(bench.queries), "mode": "top-layers", "layers": report["layers"],

@@ -32,6 +32,11 @@ HUB_DRIFT = 0.01  # share of the other side that may change before a figure is r
 REFRESH_CHUNK = 1024  # items per block product when figures are refreshed in the background
 
 
+def _key(side: VectorIndex, other: VectorIndex) -> tuple[int, int, int, int]:
+    """Which pair of indexes the figures belong to: replacing either (a build) voids them all."""
+    return (id(side), side.generation, id(other), other.generation)
+
+
 def corrected(dense: float, hubness: float, weight: float = HUB_WEIGHT) -> float:
     """A dense score less `weight` × the item's hubness: what the hybrid fuses and calibration reads."""
     return dense - weight * hubness
@@ -71,7 +76,7 @@ class Hubness:
         return dict(zip(wanted.tolist(), self._figures(side, other, wanted).astype(float).tolist()))
 
     def _figures(self, side: VectorIndex, other: VectorIndex, wanted: np.ndarray) -> np.ndarray:
-        key = (id(side), side.generation, id(other), other.generation)
+        key = _key(side, other)
         side_edits, other_edits = side.edits, other.edits  # read before the vectors: a change meanwhile voids them
         with self._lock:
             if key != self._key:
@@ -130,7 +135,7 @@ class Hubness:
     def export(self, side: VectorIndex, other: VectorIndex | None) -> dict[str, np.ndarray]:
         """The figures still fresh, for a snapshot: ids, values and the drift each has already taken (how many changes
         of the other side since it was computed), so a process loading the snapshot goes on counting from there."""
-        key = (id(side), side.generation, id(other), other.generation) if other is not None else None
+        key = _key(side, other) if other is not None else None
         with self._lock:
             if key is None or key != self._key:
                 ids = np.zeros(0, dtype=np.int64)
@@ -153,7 +158,7 @@ class Hubness:
         drift = np.asarray(saved["drift"], dtype=np.int64)
         if not (len(ids) == len(values) == len(drift)):
             raise ValueError("inconsistent hubness arrays")
-        key = (id(side), side.generation, id(other), other.generation)
+        key = _key(side, other)
         with self._lock:
             if key != self._key:
                 self._reset(key)
@@ -171,7 +176,7 @@ class Hubness:
         write."""
         if other is None or not len(other) or not len(side):
             return 0
-        key = (id(side), side.generation, id(other), other.generation)
+        key = _key(side, other)
         state = (key, side.version, other.edits)
         if state == self._covered:
             return 0  # nothing changed since every figure was fresh

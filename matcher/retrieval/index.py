@@ -55,6 +55,15 @@ def atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+
+def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """`np.savez` through `atomic_write` (into a file object: numpy would append ".npz" to a temporary name)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
+
 class VectorIndex:
     """Unit vectors by integer id: add (upsert), remove, search, save, load."""
 
