@@ -316,38 +316,46 @@ def eval_(
 
 @app.command()
 def tune(
-    benchmark: BenchmarkDir,
+    benchmark: Annotated[Path | None, typer.Option(help="Benchmark folder of judged pairs (queries.jsonl, "
+                                                        "corpus.jsonl, qrels.tsv).")] = None,
+    decisions: Annotated[bool, typer.Option("--decisions", help="Also tune on the brokers' confirm/reject "
+                                                                 "decisions in the store.")] = False,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds (grouped by need).")] = 5,
     force: Annotated[bool, typer.Option(help="Install what was fitted even if it did not help in cross-validation.")]
     = False,
     mode: Annotated[str, typer.Option(help="top-layers (fine-tune the float e5 model's top layers; needs torch), "
-                                           "adapter (a query-side adapter, seconds) or auto (top-layers when torch "
-                                           "is installed).")] = "auto",
+                                           "lora (low-rank updates of every layer), full (every layer), adapter (a "
+                                           "query-side adapter, seconds) or auto (top-layers when torch is "
+                                           "installed).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     queries: QueriesFile = "queries.jsonl",
     qrels: QrelsFile = "qrels.tsv",
     data_dir: DataDir = None,
 ) -> None:
-    """Tune on judged pairs: cross-validated by need first, installed in the data folder only when it helps;
-    `match`, `eval`, the API and the workbench then use it (restart other running processes)."""
+    """Tune on judged pairs (a benchmark folder and/or brokers' decisions): cross-validated by need first, installed
+    in the data folder only when it helps; `match`, `eval`, the API and the workbench then use it (restart other
+    running processes)."""
     import importlib.util
 
     from matcher.errors import TechmatchError
 
     if mode == "auto":
         mode = "top-layers" if importlib.util.find_spec("torch") else "adapter"
+    if benchmark is None and not decisions:
+        fail("nothing to tune on: give --benchmark DIR, --decisions, or both")
     service = service_for(data_dir)
-    bench = _benchmark(benchmark, queries, qrels)
+    bench = _benchmark(benchmark, queries, qrels) if benchmark is not None else None
     try:
         with _Bar("re-encoding the catalogue") as bar:
             report = service.tune(bench, folds=folds, force=force, mode=mode, log=(lambda m: err.print(m)),
-                                  progress=bar)
+                                  progress=bar, decisions=decisions)
     except TechmatchError as exc:
         fail(str(exc))
+    name = report.get("benchmark") or (bench.name if bench is not None else "decisions")
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{bench.name}: {folds}-fold cross-validation by need ({report['method']}, {mode})")
+    table = Table(title=f"{name}: {folds}-fold cross-validation by need ({report['method']}, {mode})")
     table.add_column("fitted on", no_wrap=True)
     for head in ("T1 nDCG@10", "T1 P@1", "T2 R@100", "T2 nDCG@10", "fit CPU s"):
         table.add_column(head, justify="right")
@@ -358,7 +366,7 @@ def tune(
         table.add_row(label, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_p1", "t2_recall100", "t2_ndcg10")),
                       f"{f.get('fit_cpu_s', 0):.2f}")
     console.print(table)
-    what = "fine-tuned model" if mode == "top-layers" else "adapter"
+    what = "adapter" if mode == "adapter" else "fine-tuned model"
     if report["installed"]:
         console.print(f"{what} installed ({report['path']}): cross-validated gain {report['gain']:+.4f} on the "
                       "mean of the four figures" + (f"; catalogue re-encoded: {report['reindexed']}"

@@ -335,18 +335,24 @@ class MatchService:
         self.models.forget()
         return path
 
-    def tune(self, benchmark: Any, folds: int = 5, force: bool = False, mode: str = "adapter",
-             log: Callable[[str], None] | None = None, progress: Progress | None = None) -> dict[str, Any]:
-        """Tune on a judged benchmark — the query adapter, or the float model's top layers — measured first by
-        grouped cross-validation (see learning/tuning.py); installed only when it lifts the figures there, or with
-        `force`."""
-        from matcher.learning import tuning
+    def tune(self, benchmark: Any = None, folds: int = 5, force: bool = False, mode: str = "adapter",
+             log: Callable[[str], None] | None = None, progress: Progress | None = None, decisions: bool = False
+             ) -> dict[str, Any]:
+        """Tune on judged pairs — a benchmark's and/or the brokers' decisions (`decisions`) — the query adapter or a
+        fine-tune of the float model (top layers, LoRA or full), measured first by grouped cross-validation (see
+        learning/tuning.py); installed only when it lifts the figures there, or with `force`."""
+        from matcher.learning import finetune, judgements, tuning
 
-        if mode == "top-layers":
-            return tuning.tune_model(self, benchmark, folds=folds, force=force, log=log, progress=progress)
-        if mode != "adapter":
-            raise Invalid(f"unknown tuning mode {mode!r}; choose adapter or top-layers")
-        return tuning.tune(self, benchmark, folds=folds, force=force, log=log)
+        if mode not in ("adapter", *finetune.MODES):
+            raise Invalid(f"unknown tuning mode {mode!r}; choose adapter, {', '.join(finetune.MODES)}")
+        sources = ([benchmark] if benchmark is not None else []) + (
+            [judgements.decisions_benchmark(self)] if decisions else [])
+        if not sources:
+            raise Invalid("nothing to tune on: give a benchmark folder, the brokers' decisions, or both")
+        bench = judgements.combine(*sources)
+        if mode == "adapter":
+            return tuning.tune(self, bench, folds=folds, force=force, log=log)
+        return tuning.tune_model(self, bench, folds=folds, mode=mode, force=force, log=log, progress=progress)
 
     def use_tuned_model(self, progress: Progress | None = None) -> dict[str, int]:
         """Switch this process to the model just installed in the data folder and re-encode the catalogue with it

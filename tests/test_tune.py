@@ -137,3 +137,102 @@ def test_fine_tuning_the_top_layers_is_cross_validated_installed_and_replaces_th
     figures = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
     assert figures["hybrid"]["queries"] == report["without"]["queries"]
     service.close()
+
+
+def _decided_service(s):
+    """The mini catalogue with every batch candidate decided by a broker who knows the right answers."""
+    from matcher import review
+    from matcher.ingest.importer import import_file
+
+    from .conftest import FIXTURES
+    from .test_learn import EXPECTED
+
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    s.batch_match(top_k=5)
+    refs = {r["id"]: r["ref"] for r in s.store.rows("needs")}
+    rrefs = {r["id"]: r["ref"] for r in s.store.rows("results")}
+    return [(cand, EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]])
+            for cand in review.list_candidates(s, limit=200)[0]]
+
+
+def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
+    """Confirmed candidates become relevant judgements, rejected ones judged non-relevant, for the needs brokers
+    decided on, over the whole catalogue; `tune --decisions` cross-validates on them (alone or beside a benchmark
+    folder, ids kept apart), and refuses with a reason while nothing is confirmed."""
+    from typer.testing import CliRunner
+
+    from matcher import review
+    from matcher.cli import app
+    from matcher.errors import Invalid
+    from matcher.learning.judgements import combine, decisions_benchmark
+
+    s = fresh_service
+    decided = _decided_service(s)
+    for cand, good in decided:
+        if not good:
+            review.decide(s, cand["id"], "reject", "off_topic")
+    with pytest.raises(Invalid, match="no confirmed candidate"):
+        decisions_benchmark(s)
+    for cand, good in decided:
+        if good:
+            review.decide(s, cand["id"], "confirm")
+    bench = decisions_benchmark(s)
+    assert len(bench.corpus) == s.store.count("results") and len(bench.queries) == 5
+    grades = sorted(g for q in bench.qrels.values() for g in q.values())
+    assert grades.count(2) == 5 and grades.count(0) == len(decided) - 5
+    for q in bench.queries:  # the confirmed result is the one the broker knew was right
+        right = [d for d, g in bench.qrels[q["id"]].items() if g == 2]
+        assert len(right) == 1 and q["title"] == s.store.get("needs", int(q["id"]))["title"]
+    binary = {q: {d: int(g > 0) for d, g in docs.items()} for q, docs in bench.qrels.items()}
+    both = combine(bench, bench.__class__("other", bench.queries, bench.corpus, binary, 1))
+    assert len({q["id"] for q in both.queries}) == 10 and len({d["id"] for d in both.corpus}) == 2 * len(bench.corpus)
+    assert max(g for q in both.qrels.values() for g in q.values()) == 2  # binary judgements lifted to the scale
+    report = s.tune(decisions=True, folds=2, mode="adapter")
+    assert report["benchmark"] == "decisions" and report["without"]["queries"] == 5
+    assert report["installed"] == (report["gain"] > MIN_GAIN)
+    run = CliRunner().invoke(app, ["tune", "--data-dir", str(tmp_path / "empty")])
+    assert run.exit_code == 2 and "--decisions" in run.output
+
+
+def test_lora_and_full_fine_tuning_change_what_they_should(tmp_path):
+    """top-layers leaves the lower layers alone; full trains them too; LoRA's low-rank updates are merged into the
+    weights afterwards (a plain BERT with the stock model's tensors, servable like any other); no mode touches the
+    word embeddings; a judged non-relevant listing joins the batch as a hard negative."""
+    pytest.importorskip("torch")
+    from embeddings.e5_float import FloatE5Encoder, convert
+    from matcher.learning import finetune
+    from matcher.learning.evaluation import Benchmark
+
+    convert(tmp_path / "f32")
+    encoder = FloatE5Encoder(tmp_path / "f32")
+    bench = Benchmark("t", [{"id": f"n{i}", "title": t, "description": "", "exclude": set()}
+                            for i, t in enumerate(["齿轮寿命不足", "锂电池低温衰减", "污水除磷"])],
+                      [{"id": f"r{i}", "title": t, "abstract": ""}
+                       for i, t in enumerate(["齿轮激光淬火", "低温电解液", "化学除磷工艺", "茶叶加工"])],
+                      {"n0": {"r0": 3, "r3": 0}, "n1": {"r1": 2}, "n2": {"r2": 3, "r3": 0}})
+    pairs = finetune.benchmark_pairs(bench, range(3))
+    assert [p[3] for p in pairs] == ["茶叶加工", "", "茶叶加工"]
+    assert all(not p[3] for p in finetune.benchmark_pairs(bench, range(3), negatives=False))
+    stock = finetune.snapshot(encoder)
+    keys = set(encoder.model.state_dict())
+    lowest, top, words = "encoder.layer.0.attention.self.query.weight", "encoder.layer.11.output.dense.weight", \
+        "embeddings.word_embeddings.weight"
+    before_words = encoder.model.state_dict()[words].clone()
+    changed = {}
+    for mode in finetune.MODES:
+        finetune.train(encoder, pairs * 2, mode=mode, lr=1e-3)
+        state = encoder.model.state_dict()
+        assert set(state) == keys  # merged: nothing of LoRA's left in the model
+        changed[mode] = {k for k in (lowest, top) if not torch_equal(state[k], stock[k])}
+        assert torch_equal(state[words], before_words)
+        finetune.restore(encoder, stock)
+    assert changed == {"top-layers": {top}, "lora": {lowest}, "full": {lowest, top}}
+    with pytest.raises(ValueError, match="unknown fine-tuning mode"):
+        finetune.train(encoder, pairs, mode="everything")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

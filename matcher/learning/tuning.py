@@ -1,11 +1,12 @@
-"""`techmatch tune`: fit the query adapter, or fine-tune the float model's top layers, on judged needs — and
-measure it honestly first.
+"""`techmatch tune`: fit the query adapter, or fine-tune the float model (top layers, LoRA or full), on judged
+needs — and measure it honestly first.
 
-Judgements come from a benchmark folder (graded pairs in the bdci format; brokers' decisions in the store are not
-used yet). Figures are never measured on needs the adapter or model was fitted on: the cross-validations split the
-judged needs into folds (grouped by need: all of a need's pairs fall in one fold), fit on the others and rank the
-held-out fold through the same `eval` code as `match` (the hybrid's shortlist, boosts and exclusions), and average
-over folds; for the adapter `sizes` gives the learning curve (figures against the number of judged needs).
+Judgements come from a benchmark folder (graded pairs in the bdci format) and/or the brokers' confirm/reject
+decisions in the store (judgements.py turns them into a benchmark). Figures are never measured on needs the
+adapter or model was fitted on: the cross-validations split the judged needs into folds (grouped by need: all of a
+need's pairs fall in one fold), fit on the others and rank the held-out fold through the same `eval` code as
+`match` (the hybrid's shortlist, boosts and exclusions), and average over folds; `sizes` gives the learning curve
+(figures against the number of judged needs).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | N
     encoder = cached_encoder(settings.encoder, settings)
     prepared = prepare(bench, encoder, corpus_lexical(bench, settings))  # raw query vectors: no adapter yet
     say(f"{bench.name}: {len(bench.queries)} needs, {len(bench.corpus)} listings; {folds}-fold cross-validation")
-    report = cross_validate(bench, prepared, get_method(settings.method), encoder.name, folds, sizes)
+    report = {"benchmark": bench.name,
+              **cross_validate(bench, prepared, get_method(settings.method), encoder.name, folds, sizes)}
     if _verdict(report, force):
         examples = benchmark_examples(bench, prepared, range(len(bench.queries)))
         started = time.process_time()
@@ -141,17 +143,18 @@ def _verdict(report: dict[str, Any], force: bool) -> bool:
     return report["installed"]
 
 
-def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, layers: int | None = None,
-                            say: Any = None) -> tuple[dict[str, Any], Any]:
-    """Grouped k-fold figures of the default method with the float model's top layers fine-tuned on the other
-    folds, next to the untuned float model on the same folds; returns (report, the float encoder, untuned)."""
+def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, mode: str = "top-layers",
+                            sizes: Sequence[int | None] = (None,), negatives: bool = True, say: Any = None
+                            ) -> tuple[dict[str, Any], Any]:
+    """Grouped k-fold figures of the default method with the float model fine-tuned (as `mode` says) on the other
+    folds — on all their needs, or on `sizes` of them for a learning curve — next to the untuned float model on
+    the same folds; returns (report, the float encoder, untuned)."""
     from embeddings.e5_float import FloatE5Encoder, convert
     from matcher.learning import finetune
     from matcher.learning.evaluation import corpus_lexical, prepare
     from matcher.retrieval.ranking import get_method
 
     say = say or (lambda _m: None)
-    layers = finetune.LAYERS if layers is None else layers
     stock = settings.data_dir / "models" / "e5-small-f32"
     if not (stock / "manifest.json").exists():
         convert(stock)
@@ -162,35 +165,47 @@ def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, lay
     say(f"untuned float model: encoding {len(bench.corpus)} listings")
     base = prepare(bench, encoder, lexical)
     without = _pooled([run_method(_subset(bench, test), adapted(base, None, test), method) for test in split])
-    saved = finetune.snapshot_top(encoder, layers)
-    runs, cpu = [], 0.0
-    for k, test in enumerate(split):
-        train = [i for j, fold in enumerate(split) if j != k for i in fold]
-        stats = finetune.train(encoder, finetune.benchmark_pairs(bench, train), layers=layers, seed=k)
-        cpu += stats["cpu_s"]
-        say(f"fold {k + 1}/{folds}: {stats['pairs']} pairs, {stats['cpu_s']} s CPU; re-encoding the listings")
-        runs.append(run_method(_subset(bench, test), adapted(prepare(bench, encoder, lexical), None, test), method))
-        finetune.reset_top(encoder, saved)
-    report = {"folds": folds, "method": method.name, "mode": "top-layers", "layers": layers, "without": without,
-              "with": {"all": {**_pooled(runs), "train_needs": round(len(bench.queries) * (folds - 1) / folds, 1),
-                               "fit_cpu_s": round(cpu / folds, 1)}}}
+    saved = finetune.snapshot(encoder)
+    curves: dict[str, dict[str, float]] = {}
+    for size in sizes:
+        runs, cpu, needs = [], 0.0, []
+        for k, test in enumerate(split):
+            train = [i for j, fold in enumerate(split) if j != k for i in fold]
+            if size is not None:
+                train = sorted(np.random.default_rng(k).permutation(train)[:size].tolist())
+            pairs = finetune.benchmark_pairs(bench, train, seed=k, negatives=negatives)
+            stats = finetune.train(encoder, pairs, seed=k, mode=mode)
+            cpu += stats["cpu_s"]
+            needs.append(len({p[2] for p in pairs}))
+            say(f"{mode}, {'all' if size is None else size} needs, fold {k + 1}/{folds}: {stats['pairs']} pairs, "
+                f"{stats['cpu_s']} s CPU; re-encoding the listings")
+            runs.append(run_method(_subset(bench, test), adapted(prepare(bench, encoder, lexical), None, test),
+                                   method))
+            finetune.restore(encoder, saved)
+        curves["all" if size is None else str(size)] = {
+            **_pooled(runs), "train_needs": round(float(np.mean(needs)), 1), "fit_cpu_s": round(cpu / folds, 1)}
+    report = {"benchmark": bench.name, "folds": folds, "method": method.name, "mode": mode, "negatives": negatives,
+              "without": without, "with": curves}
+    if mode == "top-layers":
+        report["layers"] = finetune.LAYERS
     return report, encoder
 
 
-def tune_model(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None,
-               progress: Any = None) -> dict[str, Any]:
-    """Cross-validate top-layer fine-tuning on `bench`, then fine-tune on every judged need and install the model
-    in the data folder (it then replaces the bundled encoder there) when it lifted the figures by more than
-    MIN_GAIN in cross-validation (or `force`); the catalogue's listings are re-encoded with it."""
+def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-layers", force: bool = False,
+               log: Any = None, progress: Any = None) -> dict[str, Any]:
+    """Cross-validate fine-tuning (`mode`: top-layers, lora or full) on `bench`, then fine-tune on every judged
+    need and install the model in the data folder (it then replaces the bundled encoder there) when it lifted the
+    figures by more than MIN_GAIN in cross-validation (or `force`); the catalogue's listings are re-encoded with
+    it."""
     from matcher.learning import finetune
 
     say = log or (lambda _m: None)
     settings = service.settings
-    report, encoder = cross_validate_finetune(bench, settings, folds, say=say)
+    report, encoder = cross_validate_finetune(bench, settings, folds, mode=mode, say=say)
     if _verdict(report, force):
-        stats = finetune.train(encoder, finetune.benchmark_pairs(bench, range(len(bench.queries))))
+        stats = finetune.train(encoder, finetune.benchmark_pairs(bench, range(len(bench.queries))), mode=mode)
         manifest = finetune.save(encoder, settings.tuned_model_path, {
-            "benchmark": bench.name, "needs": len(bench.queries), "mode": "top-layers", "layers": report["layers"],
+            "benchmark": bench.name, "needs": len(bench.queries), "mode": mode, "layers": report.get("layers"),
             **stats, "cv": report["with"]["all"], "cv_without": report["without"]})
         report.update(path=str(settings.tuned_model_path), model=manifest["name"], fit_cpu_s=stats["cpu_s"])
         say(f"{manifest['name']} installed in {settings.tuned_model_path}; re-encoding the catalogue")
