@@ -309,6 +309,32 @@ class MatchPublic(BaseModel):
     explanation: Explanation
 
 
+class DuplicatePublic(BaseModel):
+    """A listing of the same side that looks like a copy (posted twice, imported again, relisted)."""
+
+    id: int
+    ref: str | None = None
+    title: str
+    org_id: int | None = None
+    similarity: float = Field(description="Cosine of the two listings' text vectors (the matching encoder's).")
+    title_similarity: float = Field(description="How alike the normalised titles are, 0–1 (1: the same title).")
+    same_organisation: bool = Field(description="Both listings name the same organisation (else one names none).")
+
+
+class DuplicatesPublic(BaseModel):
+    items: list[DuplicatePublic]
+
+
+class NeedCreated(NeedPublic):
+    possible_duplicates: list[DuplicatePublic] = Field(
+        [], description="Listings already in the catalogue that look like copies of this one.")
+
+
+class ResultCreated(ResultPublic):
+    possible_duplicates: list[DuplicatePublic] = Field(
+        [], description="Listings already in the catalogue that look like copies of this one.")
+
+
 class MatchesPublic(BaseModel):
     query: dict[str, Any] = Field(description="What was matched: the listing's id and title, or the free text.")
     method: str
@@ -354,6 +380,16 @@ class BulkReject(Strict):
     note: str = Field("", max_length=SHORT_MAX)
 
 
+class ReviewPublic(BaseModel):
+    id: int
+    candidate_id: int
+    decision: str
+    reason_code: str | None = None
+    note: str | None = None
+    actor: str | None = None
+    created_at: str | None = None
+
+
 class CandidatePublic(BaseModel):
     id: int
     run_id: int | None = None
@@ -368,18 +404,9 @@ class CandidatePublic(BaseModel):
     status: str
     need: dict[str, Any] = {}
     result: dict[str, Any] = {}
+    review: ReviewPublic | None = Field(None, description="The decision that stands (reason, note, who, when).")
     created_at: str | None = None
     updated_at: str | None = None
-
-
-class ReviewPublic(BaseModel):
-    id: int
-    candidate_id: int
-    decision: str
-    reason_code: str | None = None
-    note: str | None = None
-    actor: str | None = None
-    created_at: str | None = None
 
 
 class StageMove(Strict):
@@ -479,6 +506,10 @@ class ImportReportPublic(BaseModel):
     rejected: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     ignored_columns: list[str]
+    duplicates: list[dict[str, Any]] = Field([], description=(
+        "Rows that look like copies: of a listing already in the catalogue (duplicate_of, its id) or of an earlier "
+        "row of the file (duplicate_of_row); a file imported twice shows every row here."))
+    skipped: int = Field(0, description="Duplicate rows left out (skip_duplicates).")
 
 
 class Health(BaseModel):

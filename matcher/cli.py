@@ -78,6 +78,9 @@ def import_(
     kind: Annotated[str, typer.Option("--kind", "-k", help="needs, results or organisations")],
     strict: Annotated[bool, typer.Option(help="Import nothing if any row is invalid.")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="Write the report as JSON.")] = None,
+    skip_duplicates: Annotated[bool, typer.Option("--skip-duplicates", help=(
+        "Leave out rows that copy a listing already in the catalogue or an earlier row (a file imported twice)."
+    ))] = False,
     engine: EngineOpt = "local",
     ray_address: RayAddress = None,
     workers: EngineWorkers = 2,
@@ -94,7 +97,8 @@ def import_(
     try:
         runner = get_engine(engine, ray_address, workers)
         with _Bar(f"indexing {kind}" + (f" on {engine}" if runner else "")) as bar:
-            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar, engine=runner)
+            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar, engine=runner,
+                                 skip_duplicates=skip_duplicates)
     except (ValueError, FileNotFoundError, TechmatchError) as exc:
         fail(str(exc))
     console.print(f"{report.accepted} rows accepted ({report.created} new, {report.updated} updated), "
@@ -104,6 +108,12 @@ def import_(
         table = Table("row", "field", "reason", title="rejected rows")
         for r in report.rejected[:50]:
             table.add_row(str(r.row), r.field, r.reason)
+        console.print(table)
+    if report.duplicates:
+        table = Table("row", "copies", "title", title="likely duplicates" + (" (skipped)" if report.skipped else ""))
+        for d in report.duplicates[:50]:
+            table.add_row(str(d["row"]), f"#{d['duplicate_of']}" if "duplicate_of" in d
+                          else f"row {d['duplicate_of_row']}", d["title"])
         console.print(table)
     if report.warnings:
         first = report.warnings[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 from matcher.ingest.vocab import Vocab, load_vocab
 from matcher.learning import calibration
 from matcher.learning.models import Models
+from matcher.matching import duplicates
 from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text, query_views
@@ -256,6 +258,79 @@ class MatchService:
         """The listing of a side with this external reference, if any."""
         self._side(side)
         return self.store.find(side, ref=ref)
+
+    # -- duplicates -----------------------------------------------------------------------
+    def duplicates(self, side: str, item_id: int, limit: int = 5, viewer: Principal | bool | None = True
+                   ) -> list[dict[str, Any]]:
+        """Listings of the same side that look like copies of this one (see matching/duplicates.py), closest
+        first, leaving out confidential needs `viewer` may not see."""
+        row = self.get_listing(side, item_id)
+        dense = self.catalogue.sides[side].dense
+        found = duplicates.find(self.store, dense, side, row, dense.vectors([item_id]), {item_id}, limit * 2)
+        return self._seen_duplicates(side, found, viewer)[:limit]
+
+    def draft_duplicates(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]],
+                         viewer: Principal | bool | None = True) -> dict[int, dict[str, Any]]:
+        """For listings about to be saved (a form, an import's rows): position → the closest listing already in
+        the catalogue it copies (`id`), or the earlier position in `items` it repeats (`row`). A row whose ref
+        is already listed is an update of that listing, not a copy of it."""
+        self._side(side)
+        model = MODELS[side]
+        drafts = [i if isinstance(i, model) else model.model_validate(i) for i in items]
+        rows, new_orgs = [], {}
+        for d in drafts:
+            row = d.model_dump()
+            name = row.pop("org", None)
+            org = self.store.find("organisations", name=name) if name else None
+            # an organisation not created yet is none of the catalogue's (a negative id of its own)
+            org_id = org["id"] if org else (new_orgs.setdefault(name, -1 - len(new_orgs)) if name else None)
+            rows.append({**row, "org_id": org_id})
+        cat = self.catalogue
+        vectors = cat.encode(side, rows)  # cached: saving them next costs no second encoding
+        excludes = [{known["id"]} if d.ref and (known := self.find_by_ref(side, d.ref)) else set() for d in drafts]
+        found = duplicates.find_many(self.store, cat.sides[side].dense, side, rows, vectors, excludes, limit=4)
+        out: dict[int, dict[str, Any]] = {}
+        for pos, hits in enumerate(found):
+            seen = self._seen_duplicates(side, hits, viewer)
+            if seen:
+                out[pos] = seen[0]
+        for pos, earlier in duplicates.among(rows, vectors).items():
+            out.setdefault(pos, {"row": earlier, "title": rows[earlier]["title"]})
+        return out
+
+    def _seen_duplicates(self, side: str, found: Sequence[duplicates.Duplicate], viewer: Principal | bool | None
+                         ) -> list[dict[str, Any]]:
+        outsider, org = outsider_scope(viewer)
+        rows = self.store.get_many(side, [d.id for d in found]) if side == "needs" and outsider else {}
+        return [d.as_dict() for d in found
+                if not (d.id in rows and rows[d.id].get("confidentiality") == "brokers"
+                        and (org is None or rows[d.id].get("org_id") != org))]
+
+    def copies(self, side: str, ids: Sequence[int]) -> dict[int, int]:
+        """Among these listings, each that copies a lower-numbered one of them → that one (batch runs score and
+        propose only the first of a set of copies)."""
+        if not ids:
+            return {}
+        dense = self.catalogue.sides[side].dense
+        rows = self.store.get_many(side, list(ids))
+        present = [i for i in ids if i in rows]
+        found = duplicates.find_many(self.store, dense, side, [rows[i] for i in present], dense.vectors(present),
+                                     [{i} for i in present], limit=duplicates.NEIGHBOURS)
+        wanted, out = set(present), {}
+        for i, hits in zip(present, found, strict=True):
+            earlier = [d.id for d in hits if d.id < i and d.id in wanted]
+            if earlier:
+                out[i] = min(earlier)
+        return out
+
+    def without_copies(self, matches: Sequence[Match], side: str = "results") -> list[Match]:
+        """A ranking with every listing that copies a higher-ranked one left out (ranks renumbered)."""
+        if len(matches) < 2:
+            return list(matches)
+        vectors = self.catalogue.sides[side].dense.vectors([m.id for m in matches])
+        dropped = duplicates.among([m.item for m in matches], vectors)
+        kept = [m for pos, m in enumerate(matches) if pos not in dropped]
+        return [replace(m, rank=r) for r, m in enumerate(kept, 1)]
 
     def get_listing(self, side: str, item_id: int) -> dict[str, Any]:
         """One listing (NotFound when unknown)."""

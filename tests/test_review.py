@@ -97,3 +97,33 @@ def test_challenges_and_applications(batched):
     apps = review.list_applications(s, need["id"])
     assert [a["org"] for a in apps] == ["测试工业大学"]
     assert s.get_listing("needs", need["id"])["reward"] == 200
+
+
+def test_a_decision_can_be_taken_back_until_the_pairing_moves_on(batched):
+    """Undo: a rejection or a fresh confirmation goes back to pending (pairing removed, need open again, history
+    kept); the decision that stands is shown with reason, note, who and when; a pairing that moved on is dropped
+    in the pipeline instead."""
+    s = batched
+    need_id = s.store.find("needs", ref="T-N01")["id"]
+    first, second = review.list_candidates(s, need_id=need_id)[0][:2]
+    with pytest.raises(Conflict, match="no decision to take back"):
+        review.undo(s, first["id"])
+    review.decide(s, first["id"], "reject", "off_topic", note="方向不符", actor="broker-1")
+    shown = review.get_candidate(s, first["id"])["review"]
+    assert (shown["decision"], shown["reason_code"], shown["note"], shown["actor"]) == \
+        ("reject", "off_topic", "方向不符", "broker-1") and shown["created_at"]
+    assert review.undo(s, first["id"], actor="broker-1")["status"] == "pending"
+    assert review.get_candidate(s, first["id"])["review"] is None
+    review.decide(s, first["id"], "confirm", actor="broker-1")  # decided again after the undo
+    assert s.get_listing("needs", need_id)["status"] == "matched" and review.list_pairings(s)[1] == 1
+    review.undo(s, first["id"], actor="broker-1")
+    assert review.list_pairings(s)[1] == 0 and s.get_listing("needs", need_id)["status"] == "open"
+    assert [r["decision"] for r in review.list_reviews(s, first["id"])[0]] == ["undo", "confirm", "undo", "reject"]
+    review.decide(s, first["id"], "confirm")
+    review.decide(s, second["id"], "confirm")
+    review.undo(s, first["id"])  # the need keeps its other pairing, so it stays matched
+    assert s.get_listing("needs", need_id)["status"] == "matched"
+    (pairing,), _ = review.list_pairings(s)
+    review.move_pairing(s, pairing["id"], "contacted")
+    with pytest.raises(Conflict, match="moved on to 'contacted'"):
+        review.undo(s, second["id"])

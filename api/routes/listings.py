@@ -10,13 +10,16 @@ from matcher.access import Principal
 
 from ..deps import OPTIONAL_AUTH, AnyUser, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
+    DuplicatesPublic,
     MatchesPublic,
     Method,
     NeedCreate,
+    NeedCreated,
     NeedPublic,
     NeedUpdate,
     Page,
     ResultCreate,
+    ResultCreated,
     ResultPublic,
     ResultUpdate,
 )
@@ -43,7 +46,14 @@ def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
     if data.get("ref") and service.find_by_ref(side, data["ref"]):
         raise HTTPException(409, f"a {WHAT[side]} with ref {data['ref']!r} exists already")
     row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
-    return _view(service, side, row, who)
+    return {**_view(service, side, row, who), "possible_duplicates": service.duplicates(side, row["id"], viewer=who)}
+
+
+def _duplicates(service, side: str, item_id: int, who: Principal | None, limit: int) -> dict[str, Any]:
+    row = service.get_listing(side, item_id)
+    if side == "needs":
+        require_visible(who, row)
+    return {"items": service.duplicates(side, item_id, limit=limit, viewer=who)}
 
 
 def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str, Any]:
@@ -68,6 +78,7 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
 
 
 MatchQuery = Annotated[int, Query(ge=1, le=100)]
+DuplicateLimit = Annotated[int, Query(ge=1, le=20)]
 
 
 @needs.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)
@@ -79,7 +90,7 @@ def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) ->
             "offset": params.offset}
 
 
-@needs.post("", response_model=NeedPublic, status_code=201)
+@needs.post("", response_model=NeedCreated, status_code=201)
 def create_need(body: NeedCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Post a need for the caller's organisation (firms; admins on behalf of any)."""
     return _create(service, "needs", body, who)
@@ -109,6 +120,12 @@ def need_matches(need_id: Id, service: ServiceDep, who: OptionalPrincipal, param
     return _matches(service, "needs", need_id, who, top_k, method, params.filters)
 
 
+@needs.get("/{need_id:int}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
+def need_duplicates(need_id: Id, service: ServiceDep, who: OptionalPrincipal, limit: DuplicateLimit = 5) -> Any:
+    """Needs that look like copies of this one (the same organisation's, or unattributed), closest first."""
+    return _duplicates(service, "needs", need_id, who, limit)
+
+
 @results.get("", response_model=Page[ResultPublic])
 def list_results(service: ServiceDep, params: ResultList) -> Any:
     rows, total = service.list_listings("results", params.filters, params.q, params.sort, params.limit,
@@ -117,7 +134,7 @@ def list_results(service: ServiceDep, params: ResultList) -> Any:
             "offset": params.offset}
 
 
-@results.post("", response_model=ResultPublic, status_code=201)
+@results.post("", response_model=ResultCreated, status_code=201)
 def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
     """List a result for the caller's organisation (institutions; admins on behalf of any)."""
     return _create(service, "results", body, who)
@@ -145,3 +162,9 @@ def result_matches(result_id: Id, service: ServiceDep, who: OptionalPrincipal, p
                    top_k: MatchQuery = 10, method: Method | None = None) -> Any:
     """Open needs ranked for a result; confidential needs appear redacted to outsiders."""
     return _matches(service, "results", result_id, who, top_k, method, params.filters)
+
+
+@results.get("/{result_id:int}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
+def result_duplicates(result_id: Id, service: ServiceDep, who: OptionalPrincipal, limit: DuplicateLimit = 5) -> Any:
+    """Results that look like copies of this one (the same organisation's, or unattributed), closest first."""
+    return _duplicates(service, "results", result_id, who, limit)

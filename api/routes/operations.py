@@ -55,14 +55,16 @@ def get_batch(run_id: Id, service: ServiceDep, who: Broker) -> Any:
 @imports.post("", response_model=ImportReportPublic, status_code=201)
 def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs", "results", "organisations"], Query()],
                 file: Annotated[UploadFile, File(description="A .csv, .jsonl or .xlsx file.")],
-                strict: bool = False) -> Any:
-    """Import listings; the report gives each rejected row's number, field and reason."""
+                strict: bool = False, skip_duplicates: bool = False) -> Any:
+    """Import listings; the report gives each rejected row's number, field and reason, and each row that copies a
+    listing already in the catalogue or an earlier row (left out with skip_duplicates)."""
     assert kind in KINDS
     fmt = detect_format(file.filename or "")
     data = file.file.read(service.settings.max_upload_bytes + 1)
     if len(data) > service.settings.max_upload_bytes:
         raise HTTPException(413, f"the file is over {service.settings.max_upload_bytes} bytes")
-    report = import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "")
+    report = import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "",
+                          skip_duplicates=skip_duplicates)
     return report.to_dict()
 
 

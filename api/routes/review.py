@@ -63,6 +63,14 @@ def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -
     return review.get_candidate(service, candidate_id)
 
 
+@candidates.post("/{candidate_id:int}/undo", response_model=CandidatePublic)
+def undo(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
+    """Take back a decision: the candidate is pending again; a confirmation only while its pairing has not moved
+    on (409 otherwise)."""
+    review.undo(service, candidate_id, actor=who.actor)
+    return review.get_candidate(service, candidate_id)
+
+
 @candidates.post("/bulk-reject", response_model=dict[str, int])
 def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
     """Reject many pending candidates at once; if any cannot be rejected, none is."""

@@ -88,6 +88,9 @@ class Rejection:
     reason: str
 
 
+DUPLICATE_CHECK_MAX = 20_000  # rows an import checks for copies (each row: one search of its side's index)
+
+
 @dataclass
 class ImportReport:
     """What an import did."""
@@ -100,6 +103,8 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     warnings: list[Rejection] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # rows that copy a listing or an earlier row
+    skipped: int = 0  # duplicate rows left out (skip_duplicates)
     ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,16 +292,24 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
 
 
 def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
-                 strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None
-                 ) -> ImportReport:
-    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. `engine`
-    (matcher.bulk.get_engine) encodes the listings elsewhere, e.g. on Ray."""
+                 strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None,
+                 skip_duplicates: bool = False, check_duplicates: bool = True) -> ImportReport:
+    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. Rows that
+    copy a listing already in the catalogue (a file imported twice) or an earlier row are reported as warnings,
+    and left out with `skip_duplicates`. `engine` (matcher.bulk.get_engine) encodes the listings elsewhere, e.g.
+    on Ray."""
     if kind not in KINDS:
         raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     valid, report = validate(kind, data, fmt)
     report.source = source or fmt
     if strict and report.rejected:
         return report
+    if kind != "organisations" and check_duplicates and valid:
+        if engine is None and len(valid) <= DUPLICATE_CHECK_MAX:
+            valid = _flag_duplicates(service, kind, valid, report, skip_duplicates)
+        else:
+            report.warnings.append(Rejection(0, "", f"not checked for duplicates: a bulk import of {len(valid)} rows"
+                                                    + (" on an engine" if engine is not None else "")))
     items = [item for _, item in valid]
     report.accepted = len(items)
     audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
@@ -313,14 +326,36 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
     return report
 
 
+def _flag_duplicates(service: MatchService, kind: str, valid: list[tuple[int, Any]], report: ImportReport,
+                     skip: bool) -> list[tuple[int, Any]]:
+    """Report each row that copies a listing or an earlier row (a `duplicates` entry with the reason); returns the
+    rows to import (without those rows when `skip`)."""
+    found = service.draft_duplicates(kind, [item for _, item in valid])
+    for pos, dup in sorted(found.items()):
+        n = valid[pos][0]
+        if dup.get("id") is not None:
+            entry = {"row": n, "duplicate_of": dup["id"], "title": dup["title"], "similarity": dup["similarity"]}
+            why = f"likely a copy of {kind[:-1]} #{dup['id']} «{dup['title']}» (similarity {dup['similarity']:.2f})"
+        else:
+            entry = {"row": n, "duplicate_of_row": valid[dup["row"]][0], "title": dup["title"]}
+            why = f"repeats row {valid[dup['row']][0]} «{dup['title']}»"
+        report.duplicates.append({**entry, "reason": why + ("; skipped" if skip else "")})
+    if not skip:
+        return valid
+    report.skipped = len(found)
+    return [v for pos, v in enumerate(valid) if pos not in found]
+
+
 def import_file(service: MatchService, path: Path | str, kind: str, actor: str = "system", strict: bool = False,
-                progress: Progress | None = None, fmt: str | None = None, engine: Any = None) -> ImportReport:
+                progress: Progress | None = None, fmt: str | None = None, engine: Any = None,
+                skip_duplicates: bool = False, check_duplicates: bool = True) -> ImportReport:
     """Import a CSV, JSONL or XLSX file of needs, results or organisations (encoded on `engine` when given)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     return import_bytes(service, path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
-                        progress, source=path.name, engine=engine)
+                        progress, source=path.name, engine=engine, skip_duplicates=skip_duplicates,
+                        check_duplicates=check_duplicates)
 
 
 def load_folder(service: MatchService, folder: Path, actor: str = "system",
@@ -330,7 +365,9 @@ def load_folder(service: MatchService, folder: Path, actor: str = "system",
     counts: dict[str, int] = {}
     for kind in ("organisations", "needs", "results"):
         for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
-            report = import_file(service, path, kind, actor=actor, progress=progress, engine=engine)
+            # the demo catalogue holds relistings on purpose (the duplicate detector is measured on them)
+            report = import_file(service, path, kind, actor=actor, progress=progress, engine=engine,
+                                 check_duplicates=False)
             if report.rejected:
                 raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
             counts[kind] = counts.get(kind, 0) + report.accepted

@@ -22,6 +22,17 @@ COMPATIBLE_MODES: dict[str, set[str]] = {
 }
 
 
+# words of listing boilerplate that tell a broker nothing about the technology, however rare a small catalogue makes
+# them look: actions (实现, 完成), evaluation words (评估, 综合) and transfer terms (技术转让, the field fits say that)
+GENERIC_TERMS = frozenset({
+    "实现", "结合", "完成", "评估", "综合", "进行", "通过", "采用", "利用", "具有", "能够", "需要", "希望", "要求", "目前",
+    "现有", "解决", "提高", "提升", "降低", "改善", "优化", "满足", "达到", "相关", "方面", "方法", "方案", "问题",
+    "研究", "研发", "开发", "技术", "项目", "产品", "企业", "公司", "合作", "需求", "成果", "应用", "领域", "行业",
+    "技术转让", "技术许可", "技术服务", "技术咨询", "技术入股", "合作开发", "委托开发", "联合开发", "产学研",
+    "专利", "发明专利", "知识产权", "中试", "小试", "量产", "推广", "市场", "效益", "成本",
+})
+
+
 def word_idf(idf: Callable[[str], float], word: str) -> float:
     """A word's rarity from a bigram-level IDF table: the mean IDF of its bigrams (or of the word itself)."""
     direct = idf(word)
@@ -37,7 +48,7 @@ def shared_terms(query_text: str, doc_text: str, idf: Callable[[str], float], li
     doc_words = set(explain_words(doc_text)) | set(content_words(doc_text))
     seen: dict[str, float] = {}
     for w in content_words(query_text):
-        if len(w) < 2 or w.isdigit() or w in seen or w not in doc_words:
+        if len(w) < 2 or w.isdigit() or w in seen or w in GENERIC_TERMS or w not in doc_words:
             continue
         seen[w] = word_idf(idf, w)
     if not seen:

@@ -5,8 +5,34 @@
 
 from matcher.review.challenges import apply_challenge, list_applications, list_challenges, publish_challenge
 from matcher.review.pipeline import FINAL_STAGES, STAGE_ORDER, get_pairing, list_pairings, move_pairing, next_stages
-from matcher.review.queue import DECISIONS, bulk_reject, decide, get_candidate, list_candidates, list_reviews
+from matcher.review.queue import (
+    DECISIONS,
+    bulk_reject,
+    decide,
+    get_candidate,
+    last_review,
+    list_candidates,
+    list_reviews,
+    undo,
+)
 
-__all__ = ["DECISIONS", "FINAL_STAGES", "STAGE_ORDER", "apply_challenge", "bulk_reject", "decide", "get_candidate",
-           "get_pairing", "list_applications", "list_candidates", "list_challenges", "list_pairings", "list_reviews",
-           "move_pairing", "next_stages", "publish_challenge"]
+__all__ = [
+    "DECISIONS",
+    "FINAL_STAGES",
+    "STAGE_ORDER",
+    "apply_challenge",
+    "bulk_reject",
+    "decide",
+    "get_candidate",
+    "get_pairing",
+    "last_review",
+    "list_applications",
+    "list_candidates",
+    "list_challenges",
+    "list_pairings",
+    "list_reviews",
+    "move_pairing",
+    "next_stages",
+    "publish_challenge",
+    "undo",
+]

@@ -68,6 +68,7 @@ def start(service: MatchService, top_k: int, method: str | None, actor: str, res
 
 
 CHUNK = 20  # needs per transaction (and per task on an engine)
+COPY_SLACK = 5  # extra results ranked per need, so the top_k stay full after copies of a better one are dropped
 
 
 class _LockKeeper(Periodic):
@@ -96,6 +97,8 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
         batch = store.get("batch_runs", ticket.run_id)
         method, top_k = batch["method"], int(batch["top_k"])
         needs = store.ids("needs", "status = ?", ["open"])
+        copies = service.copies("needs", needs)  # a need posted twice is scored once: its first copy
+        needs = [n for n in needs if n not in copies]
         done_before = store.scored_needs(ticket.run_id)
         todo = [n for n in needs if n not in done_before]
         store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs),
@@ -128,7 +131,8 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
         store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now(), "candidates": total,
                                                    "engine": getattr(engine, "name", "local")})
         store.audit(batch["actor"], "batch_match", "batch_runs", ticket.run_id,
-                    {"needs": len(needs), "candidates": total, "engine": getattr(engine, "name", "local")})
+                    {"needs": len(needs), "candidates": total, "engine": getattr(engine, "name", "local"),
+                     "copies_skipped": sorted(copies)})
         return store.get("batch_runs", ticket.run_id)
     finally:
         store.release_lock(LOCK, ticket.token)
@@ -137,7 +141,9 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
 def score_needs(service: MatchService, run_id: int, need_ids: list[int], top_k: int, method: str) -> int:
     """Rank results for these needs and store them as the run's candidates in one transaction; returns how many.
     Idempotent: a chunk scored again (a retried task) rewrites the same rows."""
-    ranked = [(need_id, service.match_listing("needs", need_id, top_k=top_k, method=method)) for need_id in need_ids]
+    ranked = [(need_id, service.without_copies(service.match_listing("needs", need_id, top_k=top_k + COPY_SLACK,
+                                                                     method=method))[:top_k])
+              for need_id in need_ids]
     with service.store.transaction():
         return sum(_store_candidates(service, run_id, need_id, matches, method) for need_id, matches in ranked)
 

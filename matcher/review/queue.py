@@ -52,13 +52,14 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
 
 
 def get_candidate(service: MatchService, candidate_id: int) -> dict[str, Any]:
-    """One candidate with the full need and result rows (and the organisations' names)."""
+    """One candidate with the full need and result rows (and the organisations' names) and the decision that
+    stands on it (reason, note, who, when; None while pending)."""
     cand = service.store.get("candidates", candidate_id)
     need = service.store.get("needs", cand["need_id"])
     result = service.store.get("results", cand["result_id"])
     for row in (need, result):
         row["org"] = service.store.get("organisations", row["org_id"])["name"] if row.get("org_id") else None
-    return {**cand, "need": need, "result": result}
+    return {**cand, "need": need, "result": result, "review": last_review(service, candidate_id)}
 
 
 def decide(service: MatchService, candidate_id: int, decision: str, reason_code: str | None = None,
@@ -75,7 +76,7 @@ def decide(service: MatchService, candidate_id: int, decision: str, reason_code:
     with service.store.transaction():
         cand = service.store.get("candidates", candidate_id)
         if cand["status"] != "pending":
-            raise Conflict(f"candidate {candidate_id} was already {cand['status']}; decisions are final")
+            raise Conflict(f"candidate {candidate_id} was already {cand['status']}; take it back first (undo)")
         status = "confirmed" if decision == "confirm" else "rejected"
         service.store.update("candidates", candidate_id, {"status": status})
         service.store.insert("reviews", {"candidate_id": candidate_id, "decision": decision,
@@ -93,6 +94,38 @@ def decide(service: MatchService, candidate_id: int, decision: str, reason_code:
             if need["status"] == "open":
                 service.store.update("needs", need["id"], {"status": "matched"})
     return service.store.get("candidates", candidate_id)
+
+
+def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dict[str, Any]:
+    """Take back a decision: the candidate is pending again (a review row "undo" keeps the history). A
+    confirmation can be taken back only while its pairing has not moved on (its need is open again when no other
+    pairing holds it); after that the pairing is dropped through the pipeline instead."""
+    with service.store.transaction():
+        cand = service.store.get("candidates", candidate_id)
+        if cand["status"] == "pending":
+            raise Conflict(f"candidate {candidate_id} is pending: there is no decision to take back")
+        if cand["status"] == "confirmed":
+            pairing = service.store.find("pairings", candidate_id=candidate_id)
+            if pairing is not None and pairing["stage"] != "confirmed":
+                raise Conflict(f"the pairing of candidate {candidate_id} has moved on to {pairing['stage']!r}; "
+                               "drop it in the pipeline instead")
+            if pairing is not None:
+                service.store.delete("pairings", pairing["id"])
+                service.store.audit(actor, "delete", "pairings", pairing["id"], {"undo_of": candidate_id})
+            need = service.store.get("needs", cand["need_id"])
+            if need["status"] == "matched" and not service.store.count("pairings", "need_id = ?", [need["id"]]):
+                service.store.update("needs", need["id"], {"status": "open"})
+        service.store.update("candidates", candidate_id, {"status": "pending"})
+        service.store.insert("reviews", {"candidate_id": candidate_id, "decision": "undo", "reason_code": None,
+                                         "note": f"took back {cand['status']}", "actor": actor, "created_at": now()})
+        service.store.audit(actor, "undo", "candidates", candidate_id, {"was": cand["status"]})
+    return service.store.get("candidates", candidate_id)
+
+
+def last_review(service: MatchService, candidate_id: int) -> dict[str, Any] | None:
+    """The decision that stands on a candidate (reason, note, who, when), or None while it is pending."""
+    rows = service.store.rows("reviews", "candidate_id = ?", [candidate_id], "id desc", 1, 0)
+    return rows[0] if rows and rows[0]["decision"] != "undo" else None
 
 
 def bulk_reject(service: MatchService, candidate_ids: Sequence[int], reason_code: str, note: str = "",

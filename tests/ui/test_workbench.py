@@ -25,27 +25,72 @@ def test_every_page_renders(workbench, page, header):
     assert at.header[0].value == header
 
 
+def _label_id(label: str) -> int:
+    return int(label.split()[0][1:])
+
+
 def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
     at = app(workbench).run()
     assert not at.exception
     pair_id = at.selectbox(key="pair").value
-    need_title = service_for(workbench).store.get("needs", service_for(workbench).store.get(
-        "candidates", pair_id)["need_id"])["title"]
+    s = service_for(workbench)
+    need_title = s.store.get("needs", s.store.get("candidates", pair_id)["need_id"])["title"]
     assert any(need_title in m.value for m in at.markdown)  # the pair is open side by side
     assert any('class="term"' in m.value for m in at.markdown)  # shared terms highlighted
-    at.radio(key="decision").set_value("confirm")
     at.text_input(key="note").input("企业已同意面谈")
-    button(at, "提交决定").click().run()
+    at.button(key="confirm_now").click().run()
     assert not at.exception
-    assert at.success[0].value == "已确认，进入对接进度。"
-    assert pair_id not in [int(o.split()[0][1:]) for o in at.selectbox(key="pair").options]
-    s = service_for(workbench)
+    assert at.success[0].value.startswith("已确认，进入对接进度。")
+    assert pair_id not in [_label_id(o) for o in at.selectbox(key="pair").options]
     assert s.store.get("candidates", pair_id)["status"] == "confirmed"
-    assert s.store.find("reviews", candidate_id=pair_id)["actor"].startswith("broker:测试技术转移中心#")
+    review_row = s.store.find("reviews", candidate_id=pair_id)
+    assert review_row["actor"].startswith("broker:测试技术转移中心#") and review_row["note"] == "企业已同意面谈"
+    assert at.text_input(key="note").value == ""  # the note does not carry over to the next pair
     at.sidebar.radio(key="page").set_value("pipeline").run()
     assert not at.exception
     assert any(need_title in m.value for m in at.markdown)
     assert at.metric[0].value == "1"  # one pairing at stage 已确认待联系
+
+
+def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workbench):
+    """Confirm, reject, next and undo: after each, the picker's label, the open pair and the cards are the same
+    pair; undo puts the decided pair back in the queue and opens it; a decided pair shows who decided what."""
+    from matcher import review
+
+    s = service_for(workbench)
+    at = app(workbench).run()
+
+    def shown() -> int:
+        value = at.selectbox(key="pair").value
+        label = at.selectbox(key="pair").format_func(value)
+        need = s.store.get("needs", s.store.get("candidates", value)["need_id"])["title"]
+        assert _label_id(label) == value and any(f"· #{need}" in m.value or need in m.value for m in at.markdown)
+        return value
+
+    order = [_label_id(o) for o in at.selectbox(key="pair").options]
+    first = shown()
+    assert first == order[0]
+    at.button(key="confirm_now").click().run()
+    assert shown() == order[1]  # the next pair in the list, not a stale label
+    at.selectbox(key="reason").set_value("maturity_gap")
+    at.button(key="reject_now").click().run()
+    assert shown() == order[2] and s.store.get("candidates", order[1])["status"] == "rejected"
+    at.button(key="undo_last").click().run()  # takes back the rejection and opens that pair again
+    assert not at.exception and shown() == order[1] and s.store.get("candidates", order[1])["status"] == "pending"
+    assert at.success[0].value.startswith("已撤销对 #")
+    at.button(key="next_pair").click().run()
+    assert shown() == order[2]
+    at.selectbox(key="q_status").set_value("confirmed").run()
+    assert shown() == first
+    assert any("已确认" in i.value and "broker:测试技术转移中心#" in i.value for i in at.info)
+    at.button(key="undo_decided").click().run()
+    assert s.store.get("candidates", first)["status"] == "pending" and not review.list_pairings(s)[1]
+
+
+def test_a_filter_that_hides_everything_says_so(workbench):
+    at = app(workbench).run()
+    at.slider(key="q_conf").set_value(90).run()
+    assert not at.exception and at.info[0].value.startswith("没有符合当前筛选条件的候选对")
 
 
 def test_move_a_pairing_to_a_signed_contract(workbench):
@@ -59,6 +104,8 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
     at.selectbox(key="target").set_value("contacted")
     button(at, "推进").click().run()
     assert at.success[0].value == "已推进到「已联系」。"
+    picker = at.selectbox(key="pairing")
+    assert "[已联系]" in picker.format_func(picker.value)  # the picker names the stage the pairing is at now
     at.selectbox(key="target").set_value("negotiating")
     button(at, "推进").click().run()
     at.selectbox(key="target").set_value("contract_signed")
@@ -77,10 +124,9 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
 def test_reject_with_a_reason_and_bulk_reject(workbench):
     at = app(workbench).run()
     first = at.selectbox(key="pair").value
-    at.radio(key="decision").set_value("reject")
     at.selectbox(key="reason").set_value("maturity_gap")
-    button(at, "提交决定").click().run()
-    assert at.success[0].value == "已拒绝。"
+    at.button(key="reject_now").click().run()
+    assert at.success[0].value.startswith("已拒绝。")
     s = service_for(workbench)
     assert s.store.find("reviews", candidate_id=first)["reason_code"] == "maturity_gap"
     ids = at.multiselect(key="bulk_ids").options[:2]
@@ -91,6 +137,8 @@ def test_reject_with_a_reason_and_bulk_reject(workbench):
     at.button(key="bulk_go").click().run()
     assert at.success[0].value == "已批量拒绝 2 对。"
     assert s.store.count("candidates", "status = 'rejected'") == 3
+    assert at.selectbox(key="pair").value not in values  # the open pair is not one just rejected
+    assert at.multiselect(key="bulk_ids").value == []
 
 
 def test_post_a_need_and_find_it_in_search(workbench):

@@ -16,12 +16,33 @@ from ui.render import badge
 BOARD = ("confirmed", "contacted", "negotiating", "contract_signed", "closed", "dropped")
 
 
+def _move(service: MatchService, pid: int, actor: str, lang: str) -> None:
+    """(Form callback) move the pairing to the chosen stage; it stays open in the picker, under its new stage."""
+    state = st.session_state
+    target, value, note = state.get("target"), state.get("value") or None, state.get("move_note") or ""
+    if target == "contract_signed" and not value:
+        state["p_error"] = t("need_value", lang)
+        return
+    try:
+        review.move_pairing(service, pid, target, actor, note, value)
+    except (TechmatchError, ValueError) as exc:
+        state["p_error"] = str(exc)
+        return
+    state["flash"] = t("moved", lang, stage=service.vocab.pairing_stages.name(target))
+    if review.next_stages(target):
+        state["pairing"] = pid
+    else:
+        state.pop("pairing", None)
+
+
 def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
     st.header(t("pipeline", lang))
     if st.session_state.get("flash"):
         st.success(st.session_state.pop("flash"))
+    if st.session_state.get("p_error"):
+        st.error(st.session_state.pop("p_error"))
     rows, _total = review.list_pairings(service, limit=500)
     if not rows:
         st.info(t("no_pairings", lang))
@@ -49,26 +70,16 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         return
     labels = {r["id"]: f"#{r['id']} [{stages.name(r['stage'])}] {r['need_title']} ⇄ {r['result_title']}"
               for r in open_rows}
+    if st.session_state.get("pairing") not in labels:
+        st.session_state.pop("pairing", None)
     pid = st.selectbox(t("open_pairing", lang), list(labels), format_func=labels.get, key="pairing")
     current = next(r for r in open_rows if r["id"] == pid)
     with st.form("move", clear_on_submit=True):
         c1, c2, c3 = st.columns([2, 2, 4])
-        target = c1.selectbox(t("move_to", lang), review.next_stages(current["stage"]), format_func=stages.name,
-                              key="target")
-        value = c2.number_input(t("contract_value", lang), min_value=0.0, max_value=1e8, value=0.0, step=10.0,
-                                key="value")
-        note = c3.text_input(t("note", lang), key="move_note", max_chars=500)
-        if st.form_submit_button(t("move", lang), type="primary"):
-            if target == "contract_signed" and not value:
-                st.error(t("need_value", lang))
-            else:
-                try:
-                    review.move_pairing(service, pid, target, actor, note, value or None)
-                except (TechmatchError, ValueError) as exc:
-                    st.error(str(exc))
-                else:
-                    st.session_state["flash"] = t("moved", lang, stage=stages.name(target))
-                    st.rerun()
+        c1.selectbox(t("move_to", lang), review.next_stages(current["stage"]), format_func=stages.name, key="target")
+        c2.number_input(t("contract_value", lang), min_value=0.0, max_value=1e8, value=0.0, step=10.0, key="value")
+        c3.text_input(t("note", lang), key="move_note", max_chars=500)
+        st.form_submit_button(t("move", lang), type="primary", on_click=_move, args=(service, pid, actor, lang))
     st.caption(t("history", lang))
     history = review.get_pairing(service, pid)["history"]
 

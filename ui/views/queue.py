@@ -47,9 +47,9 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
     comps = cand.get("components") or {}
     m0, m1, m2, m3, m4 = st.columns(5)
     m0.metric(t("confidence", lang), _pct(cand.get("confidence")), help=t("confidence_help", lang))
-    m1.metric(t("score", lang), f"{cand['score']:.3f}")
-    m2.metric(t("dense", lang), f"{comps.get('dense', 0):.3f}")
-    m3.metric(t("lexical", lang), f"{comps.get('lexical', 0):.1f}")
+    m1.metric(t("rank", lang), f"{cand.get('rank') or '—'}", help=t("rank_help", lang))
+    m2.metric(t("dense", lang), f"{comps.get('dense', 0):.2f}", help=t("dense_help", lang))
+    m3.metric(t("shared_count", lang), len(terms), help=t("shared_count_help", lang))
     m4.metric(t("boost", lang), f"+{comps.get('boost', 0) * 100:.0f}%")
     fits = ex.get("fits") or {}
     if fits:
@@ -73,41 +73,145 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def _decide(service: MatchService, cid: int, decision: str, reason: str | None, note: str, actor: str,
-            lang: str) -> None:
-    """Record the decision and reload the queue (the next pair opens), or show why it was refused."""
+def _local(stamp: str | None) -> str:
+    """A stored UTC timestamp as local time (Asia/Shanghai), to the minute."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not stamp:
+        return ""
     try:
-        review.decide(service, cid, decision, reason, note, actor)
-    except (TechmatchError, ValueError) as exc:
-        st.error(str(exc))
-    else:
-        st.session_state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject", lang)
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp[:16]
+    if when.tzinfo is None:
+        from datetime import timezone
+
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def _next_after(pending: list[int], cid: int) -> int | None:
+    """The pending pair to open after deciding `cid`: the one below it in the list, else the one above."""
+    if cid not in pending:
+        return pending[0] if pending else None
+    pos = pending.index(cid)
+    rest = pending[pos + 1:] + pending[:pos][::-1]
+    return rest[0] if rest else None
+
+
+def _open(cid: int | None) -> None:
+    """Make `cid` the open pair. Called from widget callbacks, which run before the picker is built, so the
+    picker, the table and the cards all show it on this run."""
+    if cid is None:
         st.session_state.pop("pair", None)
-        st.rerun()
+    else:
+        st.session_state["pair"] = cid
+
+
+def _decide(service: MatchService, pending: list[int], cid: int, decision: str, actor: str, lang: str) -> None:
+    """(Button callback) record the decision with the reason and note on the page, clear the note and open the
+    next pending pair; or keep the pair open and say why the decision was refused."""
+    state = st.session_state
+    reason = state.get("reason") if decision == "reject" else None
+    try:
+        review.decide(service, cid, decision, reason, state.get("note") or "", actor)
+    except (TechmatchError, ValueError) as exc:
+        state["q_error"] = str(exc)
+        return
+    state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject", lang) + " " + \
+        t("undo_hint", lang, id=cid)
+    state["last_decided"] = cid
+    state["note"] = ""
+    _open(_next_after(pending, cid))
+
+
+def _undo(service: MatchService, cid: int, actor: str, lang: str) -> None:
+    """(Button callback) take back a decision and open that pair again where the queue shows it."""
+    state = st.session_state
+    try:
+        review.undo(service, cid, actor)
+    except (TechmatchError, ValueError) as exc:
+        state["q_error"] = str(exc)
+        return
+    state.pop("last_decided", None)
+    state["flash"] = t("undone", lang, id=cid)
+    if state.get("q_status", "pending") == "pending":
+        _open(cid)
+
+
+def _step(ids: list[int], cid: int) -> None:
+    """(Button callback) open the pair after `cid` in the list."""
+    _open(ids[(ids.index(cid) + 1) % len(ids)] if cid in ids else (ids[0] if ids else None))
+
+
+def _bulk(service: MatchService, pending: list[int], chosen: int, actor: str, lang: str) -> None:
+    """(Button callback) reject the pairs picked for bulk rejection; the open pair moves on if it was one."""
+    state = st.session_state
+    picked = list(state.get("bulk_ids") or [])
+    try:
+        n = review.bulk_reject(service, picked, state.get("bulk_reason"), actor=actor)
+    except (TechmatchError, ValueError) as exc:
+        state["q_error"] = str(exc)
+        return
+    state["flash"] = t("bulk_done", lang, n=n)
+    state.pop("last_decided", None)
+    state["bulk_ids"] = []
+    if chosen in picked:
+        _open(next((i for i in pending if i not in picked), None))
+
+
+def _decided(service: MatchService, cand: dict, lang: str, actor: str) -> None:
+    """What was decided on a pair that is no longer pending: decision, reason, note, who, when; undo."""
+    shown = cand.get("review") or {}
+    bits = [t(cand["status"], lang)]
+    if shown.get("reason_code"):
+        bits.append(f"{t('reason', lang)}：{service.vocab.reject_reasons.name(shown['reason_code'])}")
+    if shown.get("note"):
+        bits.append(f"{t('note', lang)}：{shown['note']}")
+    if shown.get("actor"):
+        bits.append(f"{t('who', lang)}：{shown['actor']}")
+    if shown.get("created_at"):
+        bits.append(f"{t('when', lang)}：{_local(shown['created_at'])}")
+    st.info(" · ".join(bits))
+    st.button("↶ " + t("undo", lang), key="undo_decided", on_click=_undo, args=(service, cand["id"], actor, lang))
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
     st.header(t("queue", lang))
-    if st.session_state.get("flash"):
-        st.success(st.session_state.pop("flash"))
+    flash, last = st.session_state.pop("flash", None), st.session_state.get("last_decided")
+    if st.session_state.get("q_error"):
+        st.error(st.session_state.pop("q_error"))
+    if flash:
+        c1, c2 = st.columns([6, 1])
+        c1.success(flash)
+        if last is not None:
+            c2.button("↶ " + t("undo", lang), key="undo_last", shortcut="U", on_click=_undo,
+                      args=(service, last, actor, lang))
     f = _filters(service, lang)
     rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
                                          f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"])
     st.caption(f"{total} · {t(f['status'], lang)}")
     if not rows:
-        st.info(t("no_candidates", lang))
+        filtered = f["industry"] or f["district"] or f["min_confidence"] or f["trl_min"] or f["trl_max"]
+        if filtered:
+            st.info(t("no_candidates_filtered", lang))
+        elif f["status"] != "pending":
+            st.info(t("no_decided", lang, status=t(f["status"], lang)))
+        else:
+            st.info(t("no_candidates", lang))
         return
-    table = [{"#": r["id"], t("score", lang): round(r["score"], 3),
-              t("confidence", lang): _pct(r.get("confidence")), t("need", lang): r["need"]["title"],
+    table = [{"#": r["id"], t("confidence", lang): _pct(r.get("confidence")), t("need", lang): r["need"]["title"],
               t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(
                   r["need"]["industry"]), t("district", lang): r["need"]["district"] or "",
               "TRL": r["result"]["trl"], t("confidential", lang): "🔒" if r["need"]["confidentiality"] == "brokers"
               else ""} for r in rows]
     event = st.dataframe(table, hide_index=True, width="stretch", height=240, on_select="rerun",
                          selection_mode="single-row", key="q_table")
-    labels = {r["id"]: f"#{r['id']}  {r['score']:.3f}  {r['need']['title']} ⇄ {r['result']['title']}" for r in rows}
+    labels = {r["id"]: f"#{r['id']}  {_pct(r.get('confidence'))}  {r['need']['title']} ⇄ {r['result']['title']}"
+              for r in rows}
     picked_rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     picked = rows[picked_rows[0]]["id"] if picked_rows and picked_rows[0] < len(rows) else None
     if picked is not None and picked != st.session_state.get("q_table_last"):
@@ -118,25 +222,28 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     chosen = st.selectbox(t("open_pair", lang), list(labels), format_func=labels.get, key="pair",
                           help=t("open_pair_help", lang))
     cand = review.get_candidate(service, chosen)
-    _pair(service, cand, lang)
+    pending = [r["id"] for r in rows if r["status"] == "pending"]
     if cand["status"] == "pending":
-        if st.button("✓ " + t("confirm", lang), type="primary", key="confirm_now"):
-            _decide(service, chosen, "confirm", None, "", actor, lang)
-        with st.form("decide", clear_on_submit=True, border=True):
-            c1, c2, c3 = st.columns([2, 2, 4])
-            decision = c1.radio(t("decide", lang), ["confirm", "reject"], format_func=lambda d: t(d, lang),
-                                horizontal=True, key="decision")
-            reason = c2.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                                  format_func=service.vocab.reject_reasons.name, key="reason")
-            note = c3.text_input(t("note", lang), key="note", max_chars=500)
-            if st.form_submit_button(t("decide", lang), type="primary"):
-                _decide(service, chosen, decision, reason if decision == "reject" else None, note, actor, lang)
+        c0, c1, c2 = st.columns([3, 5, 4])
+        c0.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
+                     format_func=service.vocab.reject_reasons.name, key="reason")
+        c1.text_input(t("note", lang), key="note", max_chars=500)
+        b1, b2, b3 = c2.columns(3)
+        for col in (b1, b2, b3):
+            col.markdown("&nbsp;")
+        b1.button("✓ " + t("confirm", lang), type="primary", key="confirm_now", shortcut="Y",
+                  help=t("key_confirm", lang), on_click=_decide, args=(service, pending, chosen, "confirm", actor, lang))
+        b2.button("✗ " + t("reject", lang), key="reject_now", shortcut="X", help=t("key_reject", lang),
+                  on_click=_decide, args=(service, pending, chosen, "reject", actor, lang))
+        b3.button("→ " + t("next_pair", lang), key="next_pair", shortcut="N", help=t("key_next", lang),
+                  on_click=_step, args=(list(labels), chosen))
+    else:
+        _decided(service, cand, lang, actor)
+    _pair(service, cand, lang)
     with st.expander(t("bulk_reject", lang)):
-        pending = [r["id"] for r in rows if r["status"] == "pending"]
-        picked = st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key="bulk_ids")
-        reason = st.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                              format_func=service.vocab.reject_reasons.name, key="bulk_reason")
-        if st.button(t("bulk_reject", lang), key="bulk_go", disabled=not picked):
-            n = review.bulk_reject(service, picked, reason, actor=actor)
-            st.session_state["flash"] = t("bulk_done", lang, n=n)
-            st.rerun()
+        st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key="bulk_ids",
+                       placeholder=t("choose", lang))
+        st.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
+                     format_func=service.vocab.reject_reasons.name, key="bulk_reason")
+        st.button(t("bulk_reject", lang), key="bulk_go", disabled=not st.session_state.get("bulk_ids"),
+                  on_click=_bulk, args=(service, pending, chosen, actor, lang))

@@ -1,0 +1,118 @@
+"""Duplicate and near-duplicate listings: found on post, import and through the API; a file imported twice is
+flagged (and skipped on request); a batch run never proposes both copies."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from matcher import review
+from matcher.ingest.importer import import_bytes, import_file
+from matcher.matching.duplicates import among, judge, normalise_title, title_similarity
+
+from .conftest import FIXTURES
+
+GEAR = {"title": "齿轮齿面激光淬火强化工艺", "org": "山城理工大学",
+        "abstract": "采用光纤激光扫描淬火替代整体渗碳淬火，硬化层深度0.8～1.2毫米，齿面硬度HRC58以上，淬火变形小于0.02毫米。"}
+
+
+def test_titles_compare_without_the_notes_a_relisting_adds():
+    assert normalise_title("齿轮齿面激光淬火强化工艺（2026年更新）") == normalise_title("齿轮 齿面激光淬火强化工艺")
+    assert title_similarity("低盐榨菜腌制（再次征集）", "低盐榨菜腌制") == 1.0
+    assert title_similarity("齿轮激光淬火", "锂电池回收") < 0.3 and title_similarity("", "x") == 0.0
+    same_org, other_org = {"id": 1, "title": "齿轮激光淬火", "org_id": 7}, {"id": 2, "title": "齿轮激光淬火", "org_id": 8}
+    assert judge(same_org, {**same_org, "id": 3}, 0.95) is not None
+    assert judge(same_org, other_org, 0.99) is None  # two organisations' listings are two listings
+    assert judge(same_org, {"id": 4, "title": "完全不同的题目", "org_id": None}, 0.95) is None
+    assert judge(same_org, {"id": 4, "title": "完全不同的题目", "org_id": None}, 0.99) is not None
+
+
+def test_a_relisting_is_found_on_post_and_a_file_imported_twice_is_flagged(fresh_service):
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    first = s.add_result(GEAR)
+    relisted = {**GEAR, "title": GEAR["title"] + "（2026年更新）", "abstract": GEAR["abstract"] + "本次更新了试验数据。"}
+    found = s.draft_duplicates("results", [relisted, {**GEAR, "org": "另一所大学"}])
+    assert list(found) == [0] and found[0]["id"] == first["id"] and found[0]["same_organisation"]
+    second = s.add_result(relisted)
+    assert [d["id"] for d in s.duplicates("results", second["id"])] == [first["id"]]
+    assert [d["id"] for d in s.duplicates("results", first["id"])] == [second["id"]]
+    unrelated = s.list_listings("results", text="电池")[0][0]
+    assert s.duplicates("results", unrelated["id"]) == []
+    data = (FIXTURES / "mini_needs.jsonl").read_bytes()
+    once = import_bytes(s, data, "needs", "jsonl")
+    assert once.duplicates == [] and once.created == 5
+    no_refs = "\n".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "ref"}, ensure_ascii=False)
+                        for line in data.decode().splitlines()).encode()
+    twice = import_bytes(s, no_refs, "needs", "jsonl")  # without refs: every row would be a new need
+    assert [d["row"] for d in twice.duplicates] == [1, 2, 3, 4, 5] and twice.created == 5
+    assert all("duplicate_of" in d and "copy of need" in d["reason"] for d in twice.duplicates)
+    skipped = import_bytes(s, no_refs + b"\n" + no_refs.splitlines()[0], "needs", "jsonl", skip_duplicates=True)
+    assert skipped.skipped == 6 and skipped.accepted == 0 and skipped.created == 0
+    assert s.store.count("needs") == 10
+    again = import_bytes(s, data, "needs", "jsonl")  # with refs: updates of the same needs, not copies of them …
+    refs = {s.find_by_ref("needs", json.loads(line)["ref"])["id"] for line in data.decode().splitlines()}
+    assert again.updated == 5 and len(again.duplicates) == 5  # … but the ref-less copies imported above are
+    assert not {d["duplicate_of"] for d in again.duplicates} & refs
+    assert s.store.count("needs") == 10
+
+
+def test_rows_of_one_file_that_repeat_each_other(fresh_service):
+    s = fresh_service
+    rows = [GEAR, {**GEAR, "title": GEAR["title"] + "（可定制）"}, {"title": "锂电池回收", "abstract": "湿法回收锂"}]
+    found = s.draft_duplicates("results", rows)
+    assert found == {1: {"row": 0, "title": GEAR["title"]}}
+    vectors = s.catalogue.encode("results", [{**r, "org_id": None} for r in rows])
+    assert among([{**r, "org_id": None} for r in rows], vectors) == {1: 0}
+
+
+def test_a_batch_run_never_proposes_both_copies(fresh_service):
+    """A need posted twice is scored once; a result listed twice is proposed once per need."""
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    gear_need = s.find_by_ref("needs", "T-N01")
+    org = s.store.get("organisations", gear_need["org_id"])["name"]
+    copy_need = s.add_need({**{k: gear_need[k] for k in ("title", "description", "industry", "district")},
+                            "org": org})
+    best = s.match_need(gear_need["id"], top_k=1)[0].item
+    best_org = s.store.get("organisations", best["org_id"])["name"] if best.get("org_id") else None
+    copy_result = s.add_result({"title": best["title"] + "（再次发布）", "abstract": best["abstract"], "org": best_org,
+                                "industry": best["industry"], "trl": best["trl"]})
+    ranked = s.match_need(gear_need["id"], top_k=5)
+    assert {best["id"], copy_result["id"]} <= {m.id for m in ranked}  # plain matching shows both …
+    kept = s.without_copies(ranked)
+    assert copy_result["id"] not in {m.id for m in kept} and [m.rank for m in kept] == list(range(1, len(kept) + 1))
+    assert s.copies("needs", s.store.ids("needs")) == {copy_need["id"]: gear_need["id"]}
+    s.batch_match(top_k=5)
+    rows = review.list_candidates(s, limit=500)[0]
+    assert copy_need["id"] not in {r["need_id"] for r in rows}  # … a batch run proposes one copy
+    gear = [r for r in rows if r["need_id"] == gear_need["id"]]
+    assert best["id"] in {r["result_id"] for r in gear} and copy_result["id"] not in {r["result_id"] for r in gear}
+    assert len(gear) == 5
+
+
+def test_the_api_reports_duplicates_on_create_and_per_listing(fresh_service):
+    from api.app import create_app
+    from matcher.access import create_key
+
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    firm = create_key(s.store, "firm", "测试汽车部件有限公司")[0]  # owns the confidential T-N04
+    other = create_key(s.store, "firm", "另一家企业")[0]
+    secret = s.find_by_ref("needs", "T-N04")
+    body = {"title": secret["title"], "description": secret["description"], "industry": secret["industry"]}
+    with TestClient(create_app(s.settings, service=s)) as client:
+        made = client.post("/needs", json=body, headers={"Authorization": f"Bearer {firm}"})
+        assert made.status_code == 201, made.text
+        assert [d["id"] for d in made.json()["possible_duplicates"]] == [secret["id"]]
+        new_id = made.json()["id"]
+        got = client.get(f"/needs/{new_id}/duplicates", headers={"Authorization": f"Bearer {firm}"})
+        assert got.status_code == 200 and got.json()["items"][0]["same_organisation"] is True
+        # another firm may read the public copy but not learn of the confidential original through it
+        assert client.get(f"/needs/{new_id}/duplicates", headers={"Authorization": f"Bearer {other}"}).json() == \
+            {"items": []}
+        assert client.get(f"/needs/{secret['id']}/duplicates").status_code in (403, 404)
+        assert client.get("/results/999999/duplicates").status_code == 404
+        assert client.get(f"/needs/{new_id}/duplicates?limit=0").status_code == 422
