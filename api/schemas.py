@@ -285,6 +285,8 @@ class Fits(BaseModel):
     modes_match: list[str]
     modes_compatible: list[str]
     modes_fit: bool | None = None
+    industry_code: str | None = Field(None, description="The result's cluster code (industry is its name).")
+    mode_codes: dict[str, list[str]] | None = Field(None, description="modes_match / modes_compatible as codes.")
 
 
 class Explanation(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run ui/app.py` from anywhere
 
@@ -17,12 +19,31 @@ from ui.views import batch, challenges, dashboard, listings, pipeline, queue
 PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges": challenges,
          "dashboard": dashboard, "batch": batch}
 
+
+
+# the widgets whose choices are shown in the chosen language (select boxes, radios, multiselects)
+RELABELLED = ("page", "q_status", "q_ind", "q_dist", "reason", "bulk_reason", "bulk_ids", "pair", "pairing", "target",
+              "s_side", "s_ind", "s_open", "n_ind", "n_dist", "n_mat", "n_modes", "r_ind", "r_dist", "r_mat",
+              "r_modes", "r_ip", "i_kind", "b_method", "c_need", "c_open")
+
+
+def _relabel() -> None:
+    """(Language switch callback) hand each choice widget its own value again, so the browser redraws choices
+    whose labels changed language (without it a select box keeps showing the old language's label)."""
+    state = st.session_state
+    for key in RELABELLED:
+        if key in state:
+            with contextlib.suppress(StreamlitAPIException):
+                state[key] = state[key]
+
+
 st.set_page_config(page_title="techmatch 技术供需对接", page_icon="🔗", layout="wide")
 st.markdown(render.CSS, unsafe_allow_html=True)
 service = get_service()
 with st.sidebar:
     title = st.empty()  # filled once the language is known, but shown above the switch
-    lang = "en" if st.radio(t("language"), ["中文", "English"], horizontal=True, key="lang") == "English" else "zh"
+    lang = "en" if st.radio(t("language"), ["中文", "English"], horizontal=True, key="lang",
+                            on_change=_relabel) == "English" else "zh"
     title.title(t("app_title", lang))
     who = auth.current(service)
     if who is not None:

@@ -16,8 +16,11 @@ mark.best {background: #d9f7be; border-bottom: 2px solid #52c41a; padding: 0 1px
 .badge.ok {background: #f6ffed; color: #389e0d; border: 1px solid #b7eb8f;}
 .badge.warn {background: #fffbe6; color: #d48806; border: 1px solid #ffe58f;}
 .listing {border: 1px solid #e8e8e8; border-radius: 8px; padding: 12px 14px; background: #fff; line-height: 1.7;}
-.listing h4 {margin: 0 0 6px 0;}
+.listing h4 {margin: 0 0 6px 0; font-size: 1.1rem; line-height: 1.4;}
 .muted {color: #8c8c8c; font-size: 0.85rem;}
+[data-testid="stAppDeployButton"] {display: none;}
+.block-container {padding-top: 2.2rem; padding-bottom: 1rem;}
+h2 {padding-top: 0.2rem;}
 </style>
 """
 

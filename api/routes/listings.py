@@ -78,7 +78,7 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
 
 
 MatchQuery = Annotated[int, Query(ge=1, le=100)]
-DuplicateLimit = Annotated[int, Query(ge=1, le=20)]
+DuplicateLimit = Annotated[int, Query(ge=1, le=200)]
 
 
 @needs.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,26 +20,37 @@ class Vocabulary:
     kind: str
     names: dict[str, str]
     lookup: dict[str, str] = field(repr=False)
+    names_en: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_entries(cls, kind: str, entries: list[dict], code_key: str = "code") -> Vocabulary:
         names: dict[str, str] = {}
+        names_en: dict[str, str] = {}
         lookup: dict[str, str] = {}
         for e in entries:
             code = e[code_key]
             name = e.get("name", code)
             names[code] = name
-            for alias in [code, name, *e.get("aliases", [])]:
+            if e.get("name_en"):
+                names_en[code] = e["name_en"]
+            for alias in [code, name, *e.get("aliases", []), *([e["name_en"]] if e.get("name_en") else [])]:
                 lookup.setdefault(_key(alias), code)
-        return cls(kind, names, lookup)
+        return cls(kind, names, lookup, names_en)
 
     def resolve(self, value: str) -> str | None:
         """The code for a code, name or alias; None when unknown."""
         return self.lookup.get(_key(value))
 
-    def name(self, code: str) -> str:
-        """The display name of a code (the code itself when unknown)."""
+    def name(self, code: str, lang: str = "zh") -> str:
+        """The display name of a code in a language (zh, or en where the vocabulary gives one); the code itself
+        when unknown."""
+        if lang == "en" and code in self.names_en:
+            return self.names_en[code]
         return self.names.get(code, code)
+
+    def namer(self, lang: str) -> Callable[[str], str]:
+        """`name` bound to a language, for a widget's format_func."""
+        return lambda code: self.name(code, lang)
 
     @property
     def codes(self) -> list[str]:
@@ -53,6 +65,11 @@ class MaturityLevel:
     trl: int
     trl_min: int
     trl_max: int
+    label_en: str = ""
+
+    def name(self, lang: str = "zh") -> str:
+        """The label in a language (en where the vocabulary gives one)."""
+        return self.label_en if lang == "en" and self.label_en else self.label
 
 
 @dataclass(frozen=True)
@@ -102,12 +119,14 @@ def load_vocab(vocab_dir: Path) -> Vocab:
     district_entries, groups = [], {}
     for g in dist["groups"]:
         for d in g["districts"]:
-            district_entries.append({"code": d["name"], "name": d["name"], "aliases": d.get("aliases", [])})
+            district_entries.append({"code": d["name"], "name": d["name"], "aliases": d.get("aliases", []),
+                                     "name_en": d.get("name_en", "")})
             groups[d["name"]] = g["group"]
-    levels = [MaturityLevel(m["label"], m["trl"], m["trl_min"], m["trl_max"]) for m in voc["maturity_levels"]]
+    levels = [MaturityLevel(m["label"], m["trl"], m["trl_min"], m["trl_max"], m.get("name_en", ""))
+              for m in voc["maturity_levels"]]
     mlookup: dict[str, MaturityLevel] = {}
     for m, raw in zip(levels, voc["maturity_levels"]):
-        for alias in [m.label, *raw.get("aliases", [])]:
+        for alias in [m.label, *raw.get("aliases", []), *([m.label_en] if m.label_en else [])]:
             mlookup[_key(alias)] = m
 
     def v(kind: str) -> Vocabulary:

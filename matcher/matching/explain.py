@@ -24,13 +24,13 @@ COMPATIBLE_MODES: dict[str, set[str]] = {
 
 # words of listing boilerplate that tell a broker nothing about the technology, however rare a small catalogue makes
 # them look: actions (实现, 完成), evaluation words (评估, 综合) and transfer terms (技术转让, the field fits say that)
-GENERIC_TERMS = frozenset({
-    "实现", "结合", "完成", "评估", "综合", "进行", "通过", "采用", "利用", "具有", "能够", "需要", "希望", "要求", "目前",
-    "现有", "解决", "提高", "提升", "降低", "改善", "优化", "满足", "达到", "相关", "方面", "方法", "方案", "问题",
-    "研究", "研发", "开发", "技术", "项目", "产品", "企业", "公司", "合作", "需求", "成果", "应用", "领域", "行业",
-    "技术转让", "技术许可", "技术服务", "技术咨询", "技术入股", "合作开发", "委托开发", "联合开发", "产学研",
-    "专利", "发明专利", "知识产权", "中试", "小试", "量产", "推广", "市场", "效益", "成本",
-})
+_GENERIC = (
+    "实现 结合 完成 评估 综合 进行 通过 采用 利用 具有 能够 需要 希望 要求 目前 现有 解决 提高 提升 降低 "
+    "改善 优化 满足 达到 相关 方面 方法 方案 问题 研究 研发 开发 技术 项目 产品 企业 公司 合作 需求 成果 "
+    "应用 领域 行业 技术转让 技术许可 技术服务 技术咨询 技术入股 合作开发 委托开发 联合开发 产学研 专利 "
+    "发明专利 知识产权 中试 小试 量产 推广 市场 效益 成本"
+)
+GENERIC_TERMS = frozenset(_GENERIC.split())
 
 
 def word_idf(idf: Callable[[str], float], word: str) -> float:
@@ -85,18 +85,23 @@ def field_fits(need: dict[str, Any], result: dict[str, Any], vocab: Vocab) -> di
     return {
         "industry_match": need.get("industry") == result.get("industry"),
         "industry": vocab.industries.name(result.get("industry") or "other"),
+        "industry_code": result.get("industry") or "other",
         "district_match": bool(need.get("district")) and need.get("district") == result.get("district"),
         "maturity_gap": int(gap),
         "result_trl": int(trl),
         "wanted_trl": [int(lo), int(hi)],
         "modes_match": [vocab.transfer_modes.name(m) for m in same],
         "modes_compatible": [vocab.transfer_modes.name(m) for m in compatible],
+        "mode_codes": {"match": same, "compatible": compatible},
         "modes_fit": bool(same or compatible) if wanted and offered else None,
     }
 
 
-def summary(terms: list[str], fits: dict[str, Any]) -> str:
-    """One line in Chinese that sums the explanation up."""
+def summary(terms: list[str], fits: dict[str, Any], lang: str = "zh", vocab: Vocab | None = None) -> str:
+    """One line that sums the explanation up, in Chinese (stored with the candidate) or English (the workbench's
+    English mode; names from the vocabulary's codes where the explanation carries them)."""
+    if lang == "en":
+        return _summary_en(terms, fits, vocab)
     parts = []
     if terms:
         parts.append("共同关键词：" + "、".join(terms[:5]))
@@ -118,6 +123,39 @@ def summary(terms: list[str], fits: dict[str, Any]) -> str:
     if fits["district_match"]:
         parts.append("同一区县")
     return "；".join(parts)
+
+
+def _summary_en(terms: list[str], fits: dict[str, Any], vocab: Vocab | None) -> str:
+    """The summary line in English (shared terms stay as written in the listings)."""
+    codes = fits.get("mode_codes") or {}
+
+    def modes(kind: str) -> str:
+        if vocab is not None and kind in codes:
+            return ", ".join(vocab.transfer_modes.name(m, "en") for m in codes[kind])
+        return ", ".join(fits["modes_match" if kind == "match" else "modes_compatible"])
+
+    industry = (vocab.industries.name(fits["industry_code"], "en") if vocab is not None and fits.get("industry_code")
+                else fits["industry"])
+    parts = []
+    if terms:
+        parts.append("shared terms: " + ", ".join(terms[:5]))
+    parts.append(f"same cluster ({industry})" if fits["industry_match"] else f"another cluster ({industry})")
+    gap, (lo, hi), trl = fits["maturity_gap"], fits["wanted_trl"], fits["result_trl"]
+    if (lo, hi) == (1, 9):
+        parts.append(f"TRL {trl} (the need sets no maturity)")
+    elif gap == 0:
+        parts.append(f"TRL {trl} within the wanted {lo}–{hi}")
+    else:
+        parts.append(f"TRL {trl}, {gap} level{'s' if gap > 1 else ''} from the wanted {lo}–{hi}")
+    if fits["modes_match"]:
+        parts.append("same cooperation mode: " + modes("match"))
+    elif fits["modes_compatible"]:
+        parts.append("compatible cooperation mode: " + modes("compatible"))
+    elif fits["modes_fit"] is False:
+        parts.append("cooperation modes differ")
+    if fits["district_match"]:
+        parts.append("same district")
+    return "; ".join(parts)
 
 
 def explain(need: dict[str, Any], result: dict[str, Any], need_text: str, result_text: str,

@@ -35,8 +35,7 @@ def test_workbench_and_api_see_each_others_writes_within_a_second(workbench):
         at.sidebar.radio(key="page").set_value("queue").run()
         pair_id = int(at.selectbox(key="pair").value.split()[0][1:]) if isinstance(
             at.selectbox(key="pair").value, str) else int(at.selectbox(key="pair").value)
-        at.radio(key="decision").set_value("confirm")
-        next(b for b in at.button if b.label == "提交决定").click().run()
+        at.button(key="confirm_now").click().run()
         with server.client(broker) as c:
             wait_for(lambda: c.get(f"/candidates/{pair_id}").json()["status"] == "confirmed", timeout=1.0)
         assert review.get_candidate(s, pair_id)["status"] == "confirmed"

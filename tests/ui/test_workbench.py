@@ -141,30 +141,69 @@ def test_reject_with_a_reason_and_bulk_reject(workbench):
     assert at.multiselect(key="bulk_ids").value == []
 
 
-def test_post_a_need_and_find_it_in_search(workbench):
-    at = app(workbench).run()
-    at.sidebar.radio(key="page").set_value("listings").run()
+def _fill_need(at, title: str = "火锅底料牛油酸败问题") -> None:
     at.text_input(key="n_org").input("重庆测试火锅食品有限公司")
-    at.text_input(key="n_title").input("火锅底料牛油酸败问题")
+    at.text_input(key="n_title").input(title)
     at.text_area(key="n_desc").input("底料储存半年后牛油氧化酸败，过氧化值超标，希望延长货架期到15个月。")
     at.selectbox(key="n_ind").set_value("food_agri")
     at.selectbox(key="n_dist").set_value("南岸区")
     at.multiselect(key="n_modes").set_value(["commissioned_dev"])
+    at.text_input(key="n_contact").input("王工 023-62000000")
+
+
+def test_post_a_need_and_find_it_in_search(workbench):
+    at = app(workbench).run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    _fill_need(at)
     button(at, "提交").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("已发布：#")
+    assert at.text_input(key="n_title").value == "" and at.text_area(key="n_desc").value == ""  # emptied
+    s = service_for(workbench)
+    posted = s.store.find("needs", title="火锅底料牛油酸败问题")
+    assert posted["contact"] == "王工 023-62000000" and posted["coop_modes"] == ["commissioned_dev"]
     at.text_input(key="s_text").input("牛油酸败 货架期").run()
     at.radio(key="s_side").set_value("needs").run()
     assert not at.exception
     assert "火锅底料牛油酸败问题" in at.selectbox(key="s_open").format_func(at.selectbox(key="s_open").value)
 
 
-def test_a_bad_need_gets_clear_messages(workbench):
+def test_posting_the_same_need_twice_warns_before_saving(workbench):
+    """The second post of a need is held with "可能重复：#…" until the broker ticks "post anyway"."""
     at = app(workbench).run()
     at.sidebar.radio(key="page").set_value("listings").run()
-    button(at, "提交").click().run()  # empty title
-    assert at.error and "title" in at.error[0].value
+    s = service_for(workbench)
+    _fill_need(at)
+    button(at, "提交").click().run()
+    first = s.store.find("needs", title="火锅底料牛油酸败问题")["id"]
+    _fill_need(at, "火锅底料牛油酸败问题（再次征集）")
+    button(at, "提交").click().run()
+    assert not at.exception and not at.success
+    assert at.warning[0].value.startswith(f"可能重复：#{first} 火锅底料牛油酸败问题")
+    assert s.store.count("needs") == 6  # held back, nothing saved
+    at.checkbox(key="n_force").check()
+    button(at, "提交").click().run()
+    assert at.success[0].value.startswith("已发布：#") and s.store.count("needs") == 7
+
+
+def test_a_bad_need_gets_clear_messages(workbench):
+    """Required fields are marked; a refused field is named in Chinese with a Chinese reason, under its input,
+    and the message goes once the field is fixed."""
+    at = app(workbench).run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    assert at.text_input(key="n_title").label.endswith(" *")
+    button(at, "提交").click().run()  # empty form
+    assert at.error and "**标题**：必填" in at.error[0].value and "**联系人及电话**：必填" in at.error[0].value
+    assert "title" not in at.error[0].value and "String should" not in at.error[0].value
     assert service_for(workbench).store.count("needs") == 5
+    _fill_need(at)
+    at.text_input(key="n_kw").input("牛油," + "长" * 60)
+    button(at, "提交").click().run()
+    assert "关键词" in at.error[0].value and "超过 50 个字" in at.error[0].value
+    assert at.text_input(key="n_title").value == "火锅底料牛油酸败问题"  # a refused form keeps what was typed
+    at.text_input(key="n_kw").input("牛油,酸败")
+    button(at, "提交").click().run()
+    assert not at.error and at.success[0].value.startswith("已发布：#")
 
 
 def test_publish_a_challenge_and_see_fitting_results(workbench):

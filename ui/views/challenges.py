@@ -9,6 +9,7 @@ import streamlit as st
 from matcher import review
 from matcher.access import Principal, need_view
 from matcher.errors import TechmatchError
+from matcher.matching import explain
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge
@@ -59,8 +60,11 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
                     f"{need.get('deadline') or '—'}")
         st.subheader(t("fitting_results", lang))
         for m in service.match_need(chosen, top_k=5):
-            st.markdown(f"**{m.rank}. {m.item['title']}** · {m.score:.3f}")
-            st.caption(m.explanation.get("summary", ""))
+            sure = f" · {t('confidence', lang)} {m.confidence:.0%}" if m.confidence is not None else ""
+            st.markdown(f"**{m.rank}. {m.item['title']}**{sure}")
+            fits = m.explanation.get("fits")
+            st.caption(explain.summary(m.explanation.get("shared_terms") or [], fits, lang, service.vocab) if fits
+                       else m.explanation.get("summary", ""))
     with c2:
         st.subheader(t("applications", lang))
         apps = review.list_applications(service, chosen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 import pandas as pd
 import streamlit as st
@@ -11,18 +12,11 @@ from pydantic import ValidationError
 from matcher.access import Principal, need_view, redact_match
 from matcher.errors import TechmatchError
 from matcher.ingest.importer import detect_format, import_bytes
+from matcher.matching import explain
 from matcher.service import MatchService
+from ui import forms
 from ui.i18n import t
 from ui.render import badge, card, highlight
-
-
-def _errors(exc: Exception, lang: str) -> None:
-    if isinstance(exc, ValidationError):
-        lines = [f"- **{'.'.join(map(str, e['loc'])) or '—'}**: {str(e['msg']).removeprefix('Value error, ')}"
-                 for e in exc.errors()]
-        st.error(t("invalid", lang) + "\n" + "\n".join(lines))
-    else:
-        st.error(t("invalid", lang) + f" {exc}")
 
 
 def _search(service: MatchService, lang: str, who: Principal) -> None:
@@ -31,7 +25,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     text = c1.text_input(t("search_text", lang), key="s_text", max_chars=500)
     side = c2.radio(t("side", lang), ["results", "needs"], format_func=lambda s: t(s, lang), key="s_side",
                     horizontal=True)
-    industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="s_ind")
+    industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="s_ind")
     filters = {"industry": industry}
     if text.strip():
         hits = service.search(text, side=side, top_k=20, filters=filters, viewer=who)
@@ -43,8 +37,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     if not rows:
         st.info(t("empty", lang))
         return
-    table = pd.DataFrame([{"#": r["id"], t("title", lang): r["title"], t("cluster", lang): v.industries.name(
-        r["industry"]), t("district", lang): r.get("district") or "", **(
+    table = pd.DataFrame([{"#": r["id"], t("title", lang): r["title"], t("cluster", lang): v.industries.name(r["industry"], lang), t("district", lang): v.districts.name(r["district"], lang) if r.get("district") else "", **(
         {t("score", lang): round(r["_score"], 3)} if "_score" in r else {})} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", height=260)
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
@@ -53,7 +46,8 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     if side == "needs":
         row = need_view(row, who)
     body = row.get("description") if side == "needs" else row.get("abstract")
-    badges = [badge(v.industries.name(row["industry"])), badge(row.get("district") or "—")]
+    badges = [badge(v.industries.name(row["industry"], lang)),
+              badge(v.districts.name(row["district"], lang) if row.get("district") else "—")]
     if row.get("confidentiality") == "brokers":
         badges.insert(0, badge(t("confidential", lang), "secret"))
     st.markdown(card(row["title"], badges, f"#{row['id']}", highlight(body or "", [])), unsafe_allow_html=True)
@@ -62,8 +56,10 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     for found in service.match_listing(side, chosen, top_k=5, viewer=who):
         m = redact_match(found.to_dict(), who, query_need)
         ex = m["explanation"]
-        st.markdown(f"**{m['rank']}. {m['item']['title']}** · {m['score']:.3f}")
-        st.markdown(f'<div class="muted">{ex.get("summary", "")}</div>', unsafe_allow_html=True)
+        sure = f" · {t('confidence', lang)} {m['confidence']:.0%}" if m.get("confidence") is not None else ""
+        st.markdown(f"**{m['rank']}. {m['item']['title']}**{sure}")
+        line = explain.summary(ex["shared_terms"], ex["fits"], lang, v) if ex.get("fits") else ex.get("summary", "")
+        st.markdown(f'<div class="muted">{html.escape(line)}</div>', unsafe_allow_html=True)
 
 
 def _own_org(who: Principal, lang: str, key: str) -> str | None:
@@ -74,64 +70,160 @@ def _own_org(who: Principal, lang: str, key: str) -> str | None:
     return who.org_name
 
 
+# the form widgets of each side: listing field → widget key (prefix n_ for needs, r_ for results)
+FORM_FIELDS = {
+    "needs": {"org": "n_org", "title": "n_title", "description": "n_desc", "industry": "n_ind", "district": "n_dist",
+              "wanted_maturity": "n_mat", "coop_modes": "n_modes", "budget": "n_budget", "deadline": "n_dl",
+              "keywords": "n_kw", "contact": "n_contact"},
+    "results": {"org": "r_org", "title": "r_title", "abstract": "r_abs", "industry": "r_ind", "district": "r_dist",
+                "maturity": "r_mat", "transfer_modes": "r_modes", "price": "r_price", "ip_type": "r_ip",
+                "keywords": "r_kw", "contact": "r_contact"},
+}
+REQUIRED = {"needs": ("org", "title", "description", "industry", "contact"),
+            "results": ("org", "title", "abstract", "industry", "contact")}
+CLEARED = ("title", "description", "abstract", "keywords", "budget", "price")  # emptied after a listing is posted
+
+
+def _form_data(side: str, who: Principal) -> dict:
+    """The listing as the form holds it (organisation: the caller's own unless a broker or admin names one)."""
+    state = st.session_state
+    data = {field: state.get(key) for field, key in FORM_FIELDS[side].items()}
+    if not who.privileged:
+        data["org"] = who.org_name
+    if side == "needs":
+        data["confidentiality"] = "brokers" if state.get("n_secret") else "public"
+    data["posted_at"] = dt.date.today()
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _submit(service: MatchService, side: str, who: Principal, lang: str) -> None:
+    """(Form callback) post the listing: refused fields are shown beside their inputs and the form keeps its
+    values; a likely duplicate is shown first and posted only when the broker ticks "post anyway"; after a post
+    the form is emptied, so a second click cannot post the same listing again."""
+    state, prefix = st.session_state, side[0]
+    data = _form_data(side, who)
+    state[f"{prefix}_errors"], state[f"{prefix}_dup"] = {}, None
+    missing = {f: t("required_field", lang) for f in REQUIRED[side] if not str(data.get(f) or "").strip()}
+    if missing:
+        state[f"{prefix}_errors"] = missing
+        return
+    try:
+        if not state.get(f"{prefix}_force"):
+            found = service.draft_duplicates(side, [data], viewer=who)
+            if 0 in found and found[0].get("id") is not None:
+                state[f"{prefix}_dup"] = found[0]
+                return
+        row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
+    except ValidationError as exc:
+        state[f"{prefix}_errors"] = forms.messages(exc, lang)
+        return
+    except (TechmatchError, ValueError) as exc:
+        state[f"{prefix}_errors"] = {"": forms.own_reason(str(exc), lang)}
+        return
+    state[f"{prefix}_posted"] = t("posted", lang, id=row["id"], title=row["title"])
+    state[f"{prefix}_force"] = False
+    for field in CLEARED:
+        key = FORM_FIELDS[side].get(field)
+        if key:
+            state[key] = None if field in ("budget", "price") else ""
+
+
+def _feedback(side: str, lang: str) -> dict[str, str]:
+    """Show what the last submit did (posted, a likely duplicate, refused fields); returns the field errors."""
+    state, prefix = st.session_state, side[0]
+    if state.get(f"{prefix}_posted"):
+        st.success(state.pop(f"{prefix}_posted"))
+    dup = state.get(f"{prefix}_dup")
+    if dup:
+        st.warning(t("possible_duplicate", lang, id=dup["id"], title=dup["title"], sim=f"{dup['similarity']:.2f}"))
+    errors = state.get(f"{prefix}_errors") or {}
+    if errors:
+        st.error(t("invalid", lang) + "\n" + forms.lines(errors, lang))
+    return errors
+
+
+def _label(field: str, key: str, side: str, lang: str) -> str:
+    """A form label, marked when the field is required."""
+    return t(key, lang) + (" *" if field in REQUIRED[side] else "")
+
+
+def _inline(errors: dict[str, str], *fields: str) -> None:
+    """The reason a field was refused, right under it (gone once the form is submitted without it)."""
+    for f in fields:
+        if f in errors:
+            st.caption(f":red[{errors[f]}]")
+
+
 def _post_need(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
-    actor = who.actor
+    errors = _feedback("needs", lang)
     with st.form("post_need", clear_on_submit=False):
-        org = _own_org(who, lang, "n_org")
-        title = st.text_input(t("title", lang), key="n_title", max_chars=200)
-        description = st.text_area(t("description", lang), key="n_desc", max_chars=20000)
+        if who.privileged:
+            st.text_input(_label("org", "org", "needs", lang), key="n_org", max_chars=200)
+            _inline(errors, "org")
+        else:
+            st.caption(f"{t('org', lang)}：{who.org_name}")
+        st.text_input(_label("title", "title", "needs", lang), key="n_title", max_chars=200)
+        _inline(errors, "title")
+        st.text_area(_label("description", "description", "needs", lang), key="n_desc", max_chars=20000)
+        _inline(errors, "description")
         c1, c2, c3 = st.columns(3)
-        industry = c1.selectbox(t("cluster", lang), v.industries.codes, format_func=v.industries.name, key="n_ind")
-        district = c2.selectbox(t("district", lang), v.districts.codes, key="n_dist")
-        maturity = c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat")
+        c1.selectbox(_label("industry", "cluster", "needs", lang), v.industries.codes, format_func=v.industries.namer(lang),
+                     key="n_ind")
+        c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="n_dist")
+        c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat",
+                     format_func=lambda lab: v.maturity_level(lab).name(lang))
         c4, c5, c6 = st.columns(3)
-        modes = c4.multiselect(t("modes", lang), placeholder=t("all", lang), options=v.transfer_modes.codes, format_func=v.transfer_modes.name,
-                               key="n_modes")
-        budget = c5.number_input(t("budget", lang), min_value=0.0, max_value=1e8, value=None, key="n_budget")
-        deadline = c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl")
-        keywords = st.text_input(t("keywords", lang), key="n_kw", max_chars=500)
-        secret = st.checkbox(t("brokers_only", lang), key="n_secret")
-        if st.form_submit_button(t("submit", lang), type="primary"):
-            try:
-                row = service.add_need({"org": org, "title": title, "description": description,
-                                        "industry": industry, "district": district, "wanted_maturity": maturity,
-                                        "coop_modes": modes, "budget": budget, "deadline": deadline,
-                                        "keywords": keywords, "confidentiality": "brokers" if secret else "public",
-                                        "posted_at": dt.date.today()}, actor=actor)
-            except (ValidationError, ValueError) as exc:
-                _errors(exc, lang)
-            else:
-                st.success(t("posted", lang, id=row["id"], title=row["title"]))
+        c4.multiselect(t("modes", lang), placeholder=t("modes_any", lang), options=v.transfer_modes.codes,
+                       format_func=v.transfer_modes.namer(lang), key="n_modes")
+        c5.number_input(t("budget", lang), min_value=0.0, max_value=1e8, value=None, key="n_budget")
+        c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl")
+        _inline(errors, "budget", "deadline")
+        c7, c8 = st.columns([2, 1])
+        c7.text_input(t("keywords", lang), key="n_kw", max_chars=500)
+        c8.text_input(_label("contact", "contact", "needs", lang), key="n_contact", max_chars=200,
+                      placeholder=t("contact_hint", lang))
+        _inline(errors, "keywords", "contact")
+        st.checkbox(t("brokers_only", lang), key="n_secret")
+        if st.session_state.get("n_dup"):
+            st.checkbox(t("post_anyway", lang), key="n_force")
+        st.form_submit_button(t("submit", lang), type="primary", on_click=_submit, args=(service, "needs", who, lang))
 
 
 def _post_result(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
-    actor = who.actor
+    errors = _feedback("results", lang)
     with st.form("post_result", clear_on_submit=False):
-        org = _own_org(who, lang, "r_org")
-        title = st.text_input(t("title", lang), key="r_title", max_chars=200)
-        abstract = st.text_area(t("abstract", lang), key="r_abs", max_chars=20000)
+        if who.privileged:
+            st.text_input(_label("org", "org", "results", lang), key="r_org", max_chars=200)
+            _inline(errors, "org")
+        else:
+            st.caption(f"{t('org', lang)}：{who.org_name}")
+        st.text_input(_label("title", "title", "results", lang), key="r_title", max_chars=200)
+        _inline(errors, "title")
+        st.text_area(_label("abstract", "abstract", "results", lang), key="r_abs", max_chars=20000)
+        _inline(errors, "abstract")
         c1, c2, c3 = st.columns(3)
-        industry = c1.selectbox(t("cluster", lang), v.industries.codes, format_func=v.industries.name, key="r_ind")
-        district = c2.selectbox(t("district", lang), v.districts.codes, key="r_dist")
-        maturity = c3.selectbox(t("maturity", lang), [m.label for m in v.maturity], index=2, key="r_mat")
+        c1.selectbox(_label("industry", "cluster", "results", lang), v.industries.codes,
+                     format_func=v.industries.namer(lang), key="r_ind")
+        c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="r_dist")
+        c3.selectbox(t("maturity", lang), [m.label for m in v.maturity], index=2, key="r_mat",
+                     format_func=lambda lab: v.maturity_level(lab).name(lang))
         c4, c5, c6 = st.columns(3)
-        modes = c4.multiselect(t("modes", lang), placeholder=t("all", lang), options=v.transfer_modes.codes, format_func=v.transfer_modes.name,
-                               key="r_modes")
-        price = c5.number_input(t("price", lang), min_value=0.0, max_value=1e8, value=None, key="r_price")
-        ip = c6.selectbox(t("ip_type", lang), v.ip_types.codes, format_func=v.ip_types.name, key="r_ip")
-        keywords = st.text_input(t("keywords", lang), key="r_kw", max_chars=500)
-        if st.form_submit_button(t("submit", lang), type="primary"):
-            try:
-                row = service.add_result({"org": org, "title": title, "abstract": abstract,
-                                          "industry": industry, "district": district, "maturity": maturity,
-                                          "transfer_modes": modes, "price": price, "ip_type": ip,
-                                          "keywords": keywords, "posted_at": dt.date.today()}, actor=actor)
-            except (ValidationError, ValueError) as exc:
-                _errors(exc, lang)
-            else:
-                st.success(t("posted", lang, id=row["id"], title=row["title"]))
+        c4.multiselect(t("modes", lang), placeholder=t("modes_any", lang), options=v.transfer_modes.codes,
+                       format_func=v.transfer_modes.namer(lang), key="r_modes")
+        c5.number_input(t("price", lang), min_value=0.0, max_value=1e8, value=None, key="r_price")
+        c6.selectbox(t("ip_type", lang), v.ip_types.codes, format_func=v.ip_types.namer(lang), key="r_ip")
+        _inline(errors, "price")
+        c7, c8 = st.columns([2, 1])
+        c7.text_input(t("keywords", lang), key="r_kw", max_chars=500)
+        c8.text_input(_label("contact", "contact", "results", lang), key="r_contact", max_chars=200,
+                      placeholder=t("contact_hint", lang))
+        _inline(errors, "keywords", "contact")
+        if st.session_state.get("r_dup"):
+            st.checkbox(t("post_anyway", lang), key="r_force")
+        st.form_submit_button(t("submit", lang), type="primary",
+                              on_click=_submit, args=(service, "results", who, lang))
 
 
 def _import(service: MatchService, lang: str, actor: str) -> None:

@@ -28,7 +28,7 @@ def _move(service: MatchService, pid: int, actor: str, lang: str) -> None:
     except (TechmatchError, ValueError) as exc:
         state["p_error"] = str(exc)
         return
-    state["flash"] = t("moved", lang, stage=service.vocab.pairing_stages.name(target))
+    state["flash"] = t("moved", lang, stage=service.vocab.pairing_stages.name(target, lang))
     if review.next_stages(target):
         state["pairing"] = pid
     else:
@@ -51,7 +51,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     counts = {s: sum(r["stage"] == s for r in rows) for s in BOARD}
     cols = st.columns(len(BOARD))
     for col, stage in zip(cols, BOARD):
-        col.metric(stages.name(stage), counts[stage])
+        col.metric(stages.name(stage, lang), counts[stage])
     board = st.columns(len(BOARD))
     for col, stage in zip(board, BOARD):
         for r in (r for r in rows if r["stage"] == stage):
@@ -68,7 +68,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     open_rows = [r for r in rows if review.next_stages(r["stage"])]
     if not open_rows:
         return
-    labels = {r["id"]: f"#{r['id']} [{stages.name(r['stage'])}] {r['need_title']} ⇄ {r['result_title']}"
+    labels = {r["id"]: f"#{r['id']} [{stages.name(r['stage'], lang)}] {r['need_title']} ⇄ {r['result_title']}"
               for r in open_rows}
     if st.session_state.get("pairing") not in labels:
         st.session_state.pop("pairing", None)
@@ -76,7 +76,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     current = next(r for r in open_rows if r["id"] == pid)
     with st.form("move", clear_on_submit=True):
         c1, c2, c3 = st.columns([2, 2, 4])
-        c1.selectbox(t("move_to", lang), review.next_stages(current["stage"]), format_func=stages.name, key="target")
+        c1.selectbox(t("move_to", lang), review.next_stages(current["stage"]), format_func=stages.namer(lang), key="target")
         c2.number_input(t("contract_value", lang), min_value=0.0, max_value=1e8, value=0.0, step=10.0, key="value")
         c3.text_input(t("note", lang), key="move_note", max_chars=500)
         st.form_submit_button(t("move", lang), type="primary", on_click=_move, args=(service, pid, actor, lang))
@@ -85,9 +85,9 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
 
     def step(d: dict) -> str:
         if "to" not in d:
-            return stages.name(d.get("stage", "")) if d.get("stage") else ""
+            return stages.name(d.get("stage", ""), lang) if d.get("stage") else ""
         value = f" · {d['contract_value']:g} 万元" if d.get("contract_value") else ""
-        return f"{stages.name(d.get('from', ''))} → {stages.name(d['to'])}{value} {d.get('note') or ''}".strip()
+        return f"{stages.name(d.get('from', ''), lang)} → {stages.name(d['to'], lang)}{value} {d.get('note') or ''}".strip()
 
     st.dataframe([{t("when", lang): h["at"][:19].replace("T", " "), t("who", lang): h["actor"],
                    t("stage", lang): step(h["detail"] or {})} for h in history], hide_index=True, width="stretch")

@@ -7,6 +7,7 @@ import streamlit as st
 from matcher import review
 from matcher.access import Principal
 from matcher.errors import TechmatchError
+from matcher.matching import explain
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge, card, highlight
@@ -15,8 +16,8 @@ from ui.render import badge, card, highlight
 def _filters(service: MatchService, lang: str) -> dict:
     v = service.vocab
     c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 2])
-    industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.name, key="q_ind")
-    district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes, key="q_dist")
+    industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="q_ind")
+    district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes, format_func=v.districts.namer(lang), key="q_dist")
     min_conf = c3.slider(t("min_confidence", lang), 0, 90, 0, 5, format="%d%%", key="q_conf",
                          help=t("confidence_help", lang))
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
@@ -31,16 +32,19 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
     terms, best = ex.get("shared_terms", []), ex.get("best_sentence", "")
     v = service.vocab
     left, right = st.columns(2)
-    need_badges = [badge(v.industries.name(need["industry"])), badge(need.get("district") or "—"),
+    need_badges = [badge(v.industries.name(need["industry"], lang)),
+                   badge(v.districts.name(need["district"], lang) if need.get("district") else "—"),
                    badge(f"TRL {need['wanted_trl_min']}–{need['wanted_trl_max']}")]
     if need["confidentiality"] == "brokers":
         need_badges.insert(0, badge(t("confidential", lang), "secret"))
     left.markdown(f"**{t('need', lang)}**")
     left.markdown(card(need["title"], need_badges, f"{need.get('org') or ''} · #{need['id']}",
                        highlight(need.get("description") or "", terms)), unsafe_allow_html=True)
-    result_badges = [badge(v.industries.name(result["industry"])), badge(result.get("district") or "—"),
-                     badge(f"TRL {result['trl']} · {result.get('maturity_label') or ''}"),
-                     badge(v.ip_types.name(result.get("ip_type") or "know_how"))]
+    level = v.maturity_level(result.get("maturity_label") or "")
+    result_badges = [badge(v.industries.name(result["industry"], lang)),
+                     badge(v.districts.name(result["district"], lang) if result.get("district") else "—"),
+                     badge(f"TRL {result['trl']}" + (f" · {level.name(lang)}" if level else "")),
+                     badge(v.ip_types.name(result.get("ip_type") or "know_how", lang))]
     right.markdown(f"**{t('result', lang)}**")
     right.markdown(card(result["title"], result_badges, f"{result.get('org') or ''} · #{result['id']}",
                         highlight(result.get("abstract") or "", terms, best)), unsafe_allow_html=True)
@@ -57,15 +61,25 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
                        "ok" if fits["industry_match"] else "warn"),
                  badge(f"TRL {fits['result_trl']} / {fits['wanted_trl'][0]}–{fits['wanted_trl'][1]}",
                        "ok" if fits["maturity_gap"] == 0 else "warn"),
-                 badge("、".join(fits["modes_match"] or fits["modes_compatible"]) or "—",
-                       "ok" if fits.get("modes_fit") else "warn")]
+                 badge(_modes(v, fits, lang) or "—", "ok" if fits.get("modes_fit") else "warn")]
         if fits.get("district_match"):
             chips.append(badge("✓ " + t("district", lang), "ok"))
         st.markdown(f"**{t('fits', lang)}** " + "".join(chips), unsafe_allow_html=True)
     if terms:
         st.markdown(f"**{t('shared_terms', lang)}** " + "".join(badge(w) for w in terms), unsafe_allow_html=True)
-    if ex.get("summary"):
+    if ex.get("fits"):
+        st.caption(explain.summary(terms, ex["fits"], lang, v))
+    elif ex.get("summary"):
         st.caption(ex["summary"])
+
+
+def _modes(v, fits: dict, lang: str) -> str:
+    """The cooperation modes both sides share (or that are compatible), in the chosen language."""
+    codes = fits.get("mode_codes")
+    if codes:
+        return ("、" if lang == "zh" else ", ").join(v.transfer_modes.name(m, lang)
+                                                    for m in codes["match"] or codes["compatible"])
+    return "、".join(fits["modes_match"] or fits["modes_compatible"])
 
 
 def _pct(value: float | None) -> str:
@@ -166,7 +180,7 @@ def _decided(service: MatchService, cand: dict, lang: str, actor: str) -> None:
     shown = cand.get("review") or {}
     bits = [t(cand["status"], lang)]
     if shown.get("reason_code"):
-        bits.append(f"{t('reason', lang)}：{service.vocab.reject_reasons.name(shown['reason_code'])}")
+        bits.append(f"{t('reason', lang)}：{service.vocab.reject_reasons.name(shown['reason_code'], lang)}")
     if shown.get("note"):
         bits.append(f"{t('note', lang)}：{shown['note']}")
     if shown.get("actor"):
@@ -193,7 +207,6 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     f = _filters(service, lang)
     rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
                                          f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"])
-    st.caption(f"{total} · {t(f['status'], lang)}")
     if not rows:
         filtered = f["industry"] or f["district"] or f["min_confidence"] or f["trl_min"] or f["trl_max"]
         if filtered:
@@ -204,11 +217,15 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
             st.info(t("no_candidates", lang))
         return
     table = [{"#": r["id"], t("confidence", lang): _pct(r.get("confidence")), t("need", lang): r["need"]["title"],
-              t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(
-                  r["need"]["industry"]), t("district", lang): r["need"]["district"] or "",
+              t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(r["need"]["industry"], lang),
+              t("district", lang): service.vocab.districts.name(r["need"]["district"], lang) if r["need"]["district"]
+              else "",
               "TRL": r["result"]["trl"], t("confidential", lang): "🔒" if r["need"]["confidentiality"] == "brokers"
               else ""} for r in rows]
-    event = st.dataframe(table, hide_index=True, width="stretch", height=240, on_select="rerun",
+    narrow = {t("need", lang): st.column_config.TextColumn(width="medium"),
+              t("result", lang): st.column_config.TextColumn(width="medium"),
+              "#": st.column_config.NumberColumn(width="small"), "TRL": st.column_config.NumberColumn(width="small")}
+    event = st.dataframe(table, hide_index=True, width="stretch", height=190, on_select="rerun", column_config=narrow,
                          selection_mode="single-row", key="q_table")
     labels = {r["id"]: f"#{r['id']}  {_pct(r.get('confidence'))}  {r['need']['title']} ⇄ {r['result']['title']}"
               for r in rows}
@@ -219,24 +236,21 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     st.session_state["q_table_last"] = picked
     if st.session_state.get("pair") not in labels:
         st.session_state.pop("pair", None)
-    chosen = st.selectbox(t("open_pair", lang), list(labels), format_func=labels.get, key="pair",
-                          help=t("open_pair_help", lang))
+    chosen = st.selectbox(t("open_pair", lang) + t("of_total", lang, n=total, status=t(f["status"], lang)),
+                          list(labels), format_func=labels.get, key="pair", help=t("open_pair_help", lang))
     cand = review.get_candidate(service, chosen)
     pending = [r["id"] for r in rows if r["status"] == "pending"]
     if cand["status"] == "pending":
-        c0, c1, c2 = st.columns([3, 5, 4])
+        c0, c1, b1, b2, b3 = st.columns([2.0, 3.0, 1.5, 1.2, 1.4], vertical_alignment="bottom")
         c0.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                     format_func=service.vocab.reject_reasons.name, key="reason")
+                     format_func=service.vocab.reject_reasons.namer(lang), key="reason")
         c1.text_input(t("note", lang), key="note", max_chars=500)
-        b1, b2, b3 = c2.columns(3)
-        for col in (b1, b2, b3):
-            col.markdown("&nbsp;")
-        b1.button("✓ " + t("confirm", lang), type="primary", key="confirm_now", shortcut="Y",
+        b1.button("✓ " + t("confirm", lang), type="primary", key="confirm_now", shortcut="Y", width="stretch",
                   help=t("key_confirm", lang), on_click=_decide, args=(service, pending, chosen, "confirm", actor, lang))
         b2.button("✗ " + t("reject", lang), key="reject_now", shortcut="X", help=t("key_reject", lang),
-                  on_click=_decide, args=(service, pending, chosen, "reject", actor, lang))
+                  width="stretch", on_click=_decide, args=(service, pending, chosen, "reject", actor, lang))
         b3.button("→ " + t("next_pair", lang), key="next_pair", shortcut="N", help=t("key_next", lang),
-                  on_click=_step, args=(list(labels), chosen))
+                  width="stretch", on_click=_step, args=(list(labels), chosen))
     else:
         _decided(service, cand, lang, actor)
     _pair(service, cand, lang)
@@ -244,6 +258,6 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key="bulk_ids",
                        placeholder=t("choose", lang))
         st.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                     format_func=service.vocab.reject_reasons.name, key="bulk_reason")
+                     format_func=service.vocab.reject_reasons.namer(lang), key="bulk_reason")
         st.button(t("bulk_reject", lang), key="bulk_go", disabled=not st.session_state.get("bulk_ids"),
                   on_click=_bulk, args=(service, pending, chosen, actor, lang))
