@@ -49,7 +49,8 @@ with st.sidebar:
     if who is not None:
         page = st.radio(t("page", lang), auth.pages_for(who), format_func=lambda p: t(p, lang), key="page")
         name = who.user or who.org_name
-        st.caption(t("signed_in_as", lang, who=f"{name}（{t('role_' + who.role, lang)}）"))
+        role = t("role_" + who.role, lang)
+        st.caption(t("signed_in_as", lang, who=f"{name}（{role}）" if lang == "zh" else f"{name} ({role})"))
         if st.button(t("signout", lang), key="signout"):
             auth.sign_out()
             st.rerun()

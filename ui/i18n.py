@@ -58,7 +58,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rank_help": ("该成果在此需求的候选成果中排第几。", "Where this result ranks among the need's candidates."),
     "shared_count": ("共同关键词数", "Shared terms"),
     "shared_count_help": ("需求与成果共有的专业词数量（已去除“实现、完成”等泛用词）。",
-                          "Technical terms both texts use (generic words such as 实现 or 完成 left out)."),
+                          "Technical terms both texts use (generic words such as 'achieve' or 'complete' left out)."),
     "lexical": ("关键词得分", "Lexical"),
     "boost": ("集群/区县加成", "Cluster/district boost"),
     "shared_terms": ("共同关键词", "Shared key terms"),

@@ -6,6 +6,7 @@ Slow (~30 s); skipped when Debian's Chromium or Playwright is absent. Screenshot
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -99,3 +100,103 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
         page.screenshot(path=str(ARTIFACTS / "workbench-pipeline.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "workbench-pipeline.png").stat().st_size > 10_000
+
+
+SCREENS = ARTIFACTS / "screens"  # the README's "A broker's day" names this folder
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _launch(p):
+    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+
+
+def _picker(page, label: str) -> str:
+    """The text a select box shows now (its value as the broker sees it)."""
+    return page.get_by_role("combobox", name=label).input_value().strip()
+
+
+def _settle(page, ms: int = 1200) -> None:
+    """Wait until Streamlit has finished the run a click started."""
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+    page.wait_for_timeout(ms)
+
+
+def test_a_brokers_day_in_the_browser(running_app):
+    """Confirm a pair by clicking: the picker and the cards then show the same (next) pair; undo by keyboard
+    (U) brings the decided pair back; posting the same need twice is held with a duplicate warning; in English
+    the queue shows no Chinese vocabulary label. Screenshots of every page at 1280×720 and 1920×1080."""
+    from playwright.sync_api import sync_playwright
+
+    url, data, key = running_app
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    service = MatchService(make_settings(data))
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="zh-CN")
+        page.goto(url, wait_until="networkidle")
+        page.get_by_label("API 密钥（techmatch keys create 生成）").fill(key)
+        page.get_by_role("button", name="登录").first.click()
+        page.get_by_role("heading", name="审核队列").wait_for(timeout=90_000)
+        _settle(page)
+        first = int(_picker(page, "打开候选对").split()[0][1:])
+        page.get_by_role("button", name=re.compile("确认对接")).click()
+        page.get_by_text("已确认，进入对接进度。").wait_for(timeout=60_000)
+        _settle(page)
+        assert review.get_candidate(service, first)["status"] == "confirmed"
+        shown = int(_picker(page, "打开候选对").split()[0][1:])
+        assert shown != first
+        opened = review.get_candidate(service, shown)
+        cards = page.locator(".listing h4").all_inner_texts()
+        assert cards[:2] == [opened["need"]["title"], opened["result"]["title"]]  # picker and cards agree
+        page.keyboard.press("u")  # the undo shortcut
+        page.get_by_text(f"已撤销对 #{first} 的决定").wait_for(timeout=60_000)
+        _settle(page)
+        assert review.get_candidate(service, first)["status"] == "pending"
+        assert int(_picker(page, "打开候选对").split()[0][1:]) == first
+        assert page.locator(".listing h4").all_inner_texts()[0] == review.get_candidate(service, first)["need"]["title"]
+
+        page.get_by_text("需求与成果", exact=True).first.click()
+        page.get_by_role("heading", name="需求与成果").wait_for(timeout=60_000)
+        page.get_by_role("tab", name="发布需求").click()
+        form = page.get_by_test_id("stForm").filter(has=page.get_by_label("需求描述（问题、现状、目标指标） *"))
+        for attempt in range(2):
+            form.get_by_label("单位名称 *").fill("重庆测试火锅食品有限公司")
+            form.get_by_label("标题 *").fill("火锅底料牛油酸败问题" + ("（再次征集）" if attempt else ""))
+            form.get_by_label("需求描述（问题、现状、目标指标） *").fill("底料储存半年后牛油氧化酸败，过氧化值超标，"
+                                                                    "希望延长货架期到15个月。")
+            form.get_by_label("联系人及电话 *").fill("王工 023-62000000")
+            form.get_by_role("button", name="提交").click()
+            _settle(page)
+        warning = page.get_by_text(re.compile("可能重复：#"))
+        warning.wait_for(timeout=60_000)
+        assert service.store.count("needs", "title like ?", ["火锅底料牛油酸败问题%"]) == 1
+        page.screenshot(path=str(SCREENS / "duplicate-warning-1280x720.png"))
+
+        for width, height in ((1280, 720), (1920, 1080)):
+            page.set_viewport_size({"width": width, "height": height})
+            for name in ("审核队列", "对接进度", "需求与成果", "揭榜挂帅", "数据看板"):
+                page.get_by_text(name, exact=True).first.click()
+                page.get_by_role("heading", name=name).wait_for(timeout=60_000)
+                _settle(page, 1500)
+                page.screenshot(path=str(SCREENS / f"{name}-{width}x{height}.png"))
+                assert not page.get_by_test_id("stException").count(), name
+
+        page.get_by_text("审核队列", exact=True).first.click()
+        _settle(page)
+        page.get_by_text("English", exact=True).click()
+        page.get_by_role("heading", name="Review queue").wait_for(timeout=60_000)
+        _settle(page)
+        page.screenshot(path=str(SCREENS / "queue-english-1280x720.png"))
+        labels = [b for b in page.locator(".badge").all_inner_texts()]
+        shared = page.get_by_test_id("stMarkdown").filter(has_text="Shared key terms").locator(".badge")
+        quoted = set(shared.all_inner_texts())  # terms quoted from the listings, as written
+        choices = [x.input_value() for x in page.get_by_role("combobox").all()
+                   if not (x.get_attribute("aria-label") or "").startswith("Open a pair")]
+        chinese = [x for x in labels + choices if CJK.search(x) and x not in quoted]
+        assert not chinese, chinese
+        browser.close()
+    service.close()
+    assert (SCREENS / "审核队列-1920x1080.png").stat().st_size > 10_000
