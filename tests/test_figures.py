@@ -62,6 +62,14 @@ def test_figures_follow_the_pipeline(catalogue):
              - dt.datetime.fromisoformat(n["posted_at"][:10])).total_seconds() / 86400 for n in (first, second)]
     assert ttfm["n"] == 2 and ttfm["median_days"] == pytest.approx(max(0, sum(days) / 2), abs=0.1)
     assert sum(r["needs_posted"] for r in f["by_cluster"]) == 5
+    # one definition per figure: a funnel whose every step is a subset of the one before
+    assert [(r["step"], r["needs"]) for r in f["funnel"]] == [
+        ("needs_posted", 5), ("needs_proposed", 5), ("needs_matched", 2), ("needs_solved", 1), ("needs_closed", 0)]
+    review.move_pairing(s, pairings[second["id"]]["id"], "dropped")  # a dropped pairing matches nothing
+    f = figures(s)
+    assert f["totals"]["needs_matched"] == 1 and f["totals"]["confirmed_pairings"] == 1
+    assert [(w["actor"], w["confirmed"], w["rejected"]) for w in f["workload"]] == [("system", 2, 0)]
+    assert sum(m["confirmed_pairings"] for m in f["pairings_by_month"]) == 2
 
 
 def test_confidential_needs_count_but_show_no_text(catalogue):

@@ -213,9 +213,11 @@ def test_concurrent_writers_commit_in_change_log_order(store, store_url):
                 time.sleep(0.002)  # hold the transaction open a little
                 _need(s, org, title=f"并发{n}b")
 
+    baseline = store.last_change()  # taken before any writer starts (a loaded machine may start them first)
+
     def follow():
-        applied = store.last_change()
-        seen: set[int] = set()
+        applied = baseline
+        seen: set[int] = {c["seq"] for c in store.changes_since(0, limit=1_000_000) if c["seq"] <= baseline}
         while time.monotonic() < stop + 0.5:
             for change in store.changes_since(0, limit=1_000_000):
                 if change["seq"] not in seen and change["seq"] <= applied:

@@ -48,3 +48,19 @@ def card(title: str, badges: list[str], meta: str, body_html: str) -> str:
     """A listing card: title, badges, a muted meta line and the (already escaped) body."""
     return (f'<div class="listing"><h4>{html.escape(title)}</h4>{"".join(badges)}'
             f'<div class="muted">{html.escape(meta)}</div><div>{body_html}</div></div>')
+
+
+def local_time(stamp: str | None) -> str:
+    """A stored timestamp (UTC) as Beijing time to the minute, the way brokers read a clock."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp[:16]
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matcher.service import MatchService
 
+FUNNEL = ("needs_posted", "needs_proposed", "needs_matched", "needs_solved", "needs_closed")
+
+
 def _grouped(service: MatchService, key: str) -> list[dict[str, Any]]:
     rows = service.store.need_figures(key)
     return [{k: (v if v is not None else 0) if k != key else (v or "未注明") for k, v in r.items()} for r in rows]
@@ -44,4 +47,10 @@ def figures(service: MatchService) -> dict[str, Any]:
             "mean_days": round(statistics.fmean(days), 1) if days else None,
         },
         "last_batch": last[0] if last else None,
+        # each step counts needs, each once, so every step is a subset of the one before
+        "funnel": [{"step": k, "needs": totals[k]} for k in FUNNEL],
+        "workload": [{**r, "confirmed": int(r["confirmed"] or 0), "rejected": int(r["rejected"] or 0),
+                      "undone": int(r["undone"] or 0)} for r in service.store.decisions_by_actor()],
+        "pairings_by_month": [{**r, "contracts_signed": int(r["contracts_signed"] or 0)}
+                              for r in service.store.pairings_by_month()],
     }

@@ -44,17 +44,22 @@ left join organisations ro on ro.id = r.org_id
 _NEED_COUNTERS = """
   count(*) as needs_posted,
   sum(case when n.status = 'open' then 1 else 0 end) as needs_open,
-  sum(case when n.status in ('matched', 'solved') then 1 else 0 end) as needs_matched,
-  sum(case when n.status = 'solved' then 1 else 0 end) as needs_solved,
+  sum(case when c.proposed > 0 then 1 else 0 end) as needs_proposed,
+  sum(case when p.confirmed > 0 then 1 else 0 end) as needs_matched,
+  sum(case when p.signed > 0 then 1 else 0 end) as needs_solved,
+  sum(case when p.closed > 0 then 1 else 0 end) as needs_closed,
   coalesce(sum(p.confirmed), 0) as confirmed_pairings,
   coalesce(sum(p.signed), 0) as contracts_signed,
   coalesce(sum(p.value), 0) as contract_value
 from needs n left join (
-  select need_id, count(*) as confirmed, sum(case when stage in ('contract_signed', 'closed') then 1 else 0 end)
-    as signed,
+  select need_id, sum(case when stage <> 'dropped' then 1 else 0 end) as confirmed,
+         sum(case when stage in ('contract_signed', 'closed') then 1 else 0 end) as signed,
+         sum(case when stage = 'closed' then 1 else 0 end) as closed,
          sum(case when stage in ('contract_signed', 'closed') then contract_value else 0 end) as value
   from pairings group by need_id
-) p on p.need_id = n.id
+) p on p.need_id = n.id left join (
+  select need_id, count(*) as proposed from candidates group by need_id
+) c on c.need_id = n.id
 """
 _FIGURE_KEYS = {"district": "n.district", "industry": "n.industry",
                 "month": "substr(coalesce(n.posted_at, n.created_at), 1, 7)"}
@@ -438,8 +443,9 @@ class Store(ABC):
         return {int(r["need_id"]): int(r["n"]) for r in rows}
 
     def need_figures(self, by: str | None) -> list[dict[str, Any]]:
-        """Needs posted / open / matched / solved, pairings, contracts and value: one row in all, or one row per
-        district, industry or month (`by`), largest first."""
+        """Needs posted / open / proposed (≥ 1 candidate) / matched (≥ 1 pairing not dropped) / solved (a signed
+        contract) / closed, pairings (not dropped), contracts and their value: one row in all, or one row per
+        district, industry or month (`by`), largest first. Every need figure counts needs, each once."""
         if by is None:
             rows = self.query("select " + _NEED_COUNTERS)
         elif by not in _FIGURE_KEYS:
@@ -447,10 +453,25 @@ class Store(ABC):
         else:
             rows = self.query(f'select {_FIGURE_KEYS[by]} as "{by}", {_NEED_COUNTERS} group by 1 order by 2 desc')
         for row in rows:
-            for key in ("needs_open", "needs_matched", "needs_solved"):
+            for key in ("needs_open", "needs_proposed", "needs_matched", "needs_solved", "needs_closed"):
                 row[key] = int(row[key] or 0)
             row["contract_value"] = round(float(row["contract_value"] or 0), 2)
         return rows
+
+    def decisions_by_actor(self) -> list[dict[str, Any]]:
+        """Per broker (review actor): confirmations, rejections and undos taken, and when the last was."""
+        return self.query(
+            "select actor, sum(case when decision = 'confirm' then 1 else 0 end) as confirmed, "
+            "sum(case when decision = 'reject' then 1 else 0 end) as rejected, "
+            "sum(case when decision = 'undo' then 1 else 0 end) as undone, max(created_at) as last "
+            "from reviews group by actor order by count(*) desc, actor")
+
+    def pairings_by_month(self) -> list[dict[str, Any]]:
+        """Pairings confirmed and contracts signed per month of the confirmation."""
+        return self.query(
+            "select substr(created_at, 1, 7) as month, count(*) as confirmed_pairings, "
+            "sum(case when stage in ('contract_signed', 'closed') then 1 else 0 end) as contracts_signed "
+            "from pairings group by substr(created_at, 1, 7) order by 1")
 
     def first_pairings(self) -> list[dict[str, Any]]:
         """Per need with a pairing: when it was posted and when its first pairing was confirmed."""

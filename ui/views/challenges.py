@@ -12,7 +12,7 @@ from matcher.errors import TechmatchError
 from matcher.matching import explain
 from matcher.service import MatchService
 from ui.i18n import t
-from ui.render import badge
+from ui.render import badge, local_time
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
@@ -69,7 +69,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         st.subheader(t("applications", lang))
         apps = review.list_applications(service, chosen)
         if apps:
-            st.dataframe([{"org": a["org"], "team": a["team"], "proposal": a["proposal"], "at": a["created_at"][:10]}
-                          for a in apps], hide_index=True, width="stretch")
+            st.dataframe([{t("org", lang): a["org"], t("team", lang): a["team"], t("proposal", lang): a["proposal"],
+                           t("when", lang): local_time(a["created_at"])} for a in apps],
+                         hide_index=True, width="stretch")
         else:
             st.info(t("empty", lang))

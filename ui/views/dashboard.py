@@ -1,24 +1,32 @@
-"""Dashboard: the figures operators report, as charts and tables."""
+"""Dashboard: the figures operators report — a funnel whose steps are subsets of each other, the monthly trend,
+sorted top-N breakdowns with every label, and the brokers' workload. Each figure's definition is in its help."""
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from matcher.access import Principal
-from matcher.review.figures import figures
+from matcher.review.figures import FUNNEL, figures
 from matcher.service import MatchService
 from ui.i18n import t
+from ui.render import local_time
 
-COUNTERS = ("needs_posted", "needs_matched", "needs_solved", "confirmed_pairings", "contracts_signed")
+TOP = 12  # bars per breakdown; the rest are summed as "other"
 
 
-def _frame(rows: list[dict], key: str, lang: str) -> pd.DataFrame:
+def _bars(rows: list[dict], label: str, value: str, lang: str, title: str) -> alt.Chart:
+    """Horizontal bars, largest first, every label shown in full."""
     df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    names = {c: t({"contracts_signed": "contracts"}.get(c, c), lang) for c in COUNTERS}
-    return df.set_index(key)[list(COUNTERS)].rename(columns=names)
+    if len(df) > TOP:
+        rest = df.iloc[TOP:][value].sum()
+        df = pd.concat([df.iloc[:TOP], pd.DataFrame([{label: t("other", lang), value: rest}])], ignore_index=True)
+    return (alt.Chart(df).mark_bar(color="#c9303e")
+            .encode(x=alt.X(f"{value}:Q", title=title), y=alt.Y(f"{label}:N", sort="-x", title=None,
+                                                                 axis=alt.Axis(labelLimit=320)),
+                    tooltip=[label, value])
+            .properties(height=max(120, 26 * len(df))))
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
@@ -26,30 +34,53 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     st.header(t("dashboard", lang))
     f = figures(service)
     tot = f["totals"]
-    cols = st.columns(7)
-    for col, (label, value) in zip(cols, [
-            (t("needs_posted", lang), tot["needs_posted"]), (t("needs_matched", lang), tot["needs_matched"]),
-            (t("needs_solved", lang), tot["needs_solved"]), (t("confirmed_pairings", lang), tot["confirmed_pairings"]),
-            (t("contracts", lang), tot["contracts_signed"]), (t("contract_total", lang), f"{tot['contract_value']:.0f}"),
-            (t("ttfm", lang), f["time_to_first_match"]["median_days"] if f["time_to_first_match"]["n"] else "—")]):
-        col.metric(label, value)
-    by_month = _frame(f["by_month"], "month", lang)
-    st.subheader(t("by_month", lang))
-    if by_month.empty:
+    st.subheader(t("funnel", lang), help=t("funnel_help", lang))
+    cols = st.columns(len(FUNNEL) + 2)
+    for col, key in zip(cols, FUNNEL, strict=False):
+        col.metric(t(key, lang), tot[key], help=t(f"{key}_help", lang))
+    cols[-2].metric(t("contract_total", lang), f"{tot['contract_value']:.0f}", help=t("contract_total_help", lang))
+    ttfm = f["time_to_first_match"]
+    cols[-1].metric(t("ttfm", lang), ttfm["median_days"] if ttfm["n"] else "—", help=t("ttfm_help", lang, n=ttfm["n"]))
+    funnel = pd.DataFrame([{"step": t(r["step"], lang), "needs": r["needs"], "order": i}
+                           for i, r in enumerate(f["funnel"])])
+    st.altair_chart(alt.Chart(funnel).mark_bar(color="#c9303e").encode(
+        x=alt.X("needs:Q", title=t("needs", lang)), y=alt.Y("step:N", sort=alt.SortField("order"), title=None,
+                                                           axis=alt.Axis(labelLimit=320)),
+        tooltip=["step", "needs"]).properties(height=190), use_container_width=True)
+
+    st.subheader(t("by_month", lang), help=t("by_month_help", lang))
+    posted = pd.DataFrame(f["by_month"])
+    paired = pd.DataFrame(f["pairings_by_month"])
+    if posted.empty:
         st.info(t("empty", lang))
     else:
-        st.line_chart(by_month)
+        trend = posted.set_index("month")[["needs_posted"]].rename(columns={"needs_posted": t("needs_posted", lang)})
+        if not paired.empty:
+            trend = trend.join(paired.set_index("month")[["confirmed_pairings", "contracts_signed"]].rename(
+                columns={"confirmed_pairings": t("confirmed_pairings", lang),
+                         "contracts_signed": t("contracts", lang)}), how="outer").fillna(0)
+        st.line_chart(trend.sort_index(), height=260)
+
     c1, c2 = st.columns(2)
+    posted_label = t("needs_posted", lang)
     with c1:
-        st.subheader(t("by_district", lang))
-        df = _frame(f["by_district"], "district", lang)
-        if not df.empty:
-            st.bar_chart(df.iloc[:, :3], horizontal=True, height=420)
-            st.dataframe(df, width="stretch")
+        st.subheader(t("by_district", lang), help=t("top_help", lang, n=TOP))
+        rows = [{"name": service.vocab.districts.name(r["district"], lang) if r["district"] != "未注明"
+                 else t("unspecified", lang), "needs": r["needs_posted"]} for r in f["by_district"]]
+        if rows:
+            st.altair_chart(_bars(rows, "name", "needs", lang, posted_label), use_container_width=True)
     with c2:
-        st.subheader(t("by_cluster", lang))
-        rows = [{**r, "industry": r["name"]} for r in f["by_cluster"]]
-        df = _frame(rows, "industry", lang)
-        if not df.empty:
-            st.bar_chart(df.iloc[:, :3], horizontal=True, height=420)
-            st.dataframe(df, width="stretch")
+        st.subheader(t("by_cluster", lang), help=t("top_help", lang, n=TOP))
+        rows = [{"name": service.vocab.industries.name(r["industry"], lang), "needs": r["needs_posted"]}
+                for r in f["by_cluster"]]
+        if rows:
+            st.altair_chart(_bars(rows, "name", "needs", lang, posted_label), use_container_width=True)
+
+    st.subheader(t("workload", lang), help=t("workload_help", lang))
+    if f["workload"]:
+        st.dataframe([{t("who", lang): r["actor"], t("confirmed", lang): r["confirmed"],
+                       t("rejected", lang): r["rejected"], t("undo", lang): r["undone"],
+                       t("last_decision", lang): local_time(r["last"])} for r in f["workload"]],
+                     hide_index=True, width="stretch")
+    else:
+        st.info(t("empty", lang))

@@ -11,7 +11,7 @@ from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
 from ui.i18n import t
-from ui.render import badge
+from ui.render import badge, local_time
 
 BOARD = ("confirmed", "contacted", "negotiating", "contract_signed", "closed", "dropped")
 
@@ -62,7 +62,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
             col.markdown(
                 f'<div class="listing" style="margin-bottom:8px">{secret}<b>{html.escape(r["need_title"])}</b><br>'
                 f'⇄ {html.escape(r["result_title"])}<div class="muted">#{r["id"]} · '
-                f'{html.escape(r["updated_at"][:10])}{value}</div>{last_note}</div>', unsafe_allow_html=True)
+                f'{html.escape(local_time(r["updated_at"])[:10])}{value}</div>{last_note}</div>', unsafe_allow_html=True)
     st.divider()
     st.subheader(t("move", lang))
     open_rows = [r for r in rows if review.next_stages(r["stage"])]
@@ -89,5 +89,5 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         value = f" · {d['contract_value']:g} 万元" if d.get("contract_value") else ""
         return f"{stages.name(d.get('from', ''), lang)} → {stages.name(d['to'], lang)}{value} {d.get('note') or ''}".strip()
 
-    st.dataframe([{t("when", lang): h["at"][:19].replace("T", " "), t("who", lang): h["actor"],
+    st.dataframe([{t("when", lang): local_time(h["at"]), t("who", lang): h["actor"],
                    t("stage", lang): step(h["detail"] or {})} for h in history], hide_index=True, width="stretch")

@@ -10,7 +10,7 @@ from matcher.errors import TechmatchError
 from matcher.matching import explain
 from matcher.service import MatchService
 from ui.i18n import t
-from ui.render import badge, card, highlight
+from ui.render import badge, card, highlight, local_time
 
 
 def _filters(service: MatchService, lang: str) -> dict:
@@ -85,24 +85,6 @@ def _modes(v, fits: dict, lang: str) -> str:
 def _pct(value: float | None) -> str:
     """A confidence as a percentage, or a dash where the method has none."""
     return "—" if value is None else f"{value:.0%}"
-
-
-def _local(stamp: str | None) -> str:
-    """A stored UTC timestamp as local time (Asia/Shanghai), to the minute."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    if not stamp:
-        return ""
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp[:16]
-    if when.tzinfo is None:
-        from datetime import timezone
-
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
 def _next_after(pending: list[int], cid: int) -> int | None:
@@ -186,7 +168,7 @@ def _decided(service: MatchService, cand: dict, lang: str, actor: str) -> None:
     if shown.get("actor"):
         bits.append(f"{t('who', lang)}：{shown['actor']}")
     if shown.get("created_at"):
-        bits.append(f"{t('when', lang)}：{_local(shown['created_at'])}")
+        bits.append(f"{t('when', lang)}：{local_time(shown['created_at'])}")
     st.info(" · ".join(bits))
     st.button("↶ " + t("undo", lang), key="undo_decided", on_click=_undo, args=(service, cand["id"], actor, lang))
 
