@@ -127,6 +127,22 @@ def import_(
 
 
 @app.command()
+def template(
+    kind: Annotated[str, typer.Option(help="needs or results")],
+    out: Annotated[Path, typer.Option(help="Where to write the .xlsx.")] = Path("template.xlsx"),
+    data_dir: DataDir = None,
+) -> None:
+    """Write the XLSX import template: the columns `import` reads, an example row, vocabularies as drop-downs."""
+    from matcher.ingest.template import template_xlsx
+    from matcher.ingest.vocab import load_vocab
+
+    if kind not in ("needs", "results"):
+        fail("--kind must be needs or results")
+    out.write_bytes(template_xlsx(kind, load_vocab(settings_for(data_dir).vocab_dir)))
+    console.print(f"{kind} template written to {out}")
+
+
+@app.command()
 def index(
     rebuild: Annotated[bool, typer.Option(help="Re-encode everything and rebuild from the store.")] = False,
     data_dir: DataDir = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import openpyxl
 import pytest
@@ -132,7 +133,7 @@ def test_xlsx_formula_cells_are_refused_with_a_reason(fresh_service):
     buf = io.BytesIO()
     book.save(buf)
     report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
-    assert report.accepted == 1 and {r.row for r in report.rejected} == {1, 2}
+    assert report.accepted == 1 and {r.row for r in report.rejected} == {2, 3}  # the rows Excel shows
     assert all("formula" in r.reason for r in report.rejected)
     assert [n["title"] for n in fresh_service.store.rows("needs")] == ["苎麻纤维脱胶"]
 
@@ -187,3 +188,64 @@ def test_formula_like_text_in_csv_is_kept_as_text_with_a_warning(fresh_service):
     report = import_bytes(fresh_service, data, "results", "csv")
     assert report.accepted == 1 and report.warnings[0].field == "title"
     assert "formula" in report.warnings[0].reason
+
+
+@pytest.mark.parametrize("kind", ["needs", "results"])
+def test_the_template_offers_the_vocabularies_and_imports_as_it_comes(fresh_service, kind):
+    """Every column is one the importer reads, vocabulary columns have drop-downs of their names, and the
+    template's example row imports without a rejection or a changed value."""
+    from matcher.ingest.importer import ALIASES
+    from matcher.ingest.template import template_xlsx
+
+    data = template_xlsx(kind, fresh_service.vocab)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert all(h in ALIASES[kind] for h in headers)
+    rules = {str(v.sqref).split(":")[0][:-1]: v.formula1 for v in sheet.data_validations.dataValidation}
+    column = {h: openpyxl.utils.get_column_letter(i) for i, h in enumerate(headers, start=1)}
+    assert column["产业集群"] in rules and column["区县"] in rules
+    options = [c.value for c in book["选项"][column["区县"]] if c.value]
+    assert len(options) == len(fresh_service.vocab.districts.codes)
+    report = import_bytes(fresh_service, data, kind, "xlsx")
+    assert report.accepted == 1 and not report.rejected, report.rejected
+
+
+def test_the_workbench_import_report_speaks_chinese_with_excel_rows(fresh_service):
+    """Rejected rows, changed values and duplicates in one table: the rows Excel shows, Chinese field names and
+    reasons (what the workbench shows and lets a broker download)."""
+    from ui.views.listings import _report_rows
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["需求名称", "需求描述", "预算", "联系人"])
+    sheet.append(["榨菜减盐", "含盐量降到6%以下", 60, "王工"])
+    sheet.append(["火锅底料", "全程自动控温", "很多", "李工"])
+    sheet.append(["榨菜减盐", "含盐量降到6%以下", 60, "王工"])
+    buf = io.BytesIO()
+    book.save(buf)
+    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    rows = _report_rows(report, "zh")
+    assert [(r["Excel 行号"], r["字段"], r["问题"]) for r in rows] == [(3, "预算", "未导入"), (4, "标题", "可能重复")]
+    assert rows[0]["原因"].startswith("无法识别金额“很多”") and rows[1]["原因"] == "与第 2 行「榨菜减盐」重复"
+    assert all(not re.search(r"[A-Za-z]{4,}", str(v)) for r in rows for v in r.values())
+
+
+def test_the_template_from_the_cli_and_the_api(fresh_service, tmp_path):
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from api.app import create_app
+    from matcher.cli import app as cli
+
+    out = tmp_path / "needs.xlsx"
+    run = CliRunner().invoke(cli, ["template", "--kind", "needs", "--out", str(out), "--data-dir",
+                                   str(tmp_path / "d")])
+    assert run.exit_code == 0, run.output
+    assert openpyxl.load_workbook(out).worksheets[0]["A1"].value == "需求名称"
+    assert CliRunner().invoke(cli, ["template", "--kind", "orgs", "--data-dir", str(tmp_path / "d")]).exit_code == 2
+    with TestClient(create_app(fresh_service.settings, service=fresh_service)) as client:
+        got = client.get("/imports/template", params={"kind": "results"})
+        assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+        assert openpyxl.load_workbook(io.BytesIO(got.content)).worksheets[0]["A1"].value == "成果名称"
+        assert client.get("/imports/template", params={"kind": "orgs"}).status_code == 422

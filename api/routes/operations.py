@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from matcher.access import need_view
 from matcher.ingest.export import EXPORTABLE, table_rows, to_csv, to_jsonl
 from matcher.ingest.importer import KINDS, detect_format, import_bytes
+from matcher.ingest.template import template_xlsx
 from matcher.review import batches
 from matcher.review.figures import figures as compute_figures
 
@@ -66,6 +67,16 @@ def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs"
     report = import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "",
                           skip_duplicates=skip_duplicates)
     return report.to_dict()
+
+
+@imports.get("/template", response_class=Response, responses={200: {"content": {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "results"], Query()]) -> Response:
+    """An XLSX template for importing needs or results: the columns the importer reads, an example row, and the
+    vocabularies (clusters, districts, modes, maturity, IP types) as drop-down lists."""
+    return Response(template_xlsx(kind, service.vocab),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="techmatch-{kind}-template.xlsx"'})
 
 
 @exports.get("/{table}", response_class=Response,

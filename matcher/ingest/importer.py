@@ -81,7 +81,8 @@ MODELS = {"needs": NeedIn, "results": ResultIn, "organisations": OrgIn}
 
 @dataclass
 class Rejection:
-    """One rejected row: its number in the file (1 = first data row), the field and the reason."""
+    """One rejected row: its number as the file shows it (the spreadsheet row, header = 1, for XLSX and CSV; the
+    line for JSONL), the field and the reason."""
 
     row: int
     field: str
@@ -124,7 +125,8 @@ def detect_format(name: str) -> str:
 
 
 def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(row number, row, parse error) for each data row of a file's bytes."""
+    """(row number, row, parse error) for each data row of a file's bytes; the number is the one the file shows:
+    the spreadsheet row for XLSX and CSV (the header is row 1), the line for JSONL (the item for a JSON array)."""
     if fmt == "xlsx":
         import openpyxl
 
@@ -140,7 +142,7 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         if header is None:
             return
         names = [str(h).strip() if h is not None else "" for h in header]
-        for n, (values, raw) in enumerate(zip(rows, raw_rows), start=1):
+        for n, (values, raw) in enumerate(zip(rows, raw_rows), start=2):  # the sheet's own row numbers
             if values is None or all(v is None for v in values):
                 continue
             # a formula cell's value is whatever the last spreadsheet program computed, or nothing: refuse it
@@ -181,7 +183,8 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         return
     dialect = "excel-tab" if text[:4096].count("\t") > text[:4096].count(",") else "excel"
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    for n, row in enumerate(reader, start=1):
+    for row in reader:
+        n = reader.line_num  # the row as a spreadsheet opening the file numbers it (header = 1)
         if None in row:
             yield n, None, f"{len(row[None])} more values than there are columns"
             continue

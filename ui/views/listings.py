@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from matcher.access import Principal, need_view, redact_match
 from matcher.errors import TechmatchError
 from matcher.ingest.importer import detect_format, import_bytes
+from matcher.ingest.template import template_xlsx
 from matcher.matching import explain
 from matcher.service import MatchService
 from ui import forms
@@ -226,22 +228,50 @@ def _post_result(service: MatchService, lang: str, who: Principal) -> None:
                               on_click=_submit, args=(service, "results", who, lang))
 
 
+def _report_rows(report, lang: str) -> list[dict]:
+    """The rows an import refused, warned about or found duplicated, as a broker reads them (Excel row numbers,
+    field names and reasons in the chosen language)."""
+    out = [{t("row", lang): r.row, t("field", lang): forms.field_label(r.field, lang) if r.field else "—",
+            t("problem", lang): t("rejected_row", lang), t("why", lang): forms.own_reason(r.reason, lang)}
+           for r in report.rejected]
+    out += [{t("row", lang): w.row, t("field", lang): forms.field_label(w.field, lang) if w.field else "—",
+             t("problem", lang): t("changed_value", lang), t("why", lang): forms.own_reason(w.reason, lang)}
+            for w in report.warnings]
+    for d in report.duplicates:
+        what = (t("dup_of_listing", lang, id=d["duplicate_of"], title=d["title"]) if "duplicate_of" in d
+                else t("dup_of_row", lang, row=d["duplicate_of_row"], title=d["title"]))
+        out.append({t("row", lang): d["row"], t("field", lang): forms.field_label("title", lang),
+                    t("problem", lang): t("duplicate", lang), t("why", lang): what})
+    return sorted(out, key=lambda r: r[t("row", lang)])
+
+
 def _import(service: MatchService, lang: str, actor: str) -> None:
     kind = st.radio(t("kind", lang), ["needs", "results", "organisations"], horizontal=True, key="i_kind",
-                    format_func=lambda k: {"needs": t("needs", lang), "results": t("results", lang)}.get(k, k))
-    upload = st.file_uploader(t("upload", lang), type=["csv", "jsonl", "json", "xlsx"], key="i_file")
+                    format_func=lambda k: t(k, lang))
+    if kind != "organisations":
+        st.download_button(t("template", lang), template_xlsx(kind, service.vocab), key="i_template",
+                           file_name=f"techmatch-{kind}-template.xlsx", help=t("template_help", lang),
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    upload = st.file_uploader(t("upload", lang), type=["csv", "jsonl", "json", "xlsx"], key="i_file",
+                              help=t("upload_help", lang))
+    skip = st.checkbox(t("skip_duplicates", lang), key="i_skip", value=True)
     if upload is not None and st.button(t("import", lang), key="i_go", type="primary"):
         try:
             report = import_bytes(service, upload.getvalue(), kind, detect_format(upload.name), actor=actor,
-                                  source=upload.name)
+                                  source=upload.name, skip_duplicates=skip)
         except (TechmatchError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(forms.own_reason(str(exc), lang))
             return
         st.success(t("import_done", lang, a=report.accepted, c=report.created, u=report.updated,
-                     r=len({x.row for x in report.rejected})))
-        if report.rejected:
-            st.dataframe([{"row": x.row, "field": x.field, "reason": x.reason} for x in report.rejected],
-                         hide_index=True, width="stretch")
+                     r=len({x.row for x in report.rejected})) + (
+            " " + t("import_skipped", lang, n=report.skipped) if report.skipped else ""))
+        rows = _report_rows(report, lang)
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+            frame = pd.DataFrame(rows)
+            st.download_button(t("download_report", lang), frame.to_csv(index=False).encode("utf-8-sig"),
+                               file_name=f"{Path(upload.name).stem}-import-report.csv", mime="text/csv",
+                               key="i_report")
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
