@@ -177,11 +177,12 @@ def test_a_brokers_day_in_the_browser(running_app):
 
         for width, height in ((1280, 720), (1920, 1080)):
             page.set_viewport_size({"width": width, "height": height})
-            for name in ("审核队列", "对接进度", "需求与成果", "揭榜挂帅", "数据看板"):
+            for name, slug in (("审核队列", "queue"), ("对接进度", "pipeline"), ("需求与成果", "listings"),
+                               ("揭榜挂帅", "challenges"), ("数据看板", "dashboard")):
                 page.get_by_text(name, exact=True).first.click()
                 page.get_by_role("heading", name=name).wait_for(timeout=60_000)
                 _settle(page, 1500)
-                page.screenshot(path=str(SCREENS / f"{name}-{width}x{height}.png"))
+                page.screenshot(path=str(SCREENS / f"{slug}-{width}x{height}.png"))
                 assert not page.get_by_test_id("stException").count(), name
 
         page.get_by_text("审核队列", exact=True).first.click()
@@ -199,4 +200,4 @@ def test_a_brokers_day_in_the_browser(running_app):
         assert not chinese, chinese
         browser.close()
     service.close()
-    assert (SCREENS / "审核队列-1920x1080.png").stat().st_size > 10_000
+    assert (SCREENS / "queue-1920x1080.png").stat().st_size > 10_000

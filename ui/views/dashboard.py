@@ -3,7 +3,6 @@ sorted top-N breakdowns with every label, and the brokers' workload. Each figure
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -16,17 +15,14 @@ from ui.render import local_time
 TOP = 12  # bars per breakdown; the rest are summed as "other"
 
 
-def _bars(rows: list[dict], label: str, value: str, lang: str, title: str) -> alt.Chart:
-    """Horizontal bars, largest first, every label shown in full."""
+def _bars(rows: list[dict], label: str, value: str, lang: str, title: str, keep_order: bool = False) -> None:
+    """Horizontal bars, largest first (or in the given order), every label shown."""
     df = pd.DataFrame(rows)
     if len(df) > TOP:
         rest = df.iloc[TOP:][value].sum()
         df = pd.concat([df.iloc[:TOP], pd.DataFrame([{label: t("other", lang), value: rest}])], ignore_index=True)
-    return (alt.Chart(df).mark_bar(color="#c9303e")
-            .encode(x=alt.X(f"{value}:Q", title=title), y=alt.Y(f"{label}:N", sort="-x", title=None,
-                                                                 axis=alt.Axis(labelLimit=320)),
-                    tooltip=[label, value])
-            .properties(height=max(120, 26 * len(df))))
+    st.bar_chart(df, x=label, y=value, horizontal=True, sort=False if keep_order else f"-{value}", x_label=title,
+                 y_label="", color="#c9303e", height=max(140, 34 * len(df) + 60))
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
@@ -41,12 +37,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     cols[-2].metric(t("contract_total", lang), f"{tot['contract_value']:.0f}", help=t("contract_total_help", lang))
     ttfm = f["time_to_first_match"]
     cols[-1].metric(t("ttfm", lang), ttfm["median_days"] if ttfm["n"] else "—", help=t("ttfm_help", lang, n=ttfm["n"]))
-    funnel = pd.DataFrame([{"step": t(r["step"], lang), "needs": r["needs"], "order": i}
-                           for i, r in enumerate(f["funnel"])])
-    st.altair_chart(alt.Chart(funnel).mark_bar(color="#c9303e").encode(
-        x=alt.X("needs:Q", title=t("needs", lang)), y=alt.Y("step:N", sort=alt.SortField("order"), title=None,
-                                                           axis=alt.Axis(labelLimit=320)),
-        tooltip=["step", "needs"]).properties(height=190), use_container_width=True)
+    _bars([{"step": t(r["step"], lang), "needs": r["needs"]} for r in f["funnel"]], "step", "needs", lang,
+          t("needs", lang), keep_order=True)
 
     st.subheader(t("by_month", lang), help=t("by_month_help", lang))
     posted = pd.DataFrame(f["by_month"])
@@ -68,13 +60,13 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         rows = [{"name": service.vocab.districts.name(r["district"], lang) if r["district"] != "未注明"
                  else t("unspecified", lang), "needs": r["needs_posted"]} for r in f["by_district"]]
         if rows:
-            st.altair_chart(_bars(rows, "name", "needs", lang, posted_label), use_container_width=True)
+            _bars(rows, "name", "needs", lang, posted_label)
     with c2:
         st.subheader(t("by_cluster", lang), help=t("top_help", lang, n=TOP))
         rows = [{"name": service.vocab.industries.name(r["industry"], lang), "needs": r["needs_posted"]}
                 for r in f["by_cluster"]]
         if rows:
-            st.altair_chart(_bars(rows, "name", "needs", lang, posted_label), use_container_width=True)
+            _bars(rows, "name", "needs", lang, posted_label)
 
     st.subheader(t("workload", lang), help=t("workload_help", lang))
     if f["workload"]:
