@@ -475,6 +475,13 @@ class ApplicationPublic(BaseModel):
     created_at: str | None = None
 
 
+class ApplicationReview(Strict):
+    """A broker's verdict on an application."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "shortlisted"}]})
+    status: Literal["submitted", "shortlisted", "declined"]
+
+
 # -- operations -------------------------------------------------------------------------------
 class BatchCreate(Strict):
     """Start a batch run over every open need."""

@@ -19,15 +19,16 @@ DEMO_RELISTINGS = {("DN-C007", "DN-C075"), ("DR-C064", "DR-C088"), ("DR-C041", "
 JISHU = Path(__file__).resolve().parents[2] / "shared" / "data" / "listings-51jishu"
 
 
-def pairs_found(service, side: str) -> tuple[set[tuple[int, int]], list[float]]:
-    """Every unordered pair of listings the detector takes for copies, and the seconds each check took."""
-    found, seconds = set(), []
+def pairs_found(service, side: str) -> tuple[dict[tuple[int, int], dict], list[float]]:
+    """Every unordered pair of listings the detector takes for copies (with its figures), and the seconds each
+    check took."""
+    found, seconds = {}, []
     for page in service.store.pages(side, "id"):
         for row in page:
             started = time.perf_counter()
             hits = service.duplicates(side, row["id"])
             seconds.append(time.perf_counter() - started)
-            found |= {tuple(sorted((row["id"], d["id"]))) for d in hits}
+            found.update({tuple(sorted((row["id"], d["id"]))): d for d in hits})
     return found, seconds
 
 
@@ -49,7 +50,8 @@ def main() -> None:
         service = MatchService(settings, encoder=encoder)
         service.load_demo()
         refs = {(side, r["id"]): r["ref"] for side in ("needs", "results") for r in service.store.rows(side)}
-        found, seconds = set(), []
+        found: set[tuple[str, str]] = set()
+        seconds: list[float] = []
         for side in ("needs", "results"):
             pairs, took = pairs_found(service, side)
             found |= {tuple(sorted((refs[(side, a)], refs[(side, b)]))) for a, b in pairs}
@@ -77,7 +79,9 @@ def main() -> None:
                   f"rejected), {len(pairs)} duplicate pairs found among them; a check p50 {p50:.1f} ms, "
                   f"p99 {p99:.1f} ms")
             for a, b in sorted(pairs)[:args.show]:
-                print(f"  #{a} {rows[a]['title'][:30]}  ~  #{b} {rows[b]['title'][:30]}")
+                d = pairs[(a, b)]
+                print(f"  #{a} {rows[a]['title'][:30]}  ~  #{b} {rows[b]['title'][:30]}  "
+                      f"(text {d['similarity']:.3f}, title {d['title_similarity']:.2f})")
         service.close()
 
 

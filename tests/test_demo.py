@@ -49,3 +49,23 @@ def test_every_field_is_filled_and_the_catalogue_covers_the_taxonomy():
     industries = {vocab.industries.resolve(r["industry"]) for r in needs + results}
     assert len(industries) >= 10 and None not in industries
     assert len(needs) >= 150 and len(results) >= 400
+
+
+def test_every_demo_challenge_sets_goals_about_its_own_topic():
+    """A challenge's goal and indicators share technical terms with its own title and description (a goal copied
+    from another listing shares none)."""
+    import json
+    from pathlib import Path
+
+    from matcher.retrieval.text import char_bigrams
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    challenges = [json.loads(line) for path in sorted(demo.glob("needs-*.jsonl"))
+                  for line in path.read_text("utf-8").splitlines() if line.strip()]
+    challenges = [c for c in challenges if c.get("is_challenge")]
+    assert len(challenges) >= 5
+    for c in challenges:
+        topic = set(char_bigrams(c["title"] + c["description"]))
+        goal = set(char_bigrams(c["challenge_goal"] + c["challenge_indicators"]))
+        shared = len(topic & goal) / max(1, len(goal))
+        assert shared >= 0.15, (c["ref"], shared)

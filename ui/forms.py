@@ -47,6 +47,7 @@ OWN_REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"cannot read maturity '(.*)'"), "无法识别成熟度“{0}”：请填写 TRL 1–9 或列表中的阶段"),
     (re.compile(r"a challenge needs a goal and indicators"), "揭榜挂帅需要填写攻关目标和考核指标"),
     (re.compile(r"cannot read yes/no value '(.*)'"), "无法识别“{0}”：请填写 是/否"),
+    (re.compile(r"an application needs the applying organisation and a proposal"), "揭榜申请需要填写申请单位和揭榜方案"),
 ]
 
 

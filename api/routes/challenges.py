@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query
 
 from matcher import review
 
-from ..deps import OPTIONAL_AUTH, AnyUser, Id, OptionalPrincipal, ServiceDep
-from ..schemas import ApplicationCreate, ApplicationPublic, ChallengeCreate, NeedPublic, Page
+from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
+from ..schemas import ApplicationCreate, ApplicationPublic, ApplicationReview, ChallengeCreate, NeedPublic, Page
 from ..views import need_out, owned
 
 router = APIRouter(prefix="/challenges", tags=["challenges"])
@@ -52,3 +52,12 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
     app = review.apply_challenge(service, need_id, who.org_name, body.team, body.proposal, body.result_id,
                                  who.actor)
     return {**app, "org": who.org_name}
+
+
+@router.post("/{need_id:int}/applications/{app_id:int}/review", response_model=ApplicationPublic)
+def review_application(need_id: Id, app_id: Id, body: ApplicationReview, service: ServiceDep, who: Broker) -> Any:
+    """Shortlist or decline an application (brokers and admins); audited."""
+    apps = {a["id"]: a for a in review.list_applications(service, need_id)}
+    if app_id not in apps:
+        raise HTTPException(404, f"challenge {need_id} has no application {app_id}")
+    return {**review.review_application(service, app_id, body.status, who.actor), "org": apps[app_id]["org"]}

@@ -3,9 +3,11 @@ with "（2026年更新）" appended.
 
 Two listings are taken for one when they come from the same organisation (or either names none) and either their
 normalised titles nearly agree and their texts are close (the same encoder's passage vectors, cosine ≥ NEAR), or
-their texts are all but identical (cosine ≥ SAME) whatever the titles. Listings of two different organisations are
-never duplicates: two firms with the same problem are two needs, and a broker wants both. The candidates are the
-listing's nearest neighbours on its own side of the catalogue's dense index, so a check costs one small search.
+their texts are all but identical (cosine ≥ SAME) and their titles alike at least in part (a firm's several needs
+posted under one company description have near-identical texts and different titles). Listings of two different
+organisations are never duplicates: two firms with the same problem are two needs, and a broker wants both. The
+candidates are the listing's nearest neighbours on its own side of the catalogue's dense index, so a check costs
+one small search.
 Thresholds were set on the demo catalogue's relistings and checked on real listings (README, "Duplicates").
 """
 
@@ -21,7 +23,8 @@ import numpy as np
 
 TITLE = 0.8  # normalised titles at least this alike (difflib ratio) …
 NEAR = 0.92  # … and passages at least this close: a relisting with an edited title or text
-SAME = 0.975  # passages this close are one listing whatever the titles say
+SAME = 0.975  # passages this close are one listing when the titles are at least …
+SAME_TITLE = 0.75  # … this alike (a firm posting several needs under one company blurb has near-identical texts)
 NEIGHBOURS = 20  # nearest listings of the same side examined
 
 # notes a relisting adds in brackets: （再次征集）, (可定制), 【2026年更新】
@@ -65,7 +68,7 @@ def judge(row: dict[str, Any], other: dict[str, Any], cosine: float) -> Duplicat
     if a is not None and b is not None and a != b:
         return None
     ts = title_similarity(row.get("title") or "", other.get("title") or "")
-    if not (cosine >= SAME or (ts >= TITLE and cosine >= NEAR)):
+    if not ((ts >= TITLE and cosine >= NEAR) or (ts >= SAME_TITLE and cosine >= SAME)):
         return None
     return Duplicate(int(other["id"]), other.get("ref"), other.get("title") or "", b, round(float(cosine), 4),
                      round(ts, 4), a is not None and a == b)

@@ -3,7 +3,13 @@
 `from matcher import review` gives the functions of the queue, the pipeline and challenges under one name.
 """
 
-from matcher.review.challenges import apply_challenge, list_applications, list_challenges, publish_challenge
+from matcher.review.challenges import (
+    apply_challenge,
+    list_applications,
+    list_challenges,
+    publish_challenge,
+    review_application,
+)
 from matcher.review.pipeline import FINAL_STAGES, STAGE_ORDER, get_pairing, list_pairings, move_pairing, next_stages
 from matcher.review.queue import (
     DECISIONS,
@@ -34,5 +40,6 @@ __all__ = [
     "move_pairing",
     "next_stages",
     "publish_challenge",
+    "review_application",
     "undo",
 ]

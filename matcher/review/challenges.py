@@ -24,8 +24,15 @@ def publish_challenge(service: MatchService, need_id: int, goal: str, indicators
 
 
 def list_challenges(service: MatchService, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Needs published as challenges, newest first, each with its number of applications."""
+    """Needs published as challenges, newest first, each with its number of applications; a challenge published
+    twice (a relisting, see matching/duplicates.py) is listed once, as its first copy, with `copies` naming the
+    others."""
     rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset)
+    copies = service.copies("needs", [row["id"] for row in rows])
+    for row in rows:
+        row["copies"] = sorted(c for c, first in copies.items() if first == row["id"])
+    rows = [row for row in rows if row["id"] not in copies]
+    total -= len(copies)
     counts = service.store.application_counts([row["id"] for row in rows])
     for row in rows:
         row["applications"] = counts.get(row["id"], 0)
@@ -55,3 +62,18 @@ def list_applications(service: MatchService, need_id: int) -> list[dict[str, Any
     """Applications filed against a challenge, with the organisations' names."""
     service.get_listing("needs", need_id)
     return service.store.applications(need_id)
+
+
+APPLICATION_STATUSES = ("submitted", "shortlisted", "declined")
+
+
+def review_application(service: MatchService, app_id: int, status: str, actor: str = "system") -> dict[str, Any]:
+    """A broker's verdict on an application: shortlisted or declined (or back to submitted); audited."""
+    if status not in APPLICATION_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(APPLICATION_STATUSES)}")
+    with service.store.transaction():
+        before = service.store.get("challenge_applications", app_id)
+        service.store.update("challenge_applications", app_id, {"status": status})
+        service.store.audit(actor, "review", "challenge_applications", app_id,
+                            {"from": before["status"], "to": status, "need_id": before["need_id"]})
+    return service.store.get("challenge_applications", app_id)

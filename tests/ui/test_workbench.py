@@ -241,3 +241,29 @@ def test_queue_shows_confidence_and_filters_by_it(workbench):
     assert not at.exception
     sure = sum(c >= 0.3 for c in confidences)
     assert 0 < sure < everything and len(at.selectbox(key="pair").options) == sure
+
+
+def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbench):
+    from matcher import review
+
+    s = service_for(workbench)
+    need = s.store.find("needs", ref="T-N02")
+    review.publish_challenge(s, need["id"], "锂回收率≥95%", "电池级碳酸锂；中试线验证", "2027-06-30", 200)
+    at = app(workbench, role="institution").run()  # 测试工业大学 owns T-R01, T-R02, T-R08, T-R11
+    at.sidebar.radio(key="page").set_value("challenges").run()
+    at.radio(key="c_open").set_value(need["id"]).run()
+    own = s.store.find("results", ref="T-R02")
+    at.text_input(key="a_team").input("湿法冶金课题组")
+    at.text_area(key="a_proposal").input("以自有湿法回收工艺揭榜，中试线验证锂回收率。")
+    at.selectbox(key="a_result").set_value(own["id"])
+    button(at, "揭榜（提交申请）").click().run()
+    assert not at.exception and at.success[0].value == "申请已提交。"
+    (filed,) = review.list_applications(s, need["id"])
+    assert (filed["org"], filed["result_id"], filed["status"]) == ("测试工业大学", own["id"], "submitted")
+    at = app(workbench).run()  # a broker
+    at.sidebar.radio(key="page").set_value("challenges").run()
+    at.radio(key="c_open").set_value(need["id"]).run()
+    assert any("以自有湿法回收工艺揭榜" in m.value for m in at.markdown)
+    at.button(key=f"a_short_{filed['id']}").click().run()
+    assert not at.exception and review.list_applications(s, need["id"])[0]["status"] == "shortlisted"
+    assert any("已入围" in m.value for m in at.markdown)

@@ -11,6 +11,7 @@ from matcher.access import Principal, need_view
 from matcher.errors import TechmatchError
 from matcher.matching import explain
 from matcher.service import MatchService
+from ui import forms
 from ui.i18n import t
 from ui.render import badge, local_time
 
@@ -47,7 +48,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     if not rows:
         st.info(t("no_challenges", lang))
         return
-    labels = {r["id"]: f"🏆 {r['title']} · {r.get('reward') or '—'} 万元 · {r.get('deadline') or ''}" for r in rows}
+    labels = {r["id"]: f"【{t('challenge_mark', lang)}】{r['title']} · {r.get('reward') or '—'} {t('wan_yuan', lang)}"
+                        f" · {r.get('deadline') or ''}" for r in rows}
     chosen = st.radio(t("challenges", lang), list(labels), format_func=labels.get, key="c_open")
     need = need_view(next(r for r in rows if r["id"] == chosen), who)
     c1, c2 = st.columns([3, 2])
@@ -67,10 +69,42 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
                        else m.explanation.get("summary", ""))
     with c2:
         st.subheader(t("applications", lang))
-        apps = review.list_applications(service, chosen)
-        if apps:
-            st.dataframe([{t("org", lang): a["org"], t("team", lang): a["team"], t("proposal", lang): a["proposal"],
-                           t("when", lang): local_time(a["created_at"])} for a in apps],
-                         hide_index=True, width="stretch")
-        else:
-            st.info(t("empty", lang))
+        if who.role in ("institution", "firm"):
+            _apply_form(service, chosen, who, lang)
+        if who.privileged or need.get("org_id") == who.org_id:
+            apps = review.list_applications(service, chosen)
+            for a in apps:
+                cited = service.get_listing("results", a["result_id"])["title"] if a.get("result_id") else "—"
+                st.markdown(f"**{a['org']}** · {a.get('team') or ''} · {t('app_' + a['status'], lang)}  \n"
+                            f"{a['proposal']}  \n{t('cites', lang)}：{cited} · {local_time(a['created_at'])}")
+                if who.privileged:
+                    b1, b2 = st.columns(2)
+                    b1.button(t("shortlist", lang), key=f"a_short_{a['id']}", disabled=a["status"] == "shortlisted",
+                              on_click=_review, args=(service, a["id"], "shortlisted", who.actor))
+                    b2.button(t("decline", lang), key=f"a_decl_{a['id']}", disabled=a["status"] == "declined",
+                              on_click=_review, args=(service, a["id"], "declined", who.actor))
+            if not apps:
+                st.info(t("no_applications", lang))
+
+
+def _review(service: MatchService, app_id: int, status: str, actor: str) -> None:
+    """(Button callback) shortlist or decline an application."""
+    review.review_application(service, app_id, status, actor)
+
+
+def _apply_form(service: MatchService, need_id: int, who: Principal, lang: str) -> None:
+    """An institution (or firm) applies for its own organisation, citing one of its own results."""
+    own, _ = service.list_listings("results", {"org_id": who.org_id}, limit=200) if who.org_id else ([], 0)
+    with st.form(f"apply_{need_id}", clear_on_submit=True):
+        team = st.text_input(t("team", lang), key="a_team", max_chars=200)
+        proposal = st.text_area(t("proposal", lang) + " *", key="a_proposal", max_chars=5000)
+        options = [None] + [r["id"] for r in own]
+        titles = {r["id"]: f"#{r['id']} {r['title']}" for r in own}
+        result = st.selectbox(t("cites", lang), options, format_func=lambda i: titles.get(i, "—"), key="a_result")
+        if st.form_submit_button(t("apply", lang), type="primary"):
+            try:
+                review.apply_challenge(service, need_id, who.org_name, team, proposal, result, who.actor)
+            except (TechmatchError, ValueError) as exc:
+                st.error(forms.own_reason(str(exc), lang))
+            else:
+                st.success(t("applied", lang))

@@ -58,7 +58,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
             value = f" · {r['contract_value']:.0f} 万元" if r.get("contract_value") else ""
             secret = badge(t("confidential", lang), "secret") if r["need_confidentiality"] == "brokers" else ""
             notes = (r.get("notes") or "").strip().splitlines()
-            last_note = f'<div class="muted">📝 {html.escape(notes[-1][:80])}</div>' if notes else ""
+            last_note = f'<div class="muted">✎ {html.escape(notes[-1][:80])}</div>' if notes else ""
             col.markdown(
                 f'<div class="listing" style="margin-bottom:8px">{secret}<b>{html.escape(r["need_title"])}</b><br>'
                 f'⇄ {html.escape(r["result_title"])}<div class="muted">#{r["id"]} · '

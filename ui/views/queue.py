@@ -202,7 +202,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
               t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(r["need"]["industry"], lang),
               t("district", lang): service.vocab.districts.name(r["need"]["district"], lang) if r["need"]["district"]
               else "",
-              "TRL": r["result"]["trl"], t("confidential", lang): "🔒" if r["need"]["confidentiality"] == "brokers"
+              "TRL": r["result"]["trl"], t("confidential", lang): t("confidential", lang) if r["need"]["confidentiality"] == "brokers"
               else ""} for r in rows]
     narrow = {t("need", lang): st.column_config.TextColumn(width="medium"),
               t("result", lang): st.column_config.TextColumn(width="medium"),
