@@ -44,9 +44,11 @@ def badge(text: str, kind: str = "") -> str:
     return f'<span class="badge {kind}">{html.escape(str(text))}</span>'
 
 
-def card(title: str, badges: list[str], meta: str, body_html: str) -> str:
-    """A listing card: title, badges, a muted meta line and the (already escaped) body."""
-    return (f'<div class="listing"><h4>{html.escape(title)}</h4>{"".join(badges)}'
+def card(title: str, badges: list[str], meta: str, body_html: str, title_html: str | None = None) -> str:
+    """A listing card: title (escaped, or given as escaped HTML with its terms marked), badges, a muted meta line
+    and the (already escaped) body."""
+    heading = title_html if title_html is not None else html.escape(title)
+    return (f'<div class="listing"><h4>{heading}</h4>{"".join(badges)}'
             f'<div class="muted">{html.escape(meta)}</div><div>{body_html}</div></div>')
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from matcher.service import MatchService
@@ -25,6 +27,11 @@ def test_every_page_renders(workbench, page, header):
     assert at.header[0].value == header
 
 
+def _text(html_text: str) -> str:
+    """Markdown with its HTML tags (term marks) taken out."""
+    return re.sub(r"<[^>]+>", "", html_text)
+
+
 def _label_id(label: str) -> int:
     return int(label.split()[0][1:])
 
@@ -35,8 +42,10 @@ def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
     pair_id = at.selectbox(key="pair").value
     s = service_for(workbench)
     need_title = s.store.get("needs", s.store.get("candidates", pair_id)["need_id"])["title"]
-    assert any(need_title in m.value for m in at.markdown)  # the pair is open side by side
+    assert any(need_title in _text(m.value) for m in at.markdown)  # the pair is open side by side
     assert any('class="term"' in m.value for m in at.markdown)  # shared terms highlighted
+    cards = [_text(m.value) for m in at.markdown if 'class="listing"' in m.value]
+    assert "预算 " in cards[0] and "截止日期 " in cards[0] and "价格 " in cards[1]  # what a broker acts on
     at.text_input(key="note").input("企业已同意面谈")
     at.button(key="confirm_now").click().run()
     assert not at.exception
@@ -64,7 +73,7 @@ def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workben
         value = at.selectbox(key="pair").value
         label = at.selectbox(key="pair").format_func(value)
         need = s.store.get("needs", s.store.get("candidates", value)["need_id"])["title"]
-        assert _label_id(label) == value and any(f"· #{need}" in m.value or need in m.value for m in at.markdown)
+        assert _label_id(label) == value and any(need in _text(m.value) for m in at.markdown)
         return value
 
     order = [_label_id(o) for o in at.selectbox(key="pair").options]

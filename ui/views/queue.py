@@ -27,6 +27,28 @@ def _filters(service: MatchService, lang: str) -> dict:
             "trl_min": trl[0] if trl[0] > 1 else None, "trl_max": trl[1] if trl[1] < 9 else None, "status": status}
 
 
+def _money(value: float | None, negotiable: bool | None, lang: str) -> str:
+    """An amount in 万元, or 面议 where none is given."""
+    return f"{value:g} {t('wan_yuan', lang)}" if value is not None and not negotiable else t("negotiable", lang)
+
+
+def _facts(row: dict, side: str, lang: str) -> str:
+    """The line a broker acts on: organisation, money, deadline or patent, team and contact, the listing's number."""
+    bits = [row.get("org") or ""]
+    if side == "needs":
+        bits += [f"{t('budget_short', lang)} {_money(row.get('budget'), row.get('budget_negotiable'), lang)}",
+                 f"{t('deadline', lang)} {row.get('deadline') or '—'}"]
+    else:
+        bits += [f"{t('price_short', lang)} {_money(row.get('price'), row.get('price_negotiable'), lang)}"]
+        if row.get("patent_no"):
+            bits.append(f"{t('patent_no', lang)} {row['patent_no']}")
+        if row.get("team"):
+            bits.append(row["team"])
+    if row.get("contact"):
+        bits.append(f"{t('contact_short', lang)} {row['contact']}")
+    return " · ".join(b for b in bits if b) + f" · #{row['id']}"
+
+
 def _pair(service: MatchService, cand: dict, lang: str) -> None:
     need, result, ex = cand["need"], cand["result"], cand["explanation"] or {}
     terms, best = ex.get("shared_terms", []), ex.get("best_sentence", "")
@@ -38,16 +60,18 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
     if need["confidentiality"] == "brokers":
         need_badges.insert(0, badge(t("confidential", lang), "secret"))
     left.markdown(f"**{t('need', lang)}**")
-    left.markdown(card(need["title"], need_badges, f"{need.get('org') or ''} · #{need['id']}",
-                       highlight(need.get("description") or "", terms)), unsafe_allow_html=True)
+    left.markdown(card(need["title"], need_badges, _facts(need, "needs", lang),
+                       highlight(need.get("description") or "", terms), highlight(need["title"], terms)),
+                  unsafe_allow_html=True)
     level = v.maturity_level(result.get("maturity_label") or "")
     result_badges = [badge(v.industries.name(result["industry"], lang)),
                      badge(v.districts.name(result["district"], lang) if result.get("district") else "—"),
                      badge(f"TRL {result['trl']}" + (f" · {level.name(lang)}" if level else "")),
                      badge(v.ip_types.name(result.get("ip_type") or "know_how", lang))]
     right.markdown(f"**{t('result', lang)}**")
-    right.markdown(card(result["title"], result_badges, f"{result.get('org') or ''} · #{result['id']}",
-                        highlight(result.get("abstract") or "", terms, best)), unsafe_allow_html=True)
+    right.markdown(card(result["title"], result_badges, _facts(result, "results", lang),
+                        highlight(result.get("abstract") or "", terms, best), highlight(result["title"], terms)),
+                   unsafe_allow_html=True)
     comps = cand.get("components") or {}
     m0, m1, m2, m3, m4 = st.columns(5)
     m0.metric(t("confidence", lang), _pct(cand.get("confidence")), help=t("confidence_help", lang))
