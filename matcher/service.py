@@ -61,6 +61,7 @@ class MatchService:
         self._catalogue: LiveCatalogue | None = None
         self._background: list[Periodic] = []  # the log follower and the hubness keeper of a long-running process
         self._load_lock = threading.Lock()
+        self.load_error: Exception | None = None  # what a background load (load_in_background) failed with
 
     # -- loading --------------------------------------------------------------------------
     @property
@@ -111,6 +112,23 @@ class MatchService:
         except Exception as exc:
             raise SetupError(f"a model file in {self.settings.index_dir} cannot be read ({type(exc).__name__}: "
                              f"{exc}); remove it or fit it again (`techmatch calibrate` / `techmatch train`)") from exc
+
+    def load_in_background(self) -> threading.Thread:
+        """Load encoder, indexes and model files in a thread, then follow the change log (the workbench: its first
+        page, the review queue, needs only the store; a page that ranks waits for the load). A failure is kept in
+        `load_error` for the caller to show."""
+        def warm() -> None:
+            try:
+                self.load()
+                self.follow()
+            except Exception as exc:  # shown by the caller on its next page, not lost in the thread
+                self.load_error = exc
+                log.exception("loading the catalogue failed")
+
+        self.load_error = None
+        thread = threading.Thread(target=warm, name="techmatch-load", daemon=True)
+        thread.start()
+        return thread
 
     def follow(self) -> None:
         """Keep following the change log, and every hubness figure computed, in the background (a long-running

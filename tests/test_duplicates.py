@@ -28,6 +28,10 @@ def test_titles_compare_without_the_notes_a_relisting_adds():
     # one firm's several needs under one company blurb: near-identical texts, different titles
     assert judge(same_org, {"id": 4, "title": "完全不同的题目", "org_id": None}, 0.99) is None
     assert judge(same_org, {"id": 4, "title": "齿轮激光淬火工艺", "org_id": None}, 0.99) is not None
+    # a series is not a relisting: numbers in both titles that differ
+    variety = {"id": 5, "title": "冬小麦新品种静麦4号", "org_id": None}
+    assert judge(variety, {"id": 6, "title": "冬小麦新品种静麦5号", "org_id": None}, 0.995) is None
+    assert judge(variety, {"id": 6, "title": "冬小麦新品种静麦4号（2026年更新）", "org_id": None}, 0.95) is not None
 
 
 def test_a_relisting_is_found_on_post_and_a_file_imported_twice_is_flagged(fresh_service):

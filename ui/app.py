@@ -40,6 +40,9 @@ def _relabel() -> None:
 st.set_page_config(page_title="techmatch 技术供需对接", page_icon="🔗", layout="wide")
 st.markdown(render.CSS, unsafe_allow_html=True)
 service = get_service()
+if service.load_error is not None:  # a corrupt model file, say: say so instead of failing every page
+    st.error(f"{type(service.load_error).__name__}: {service.load_error}")
+    st.stop()
 with st.sidebar:
     title = st.empty()  # filled once the language is known, but shown above the switch
     lang = "en" if st.radio(t("language"), ["中文", "English"], horizontal=True, key="lang",

@@ -71,7 +71,7 @@ def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs"
 
 @imports.get("/template", response_class=Response, responses={200: {"content": {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
-def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "results"], Query()]) -> Response:
+def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "results"], Query()] = "needs") -> Response:
     """An XLSX template for importing needs or results: the columns the importer reads, an example row, and the
     vocabularies (clusters, districts, modes, maturity, IP types) as drop-down lists."""
     return Response(template_xlsx(kind, service.vocab),

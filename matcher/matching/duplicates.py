@@ -4,7 +4,8 @@ with "（2026年更新）" appended.
 Two listings are taken for one when they come from the same organisation (or either names none) and either their
 normalised titles nearly agree and their texts are close (the same encoder's passage vectors, cosine ≥ NEAR), or
 their texts are all but identical (cosine ≥ SAME) and their titles alike at least in part (a firm's several needs
-posted under one company description have near-identical texts and different titles). Listings of two different
+posted under one company description have near-identical texts and different titles), and the titles do not carry
+different numbers (varieties 临麦35号 and 临麦36号 are a series, not a relisting). Listings of two different
 organisations are never duplicates: two firms with the same problem are two needs, and a broker wants both. The
 candidates are the listing's nearest neighbours on its own side of the catalogue's dense index, so a check costs
 one small search.
@@ -30,6 +31,7 @@ NEIGHBOURS = 20  # nearest listings of the same side examined
 # notes a relisting adds in brackets: （再次征集）, (可定制), 【2026年更新】
 _BRACKETED = re.compile(r"[（(【\[〔][^）)】\]〕]{0,20}[）)】\]〕]")
 _NOT_WORD = re.compile(r"[\W_]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def normalise_title(title: str) -> str:
@@ -62,10 +64,20 @@ class Duplicate:
         return asdict(self)
 
 
+def numbers_differ(a: str, b: str) -> bool:
+    """Whether two titles both carry numbers and not the same ones: 临麦35号 and 临麦36号, a 2.5 t and a 3.0 t
+    forklift are a series, not a relisting (bracketed notes such as （2026年更新） do not count)."""
+    na = _NUMBER.findall(_BRACKETED.sub("", unicodedata.normalize("NFKC", a or "")))
+    nb = _NUMBER.findall(_BRACKETED.sub("", unicodedata.normalize("NFKC", b or "")))
+    return bool(na) and bool(nb) and sorted(na) != sorted(nb)
+
+
 def judge(row: dict[str, Any], other: dict[str, Any], cosine: float) -> Duplicate | None:
     """`other` as a duplicate of `row` (org ids compared; None when either has none), or None."""
     a, b = row.get("org_id"), other.get("org_id")
     if a is not None and b is not None and a != b:
+        return None
+    if numbers_differ(row.get("title") or "", other.get("title") or ""):
         return None
     ts = title_similarity(row.get("title") or "", other.get("title") or "")
     if not ((ts >= TITLE and cosine >= NEAR) or (ts >= SAME_TITLE and cosine >= SAME)):

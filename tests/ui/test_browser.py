@@ -84,12 +84,12 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
         page.get_by_label("API 密钥（techmatch keys create 生成）").fill(key)
         page.get_by_role("button", name="登录").first.click()
         page.get_by_role("heading", name="审核队列").wait_for(timeout=90_000)
-        page.get_by_text("提交决定").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name=re.compile("确认对接")).wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "workbench-queue.png"), full_page=True)
         service = MatchService(make_settings(data))
         pending_before = review.list_candidates(service)[1]
-        page.get_by_role("button", name="✓ 确认对接", exact=True).click()
+        page.get_by_role("button", name=re.compile("确认对接")).click()
         page.get_by_text("已确认，进入对接进度。").wait_for(timeout=60_000)
         assert review.list_candidates(service)[1] == pending_before - 1
         (pairing,), _ = review.list_pairings(service)

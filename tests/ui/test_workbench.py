@@ -276,3 +276,23 @@ def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbe
     at.button(key=f"a_short_{filed['id']}").click().run()
     assert not at.exception and review.list_applications(s, need["id"])[0]["status"] == "shortlisted"
     assert any("已入围" in m.value for m in at.markdown)
+
+
+def test_the_queue_opens_before_the_model_loads_and_a_load_failure_is_shown(workbench):
+    """The first page reads only the store (the encoder and indexes load in the background); a model file that
+    cannot be read is shown on the page, not lost in the loading thread."""
+    import time
+
+    from ui.state import get_service
+
+    at = app(workbench).run()
+    assert not at.exception and at.header[0].value == "审核队列"
+    assert get_service().load_error is None
+    get_service.clear()
+    (workbench / "index" / "calibration.json").write_text("{not json", "utf-8")
+    broken = get_service()
+    deadline = time.monotonic() + 60
+    while broken.load_error is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at = app(workbench, role=None).run()
+    assert at.error and "cannot be read" in at.error[0].value and "techmatch calibrate" in at.error[0].value
