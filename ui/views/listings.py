@@ -156,23 +156,32 @@ def _inline(errors: dict[str, str], *fields: str) -> None:
             st.caption(f":red[{errors[f]}]")
 
 
+def _head(service: MatchService, side: str, errors: dict[str, str], who: Principal, lang: str):
+    """The fields both forms open with: organisation (brokers and admins name it), title, text, cluster, district;
+    returns the third column of the cluster row for the side's own field."""
+    v, keys = service.vocab, FORM_FIELDS[side]
+    body = "description" if side == "needs" else "abstract"
+    if who.privileged:
+        st.text_input(_label("org", "org", side, lang), key=keys["org"], max_chars=200)
+        _inline(errors, "org")
+    else:
+        st.caption(f"{t('org', lang)}：{who.org_name}")
+    st.text_input(_label("title", "title", side, lang), key=keys["title"], max_chars=200)
+    _inline(errors, "title")
+    st.text_area(_label(body, body, side, lang), key=keys[body], max_chars=20000)
+    _inline(errors, body)
+    c1, c2, c3 = st.columns(3)
+    c1.selectbox(_label("industry", "cluster", side, lang), v.industries.codes, format_func=v.industries.namer(lang),
+                 key=keys["industry"])
+    c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key=keys["district"])
+    return c3
+
+
 def _post_need(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
     errors = _feedback("needs", lang)
     with st.form("post_need", clear_on_submit=False):
-        if who.privileged:
-            st.text_input(_label("org", "org", "needs", lang), key="n_org", max_chars=200)
-            _inline(errors, "org")
-        else:
-            st.caption(f"{t('org', lang)}：{who.org_name}")
-        st.text_input(_label("title", "title", "needs", lang), key="n_title", max_chars=200)
-        _inline(errors, "title")
-        st.text_area(_label("description", "description", "needs", lang), key="n_desc", max_chars=20000)
-        _inline(errors, "description")
-        c1, c2, c3 = st.columns(3)
-        c1.selectbox(_label("industry", "cluster", "needs", lang), v.industries.codes, format_func=v.industries.namer(lang),
-                     key="n_ind")
-        c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="n_dist")
+        c3 = _head(service, "needs", errors, who, lang)
         c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat",
                      format_func=lambda lab: v.maturity_level(lab).name(lang))
         c4, c5, c6 = st.columns(3)
@@ -196,19 +205,7 @@ def _post_result(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
     errors = _feedback("results", lang)
     with st.form("post_result", clear_on_submit=False):
-        if who.privileged:
-            st.text_input(_label("org", "org", "results", lang), key="r_org", max_chars=200)
-            _inline(errors, "org")
-        else:
-            st.caption(f"{t('org', lang)}：{who.org_name}")
-        st.text_input(_label("title", "title", "results", lang), key="r_title", max_chars=200)
-        _inline(errors, "title")
-        st.text_area(_label("abstract", "abstract", "results", lang), key="r_abs", max_chars=20000)
-        _inline(errors, "abstract")
-        c1, c2, c3 = st.columns(3)
-        c1.selectbox(_label("industry", "cluster", "results", lang), v.industries.codes,
-                     format_func=v.industries.namer(lang), key="r_ind")
-        c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="r_dist")
+        c3 = _head(service, "results", errors, who, lang)
         c3.selectbox(t("maturity", lang), [m.label for m in v.maturity], index=2, key="r_mat",
                      format_func=lambda lab: v.maturity_level(lab).name(lang))
         c4, c5, c6 = st.columns(3)
