@@ -327,6 +327,22 @@ class DuplicatesPublic(BaseModel):
     items: list[DuplicatePublic]
 
 
+class MergeRequest(Strict):
+    """Fold a duplicate listing of the same side into this one."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"duplicate_id": 42}]})
+    duplicate_id: int = Field(ge=1, le=2**53, description="The copy to fold in; it is deleted afterwards.")
+
+
+class MergeReport(BaseModel):
+    kept: int
+    merged: int
+    candidates: int = Field(description="Candidates moved over (with their decisions and reviews).")
+    reviews: int = Field(description="Reviews moved onto a candidate both listings had.")
+    pairings: int
+    applications: int
+
+
 class NeedCreated(NeedPublic):
     possible_duplicates: list[DuplicatePublic] = Field(
         [], description="Listings already in the catalogue that look like copies of this one.")

@@ -324,6 +324,20 @@ class MatchService:
                 if not (d.id in rows and rows[d.id].get("confidentiality") == "brokers"
                         and (org is None or rows[d.id].get("org_id") != org))]
 
+    def merge_listings(self, side: str, keep: int, drop: int, actor: str = "system") -> dict[str, Any]:
+        """Fold a duplicate listing into the one kept: its candidates with their decisions and reviews, its pairings
+        and challenge applications move over (see Store.merge_listing), the duplicate is deleted and leaves the
+        indexes; audited."""
+        self._side(side)
+        with self.store.transaction():
+            moved = self.store.merge_listing(side, keep, drop)
+            if side == "needs" and self.store.get("needs", keep)["status"] == "open" and \
+                    self.store.count("pairings", "need_id = ? and stage <> 'dropped'", [keep]):
+                self.store.update("needs", keep, {"status": "matched"})
+            self.store.audit(actor, "merge", side, keep, {"merged": drop, **moved})
+        self.catalogue.sync()
+        return {"kept": keep, "merged": drop, **moved}
+
     def copies(self, side: str, ids: Sequence[int]) -> dict[int, int]:
         """Among these listings, each that copies a lower-numbered one of them → that one (batch runs score and
         propose only the first of a set of copies)."""

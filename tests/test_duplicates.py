@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from matcher import review
@@ -122,3 +123,49 @@ def test_the_api_reports_duplicates_on_create_and_per_listing(fresh_service):
         assert client.get(f"/needs/{secret['id']}/duplicates").status_code in (403, 404)
         assert client.get("/results/999999/duplicates").status_code == 404
         assert client.get(f"/needs/{new_id}/duplicates?limit=0").status_code == 422
+        broker = {"Authorization": f"Bearer {create_key(s.store, 'broker', '测试技术转移中心')[0]}"}
+        merge = {"duplicate_id": new_id}
+        assert client.post(f"/needs/{secret['id']}/merge", json=merge,
+                           headers={"Authorization": f"Bearer {firm}"}).status_code == 403
+        done = client.post(f"/needs/{secret['id']}/merge", json=merge, headers=broker)
+        assert done.status_code == 200 and done.json()["kept"] == secret["id"], done.text
+        assert client.get(f"/needs/{new_id}", headers=broker).status_code == 404
+        assert client.post(f"/needs/{secret['id']}/merge", json={"duplicate_id": secret["id"]},
+                           headers=broker).status_code == 422
+
+
+def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
+    """The copy's candidates, decisions, reviews and pairing move to the listing kept; where both had a candidate
+    for one result the kept one stays and takes the copy's decision and history; the copy leaves the catalogue
+    and the indexes; the merge is audited."""
+    from matcher.errors import Invalid
+
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    keep = s.find_by_ref("needs", "T-N01")
+    org = s.store.get("organisations", keep["org_id"])["name"]
+    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    s.batch_match(top_k=3)  # scores the first copy only; give the copy candidates of its own, as before the check
+    from matcher.review.batches import _store_candidates
+
+    matches = s.match_need(copy["id"], top_k=4)
+    _store_candidates(s, 1, copy["id"], matches, "hybrid")
+    mine = {c["result_id"]: c for c in review.list_candidates(s, need_id=keep["id"], limit=50)[0]}
+    theirs = review.list_candidates(s, need_id=copy["id"], limit=50)[0]
+    shared = next(c for c in theirs if c["result_id"] in mine)
+    only = next(c for c in theirs if c["result_id"] not in mine)
+    review.decide(s, shared["id"], "reject", "off_topic", note="看过了", actor="broker-1")
+    review.decide(s, only["id"], "confirm", actor="broker-1")
+    with pytest.raises(Invalid, match="into itself"):
+        s.merge_listings("needs", keep["id"], keep["id"])
+    moved = s.merge_listings("needs", keep["id"], copy["id"], actor="broker-1")
+    assert moved["kept"] == keep["id"] and moved["candidates"] >= 1 and moved["reviews"] == 1
+    assert s.store.find("needs", id=copy["id"]) is None and copy["id"] not in s.catalogue.sides["needs"].dense.ids()
+    after = {c["result_id"]: c for c in review.list_candidates(s, status=None, need_id=keep["id"], limit=50)[0]}
+    assert after[shared["result_id"]]["status"] == "rejected"  # the copy's decision on the same result
+    assert review.get_candidate(s, after[shared["result_id"]]["id"])["review"]["note"] == "看过了"
+    assert after[only["result_id"]]["status"] == "confirmed"
+    (pairing,), _ = review.list_pairings(s)
+    assert pairing["need_id"] == keep["id"] and s.get_listing("needs", keep["id"])["status"] == "matched"
+    assert s.store.find("audit_log", action="merge") is not None

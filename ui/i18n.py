@@ -126,6 +126,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "Possible duplicate: #{id} {title} (text similarity {sim}). If it is a different "
                            "listing, tick \"post anyway\" and submit again."),
     "post_anyway": ("仍然发布（不是重复）", "Post anyway (not a duplicate)"),
+    "possible_duplicate_of": ("可能重复：#{id} {title}（文本相似度 {sim}）", "Possible duplicate: #{id} {title} (text similarity {sim})"),
+    "merge_here": ("合并到本条", "Merge into this"),
+    "merge_help": ("把重复的那条并入本条：其候选对、审核决定、对接项目和揭榜申请都转到本条，然后删除重复条目。",
+                   "Fold the duplicate into this listing: its candidates, decisions, pairings and applications move "
+                   "here, then the duplicate is deleted."),
+    "merged": ("已将 #{drop} 并入 #{keep}（转移 {n} 条候选与对接记录）。",
+               "#{drop} merged into #{keep} ({n} candidates and pairings moved)."),
     "invalid": ("请修改以下内容：", "Please fix:"),
     "kind": ("数据类型", "Kind"),
     "organisations": ("机构", "Organisations"),

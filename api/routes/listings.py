@@ -8,10 +8,12 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from matcher.access import Principal
 
-from ..deps import OPTIONAL_AUTH, AnyUser, Id, OptionalPrincipal, ServiceDep
+from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
     DuplicatesPublic,
     MatchesPublic,
+    MergeReport,
+    MergeRequest,
     Method,
     NeedCreate,
     NeedCreated,
@@ -168,3 +170,16 @@ def result_matches(result_id: Id, service: ServiceDep, who: OptionalPrincipal, p
 def result_duplicates(result_id: Id, service: ServiceDep, who: OptionalPrincipal, limit: DuplicateLimit = 5) -> Any:
     """Results that look like copies of this one (the same organisation's, or unattributed), closest first."""
     return _duplicates(service, "results", result_id, who, limit)
+
+
+@needs.post("/{need_id:int}/merge", response_model=MergeReport)
+def merge_need(need_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
+    """Fold a duplicate need into this one (brokers and admins): its candidates, decisions, pairings and
+    applications move over, the duplicate is deleted; audited."""
+    return service.merge_listings("needs", need_id, body.duplicate_id, actor=who.actor)
+
+
+@results.post("/{result_id:int}/merge", response_model=MergeReport)
+def merge_result(result_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
+    """Fold a duplicate result into this one (brokers and admins); audited."""
+    return service.merge_listings("results", result_id, body.duplicate_id, actor=who.actor)

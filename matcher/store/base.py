@@ -331,6 +331,46 @@ class Store(ABC):
                 self._execute("delete from challenge_applications where need_id = ?", [item_id])
             self._execute(f'delete from "{side}" where id = ?', [item_id])
 
+    def merge_listing(self, side: str, keep: int, drop: int) -> dict[str, int]:
+        """Fold listing `drop` into `keep` (same side), then delete it: its candidates, their reviews, its pairings
+        and challenge applications move to `keep`. Where both hold a candidate for the same counterpart, `keep`'s
+        stays and takes the other's reviews (and its decision when its own is still pending) and, if it has none,
+        its pairing. Returns how many rows moved per table."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        if keep == drop:
+            raise Invalid("a listing cannot be merged into itself")
+        col, other = ("need_id", "result_id") if side == "needs" else ("result_id", "need_id")
+        moved = {"candidates": 0, "reviews": 0, "pairings": 0, "applications": 0}
+        with self.transaction():
+            self.get(side, keep)
+            self.get(side, drop)
+            mine = {c[other]: c for c in self.rows("candidates", f"{col} = ?", [keep])}
+            for cand in self.rows("candidates", f"{col} = ?", [drop]):
+                twin = mine.get(cand[other])
+                if twin is None:
+                    self._execute(f"update candidates set {col} = ? where id = ?", [keep, cand["id"]])
+                    moved["candidates"] += 1
+                    continue
+                moved["reviews"] += self._execute("update reviews set candidate_id = ? where candidate_id = ?",
+                                                  [twin["id"], cand["id"]])
+                if twin["status"] == "pending" and cand["status"] != "pending":
+                    self._execute("update candidates set status = ? where id = ?", [cand["status"], twin["id"]])
+                if not self.count("pairings", "candidate_id = ?", [twin["id"]]):
+                    moved["pairings"] += self._execute(
+                        f"update pairings set candidate_id = ?, {col} = ? where candidate_id = ?",
+                        [twin["id"], keep, cand["id"]])
+            moved["pairings"] += self._execute(f"update pairings set {col} = ? where {col} = ? and candidate_id in "
+                                               f"(select id from candidates where {col} = ?)", [keep, drop, keep])
+            if side == "needs":
+                moved["applications"] = self._execute(
+                    "update challenge_applications set need_id = ? where need_id = ?", [keep, drop])
+            else:
+                moved["applications"] = self._execute(
+                    "update challenge_applications set result_id = ? where result_id = ?", [keep, drop])
+            self.delete_listing(side, drop)
+        return moved
+
     def organisations(self, kind: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """A page of organisations by name (of one kind when given), and the total."""
         where, params = ("kind = ?", [kind]) if kind else ("", [])

@@ -296,3 +296,18 @@ def test_the_queue_opens_before_the_model_loads_and_a_load_failure_is_shown(work
         time.sleep(0.2)
     at = app(workbench, role=None).run()
     assert at.error and "cannot be read" in at.error[0].value and "techmatch calibrate" in at.error[0].value
+
+
+def test_a_broker_merges_a_copy_from_the_listing_page(workbench):
+    s = service_for(workbench)
+    keep = s.find_by_ref("needs", "T-N01")
+    org = s.store.get("organisations", keep["org_id"])["name"]
+    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    at = app(workbench).run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    at.radio(key="s_side").set_value("needs").run()
+    at.selectbox(key="s_open").set_value(keep["id"]).run()
+    assert any(w.value.startswith(f"可能重复：#{copy['id']}") for w in at.warning)
+    at.button(key=f"merge_{copy['id']}").click().run()
+    assert not at.exception and at.success[0].value.startswith(f"已将 #{copy['id']} 并入 #{keep['id']}")
+    assert s.store.find("needs", id=copy["id"]) is None

@@ -53,6 +53,15 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     if row.get("confidentiality") == "brokers":
         badges.insert(0, badge(t("confidential", lang), "secret"))
     st.markdown(card(row["title"], badges, f"#{row['id']}", highlight(body or "", [])), unsafe_allow_html=True)
+    if who.privileged:
+        for dup in service.duplicates(side, chosen, viewer=who):
+            c1, c2 = st.columns([5, 1])
+            c1.warning(t("possible_duplicate_of", lang, id=dup["id"], title=dup["title"],
+                         sim=f"{dup['similarity']:.2f}"))
+            c2.button(t("merge_here", lang), key=f"merge_{dup['id']}", help=t("merge_help", lang),
+                      on_click=_merge, args=(service, side, chosen, dup["id"], who.actor, lang))
+    if st.session_state.get("s_merged"):
+        st.success(st.session_state.pop("s_merged"))
     st.subheader(t("matches_for", lang, title=row["title"]))
     query_need = service.get_listing("needs", chosen) if side == "needs" else None
     for found in service.match_listing(side, chosen, top_k=5, viewer=who):
@@ -62,6 +71,12 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         st.markdown(f"**{m['rank']}. {m['item']['title']}**{sure}")
         line = explain.summary(ex["shared_terms"], ex["fits"], lang, v) if ex.get("fits") else ex.get("summary", "")
         st.markdown(f'<div class="muted">{html.escape(line)}</div>', unsafe_allow_html=True)
+
+
+def _merge(service: MatchService, side: str, keep: int, drop: int, actor: str, lang: str) -> None:
+    """(Button callback) fold the duplicate into the open listing."""
+    done = service.merge_listings(side, keep, drop, actor)
+    st.session_state["s_merged"] = t("merged", lang, drop=drop, keep=keep, n=done["candidates"] + done["pairings"])
 
 
 def _own_org(who: Principal, lang: str, key: str) -> str | None:
