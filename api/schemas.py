@@ -437,6 +437,15 @@ class StageMove(Strict):
     contract_value: float | None = Field(None, gt=0, le=1e8, description="万元; required for contract_signed.")
 
 
+class PairingPlan(Strict):
+    """A pairing's next action and its date (both empty: cleared)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"next_action": "约企业技术总监面谈", "next_action_at": "2026-12-08"}]})
+    next_action: str = Field("", max_length=500)
+    next_action_at: dt.date | None = None
+
+
 class PairingPublic(BaseModel):
     id: int
     candidate_id: int
@@ -446,6 +455,8 @@ class PairingPublic(BaseModel):
     contract_value: float | None = None
     notes: str | None = None
     signed_at: str | None = None
+    next_action: str | None = None
+    next_action_at: str | None = None
     need_title: str | None = None
     result_title: str | None = None
     need_org: str | None = None

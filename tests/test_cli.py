@@ -42,7 +42,7 @@ def data_dir(tmp_path_factory):
 
 def test_init_reports_schema_version(tmp_path):
     out = run("init", "--data-dir", str(tmp_path))
-    assert out.exit_code == 0 and "schema version 4" in out.output
+    assert out.exit_code == 0 and "schema version 5" in out.output
     assert (tmp_path / "techmatch.db").exists()
 
 

@@ -127,3 +127,27 @@ def test_a_decision_can_be_taken_back_until_the_pairing_moves_on(batched):
     review.move_pairing(s, pairing["id"], "contacted")
     with pytest.raises(Conflict, match="moved on to 'contacted'"):
         review.undo(s, second["id"])
+
+
+def test_a_pairing_gets_a_next_action_and_the_pipeline_lists_what_is_due(batched):
+    s = batched
+    cands = review.list_candidates(s, limit=3)[0]
+    for c in cands[:2]:
+        review.decide(s, c["id"], "confirm")
+    first, second = sorted(p["id"] for p in review.list_pairings(s)[0])
+    with pytest.raises(ValueError, match="needs its date"):
+        review.plan_pairing(s, first, "约企业面谈", None)
+    with pytest.raises(ValueError, match="next_action_at"):
+        review.plan_pairing(s, first, "约企业面谈", "下周")
+    planned = review.plan_pairing(s, first, "约企业技术总监面谈", "2026-12-01", actor="broker-1")
+    assert (planned["next_action"], planned["next_action_at"]) == ("约企业技术总监面谈", "2026-12-01")
+    assert planned["history"][-1]["action"] == "plan"
+    review.plan_pairing(s, second, "寄送样品", "2027-01-15")
+    assert [p["id"] for p in review.due_pairings(s, on="2026-12-31")] == [first]
+    assert [p["id"] for p in review.due_pairings(s, on="2027-02-01")] == [first, second]
+    review.move_pairing(s, second, "dropped")
+    assert [p["id"] for p in review.due_pairings(s, on="2027-02-01")] == [first]  # a dropped pairing is not due
+    with pytest.raises(Conflict, match="nothing is due"):
+        review.plan_pairing(s, second, "再联系", "2027-03-01")
+    cleared = review.plan_pairing(s, first, "", None)
+    assert cleared["next_action"] is None and not review.due_pairings(s, on="2030-01-01")

@@ -48,6 +48,7 @@ OWN_REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"a challenge needs a goal and indicators"), "揭榜挂帅需要填写攻关目标和考核指标"),
     (re.compile(r"cannot read yes/no value '(.*)'"), "无法识别“{0}”：请填写 是/否"),
     (re.compile(r"an application needs the applying organisation and a proposal"), "揭榜申请需要填写申请单位和揭榜方案"),
+    (re.compile(r"a next action needs its date"), "下一步行动需要填写计划日期"),
 ]
 
 

@@ -16,6 +16,7 @@ from ..schemas import (
     District,
     Industry,
     Page,
+    PairingPlan,
     PairingPublic,
     ReviewPublic,
     Stage,
@@ -96,6 +97,19 @@ def list_pairings(service: ServiceDep, who: Broker, stage: Annotated[list[Stage]
 @pairings.get("/{pairing_id:int}", response_model=PairingPublic)
 def get_pairing(pairing_id: Id, service: ServiceDep, who: Broker) -> Any:
     return review.get_pairing(service, pairing_id)
+
+
+@pairings.get("/due", response_model=list[PairingPublic])
+def due(service: ServiceDep, who: Broker) -> Any:
+    """Open pairings whose next action is due today (Beijing time) or overdue, earliest first."""
+    return review.due_pairings(service)
+
+
+@pairings.post("/{pairing_id:int}/plan", response_model=PairingPublic)
+def plan(pairing_id: Id, body: PairingPlan, service: ServiceDep, who: Broker) -> Any:
+    """Set a pairing's next action and its date; audited."""
+    when = body.next_action_at.isoformat() if body.next_action_at else None
+    return review.plan_pairing(service, pairing_id, body.next_action, when, who.actor)
 
 
 @pairings.post("/{pairing_id:int}/stage", response_model=PairingPublic)

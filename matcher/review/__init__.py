@@ -10,7 +10,16 @@ from matcher.review.challenges import (
     publish_challenge,
     review_application,
 )
-from matcher.review.pipeline import FINAL_STAGES, STAGE_ORDER, get_pairing, list_pairings, move_pairing, next_stages
+from matcher.review.pipeline import (
+    FINAL_STAGES,
+    STAGE_ORDER,
+    due_pairings,
+    get_pairing,
+    list_pairings,
+    move_pairing,
+    next_stages,
+    plan_pairing,
+)
 from matcher.review.queue import (
     DECISIONS,
     bulk_reject,
@@ -29,6 +38,7 @@ __all__ = [
     "apply_challenge",
     "bulk_reject",
     "decide",
+    "due_pairings",
     "get_candidate",
     "get_pairing",
     "last_review",
@@ -39,6 +49,7 @@ __all__ = [
     "list_reviews",
     "move_pairing",
     "next_stages",
+    "plan_pairing",
     "publish_challenge",
     "review_application",
     "undo",

@@ -62,3 +62,37 @@ def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str 
         if stage in ("contract_signed", "closed"):
             service.store.update("needs", pairing["need_id"], {"status": "solved"})
     return get_pairing(service, pairing_id)
+
+
+def plan_pairing(service: MatchService, pairing_id: int, next_action: str, due: str | None,
+                 actor: str = "system") -> dict[str, Any]:
+    """Set a pairing's next action and its date (YYYY-MM-DD; empty action and no date clear it); audited."""
+    from matcher.ingest import normalize as nz
+
+    action = (next_action or "").strip()
+    if len(action) > 500:
+        raise Invalid("next_action is longer than 500 characters")
+    try:
+        when = nz.parse_date(due) if due else None
+    except ValueError as exc:
+        raise Invalid(f"next_action_at: {exc}") from None
+    if action and not when:
+        raise Invalid("a next action needs its date (next_action_at, YYYY-MM-DD)")
+    with service.store.transaction():
+        pairing = service.store.get("pairings", pairing_id)
+        if pairing["stage"] in FINAL_STAGES:
+            raise Conflict(f"the pairing is {pairing['stage']!r}: nothing is due on it any more")
+        service.store.update("pairings", pairing_id, {"next_action": action or None, "next_action_at": when})
+        service.store.audit(actor, "plan", "pairings", pairing_id, {"next_action": action, "next_action_at": when})
+    return get_pairing(service, pairing_id)
+
+
+def due_pairings(service: MatchService, on: str | None = None) -> list[dict[str, Any]]:
+    """Open pairings whose next action is due on or before `on` (today, Beijing time), earliest first."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    day = on or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    rows, _ = service.store.pairings([s for s in STAGE_ORDER if s not in FINAL_STAGES], 10_000, 0)
+    due = [r for r in rows if r.get("next_action_at") and r["next_action_at"] <= day]
+    return sorted(due, key=lambda r: (r["next_action_at"], r["id"]))

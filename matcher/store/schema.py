@@ -134,4 +134,10 @@ def _v4(db: DDL) -> None:
     db["batch_runs"].add_column("engine", str)
 
 
-MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: DDL) -> None:
+    """A pairing's next action: what the broker does next, and by when (the pipeline lists what is due)."""
+    db["pairings"].add_column("next_action", str)
+    db["pairings"].add_column("next_action_at", str)
+
+
+MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5]

@@ -311,3 +311,22 @@ def test_a_broker_merges_a_copy_from_the_listing_page(workbench):
     at.button(key=f"merge_{copy['id']}").click().run()
     assert not at.exception and at.success[0].value.startswith(f"已将 #{copy['id']} 并入 #{keep['id']}")
     assert s.store.find("needs", id=copy["id"]) is None
+
+
+def test_a_broker_plans_the_next_action_and_sees_it_due(workbench):
+    import datetime as dt
+
+    from matcher import review
+
+    s = service_for(workbench)
+    review.decide(s, review.list_candidates(s)[0][0]["id"], "confirm")
+    at = app(workbench).run()
+    at.sidebar.radio(key="page").set_value("pipeline").run()
+    assert any(c.value == "今天没有到期的事项。" for c in at.caption)
+    at.text_input(key="plan_action").input("约企业技术总监面谈")
+    at.date_input(key="plan_at").set_value(dt.date(2026, 1, 5))
+    button(at, "保存下一步").click().run()
+    assert not at.exception and at.success[0].value == "已保存下一步行动。"
+    assert at.subheader[0].value.startswith("到期事项（1）")
+    (pairing,), _ = review.list_pairings(s)
+    assert (pairing["next_action"], pairing["next_action_at"]) == ("约企业技术总监面谈", "2026-01-05")

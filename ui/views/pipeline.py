@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 
 import streamlit as st
@@ -10,6 +11,7 @@ from matcher import review
 from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
+from ui import forms
 from ui.i18n import t
 from ui.render import badge, local_time
 
@@ -35,6 +37,18 @@ def _move(service: MatchService, pid: int, actor: str, lang: str) -> None:
         state.pop("pairing", None)
 
 
+def _plan(service: MatchService, pid: int, actor: str, lang: str) -> None:
+    """(Form callback) save the pairing's next action and its date."""
+    state = st.session_state
+    when = state.get("plan_at")
+    try:
+        review.plan_pairing(service, pid, state.get("plan_action") or "", when.isoformat() if when else None, actor)
+    except (TechmatchError, ValueError) as exc:
+        state["p_error"] = forms.own_reason(str(exc), lang)
+        return
+    state["flash"] = t("planned", lang)
+
+
 def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
@@ -48,6 +62,16 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         st.info(t("no_pairings", lang))
         return
     stages = service.vocab.pairing_stages
+    due = review.due_pairings(service)
+    st.subheader(t("due", lang) + f"（{len(due)}）" if lang == "zh" else t("due", lang) + f" ({len(due)})",
+                 help=t("due_help", lang))
+    if due:
+        st.dataframe([{t("due_on", lang): r["next_action_at"], t("next_action", lang): r["next_action"],
+                       "#": r["id"], t("stage", lang): stages.name(r["stage"], lang),
+                       t("need", lang): r["need_title"], t("result", lang): r["result_title"]} for r in due],
+                     hide_index=True, width="stretch")
+    else:
+        st.caption(t("nothing_due", lang))
     counts = {s: sum(r["stage"] == s for r in rows) for s in BOARD}
     cols = st.columns(len(BOARD))
     for col, stage in zip(cols, BOARD):
@@ -80,6 +104,12 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         c2.number_input(t("contract_value", lang), min_value=0.0, max_value=1e8, value=0.0, step=10.0, key="value")
         c3.text_input(t("note", lang), key="move_note", max_chars=500)
         st.form_submit_button(t("move", lang), type="primary", on_click=_move, args=(service, pid, actor, lang))
+    with st.form("plan", clear_on_submit=False):
+        c1, c2 = st.columns([4, 2])
+        c1.text_input(t("next_action", lang), key="plan_action", max_chars=500, value=current.get("next_action") or "")
+        default = dt.date.fromisoformat(current["next_action_at"]) if current.get("next_action_at") else None
+        c2.date_input(t("due_on", lang), key="plan_at", value=default)
+        st.form_submit_button(t("save_plan", lang), on_click=_plan, args=(service, pid, actor, lang))
     st.caption(t("history", lang))
     history = review.get_pairing(service, pid)["history"]
 
