@@ -331,9 +331,13 @@ class MatchService:
         self._side(side)
         with self.store.transaction():
             moved = self.store.merge_listing(side, keep, drop)
-            if side == "needs" and self.store.get("needs", keep)["status"] == "open" and \
-                    self.store.count("pairings", "need_id = ? and stage <> 'dropped'", [keep]):
-                self.store.update("needs", keep, {"status": "matched"})
+            if side == "needs":  # the kept need's status follows the pairings it now holds
+                stages = {p["stage"] for p in self.store.rows("pairings", "need_id = ?", [keep])}
+                status = self.store.get("needs", keep)["status"]
+                if stages & {"contract_signed", "closed"} and status in ("open", "matched"):
+                    self.store.update("needs", keep, {"status": "solved"})
+                elif stages - {"dropped"} and status == "open":
+                    self.store.update("needs", keep, {"status": "matched"})
             self.store.audit(actor, "merge", side, keep, {"merged": drop, **moved})
         self.catalogue.sync()
         return {"kept": keep, "merged": drop, **moved}

@@ -169,3 +169,43 @@ def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
     (pairing,), _ = review.list_pairings(s)
     assert pairing["need_id"] == keep["id"] and s.get_listing("needs", keep["id"])["status"] == "matched"
     assert s.store.find("audit_log", action="merge") is not None
+
+
+def test_a_merge_keeps_the_pairing_further_along_carries_a_challenge_and_refuses_two_organisations(fresh_service):
+    """Both listings paired with one result: the pairing further along survives on the kept candidate, which is
+    then confirmed, and the need's status follows (a signed contract: solved); a challenge published on the copy
+    carries over; two organisations' needs are refused."""
+    from matcher.errors import Invalid
+    from matcher.review.batches import _store_candidates
+
+    s = fresh_service
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    keep = s.find_by_ref("needs", "T-N01")
+    org = s.store.get("organisations", keep["org_id"])["name"]
+    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    top = s.match_need(keep["id"], top_k=1)
+    _store_candidates(s, None, keep["id"], top, "hybrid")
+    _store_candidates(s, None, copy["id"], s.match_need(copy["id"], top_k=1), "hybrid")
+    mine = review.list_candidates(s, need_id=keep["id"])[0][0]
+    theirs = review.list_candidates(s, need_id=copy["id"])[0][0]
+    assert mine["result_id"] == theirs["result_id"]
+    review.decide(s, mine["id"], "confirm")
+    review.move_pairing(s, s.store.find("pairings", candidate_id=mine["id"])["id"], "dropped")
+    review.decide(s, theirs["id"], "confirm")
+    signed = s.store.find("pairings", candidate_id=theirs["id"])["id"]
+    for stage in ("contacted", "negotiating"):
+        review.move_pairing(s, signed, stage)
+    review.move_pairing(s, signed, "contract_signed", contract_value=80)
+    review.publish_challenge(s, copy["id"], "寿命提升30%", "台架试验报告", "2027-06-30", 100)
+    stranger = s.add_need({"title": keep["title"], "description": keep["description"], "industry": keep["industry"],
+                           "org": "另一家齿轮公司"})
+    with pytest.raises(Invalid, match="different organisations"):
+        s.merge_listings("needs", keep["id"], stranger["id"])
+    s.merge_listings("needs", keep["id"], copy["id"])
+    (left,) = s.store.rows("pairings", "need_id = ?", [keep["id"]])
+    assert (left["id"], left["stage"], left["contract_value"], left["candidate_id"]) == (
+        signed, "contract_signed", 80, mine["id"])
+    assert s.store.get("candidates", mine["id"])["status"] == "confirmed"
+    kept = s.get_listing("needs", keep["id"])
+    assert kept["status"] == "solved" and kept["is_challenge"] and kept["challenge_goal"] == "寿命提升30%"

@@ -131,8 +131,11 @@ def train(encoder: Any, pairs: Sequence[tuple[str, str, int, str]], layers: int 
                 logits = q @ d.T / TAU
                 need = torch.tensor([p[2] for p in part])
                 same = (need[:, None] == need[None, :]) & ~torch.eye(len(part), dtype=torch.bool)
-                # a hard negative is a negative for its own need and any other: no mask over its columns
-                same = torch.cat([same, torch.zeros(len(part), len(hard), dtype=torch.bool)], dim=1)
+                # a hard negative counts against every row, except a row whose own positive it is (a listing
+                # rejected for one need and confirmed for another)
+                own = torch.tensor([[p[1] == h for h in hard] for p in part], dtype=torch.bool).reshape(len(part),
+                                                                                                      len(hard))
+                same = torch.cat([same, own], dim=1)
                 step = torch.nn.functional.cross_entropy(logits.masked_fill(same, -1e4), torch.arange(len(part)))
                 opt.zero_grad()
                 step.backward()

@@ -93,6 +93,4 @@ def due_pairings(service: MatchService, on: str | None = None) -> list[dict[str,
     from zoneinfo import ZoneInfo
 
     day = on or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    rows, _ = service.store.pairings([s for s in STAGE_ORDER if s not in FINAL_STAGES], 10_000, 0)
-    due = [r for r in rows if r.get("next_action_at") and r["next_action_at"] <= day]
-    return sorted(due, key=lambda r: (r["next_action_at"], r["id"]))
+    return service.store.due_pairings(day, FINAL_STAGES)

@@ -104,8 +104,8 @@ def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dic
         cand = service.store.get("candidates", candidate_id)
         if cand["status"] == "pending":
             raise Conflict(f"candidate {candidate_id} is pending: there is no decision to take back")
-        if cand["status"] == "confirmed":
-            pairing = service.store.find("pairings", candidate_id=candidate_id)
+        pairing = service.store.find("pairings", candidate_id=candidate_id)
+        if cand["status"] == "confirmed" or pairing is not None:
             if pairing is not None and pairing["stage"] != "confirmed":
                 raise Conflict(f"the pairing of candidate {candidate_id} has moved on to {pairing['stage']!r}; "
                                "drop it in the pipeline instead")
@@ -113,7 +113,8 @@ def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dic
                 service.store.delete("pairings", pairing["id"])
                 service.store.audit(actor, "delete", "pairings", pairing["id"], {"undo_of": candidate_id})
             need = service.store.get("needs", cand["need_id"])
-            if need["status"] == "matched" and not service.store.count("pairings", "need_id = ?", [need["id"]]):
+            if need["status"] == "matched" and not service.store.count(
+                    "pairings", "need_id = ? and stage <> 'dropped'", [need["id"]]):
                 service.store.update("needs", need["id"], {"status": "open"})
         service.store.update("candidates", candidate_id, {"status": "pending"})
         service.store.insert("reviews", {"candidate_id": candidate_id, "decision": "undo", "reason_code": None,

@@ -333,18 +333,22 @@ class Store(ABC):
 
     def merge_listing(self, side: str, keep: int, drop: int) -> dict[str, int]:
         """Fold listing `drop` into `keep` (same side), then delete it: its candidates, their reviews, its pairings
-        and challenge applications move to `keep`. Where both hold a candidate for the same counterpart, `keep`'s
-        stays and takes the other's reviews (and its decision when its own is still pending) and, if it has none,
-        its pairing. Returns how many rows moved per table."""
+        and challenge applications move to `keep`, and a challenge `drop` was published as carries over. Where both
+        hold a candidate for the same counterpart, `keep`'s stays and takes the other's reviews and its decision
+        when its own is still pending; of their two pairings the one further along is kept (on `keep`'s
+        candidate, then confirmed). Returns how many rows moved per table."""
         if side not in LISTING_TABLES:
             raise Invalid(f"unknown side {side!r}")
         if keep == drop:
             raise Invalid("a listing cannot be merged into itself")
         col, other = ("need_id", "result_id") if side == "needs" else ("result_id", "need_id")
         moved = {"candidates": 0, "reviews": 0, "pairings": 0, "applications": 0}
+        order = {stage: i for i, stage in enumerate(("dropped", "confirmed", "contacted", "negotiating",
+                                                     "contract_signed", "closed"))}
         with self.transaction():
-            self.get(side, keep)
-            self.get(side, drop)
+            kept, gone = self.get(side, keep), self.get(side, drop)
+            if kept.get("org_id") and gone.get("org_id") and kept["org_id"] != gone["org_id"]:
+                raise Invalid("listings of two different organisations are not copies of each other")
             mine = {c[other]: c for c in self.rows("candidates", f"{col} = ?", [keep])}
             for cand in self.rows("candidates", f"{col} = ?", [drop]):
                 twin = mine.get(cand[other])
@@ -356,15 +360,23 @@ class Store(ABC):
                                                   [twin["id"], cand["id"]])
                 if twin["status"] == "pending" and cand["status"] != "pending":
                     self._execute("update candidates set status = ? where id = ?", [cand["status"], twin["id"]])
-                if not self.count("pairings", "candidate_id = ?", [twin["id"]]):
-                    moved["pairings"] += self._execute(
-                        f"update pairings set candidate_id = ?, {col} = ? where candidate_id = ?",
-                        [twin["id"], keep, cand["id"]])
+                theirs = self.find("pairings", candidate_id=cand["id"])
+                ours = self.find("pairings", candidate_id=twin["id"])
+                if theirs is not None and (ours is None or order.get(theirs["stage"], 0) > order.get(ours["stage"], 0)):
+                    if ours is not None:
+                        self.delete("pairings", ours["id"])
+                    self._execute(f"update pairings set candidate_id = ?, {col} = ? where id = ?",
+                                  [twin["id"], keep, theirs["id"]])
+                    self._execute("update candidates set status = 'confirmed' where id = ?", [twin["id"]])
+                    moved["pairings"] += 1
             moved["pairings"] += self._execute(f"update pairings set {col} = ? where {col} = ? and candidate_id in "
                                                f"(select id from candidates where {col} = ?)", [keep, drop, keep])
             if side == "needs":
                 moved["applications"] = self._execute(
                     "update challenge_applications set need_id = ? where need_id = ?", [keep, drop])
+                if gone.get("is_challenge") and not kept.get("is_challenge"):
+                    self.update("needs", keep, {k: gone.get(k) for k in (
+                        "is_challenge", "challenge_goal", "challenge_indicators", "reward")})
             else:
                 moved["applications"] = self._execute(
                     "update challenge_applications set result_id = ? where result_id = ?", [keep, drop])
@@ -460,6 +472,12 @@ class Store(ABC):
                           [*stages, int(limit), int(offset)])
         total = self._value("select count(*) as n from pairings p" + where, list(stages))
         return rows, int(total)
+
+    def due_pairings(self, day: str, final: Sequence[str]) -> list[dict[str, Any]]:
+        """Pairings not at a final stage whose next action is dated `day` or earlier, earliest first."""
+        marks = ",".join("?" * len(final))
+        return self.query(_PAIRINGS + f" where p.next_action_at is not null and p.next_action_at <= ? and p.stage "
+                          f"not in ({marks}) order by p.next_action_at, p.id", [day, *final])
 
     def pairing(self, pairing_id: int) -> dict[str, Any]:
         """One pairing with titles and organisations, or NotFound."""
