@@ -249,3 +249,23 @@ def test_the_template_from_the_cli_and_the_api(fresh_service, tmp_path):
         assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
         assert openpyxl.load_workbook(io.BytesIO(got.content)).worksheets[0]["A1"].value == "成果名称"
         assert client.get("/imports/template", params={"kind": "orgs"}).status_code == 422
+
+
+def test_every_value_the_importer_changes_is_reported(fresh_service):
+    """A title taken from the text, a date rewritten, 面议 read as negotiable: each a warning on its Excel row,
+    shown in Chinese in the workbench report."""
+    from ui.views.listings import _report_rows
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["需求名称", "需求描述", "预算", "截止日期", "联系人"])
+    sheet.append(["", "含盐量降到6%以下，亚硝酸盐低于国标。", "面议", "2027/6/30", "王工"])
+    sheet.append(["火锅底料自动炒制", "全程自动控温", 60, "2027-06-30", "李工"])
+    buf = io.BytesIO()
+    book.save(buf)
+    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    assert report.accepted == 2 and not report.rejected
+    assert [(w.row, w.field) for w in report.warnings] == [(2, "title"), (2, "deadline"), (2, "budget")]
+    reasons = [r["原因"] for r in _report_rows(report, "zh")]
+    assert reasons == ["缺少标题：已从正文截取为“含盐量降到6%以下，亚硝酸盐低于国标”", "日期“2027/6/30”已读作 2027-06-30",
+                       "“面议”已按面议处理"]

@@ -265,8 +265,10 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
                 continue
         try:
             notes: list[str] = []
-            item = model.model_validate(map_row(kind, raw, ignored, notes))
+            mapped = map_row(kind, raw, ignored, notes)
+            item = model.model_validate(mapped)
             report.warnings.extend(Rejection(n, "industry", w) for w in notes)
+            report.warnings.extend(Rejection(n, f, w) for f, w in _changes(kind, raw, mapped, item))
             report.warnings.extend(
                 Rejection(n, _alias(kind, k), "starts like a spreadsheet formula: kept as text (exports prefix an "
                                               "apostrophe so no spreadsheet runs it)")
@@ -292,6 +294,25 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
         valid.append((n, item))
     report.ignored_columns = sorted(ignored)
     return valid, report
+
+
+def _changes(kind: str, raw: dict[str, Any], mapped: dict[str, Any], item: Any) -> list[tuple[str, str]]:
+    """(field, what happened) for each value the importer read differently from the file: a title taken from the
+    text, a date rewritten, an amount given as 面议 or left empty (negotiable)."""
+    out = []
+    titled = any(_alias(kind, k) == "title" and not nz.is_blank(v) for k, v in raw.items())
+    if not titled and getattr(item, "title", ""):
+        out.append(("title", f"no title: taken from the text as {item.title!r}"))
+    for name in ("deadline", "posted_at"):
+        given, read = mapped.get(name), getattr(item, name, None)
+        if isinstance(given, str) and given.strip() and read and given.strip() != str(read):
+            out.append((name, f"date {given.strip()!r} read as {read}"))
+    for name, flag in (("budget", "budget_negotiable"), ("price", "price_negotiable")):
+        given = mapped.get(name)
+        if isinstance(given, str) and given.strip() and getattr(item, name, None) is None \
+                and getattr(item, flag, False):
+            out.append((name, f"{given.strip()!r} read as negotiable (面议)"))
+    return out
 
 
 def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
