@@ -216,6 +216,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "Skip rows that look like duplicates (already listed, or repeating an earlier row)"),
     "import_skipped": ("已跳过 {n} 个疑似重复的行。", "{n} likely duplicate rows skipped."),
     "download_report": ("下载导入报告（CSV）", "Download the import report (CSV)"),
+    "upload_limit": ("将文件拖到上方或点击选择文件；每个文件不超过 {mb} MB。",
+                     "Drag a file onto the box above or click to pick one; at most {mb} MB a file."),
     "team": ("团队", "Team"),
     "proposal": ("揭榜方案", "Proposal"),
     "needs_matched": ("已对接需求", "Needs matched"),

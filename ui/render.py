@@ -19,6 +19,7 @@ mark.best {background: #d9f7be; border-bottom: 2px solid #52c41a; padding: 0 1px
 .listing h4 {margin: 0 0 6px 0; font-size: 1.1rem; line-height: 1.4;}
 .muted {color: #8c8c8c; font-size: 0.85rem;}
 [data-testid="stAppDeployButton"] {display: none;}
+[data-testid="stFileUploaderDropzoneInstructions"] {display: none;}
 .block-container {padding-top: 2.2rem; padding-bottom: 1rem;}
 h2 {padding-top: 0.2rem;}
 </style>

@@ -266,6 +266,7 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     upload = st.file_uploader(t("upload", lang), type=["csv", "jsonl", "json", "xlsx"], key="i_file",
                               help=t("upload_help", lang))
+    st.caption(t("upload_limit", lang, mb=service.settings.max_upload_bytes // 1_000_000))
     skip = st.checkbox(t("skip_duplicates", lang), key="i_skip", value=True)
     if upload is not None and st.button(t("import", lang), key="i_go", type="primary"):
         try:
