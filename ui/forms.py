@@ -51,7 +51,6 @@ OWN_REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"a next action needs its date"), "下一步行动需要填写计划日期"),
     (re.compile(r"no title: taken from the text as '(.*)'"), "缺少标题：已从正文截取为“{0}”"),
     (re.compile(r"date '(.*)' read as (.*)"), "日期“{0}”已读作 {1}"),
-    (re.compile(r"'(.*)' read as negotiable"), "“{0}”已按面议处理"),
 ]
 
 

@@ -298,7 +298,7 @@ def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], I
 
 def _changes(kind: str, raw: dict[str, Any], mapped: dict[str, Any], item: Any) -> list[tuple[str, str]]:
     """(field, what happened) for each value the importer read differently from the file: a title taken from the
-    text, a date rewritten, an amount given as 面议 or left empty (negotiable)."""
+    text, a date rewritten. (An amount it cannot read is refused, never turned into 面议.)"""
     out = []
     titled = any(_alias(kind, k) == "title" and not nz.is_blank(v) for k, v in raw.items())
     if not titled and getattr(item, "title", ""):
@@ -307,11 +307,6 @@ def _changes(kind: str, raw: dict[str, Any], mapped: dict[str, Any], item: Any) 
         given, read = mapped.get(name), getattr(item, name, None)
         if isinstance(given, str) and given.strip() and read and given.strip() != str(read):
             out.append((name, f"date {given.strip()!r} read as {read}"))
-    for name, flag in (("budget", "budget_negotiable"), ("price", "price_negotiable")):
-        given = mapped.get(name)
-        if isinstance(given, str) and given.strip() and getattr(item, name, None) is None \
-                and getattr(item, flag, False):
-            out.append((name, f"{given.strip()!r} read as negotiable (面议)"))
     return out
 
 
