@@ -134,6 +134,15 @@ def test_the_api_reports_duplicates_on_create_and_per_listing(fresh_service):
                            headers=broker).status_code == 422
 
 
+def _catalogue_with_a_copy(s):
+    """The mini catalogue, and need T-N01 posted a second time by its own firm: (the first, the copy)."""
+    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    keep = s.find_by_ref("needs", "T-N01")
+    org = s.store.get("organisations", keep["org_id"])["name"]
+    return keep, s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+
+
 def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
     """The copy's candidates, decisions, reviews and pairing move to the listing kept; where both had a candidate
     for one result the kept one stays and takes the copy's decision and history; the copy leaves the catalogue
@@ -141,11 +150,7 @@ def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
     from matcher.errors import Invalid
 
     s = fresh_service
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    keep = s.find_by_ref("needs", "T-N01")
-    org = s.store.get("organisations", keep["org_id"])["name"]
-    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    keep, copy = _catalogue_with_a_copy(s)
     s.batch_match(top_k=3)  # scores the first copy only; give the copy candidates of its own, as before the check
     from matcher.review.batches import _store_candidates
 
@@ -179,11 +184,7 @@ def test_a_merge_keeps_the_pairing_further_along_carries_a_challenge_and_refuses
     from matcher.review.batches import _store_candidates
 
     s = fresh_service
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    keep = s.find_by_ref("needs", "T-N01")
-    org = s.store.get("organisations", keep["org_id"])["name"]
-    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    keep, copy = _catalogue_with_a_copy(s)
     top = s.match_need(keep["id"], top_k=1)
     _store_candidates(s, None, keep["id"], top, "hybrid")
     _store_candidates(s, None, copy["id"], s.match_need(copy["id"], top_k=1), "hybrid")
