@@ -524,7 +524,10 @@ def ui(
     env["TECHMATCH_DATA_DIR"] = str(settings_for(data_dir).data_dir)
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "viewer"]  # no "Deploy" or developer menu for brokers
+           "--client.toolbarMode", "viewer",  # no "Deploy" or developer menu for brokers
+           # no "magic": the pages never rely on it, and it parses each script into Python AST objects, which
+           # CPython 3.11 does with one interpreter-wide depth counter (two threads at once: a SystemError)
+           "--runner.magicEnabled", "false"]
     os.execve(sys.executable, cmd, env)
 
 

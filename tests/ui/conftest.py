@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from streamlit import config as st_config
 
 from matcher.access import accounts
 from matcher.service import MatchService
 from matcher.settings import get_settings
 
 from ..conftest import FIXTURES, make_settings
+
+# As `techmatch ui` runs it: without "magic" (see matcher/cli.py; with it, a script run in AppTest's thread could
+# fail to compile with CPython 3.11's "AST constructor recursion depth mismatch" while another thread parses).
+st_config.set_option("runner.magicEnabled", False)
 
 APP = str(FIXTURES.parent.parent / "ui" / "app.py")
 ORGS = {"broker": "测试技术转移中心", "admin": "测试科技局", "firm": "测试齿轮有限公司", "institution": "测试工业大学"}
