@@ -15,7 +15,7 @@ from matcher.settings import Settings, get_settings
 from . import errors
 from .errors import ErrorResponse
 from .middleware import Guard
-from .routes import challenges, health, listings, operations, organisations, review, search
+from .routes import assignments, challenges, health, listings, operations, organisations, review, search
 
 DESCRIPTION = """
 techmatch matches enterprise technology needs (技术需求) with research results (科技成果), in both directions,
@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
     app.add_middleware(Guard, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
     for router in (health.router, organisations.router, listings.needs, listings.results, search.router,
                    review.candidates, review.reviews, review.pairings, challenges.router, operations.batch,
-                   operations.imports, operations.exports, operations.figures):
+                   operations.imports, operations.exports, operations.figures,
+                   assignments.assignments, assignments.conflicts):
         app.include_router(router)
     logging.getLogger("techmatch.api").setLevel(logging.INFO)
     return app

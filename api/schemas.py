@@ -510,6 +510,62 @@ class ApplicationReview(Strict):
 
 
 # -- operations -------------------------------------------------------------------------------
+class AssignmentCreate(Strict):
+    """The limits of an assignment round (pairs for all open needs at once)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"per_need": 5, "capacity": 3, "min_confidence": 0.1}]})
+    per_need: int = Field(5, ge=1, le=50, description="At most this many results per need (at least one where any "
+                                                     "clears min_confidence and the limits allow).")
+    capacity: int = Field(3, ge=1, le=1000, description="Each result is proposed at most this many times.")
+    org_capacity: int | None = Field(None, ge=1, le=10_000, description=(
+        "Each result-owning organisation is proposed at most this many times (default: capacity)."))
+    min_confidence: float = Field(0.1, ge=0, le=1, description="Pairs below this calibrated confidence are left out.")
+
+
+class AssignmentItem(BaseModel):
+    need_id: int
+    result_id: int
+    candidate_id: int
+    score: float
+    confidence: float
+
+
+class AssignmentRound(BaseModel):
+    id: int
+    per_need: int
+    capacity: int
+    org_capacity: int
+    min_confidence: float
+    figures: dict[str, Any] = Field(description=(
+        "assignment / greedy_top_k: pairs, total_confidence, needs_covered, results_proposed, max_per_result, "
+        "gini_per_result, seconds; eligible_pairs; left_out by reason."))
+    actor: str | None = None
+    created_at: str
+    items: list[AssignmentItem] = Field(default_factory=list)
+
+
+class ConflictCreate(Strict):
+    """Two organisations never to be proposed to each other, by exact name (or id written as text)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"org_a": "重庆某齿轮有限公司", "org_b": "某理工大学", "reason": "同一控股集团"}]})
+    org_a: str = Field(min_length=1, max_length=TITLE_MAX)
+    org_b: str = Field(min_length=1, max_length=TITLE_MAX)
+    reason: str = Field("", max_length=500)
+
+
+class ConflictPublic(BaseModel):
+    id: int
+    org_a: int
+    org_b: int
+    org_a_name: str
+    org_b_name: str
+    reason: str | None = None
+    actor: str | None = None
+    created_at: str
+
+
 class BatchCreate(Strict):
     """Start a batch run over every open need."""
 

@@ -276,6 +276,45 @@ def batch(
 
 
 @app.command()
+def assign(
+    per_need: Annotated[int, typer.Option(min=1, max=50, help="At most this many results per need.")] = 5,
+    capacity: Annotated[int, typer.Option(min=1, max=1000, help="Each result proposed at most this often.")] = 3,
+    org_capacity: Annotated[int | None, typer.Option(min=1, max=10_000, help=(
+        "Each result-owning organisation proposed at most this often (default: capacity)."))] = None,
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out pairs below this.")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the round as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """An assignment round: pairs for all open needs at once, maximising total confidence under capacity and
+    conflict limits (exact min-cost flow), stored for the review queue; figures beside greedy top-k."""
+    from matcher.errors import TechmatchError
+
+    service = service_for(data_dir)
+    try:
+        with _Bar("ranking open needs") as bar:
+            rnd = service.assign(per_need, capacity, min_confidence, org_capacity, actor="cli", progress=bar)
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    if as_json:
+        print(json.dumps(rnd, ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"assignment round {rnd['id']} ({len(rnd['items'])} pairs)")
+    for col in ("", "pairs", "total confidence", "needs covered", "results proposed", "max per result",
+                "Gini per result", "seconds"):
+        table.add_column(col)
+    for name, key in (("this round", "assignment"), ("greedy top-k", "greedy_top_k")):
+        f = rnd["figures"][key]
+        table.add_row(name, str(f["pairs"]), f"{f['total_confidence']:.2f}", f"{f['needs_covered']}/{f['needs_open']}",
+                      str(f["results_proposed"]), str(f["max_per_result"]), f"{f['gini_per_result']:.3f}",
+                      f"{f['seconds']:.3f}")
+    console.print(table)
+    left = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in rnd["figures"]["left_out"].items() if v)
+    console.print(f"left out: {left or 'nothing'}; review it with the queue's round filter (round {rnd['id']})")
+
+
+@app.command()
 def export(
     table: Annotated[str, typer.Argument(help="Table to export, e.g. needs, results, candidates.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or .jsonl).")],
@@ -529,6 +568,65 @@ def ui(
            # CPython 3.11 does with one interpreter-wide depth counter (two threads at once: a SystemError)
            "--runner.magicEnabled", "false"]
     os.execve(sys.executable, cmd, env)
+
+
+conflicts_app = typer.Typer(help="Organisation pairs never proposed to each other by an assignment round.",
+                            no_args_is_help=True)
+app.add_typer(conflicts_app, name="conflicts")
+
+
+@conflicts_app.command("add")
+def conflicts_add(
+    org_a: Annotated[str, typer.Argument(help="Organisation name (or id).")],
+    org_b: Annotated[str, typer.Argument(help="Organisation name (or id).")],
+    reason: Annotated[str, typer.Option(help="Why, for the record (e.g. 同一控股集团).")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Mark two organisations as conflicted."""
+    from matcher.errors import TechmatchError
+    from matcher.review import assignments
+
+    service = service_for(data_dir)
+    try:
+        row = assignments.add_conflict(service, org_a, org_b, reason, actor="cli")
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    console.print(f"conflict {row['id']}: {row['org_a_name']} ↔ {row['org_b_name']}")
+
+
+@conflicts_app.command("list")
+def conflicts_list(data_dir: DataDir = None) -> None:
+    """Every marked conflict."""
+    from matcher.review import assignments
+
+    service = service_for(data_dir)
+    try:
+        rows = assignments.list_conflicts(service)
+    finally:
+        service.close()
+    table = Table("id", "organisation", "organisation", "reason", "marked by", title="conflicts")
+    for r in rows:
+        table.add_row(str(r["id"]), r["org_a_name"], r["org_b_name"], r["reason"] or "", r["actor"] or "")
+    console.print(table)
+
+
+@conflicts_app.command("remove")
+def conflicts_remove(conflict_id: Annotated[int, typer.Argument(help="The conflict's id.")],
+                     data_dir: DataDir = None) -> None:
+    """Unmark a conflict."""
+    from matcher.errors import TechmatchError
+    from matcher.review import assignments
+
+    service = service_for(data_dir)
+    try:
+        assignments.remove_conflict(service, conflict_id, actor="cli")
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    console.print(f"conflict {conflict_id} removed")
 
 
 keys_app = typer.Typer(help="API keys bound to an organisation and a role.", no_args_is_help=True)

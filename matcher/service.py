@@ -407,11 +407,13 @@ class MatchService:
 
     def match_listing(self, side: str, item_id: int, top_k: int | None = None,
                       filters: dict[str, Any] | None = None, method: str | None = None,
-                      viewer: Principal | bool | None = True) -> list[Match]:
-        """The best counterparts of a need (results) or of a result (needs), as `viewer` may see them."""
+                      viewer: Principal | bool | None = True, explain: bool = True) -> list[Match]:
+        """The best counterparts of a need (results) or of a result (needs), as `viewer` may see them
+        (`explain=False`: without shared terms and best sentence, for bulk work that explains only what it keeps)."""
         row = self.get_listing(side, item_id)
         return self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
-                                    top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method)
+                                    top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method,
+                                    explain=explain)
 
     def match_need(self, need_id: int, **kw: Any) -> list[Match]:
         return self.match_listing("needs", need_id, **kw)
@@ -491,6 +493,16 @@ class MatchService:
         from matcher.review import batches
 
         return batches.run_now(self, top_k, method, actor, progress, engine, resume)
+
+    def assign(self, per_need: int = 5, capacity: int = 3, min_confidence: float = 0.1,
+               org_capacity: int | None = None, actor: str = "system", progress: Progress | None = None
+               ) -> dict[str, Any]:
+        """An assignment round: pairs for all open needs at once under capacity and conflict limits, solved exactly
+        (see review/assignments.py), stored for the review queue, with figures beside greedy top-k."""
+        from matcher.review import assignments
+
+        return assignments.assign(self, per_need, capacity, min_confidence, org_capacity, actor=actor,
+                                  progress=progress)
 
     def load_demo(self, progress: Progress | None = None) -> dict[str, int]:
         """Load the demo catalogue from `data/demo/` (organisations, needs, results) and index it."""

@@ -13,7 +13,8 @@ from ui.i18n import t
 # which pages each role may open (the API's roles: the review queue, pipeline and figures are brokers' work)
 PAGE_ROLES = {
     "queue": ("broker", "admin"), "pipeline": ("broker", "admin"), "listings": ("firm", "institution", "broker", "admin"),
-    "challenges": ("firm", "institution", "broker", "admin"), "dashboard": ("broker", "admin"), "batch": ("admin",),
+    "challenges": ("firm", "institution", "broker", "admin"), "dashboard": ("broker", "admin"), "assign": ("broker", "admin"),
+    "batch": ("admin",),
 }
 KEY = "principal"
 

@@ -43,11 +43,14 @@ def list_candidates(service: ServiceDep, who: Broker,
                     need_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     result_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     run_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    round_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
+                        "Only the pairs this assignment round proposed (POST /assignments)."))] = None,
                     sort: Annotated[str, Query(pattern=r"^-?(score|confidence|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
     rows, total = review.list_candidates(service, status or ["pending"], industry, district, min_score, trl_min,
-                                         trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence)
+                                         trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence,
+                                         round_id)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 

@@ -35,10 +35,12 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
                     district: Sequence[str] | str | None = None, min_score: float | None = None,
                     trl_min: int | None = None, trl_max: int | None = None, need_id: int | None = None,
                     result_id: int | None = None, run_id: int | None = None, limit: int = 50, offset: int = 0,
-                    sort: str = "-score", min_confidence: float | None = None) -> tuple[list[dict[str, Any]], int]:
+                    sort: str = "-score", min_confidence: float | None = None, round_id: int | None = None
+                    ) -> tuple[list[dict[str, Any]], int]:
     """A page of candidate pairs with need and result summaries, filtered and sorted, plus the total.
 
-    `min_confidence` keeps pairs whose calibrated confidence reaches it (pairs without one are left out).
+    `min_confidence` keeps pairs whose calibrated confidence reaches it (pairs without one are left out);
+    `round_id` shows the pairs an assignment round proposed instead of every ranked candidate.
     """
     key = sort.lstrip("-")
     if key not in CANDIDATE_SORTS:
@@ -46,7 +48,7 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
     rows, total = service.store.candidates(
         {"status": _as_list(status), "industry": _as_list(industry), "district": _as_list(district),
          "min_score": min_score, "min_confidence": min_confidence, "trl_min": trl_min, "trl_max": trl_max,
-         "need_id": need_id, "result_id": result_id, "run_id": run_id},
+         "need_id": need_id, "result_id": result_id, "run_id": run_id, "round_id": round_id},
         key, sort.startswith("-"), limit, offset)
     return [_split(r) for r in rows], int(total)
 

@@ -317,13 +317,15 @@ class Store(ABC):
         return [self._decode(r) for r in self._select(sql, list(params))]
 
     def delete_listing(self, side: str, item_id: int) -> None:
-        """Delete a listing with its candidates, their reviews, its pairings and challenge applications."""
+        """Delete a listing with its candidates, their reviews, its pairings, challenge applications and the
+        assignment-round pairs that proposed it."""
         if side not in LISTING_TABLES:
             raise Invalid(f"unknown side {side!r}")
         self.get(side, item_id)
         col = "need_id" if side == "needs" else "result_id"
         with self.transaction():
             self._execute(f"delete from pairings where {col} = ?", [item_id])
+            self._execute(f"delete from assignments where {col} = ?", [item_id])
             self._execute(f"delete from reviews where candidate_id in (select id from candidates where {col} = ?)",
                             [item_id])
             self._execute(f"delete from candidates where {col} = ?", [item_id])
@@ -371,6 +373,8 @@ class Store(ABC):
                     moved["pairings"] += 1
             moved["pairings"] += self._execute(f"update pairings set {col} = ? where {col} = ? and candidate_id in "
                                                f"(select id from candidates where {col} = ?)", [keep, drop, keep])
+            self._execute(f"update assignments set {col} = ? where {col} = ? and candidate_id in "
+                          f"(select id from candidates where {col} = ?)", [keep, drop, keep])
             if side == "needs":
                 moved["applications"] = self._execute(
                     "update challenge_applications set need_id = ? where need_id = ?", [keep, drop])
@@ -441,7 +445,7 @@ class Store(ABC):
         """A page of candidates joined with need and result summaries (flat columns), and the total.
 
         filters: status / industry / district (lists), min_score, min_confidence, trl_min, trl_max, need_id,
-        result_id, run_id (None = any).
+        result_id, run_id, round_id (an assignment round's pairs) (None = any).
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -456,6 +460,9 @@ class Store(ABC):
             if filters.get(key) is not None:
                 clauses.append(f"{col} {op} ?")
                 params.append(filters[key])
+        if filters.get("round_id") is not None:  # the pairs an assignment round proposed
+            clauses.append("c.id in (select a.candidate_id from assignments a where a.round_id = ?)")
+            params.append(filters["round_id"])
         if sort not in CANDIDATE_SORTS:
             raise Invalid(f"cannot sort candidates by {sort!r}; use one of {', '.join(CANDIDATE_SORTS)}")
         where = (" where " + " and ".join(clauses)) if clauses else ""

@@ -16,7 +16,8 @@ JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "expla
 LISTING_TABLES = ("needs", "results")
 TABLES = (
     "organisations", "needs", "results", "candidates", "reviews", "pairings",
-    "challenge_applications", "api_keys", "batch_runs", "audit_log",
+    "challenge_applications", "api_keys", "batch_runs", "audit_log", "conflicts", "assignment_rounds",
+    "assignments",
 )
 
 
@@ -140,4 +141,25 @@ def _v5(db: DDL) -> None:
     db["pairings"].add_column("next_action_at", str)
 
 
-MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: DDL) -> None:
+    """Global assignment: organisation pairs never to be proposed to each other (conflicts of interest), and the
+    assignment rounds with the pairs each proposed."""
+    db["conflicts"].create({
+        "id": int, "org_a": int, "org_b": int, "reason": str, "actor": str, "created_at": str,
+    }, pk="id", not_null={"org_a", "org_b"},
+        foreign_keys=[("org_a", "organisations", "id"), ("org_b", "organisations", "id")])
+    db["conflicts"].create_index(["org_a", "org_b"], unique=True)
+    db["assignment_rounds"].create({
+        "id": int, "per_need": int, "capacity": int, "org_capacity": int, "min_confidence": float,
+        "figures": str, "actor": str, "created_at": str,
+    }, pk="id")
+    db["assignments"].create({
+        "id": int, "round_id": int, "need_id": int, "result_id": int, "candidate_id": int, "score": float,
+        "confidence": float,
+    }, pk="id", foreign_keys=[("round_id", "assignment_rounds", "id"), ("need_id", "needs", "id"),
+                              ("result_id", "results", "id"), ("candidate_id", "candidates", "id")])
+    db["assignments"].create_index(["round_id", "need_id"])
+    db["assignments"].create_index(["candidate_id"])
+
+
+MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]

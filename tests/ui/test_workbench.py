@@ -330,3 +330,32 @@ def test_a_broker_plans_the_next_action_and_sees_it_due(workbench):
     assert at.subheader[0].value.startswith("到期事项（1）")
     (pairing,), _ = review.list_pairings(s)
     assert (pairing["next_action"], pairing["next_action_at"]) == ("约企业技术总监面谈", "2026-01-05")
+
+
+def test_a_broker_runs_an_assignment_round_and_reviews_it_in_the_queue(workbench):
+    s = service_for(workbench)
+    at = app(workbench).run()
+    at.sidebar.radio(key="page").set_value("assign").run()
+    at.selectbox(key="g_org_a").set_value("测试榨菜集团")
+    at.selectbox(key="g_org_b").set_value("测试农业大学")
+    at.text_input(key="g_reason").input("同一集团")
+    button(at, "添加回避").click().run()
+    assert not at.exception and "测试榨菜集团" in " ".join(m.value for m in at.markdown)
+    at.number_input(key="g_per_need").set_value(2)
+    at.number_input(key="g_capacity").set_value(1)
+    at.slider(key="g_conf").set_value(0)
+    at.button(key="g_go").click().run()
+    assert not at.exception, at.exception
+    rnd = s.store.rows("assignment_rounds")[-1]
+    assert at.success[0].value.startswith(f"第 {rnd['id']} 轮") and rnd["per_need"] == 2 and rnd["capacity"] == 1
+    table = at.dataframe[0].value
+    assert list(table.iloc[:, 0]) == ["本轮分配", "逐需求前 k（贪心）"]
+    pairs = {(a["need_id"], a["result_id"]) for a in s.store.rows("assignments", "round_id = ?", [rnd["id"]])}
+    farm = s.store.find("organisations", name="测试农业大学")["id"]
+    pickle = s.store.find("needs", ref="T-N03")["id"]
+    assert not any(n == pickle and s.store.get("results", r)["org_id"] == farm for n, r in pairs)
+    # the queue shows the round's pairs instead of every ranked candidate
+    at.sidebar.radio(key="page").set_value("queue").run()
+    everything = len(at.selectbox(key="pair").options)
+    at.selectbox(key="q_round").set_value(rnd["id"]).run()
+    assert not at.exception and len(at.selectbox(key="pair").options) == len(pairs) < everything

@@ -8,6 +8,7 @@ from matcher import review
 from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.matching import explain
+from matcher.review import assignments
 from matcher.service import MatchService
 from ui.i18n import t
 from ui.render import badge, card, highlight, local_time
@@ -23,7 +24,13 @@ def _filters(service: MatchService, lang: str) -> dict:
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
     status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
                           key="q_status")
-    return {"industry": industry, "district": district, "min_confidence": min_conf / 100 if min_conf else None,
+    rounds = assignments.round_ids(service)
+    round_id = None
+    if rounds:  # an assignment round's pairs instead of every ranked candidate
+        round_id = st.selectbox(t("q_source", lang), [None, *rounds], key="q_round", help=t("q_source_help", lang),
+                                format_func=lambda r: t("all_candidates", lang) if r is None
+                                else t("round_n", lang, id=r))
+    return {"round_id": round_id, "industry": industry, "district": district, "min_confidence": min_conf / 100 if min_conf else None,
             "trl_min": trl[0] if trl[0] > 1 else None, "trl_max": trl[1] if trl[1] < 9 else None, "status": status}
 
 
@@ -212,9 +219,11 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
                       args=(service, last, actor, lang))
     f = _filters(service, lang)
     rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
-                                         f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"])
+                                         f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"],
+                                         round_id=f["round_id"])
     if not rows:
-        filtered = f["industry"] or f["district"] or f["min_confidence"] or f["trl_min"] or f["trl_max"]
+        filtered = (f["industry"] or f["district"] or f["min_confidence"] or f["trl_min"] or f["trl_max"]
+                    or f["round_id"])
         if filtered:
             st.info(t("no_candidates_filtered", lang))
         elif f["status"] != "pending":

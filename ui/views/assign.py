@@ -1,0 +1,105 @@
+"""Assignment rounds from the workbench: run one under capacity limits, read its figures beside greedy top-k, and
+keep the organisation pairs that must never be proposed to each other."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from matcher.access import Principal
+from matcher.errors import TechmatchError
+from matcher.review import assignments
+from matcher.service import MatchService
+from ui.i18n import t
+from ui.render import local_time
+
+FIGURES = ("pairs", "total_confidence", "needs_covered", "results_proposed", "max_per_result", "gini_per_result")
+
+
+def _figures(rnd: dict, lang: str) -> None:
+    """The round's figures beside greedy top-k on the same pairs, and what was left out."""
+    st.caption(t("round_figures", lang))
+    rows = []
+    for name, key in (("this_round", "assignment"), ("greedy_top_k", "greedy_top_k")):
+        f = rnd["figures"][key]
+        row = {"": t(name, lang)}
+        for k in FIGURES:
+            value = f[k]
+            if k == "needs_covered":
+                value = f"{value}/{f['needs_open']}"
+            elif isinstance(value, float):
+                value = f"{value:.3f}" if k == "gini_per_result" else f"{value:.2f}"
+            row[t("f_" + k, lang)] = str(value)
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    out = rnd["figures"]["left_out"]
+    st.caption(t("left_out", lang, low=out["below_min_confidence"], own=out["same_organisation"],
+                 rejected=out["rejected"], conflict=out["conflict"], copies=out["copies"]))
+
+
+def _run(service: MatchService, lang: str, actor: str) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    per_need = c1.number_input(t("per_need", lang), 1, 50, 5, key="g_per_need")
+    capacity = c2.number_input(t("capacity", lang), 1, 1000, 3, key="g_capacity")
+    org_capacity = c3.number_input(t("org_capacity", lang), 1, 10_000, 10, key="g_org_capacity")
+    min_conf = c4.slider(t("min_confidence", lang), 0, 90, 10, 5, format="%d%%", key="g_conf",
+                         help=t("confidence_help", lang))
+    if st.button(t("run_assign", lang), type="primary", key="g_go"):
+        bar = st.progress(0.0)
+        try:
+            rnd = service.assign(int(per_need), int(capacity), min_conf / 100, int(org_capacity), actor=actor,
+                                 progress=lambda done, total: bar.progress(done / max(total, 1), f"{done}/{total}"))
+        except TechmatchError as exc:
+            st.error(str(exc))
+            return
+        f = rnd["figures"]["assignment"]
+        st.success(t("assign_done", lang, id=rnd["id"], pairs=f["pairs"], covered=f["needs_covered"],
+                     open=f["needs_open"]))
+
+
+def _rounds(service: MatchService, lang: str) -> None:
+    rows, _ = assignments.list_rounds(service, limit=10)
+    if not rows:
+        return
+    st.subheader(t("rounds", lang))
+    _figures(rows[0], lang)
+    st.dataframe([{"#": r["id"], t("per_need", lang): r["per_need"], t("capacity", lang): r["capacity"],
+                   t("org_capacity", lang): r["org_capacity"], t("min_confidence", lang): f"{r['min_confidence']:.0%}",
+                   t("f_pairs", lang): r["figures"]["assignment"]["pairs"], t("when", lang): local_time(r["created_at"]),
+                   t("by", lang): r["actor"]} for r in rows], hide_index=True, width="stretch")
+
+
+def _conflicts(service: MatchService, lang: str, actor: str) -> None:
+    st.subheader(t("conflicts", lang))
+    st.caption(t("conflicts_help", lang))
+    orgs, _ = service.list_orgs(limit=1000)
+    names = sorted(o["name"] for o in orgs)
+    with st.form("conflict_form", clear_on_submit=True):
+        c1, c2, c3 = st.columns([3, 3, 3])
+        org_a = c1.selectbox(t("org_a", lang), names, index=None, key="g_org_a")
+        org_b = c2.selectbox(t("org_b", lang), names, index=None, key="g_org_b")
+        reason = c3.text_input(t("conflict_reason", lang), max_chars=500, key="g_reason")
+        if st.form_submit_button(t("add_conflict", lang)):
+            try:
+                if not org_a or not org_b:
+                    raise TechmatchError(t("pick_two_orgs", lang))
+                assignments.add_conflict(service, org_a, org_b, reason, actor=actor)
+            except TechmatchError as exc:
+                st.error(str(exc))
+    rows = assignments.list_conflicts(service)
+    if not rows:
+        st.info(t("no_conflicts", lang))
+        return
+    for r in rows:
+        c1, c2 = st.columns([8, 1])
+        c1.markdown(f"**{r['org_a_name']}** ↔ **{r['org_b_name']}**" + (f" — {r['reason']}" if r["reason"] else ""))
+        c2.button(t("remove", lang), key=f"g_rm_{r['id']}", on_click=assignments.remove_conflict,
+                  args=(service, int(r["id"])), kwargs={"actor": actor})
+
+
+def render(service: MatchService, lang: str, who: Principal) -> None:
+    """The page (brokers and admins)."""
+    st.header(t("assign", lang))
+    st.caption(t("assign_intro", lang))
+    _run(service, lang, who.actor)
+    _rounds(service, lang)
+    _conflicts(service, lang, who.actor)
