@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from matcher.alerts import AlertWorker
 from matcher.service import MatchService
 from matcher.settings import Settings, get_settings
 
 from . import errors
 from .errors import ErrorResponse
 from .middleware import Guard
-from .routes import assignments, challenges, health, listings, operations, organisations, review, search
+from .routes import assignments, challenges, health, listings, operations, organisations, review, search, subscriptions
 
 DESCRIPTION = """
 techmatch matches enterprise technology needs (技术需求) with research results (科技成果), in both directions,
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
         app.state.service = svc
         svc.load()
         svc.follow()  # apply other processes' writes within settings.follow_interval, even while idle
+        worker = AlertWorker(svc).start() if svc.settings.alert_worker else None
         yield
+        if worker is not None:
+            worker.stop()
         if service is None:
             svc.close()
 
@@ -59,7 +63,7 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
     for router in (health.router, organisations.router, listings.needs, listings.results, search.router,
                    review.candidates, review.reviews, review.pairings, challenges.router, operations.batch,
                    operations.imports, operations.exports, operations.figures,
-                   assignments.assignments, assignments.conflicts):
+                   assignments.assignments, assignments.conflicts, subscriptions.router):
         app.include_router(router)
     logging.getLogger("techmatch.api").setLevel(logging.INFO)
     return app

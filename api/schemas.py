@@ -566,6 +566,73 @@ class ConflictPublic(BaseModel):
     created_at: str
 
 
+class SubscriptionFilters(Strict):
+    industry: list[Industry] = Field(default_factory=list, max_length=50)
+    district: list[District] = Field(default_factory=list, max_length=50)
+
+
+class SubscriptionCreate(Strict):
+    """What to be alerted of: new counterparts of one's own listings, or new listings a saved search finds."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "own", "min_confidence": 0.3, "webhook_url": "https://example.cn/hooks/techmatch"},
+        {"kind": "search", "side": "results", "query": "齿轮 激光淬火", "filters": {"industry": ["smart_equipment"]},
+         "min_confidence": 0.2}]})
+    kind: Literal["own", "search"]
+    side: Side | None = Field(None, description=(
+        "The side to watch: for a saved search (required), or a broker's own-listings subscription. A firm always "
+        "watches results, an institution needs."))
+    query: str = Field("", max_length=2000, description="The saved search's text (kind search).")
+    filters: SubscriptionFilters | None = None
+    min_confidence: float = Field(0.3, ge=0, le=1, description="Alert only matches at least this confident.")
+    webhook_url: str | None = Field(None, max_length=500, description=(
+        "POST each alert here as JSON, signed: X-Techmatch-Signature: sha256=HMAC-SHA256(secret, body)."))
+    name: str = Field("", max_length=200)
+
+
+class SubscriptionPublic(BaseModel):
+    id: int
+    org_id: int
+    role: str
+    actor: str | None = None
+    name: str | None = None
+    kind: str
+    side: str
+    query: str | None = None
+    filters: dict[str, list[str]] = {}
+    min_confidence: float
+    webhook_url: str | None = None
+    feed_url: str = Field(description="The Atom feed (its token in the address: keep it private).")
+    alerts: int = 0
+    created_at: str
+    secret: str | None = Field(None, description="The webhook signing secret: returned once, at creation.")
+
+
+class AlertPublic(BaseModel):
+    id: int
+    subscription_id: int
+    side: str
+    listing_id: int
+    counterpart_id: int
+    confidence: float
+    payload: dict[str, Any]
+    created_at: str
+
+
+class DeliveryPublic(BaseModel):
+    id: int
+    alert_id: int
+    subscription_id: int
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: float | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: str | None = None
+    created_at: str
+    updated_at: str | None = None
+
+
 class BatchCreate(Strict):
     """Start a batch run over every open need."""
 

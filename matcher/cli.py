@@ -533,7 +533,8 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Start the HTTP API (FastAPI on uvicorn); each worker loads the model and indexes once and then follows the
-    store's change log, so any number of workers and processes on one data folder answer alike."""
+    store's change log, so any number of workers and processes on one data folder answer alike. Each also runs the
+    alert worker (TECHMATCH_ALERT_WORKER=false: leave that to `techmatch deliver`)."""
     import os
 
     import uvicorn
@@ -546,6 +547,34 @@ def serve(
         return
     os.environ["TECHMATCH_DATA_DIR"] = str(settings.data_dir)  # the workers read their settings from it
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def deliver(
+    once: Annotated[bool, typer.Option("--once", help="One round (scan, then send what is due), then exit.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The alert worker alone: scan new and changed listings for subscribers every TECHMATCH_ALERT_INTERVAL
+    seconds and send the webhooks that are due (retried with backoff, dead-lettered after the last attempt)."""
+    import time
+
+    from matcher.alerts import run_once
+
+    service = service_for(data_dir)
+    try:
+        service.load()
+        while True:
+            done = run_once(service)
+            if once or any(done.values()):
+                console.print(f"{done['changes']} changes read, {done['alerts']} alerts recorded; webhooks: "
+                              f"{done['delivered']} delivered, {done['pending']} to retry, {done['dead']} dead")
+            if once:
+                return
+            time.sleep(service.settings.alert_interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.close()
 
 
 @app.command()

@@ -21,6 +21,13 @@ class NotFound(TechmatchError, LookupError):
     code = "not_found"
 
 
+class Forbidden(TechmatchError):
+    """A caller who may not do this (a wrong feed token, a listing of another organisation)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(TechmatchError):
     """A request that clashes with the catalogue's current state (a duplicate name, a decision taken already)."""
 

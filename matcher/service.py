@@ -423,10 +423,11 @@ class MatchService:
 
     def search(self, text: str, side: str = "results", top_k: int | None = None,
                filters: dict[str, Any] | None = None, method: str | None = None,
-               viewer: Principal | bool | None = True) -> list[Match]:
+               viewer: Principal | bool | None = True, explain: bool = True) -> list[Match]:
         """Free text against one side (e.g. a firm describing its problem in a sentence), as `viewer` may see it."""
         return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
-                                    top_k or self.settings.top_k, self._visible(side, filters, viewer), method)
+                                    top_k or self.settings.top_k, self._visible(side, filters, viewer), method,
+                                    explain=explain)
 
     # -- models ---------------------------------------------------------------------------
     @property

@@ -58,6 +58,29 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (API).")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted API request body.")
     max_upload_bytes: int = Field(20_000_000, ge=1024, description="Largest accepted import file upload.")
+    public_url: str = Field("", max_length=500, description=(
+        "Base address of the public site, for links in alerts, feeds and published catalogues (e.g. "
+        "https://jishu.example.cn); empty: links are relative (/needs/12)."))
+    alert_worker: bool = Field(True, description="Run the alert worker inside `techmatch serve`.")
+    alert_interval: float = Field(5.0, gt=0, le=3600, description=(
+        "Seconds between two rounds of the alert worker (scan new and changed listings, send due webhooks)."))
+    alert_top_k: int = Field(50, ge=5, le=500, description=(
+        "Counterparts ranked per new or changed listing when looking for subscribers' listings among them."))
+    alert_max_attempts: int = Field(8, ge=1, le=50, description="Webhook attempts before a delivery is dead-lettered.")
+    alert_retry_base: float = Field(30.0, gt=0, le=86_400, description=(
+        "Seconds before the first webhook retry; each further retry waits twice as long (at most an hour)."))
+    alert_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer.")
+    cjk_font: Path | None = Field(None, description=(
+        "A CJK font file (.ttf/.otf/.ttc) for published PDF catalogues; default: the first Noto CJK / WenQuanYi "
+        "font found on the machine."))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value
 
     @field_validator("method")
     @classmethod

@@ -14,17 +14,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 from ui import auth, render
 from ui.i18n import t
 from ui.state import get_service
-from ui.views import assign, batch, challenges, dashboard, listings, pipeline, queue
+from ui.views import alerts, assign, batch, challenges, dashboard, listings, pipeline, queue
 
 PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges": challenges,
-         "dashboard": dashboard, "assign": assign, "batch": batch}
+         "dashboard": dashboard, "assign": assign, "alerts": alerts, "batch": batch}
 
 
 
 # the widgets whose choices are shown in the chosen language (select boxes, radios, multiselects)
 RELABELLED = ("page", "q_status", "q_ind", "q_dist", "reason", "bulk_reason", "bulk_ids", "pair", "pairing", "target",
               "s_side", "s_ind", "s_open", "n_ind", "n_dist", "n_mat", "n_modes", "r_ind", "r_dist", "r_mat",
-              "r_modes", "r_ip", "i_kind", "b_method", "c_need", "c_open", "q_round", "g_org_a", "g_org_b")
+              "r_modes", "r_ip", "i_kind", "b_method", "c_need", "c_open", "q_round", "g_org_a", "g_org_b", "s_kind", "s_watch",
+              "s_ind_f", "s_dist_f")
 
 
 def _relabel() -> None:

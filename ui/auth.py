@@ -14,6 +14,7 @@ from ui.i18n import t
 PAGE_ROLES = {
     "queue": ("broker", "admin"), "pipeline": ("broker", "admin"), "listings": ("firm", "institution", "broker", "admin"),
     "challenges": ("firm", "institution", "broker", "admin"), "dashboard": ("broker", "admin"), "assign": ("broker", "admin"),
+    "alerts": ("firm", "institution", "broker", "admin"),
     "batch": ("admin",),
 }
 KEY = "principal"

@@ -15,7 +15,7 @@ from matcher.store import TABLES
 if TYPE_CHECKING:
     from matcher.service import MatchService
 
-EXPORTABLE = tuple(t for t in TABLES if t != "api_keys")
+EXPORTABLE = tuple(t for t in TABLES if t not in ("api_keys", "subscriptions"))  # no keys, secrets or tokens
 
 
 def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:

@@ -326,6 +326,9 @@ class Store(ABC):
         with self.transaction():
             self._execute(f"delete from pairings where {col} = ?", [item_id])
             self._execute(f"delete from assignments where {col} = ?", [item_id])
+            alerts = "select id from alerts where side = ? and listing_id = ?"
+            self._execute(f"delete from deliveries where alert_id in ({alerts})", [side, item_id])
+            self._execute("delete from alerts where side = ? and listing_id = ?", [side, item_id])
             self._execute(f"delete from reviews where candidate_id in (select id from candidates where {col} = ?)",
                             [item_id])
             self._execute(f"delete from candidates where {col} = ?", [item_id])
@@ -542,6 +545,37 @@ class Store(ABC):
         """Per need with a pairing: when it was posted and when its first pairing was confirmed."""
         return self.query("select coalesce(n.posted_at, n.created_at) as posted, min(p.created_at) as first "
                           "from needs n join pairings p on p.need_id = n.id group by n.id")
+
+    # -- catalogue facts and alert deliveries ---------------------------------------------
+    def meta(self, key: str) -> str | None:
+        """A recorded fact about the catalogue (e.g. how far the alert scan has read the change log), or None."""
+        return self._value("select value from meta where key = ?", [key])
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Record a fact (in the caller's transaction, if any)."""
+        with self.transaction():
+            if not self._execute("update meta set value = ? where key = ?", [value, key]):
+                self._execute("insert into meta (key, value) values (?, ?)", [key, value])
+
+    def claim_delivery(self, delivery_id: int, owner: str, now_ts: float, until: float) -> bool:
+        """Take a due, pending delivery for `owner` until `until` (epoch seconds); False when another process holds
+        it or it is no longer due (so two workers never send one delivery at once)."""
+        with self.transaction():
+            return self._execute("update deliveries set claimed_by = ?, claimed_until = ? where id = ? and "
+                                 "status = 'pending' and next_attempt_at <= ? and (claimed_until is null or "
+                                 "claimed_until < ?)", [owner, until, delivery_id, now_ts, now_ts]) == 1
+
+    def delete_subscription(self, sub_id: int) -> None:
+        """A subscription with its alerts and their deliveries."""
+        with self.transaction():
+            self._execute("delete from deliveries where subscription_id = ?", [sub_id])
+            self._execute("delete from alerts where subscription_id = ?", [sub_id])
+            self._execute("delete from subscriptions where id = ?", [sub_id])
+
+    def due_deliveries(self, now_ts: float, limit: int = 20) -> list[dict[str, Any]]:
+        """Pending deliveries whose next attempt is due and which no live claim holds, oldest first."""
+        return self.rows("deliveries", "status = 'pending' and next_attempt_at <= ? and (claimed_until is null or "
+                         "claimed_until < ?)", [now_ts, now_ts], order="next_attempt_at, id", limit=limit)
 
     # -- change log -----------------------------------------------------------------------
     def last_change(self) -> int:

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures"}
+JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures",
+                "filters", "payload"}
 LISTING_TABLES = ("needs", "results")
 TABLES = (
     "organisations", "needs", "results", "candidates", "reviews", "pairings",
     "challenge_applications", "api_keys", "batch_runs", "audit_log", "conflicts", "assignment_rounds",
-    "assignments",
+    "assignments", "subscriptions", "alerts", "deliveries",
 )
 
 
@@ -162,4 +163,30 @@ def _v6(db: DDL) -> None:
     db["assignments"].create_index(["candidate_id"])
 
 
-MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: DDL) -> None:
+    """Alerts: subscriptions (to new counterparts of one's own listings, or to a saved search), the alerts they
+    earned (an outbox: one per subscription and pair, ever) and their webhook deliveries (retried, dead-lettered)."""
+    db["subscriptions"].create({
+        "id": int, "org_id": int, "role": str, "actor": str, "name": str, "kind": str, "side": str, "query": str,
+        "filters": str, "min_confidence": float, "webhook_url": str, "secret": str, "feed_token": str,
+        "since_seq": int, "created_at": str,
+    }, pk="id", not_null={"org_id", "role", "kind", "side"}, foreign_keys=[("org_id", "organisations", "id")])
+    db["subscriptions"].create_index(["org_id"])
+    db["subscriptions"].create_index(["feed_token"], unique=True)
+    db["alerts"].create({
+        "id": int, "subscription_id": int, "side": str, "listing_id": int, "counterpart_id": int,
+        "confidence": float, "payload": str, "created_at": str,
+    }, pk="id", not_null={"subscription_id", "side", "listing_id", "counterpart_id"},
+        foreign_keys=[("subscription_id", "subscriptions", "id")])
+    db["alerts"].create_index(["subscription_id", "side", "listing_id", "counterpart_id"], unique=True)
+    db["deliveries"].create({
+        "id": int, "alert_id": int, "subscription_id": int, "status": str, "attempts": int,
+        "next_attempt_at": float, "claimed_by": str, "claimed_until": float, "last_status": int, "last_error": str,
+        "delivered_at": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"alert_id", "subscription_id", "status"},
+        foreign_keys=[("alert_id", "alerts", "id"), ("subscription_id", "subscriptions", "id")])
+    db["deliveries"].create_index(["status", "next_attempt_at"])
+    db["deliveries"].create_index(["subscription_id"])
+
+
+MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]

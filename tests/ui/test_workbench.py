@@ -359,3 +359,25 @@ def test_a_broker_runs_an_assignment_round_and_reviews_it_in_the_queue(workbench
     everything = len(at.selectbox(key="pair").options)
     at.selectbox(key="q_round").set_value(rnd["id"]).run()
     assert not at.exception and len(at.selectbox(key="pair").options) == len(pairs) < everything
+
+
+def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
+    from matcher.alerts import run_once
+
+    s = service_for(workbench)
+    run_once(s)  # alerts start from here
+    at = app(workbench, role="firm").run()  # 测试齿轮有限公司 owns the gear need T-N01
+    at.sidebar.radio(key="page").set_value("alerts").run()
+    assert "暂无提醒" in at.info[0].value
+    at.slider(key="s_conf").set_value(20)
+    at.text_input(key="s_name").input("齿轮新成果")
+    button(at, "订阅").click().run()
+    assert not at.exception and at.success[0].value.startswith("已订阅")
+    sub = s.store.rows("subscriptions")[0]
+    assert sub["kind"] == "own" and sub["side"] == "results" and sub["min_confidence"] == 0.2
+    s.add_result({"title": "齿轮齿面渗氮与激光复合强化工艺", "org": "测试工业大学", "industry": "smart_equipment",
+                  "abstract": "针对减速器齿轮齿面点蚀，离子渗氮与激光淬火复合强化，接触疲劳寿命提升40%。"})
+    assert run_once(s)["alerts"] == 1
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "齿轮齿面渗氮与激光复合强化工艺" in text and "减速器齿轮早期点蚀问题攻关" in text and "1 条提醒" in text

@@ -1,0 +1,81 @@
+"""Alerts: subscriptions (to new counterparts of one's own listings, or to a saved search), their alerts, webhook
+deliveries and Atom feed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from matcher import alerts
+
+from ..deps import AnyUser, Id, ServiceDep
+from ..schemas import AlertPublic, DeliveryPublic, SubscriptionCreate, SubscriptionPublic
+
+router = APIRouter(prefix="/subscriptions", tags=["alerts"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.post("", response_model=SubscriptionPublic, status_code=201)
+def subscribe(body: SubscriptionCreate, service: ServiceDep, who: AnyUser) -> Any:
+    """Subscribe your organisation. Each new or changed listing that clears min_confidence is alerted once per
+    pair: to the webhook (if given; the secret in this reply signs every POST), in the Atom feed (feed_url) and in
+    the workbench's daily digest. Confidential needs reach only their owner, brokers and admins."""
+    filters = body.filters.model_dump() if body.filters else None
+    return alerts.create(service, who, body.kind, body.side, body.query, filters, body.min_confidence,
+                         body.webhook_url, body.name)
+
+
+@router.get("", response_model=list[SubscriptionPublic])
+def list_subscriptions(service: ServiceDep, who: AnyUser) -> Any:
+    """Your organisation's subscriptions (an admin: everyone's)."""
+    return alerts.list_for(service, who)
+
+
+@router.get("/{sub_id:int}", response_model=SubscriptionPublic)
+def get_subscription(sub_id: Id, service: ServiceDep, who: AnyUser) -> Any:
+    return alerts.view(service, alerts.owned(service, sub_id, who))
+
+
+@router.delete("/{sub_id:int}", status_code=204)
+def unsubscribe(sub_id: Id, service: ServiceDep, who: AnyUser) -> Response:
+    alerts.delete(service, sub_id, who)
+    return Response(status_code=204)
+
+
+@router.get("/{sub_id:int}/alerts", response_model=list[AlertPublic])
+def list_alerts(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
+    """The subscription's alerts, newest first."""
+    alerts.owned(service, sub_id, who)
+    return service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+
+
+@router.get("/{sub_id:int}/deliveries", response_model=list[DeliveryPublic])
+def list_deliveries(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
+    """Webhook deliveries, newest first: pending (with the next attempt's time), delivered, or dead (dead-lettered
+    after the last allowed attempt, with the last error)."""
+    alerts.owned(service, sub_id, who)
+    return service.store.rows("deliveries", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+
+
+@router.post("/{sub_id:int}/deliveries/{delivery_id:int}/retry", response_model=DeliveryPublic)
+def retry_delivery(sub_id: Id, delivery_id: Id, service: ServiceDep, who: AnyUser) -> Any:
+    """Put a dead-lettered delivery back in line (once the receiver is fixed)."""
+    alerts.owned(service, sub_id, who)
+    if service.store.find("deliveries", id=delivery_id, subscription_id=sub_id) is None:
+        from matcher.errors import NotFound
+
+        raise NotFound(f"delivery {delivery_id} not found")
+    return alerts.redeliver(service, delivery_id, actor=who.actor)
+
+
+@router.get("/{sub_id:int}/feed.atom", response_class=Response,
+            responses={200: {"content": {"application/atom+xml": {}}}})
+def feed(sub_id: Id, service: ServiceDep, token: Annotated[str, Query(max_length=100, description=(
+        "The subscription's feed token (from feed_url): feed readers send no keys."))]) -> Response:
+    """The subscription's newest alerts as an Atom feed."""
+    from matcher.alerts.feed import atom
+
+    sub = alerts.by_feed_token(service, sub_id, token)
+    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=50)
+    return Response(atom(service, sub, rows), media_type="application/atom+xml; charset=utf-8")

@@ -1,0 +1,41 @@
+"""The daily digest: a subscriber's alerts grouped by day (Beijing time), newest day first, for the workbench."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from matcher.access import Principal
+from matcher.alerts.subscriptions import list_for
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def day_of(stamp: str) -> str:
+    """The Beijing date (YYYY-MM-DD) of a stored UTC timestamp."""
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(BEIJING).date().isoformat()
+
+
+def digest(service: MatchService, who: Principal, limit: int = 500) -> list[tuple[str, list[dict[str, Any]]]]:
+    """[(day, alerts)] for the organisation's subscriptions, newest day first, best match first within a day; each
+    alert carries its subscription's name and its delivery's status (None without a webhook)."""
+    subs = {s["id"]: s for s in list_for(service, who)}
+    if not subs:
+        return []
+    marks = ",".join("?" * len(subs))
+    rows = service.store.rows("alerts", f"subscription_id in ({marks})", list(subs), order="id desc", limit=limit)
+    sent = {d["alert_id"]: d["status"] for d in service.store.rows(
+        "deliveries", f"subscription_id in ({marks})", list(subs))}
+    days: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        days.setdefault(day_of(row["created_at"]), []).append(
+            {**row, "subscription": subs[row["subscription_id"]], "delivery": sent.get(row["id"])})
+    return [(day, sorted(items, key=lambda a: -a["confidence"])) for day, items in
+            sorted(days.items(), reverse=True)]

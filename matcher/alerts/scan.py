@@ -1,0 +1,158 @@
+"""The alert scan: reads the store's change log past its cursor and records an alert (once per subscription and
+pair, ever) for every new or changed listing a subscriber should hear of, with a webhook delivery where one is set.
+
+Alerts and the cursor move in one transaction, so a crash repeats a scan (the unique index drops the repeats) and
+never skips one. One scan at a time across every process (a lock in the store).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from matcher.access import Principal, can_see_confidential, need_view
+from matcher.alerts.subscriptions import principal_of
+from matcher.store import now
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+
+CURSOR = "alerts_seq"
+LOCK = "alerts-scan"
+LOCK_TTL = 300.0
+BATCH = 500  # changes read per scan
+LIVE = {"needs": "open", "results": "listed"}
+SUMMARY_CHARS = 200
+
+
+def listing_url(service: MatchService, side: str, item_id: int) -> str:
+    """The listing's page on the public site (relative when no public_url is set)."""
+    return f"{service.settings.public_url}/{side}/{item_id}"
+
+
+def payload(service: MatchService, sub: dict[str, Any], who: Principal, side: str, row: dict[str, Any],
+            confidence: float, counterpart: dict[str, Any] | None) -> dict[str, Any]:
+    """What the subscriber is told, as its organisation may see the listing (a confidential need redacted)."""
+    vocab = service.vocab
+    shown = need_view(row, who, vocab.industries.name(row["industry"])) if side == "needs" else row
+    org = None
+    if shown.get("org_id"):
+        org = service.store.get("organisations", int(shown["org_id"]))["name"]
+    text = shown.get("description") if side == "needs" else shown.get("abstract")
+    listing = {"side": side, "id": row["id"], "title": shown["title"], "organisation": org,
+               "industry": row["industry"], "industry_name": vocab.industries.name(row["industry"]),
+               "district": row.get("district"), "summary": (text or "")[:SUMMARY_CHARS],
+               "url": listing_url(service, side, row["id"]), "redacted": bool(shown.get("redacted"))}
+    out = {"event": "match", "subscription_id": sub["id"], "subscription": sub.get("name") or "",
+           "kind": sub["kind"], "confidence": round(confidence, 4), "listing": listing, "created_at": now()}
+    if counterpart is not None:
+        other = "results" if side == "needs" else "needs"
+        out["your_listing"] = {"side": other, "id": counterpart["id"], "title": counterpart["title"],
+                               "url": listing_url(service, other, counterpart["id"])}
+    return out
+
+
+def _record(service: MatchService, sub: dict[str, Any], side: str, listing_id: int, counterpart_id: int,
+            confidence: float, body: dict[str, Any]) -> bool:
+    """Insert the alert (and its delivery) unless this subscription heard of this pair before."""
+    store = service.store
+    if store.find("alerts", subscription_id=sub["id"], side=side, listing_id=listing_id,
+                  counterpart_id=counterpart_id) is not None:
+        return False
+    alert_id = store.insert("alerts", {"subscription_id": sub["id"], "side": side, "listing_id": listing_id,
+                                       "counterpart_id": counterpart_id, "confidence": confidence,
+                                       "payload": body, "created_at": body["created_at"]})
+    if sub.get("webhook_url"):
+        store.insert("deliveries", {"alert_id": alert_id, "subscription_id": sub["id"], "status": "pending",
+                                    "attempts": 0, "next_attempt_at": time.time(), "created_at": now(),
+                                    "updated_at": now()})
+    return True
+
+
+def _confidence(m: Any) -> float:
+    return float(m.confidence if m.confidence is not None else min(1.0, max(0.0, m.score / 100)))
+
+
+def _own(service: MatchService, subs: list[dict[str, Any]], side: str, row: dict[str, Any]) -> list[tuple]:
+    """(subscription, counterpart row, confidence) for subscribers one of whose own listings is among the new
+    listing's best counterparts."""
+    by_org: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for sub in subs:
+        if sub["kind"] == "own" and sub["side"] == side and sub["org_id"] != row.get("org_id"):
+            by_org[int(sub["org_id"])].append(sub)
+    if not by_org:
+        return []
+    found = []
+    for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k, explain=False):
+        for sub in by_org.get(int(m.item.get("org_id") or 0), []):
+            if _confidence(m) >= sub["min_confidence"]:
+                found.append((sub, m.item, _confidence(m)))
+    return found
+
+
+def _searches(service: MatchService, subs: list[dict[str, Any]], changed: dict[str, set[int]]
+              ) -> list[tuple[dict[str, Any], str, int, float]]:
+    """(subscription, side, listing id, confidence) for saved searches that now find a changed listing: each
+    search runs once per scan, as its organisation may see the catalogue."""
+    found = []
+    for sub in subs:
+        ids = changed.get(sub["side"], set())
+        if sub["kind"] != "search" or not ids:
+            continue
+        filters = {**{k: v for k, v in (sub.get("filters") or {}).items() if v}, "status": [LIVE[sub["side"]]]}
+        hits = service.search(sub["query"], sub["side"], top_k=service.settings.alert_top_k, filters=filters,
+                              viewer=principal_of(service, sub), explain=False)
+        for m in hits:
+            if m.id in ids and m.item.get("org_id") != sub["org_id"] and _confidence(m) >= sub["min_confidence"]:
+                found.append((sub, sub["side"], m.id, _confidence(m)))
+    return found
+
+
+def scan(service: MatchService, limit: int = BATCH) -> dict[str, int]:
+    """One pass over the change log past the cursor: record the alerts it earns, move the cursor. Returns
+    {"changes": read, "alerts": recorded}; does nothing while another process scans."""
+    store = service.store
+    token = f"{service.owner}:{uuid.uuid4().hex[:8]}"
+    if not store.try_lock(LOCK, token, LOCK_TTL):
+        return {"changes": 0, "alerts": 0}
+    try:
+        cursor = store.meta(CURSOR)
+        if cursor is None:  # alerts start now: the history before them was never subscribed to
+            store.put_meta(CURSOR, str(store.last_change()))
+            return {"changes": 0, "alerts": 0}
+        read = store.changes_since(int(cursor), limit)
+        changes = [c for c in read if c["side"] in LIVE]
+        last = max([int(c["seq"]) for c in read] or [int(cursor)])
+        subs = store.rows("subscriptions")
+        recorded = 0
+        alerts: list[tuple[dict[str, Any], str, dict[str, Any], int, float, dict[str, Any] | None]] = []
+        if subs and changes:
+            latest: dict[tuple[str, int], int] = {}
+            for c in changes:
+                if c["op"] == "upsert":
+                    latest[(c["side"], int(c["item_id"]))] = int(c["seq"])
+            rows = {key: store.find(key[0], id=key[1]) for key in latest}
+            live = {key: row for key, row in rows.items() if row is not None and row.get("status") == LIVE[key[0]]}
+            for (side, _), row in live.items():
+                seq = latest[(side, row["id"])]
+                for sub, other, conf in _own(service, [s for s in subs if s["since_seq"] < seq], side, row):
+                    alerts.append((sub, side, row, int(other["id"]), conf, other))
+            changed = defaultdict(set)
+            for (side, item_id) in live:
+                changed[side].add(item_id)
+            for sub, side, item_id, conf in _searches(service, subs, changed):
+                if sub["since_seq"] < latest[(side, item_id)]:
+                    alerts.append((sub, side, live[(side, item_id)], 0, conf, None))
+        with store.transaction():
+            for sub, side, row, counterpart_id, conf, other in alerts:
+                who = principal_of(service, sub)
+                if side == "needs" and not can_see_confidential(who, row):
+                    continue  # a confidential need reaches only its owner, brokers and admins
+                body = payload(service, sub, who, side, row, conf, other)
+                recorded += _record(service, sub, side, int(row["id"]), counterpart_id, conf, body)
+            store.put_meta(CURSOR, str(last))
+        return {"changes": len(read), "alerts": recorded}
+    finally:
+        store.release_lock(LOCK, token)

@@ -1,0 +1,131 @@
+"""Subscriptions: a firm, an institution or a broker asks to hear of new counterparts of its own listings, or of new
+listings a saved search (text + filters) finds; each subscription may name a webhook and has an Atom feed.
+
+A subscription belongs to its organisation (and role); only that organisation and admins see it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from matcher.access import Principal
+from matcher.errors import Forbidden, Invalid, NotFound
+from matcher.store import now
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+
+KINDS = ("own", "search")
+OWN_SIDE = {"firm": "results", "institution": "needs"}  # what a firm's / an institution's own listings meet
+FILTER_KEYS = ("industry", "district")
+
+
+def _webhook(url: str | None) -> str:
+    """A webhook address as given, or Invalid: http(s), a host, no credentials in it."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid("webhook_url must be an http:// or https:// address with a host")
+    if parts.username or parts.password:
+        raise Invalid("webhook_url must not carry a user name or password; the signature authenticates us")
+    if len(url) > 500:
+        raise Invalid("webhook_url is longer than 500 characters")
+    return url
+
+
+def create(service: MatchService, who: Principal, kind: str, side: str | None = None, query: str = "",
+           filters: dict[str, Any] | None = None, min_confidence: float = 0.3, webhook_url: str | None = None,
+           name: str = "") -> dict[str, Any]:
+    """Subscribe `who`'s organisation; returns the subscription with its webhook secret (shown this once).
+
+    kind "own": new listings on the other side that match one of the organisation's own listings (a firm hears
+    of results, an institution of needs; a broker or admin names `side`). kind "search": new listings on `side`
+    that the saved search (`query` and `filters`) finds. Only changes after the subscription count.
+    """
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    if not 0 <= float(min_confidence) <= 1:
+        raise Invalid("min_confidence must be between 0 and 1")
+    query = (query or "").replace("\x00", "").strip()
+    filters = {k: list(v) for k, v in (filters or {}).items() if v}
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise Invalid(f"unknown filter {sorted(unknown)[0]!r}; use {', '.join(FILTER_KEYS)}")
+    vocab = service.vocab
+    for key, names in (("industry", vocab.industries), ("district", vocab.districts)):
+        bad = [c for c in filters.get(key, []) if c not in names.names]
+        if bad:
+            raise Invalid(f"unknown {key} {bad[0]!r}")
+    if kind == "own":
+        side = OWN_SIDE.get(who.role, side)
+        if side is None:
+            raise Invalid("a broker's or admin's subscription to own listings names the side to watch")
+    elif side is None or not query:
+        raise Invalid("a saved-search subscription needs the side to watch (needs or results) and a query text")
+    if side not in ("needs", "results"):
+        raise Invalid("side must be needs or results")
+    row = {"org_id": who.org_id, "role": who.role, "actor": who.actor, "name": (name or "").strip()[:200],
+           "kind": kind, "side": side, "query": query[:2000], "filters": filters,
+           "min_confidence": float(min_confidence), "webhook_url": _webhook(webhook_url),
+           "secret": secrets.token_hex(32), "feed_token": secrets.token_urlsafe(24),
+           "since_seq": service.store.last_change(), "created_at": now()}
+    with service.store.transaction():
+        sub_id = service.store.insert("subscriptions", row)
+        service.store.audit(who.actor, "subscribe", "subscriptions", sub_id, {"kind": kind, "side": side})
+    return {**view(service, service.store.get("subscriptions", sub_id)), "secret": row["secret"]}
+
+
+def view(service: MatchService, row: dict[str, Any]) -> dict[str, Any]:
+    """A subscription as its owner sees it: no secret, the feed's address, its alert and delivery counts."""
+    out = {k: v for k, v in row.items() if k not in ("secret", "since_seq")}
+    base = service.settings.public_url
+    out["feed_url"] = f"{base}/subscriptions/{row['id']}/feed.atom?token={row['feed_token']}"
+    out["alerts"] = service.store.count("alerts", "subscription_id = ?", [row["id"]])
+    return out
+
+
+def owned(service: MatchService, sub_id: int, who: Principal | None) -> dict[str, Any]:
+    """The subscription row if `who` may see it (its organisation, or an admin); NotFound otherwise (no hint
+    that it exists)."""
+    try:
+        row = service.store.get("subscriptions", sub_id)
+    except NotFound:
+        raise NotFound(f"subscription {sub_id} not found") from None
+    if who is None or not (who.role == "admin" or who.org_id == row["org_id"]):
+        raise NotFound(f"subscription {sub_id} not found")
+    return row
+
+
+def list_for(service: MatchService, who: Principal) -> list[dict[str, Any]]:
+    """The organisation's subscriptions (every one for an admin), newest first."""
+    if who.role == "admin":
+        rows = service.store.rows("subscriptions", order="id desc")
+    else:
+        rows = service.store.rows("subscriptions", "org_id = ?", [who.org_id], order="id desc")
+    return [view(service, r) for r in rows]
+
+
+def delete(service: MatchService, sub_id: int, who: Principal) -> None:
+    """Unsubscribe: the subscription, its alerts and deliveries go."""
+    owned(service, sub_id, who)
+    with service.store.transaction():
+        service.store.delete_subscription(sub_id)
+        service.store.audit(who.actor, "unsubscribe", "subscriptions", sub_id, {})
+
+
+def by_feed_token(service: MatchService, sub_id: int, token: str) -> dict[str, Any]:
+    """The subscription whose feed token this is (constant-time compare), or Forbidden."""
+    row = service.store.find("subscriptions", id=sub_id)
+    if row is None or not token or not secrets.compare_digest(str(row["feed_token"]), token):
+        raise Forbidden("unknown subscription or feed token")
+    return row
+
+
+def principal_of(service: MatchService, row: dict[str, Any]) -> Principal:
+    """The caller a subscription acts as when it looks at listings (what its organisation and role may see)."""
+    org = service.store.get("organisations", int(row["org_id"]))
+    return Principal(key_id=0, role=row["role"], org_id=int(row["org_id"]), org_name=org["name"])
