@@ -324,3 +324,44 @@ def test_crossing_writers_neither_deadlock_nor_lose_a_check_then_write(store, st
     assert not errors, errors
     # the second writer waited for the first to commit, saw y no longer open, and left it alone
     assert store.get("needs", y)["status"] == "matched"
+
+
+def test_rounds_alerts_and_deliveries_on_both_backends(store, store_url):
+    org, other = _org(store), _org(store, "长安汽车", "firm")
+    need, result = _need(store, other), _result(store, org)
+    cand = store.insert("candidates", {"need_id": need, "result_id": result, "rank": 1, "score": 0.8,
+                                       "confidence": 0.6, "method": "assignment", "status": "pending"})
+    other_cand = store.insert("candidates", {"need_id": need, "result_id": _result(store, org), "rank": 2,
+                                             "score": 0.5, "confidence": 0.4, "method": "hybrid", "status": "pending"})
+    rnd = store.insert("assignment_rounds", {"per_need": 1, "capacity": 1, "org_capacity": 1, "min_confidence": 0.1,
+                                             "figures": {"assignment": {"pairs": 1}}, "created_at": "2026-12-01"})
+    store.insert("assignments", {"round_id": rnd, "need_id": need, "result_id": result, "candidate_id": cand,
+                                 "score": 0.8, "confidence": 0.6})
+    rows, total = store.candidates({"round_id": rnd}, "score", True, 10, 0)
+    assert total == 1 and [r["id"] for r in rows] == [cand] and other_cand != cand
+    assert store.meta("alerts_seq") is None
+    store.put_meta("alerts_seq", "5")
+    store.put_meta("alerts_seq", "7")
+    assert store.meta("alerts_seq") == "7"
+    sub = store.insert("subscriptions", {"org_id": other, "role": "firm", "kind": "own", "side": "results",
+                                         "filters": {"industry": ["smart_equipment"]}, "min_confidence": 0.3,
+                                         "secret": "s", "feed_token": "t", "since_seq": 0})
+    alert = store.insert("alerts", {"subscription_id": sub, "side": "results", "listing_id": result,
+                                    "counterpart_id": need, "confidence": 0.5, "payload": {"listing": {"id": result}}})
+    delivery = store.insert("deliveries", {"alert_id": alert, "subscription_id": sub, "status": "pending",
+                                           "attempts": 0, "next_attempt_at": time.time() - 1})
+    with pytest.raises(Exception, match=r"(?i)unique"):  # one alert per subscription and pair, ever
+        store.insert("alerts", {"subscription_id": sub, "side": "results", "listing_id": result,
+                                "counterpart_id": need, "confidence": 0.6, "payload": {}})
+    assert [d["id"] for d in store.due_deliveries(time.time())] == [delivery]
+    rival = open_store(store_url)  # another process's worker
+    try:
+        assert store.claim_delivery(delivery, "a", time.time(), time.time() + 30)
+        assert not rival.claim_delivery(delivery, "b", time.time(), time.time() + 30)
+        assert rival.due_deliveries(time.time()) == []
+    finally:
+        rival.close()
+    store.delete_listing("results", result)  # its round pairs, alerts and deliveries go with it
+    assert store.count("assignments") == store.count("alerts") == store.count("deliveries") == 0
+    store.delete_subscription(sub)
+    assert store.count("subscriptions") == 0
