@@ -76,6 +76,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "per_need": ("每个需求最多配对数", "Pairs per need (at most)"),
     "capacity": ("每项成果最多被推荐次数", "Proposals per result (at most)"),
     "org_capacity": ("每个单位最多被推荐次数", "Proposals per organisation (at most)"),
+    "org_capacity_help": ("一个单位（如一所大学）本轮最多被推荐的次数；按其能跟进的对接数设定。",
+                          "How often one organisation (a university, say) may be proposed in this round: what it "
+                          "can follow up."),
     "run_assign": ("运行全局分配", "Run an assignment round"),
     "assign_done": ("第 {id} 轮：{pairs} 个配对，覆盖 {covered}/{open} 个需求，已加入审核队列（来源选“分配轮次 #{id}”）。",
                     "Round {id}: {pairs} pairs covering {covered}/{open} needs, in the review queue (source "

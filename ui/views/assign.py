@@ -40,7 +40,8 @@ def _run(service: MatchService, lang: str, actor: str) -> None:
     c1, c2, c3, c4 = st.columns(4)
     per_need = c1.number_input(t("per_need", lang), 1, 50, 5, key="g_per_need")
     capacity = c2.number_input(t("capacity", lang), 1, 1000, 3, key="g_capacity")
-    org_capacity = c3.number_input(t("org_capacity", lang), 1, 10_000, 10, key="g_org_capacity")
+    org_capacity = c3.number_input(t("org_capacity", lang), 1, 10_000, 15, key="g_org_capacity",
+                                   help=t("org_capacity_help", lang))
     min_conf = c4.slider(t("min_confidence", lang), 0, 90, 10, 5, format="%d%%", key="g_conf",
                          help=t("confidence_help", lang))
     if st.button(t("run_assign", lang), type="primary", key="g_go"):
