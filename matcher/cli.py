@@ -315,6 +315,33 @@ def assign(
 
 
 @app.command()
+def publish(
+    by: Annotated[str, typer.Option(help="Group by industry (cluster) or district.")] = "industry",
+    fmt: Annotated[str, typer.Option("--format", help="xlsx (re-importable), html or pdf.")] = "pdf",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: 需求目录-<by>.<format>).")
+                   ] = None,
+    lang: Annotated[str, typer.Option(help="zh or en labels.")] = "zh",
+    base_url: Annotated[str, typer.Option(help="Links and QR codes point here (default TECHMATCH_PUBLIC_URL).")
+                        ] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """The published needs catalogue (需求目录): open public needs grouped by cluster or district, each with its
+    QR-coded link; confidential needs left out (counted on the cover)."""
+    from matcher.errors import TechmatchError
+    from matcher.publish import publish_to
+
+    service = service_for(data_dir)
+    try:
+        figures = publish_to(service, out or Path(f"需求目录-{by}.{fmt}"), by, fmt, base_url, lang)
+    except TechmatchError as exc:
+        fail(str(exc))
+    finally:
+        service.close()
+    console.print(f"{figures['path']}: {figures['published']} open needs in {len(figures['groups'])} groups "
+                  f"({figures['withheld']} confidential left out), {figures['bytes']:,} bytes")
+
+
+@app.command()
 def export(
     table: Annotated[str, typer.Argument(help="Table to export, e.g. needs, results, candidates.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or .jsonl).")],

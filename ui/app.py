@@ -25,7 +25,7 @@ PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges
 RELABELLED = ("page", "q_status", "q_ind", "q_dist", "reason", "bulk_reason", "bulk_ids", "pair", "pairing", "target",
               "s_side", "s_ind", "s_open", "n_ind", "n_dist", "n_mat", "n_modes", "r_ind", "r_dist", "r_mat",
               "r_modes", "r_ip", "i_kind", "b_method", "c_need", "c_open", "q_round", "g_org_a", "g_org_b", "s_kind", "s_watch",
-              "s_ind_f", "s_dist_f")
+              "s_ind_f", "s_dist_f", "p_by")
 
 
 def _relabel() -> None:

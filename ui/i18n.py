@@ -28,6 +28,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dashboard": ("数据看板", "Dashboard"),
     "batch": ("批量匹配", "Batch matching"),
     "assign": ("全局分配", "Assignment"),
+    "needs_catalogue": ("发布需求目录", "Publish the needs catalogue"),
+    "needs_catalogue_help": ("开放的公开需求按产业集群或区县分组、按截止日期排序，每条附二维码链接；保密需求不收录（封面注明数量）。"
+                             "XLSX 可直接再导入。", "Open public needs grouped by cluster or district, soonest "
+                             "deadline first, each with a QR-coded link; confidential needs are left out (counted on "
+                             "the cover). The XLSX imports back as it is."),
+    "group_by": ("分组", "Group by"),
+    "file_format": ("格式", "Format"),
+    "make_catalogue": ("生成目录", "Make the catalogue"),
+    "making_catalogue": ("正在排版…", "Typesetting…"),
+    "download_catalogue": ("下载 {fmt}（{kb} KB）", "Download {fmt} ({kb} KB)"),
     "alerts": ("对接提醒", "Alerts"),
     "digest": ("每日摘要", "Daily digest"),
     "subscriptions": ("我的订阅", "My subscriptions"),

@@ -79,6 +79,25 @@ def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "resul
                     headers={"Content-Disposition": f'attachment; filename="techmatch-{kind}-template.xlsx"'})
 
 
+@exports.get("/catalogue", response_class=Response, responses={200: {"content": {
+    "application/pdf": {}, "text/html": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def needs_catalogue(service: ServiceDep, who: Broker,
+                    by: Annotated[Literal["industry", "district"], Query(description="Group by cluster or district.")
+                                  ] = "industry",
+                    format: Annotated[Literal["pdf", "html", "xlsx"], Query(description=(
+                        "pdf (printable, CJK font), html (one page) or xlsx (re-importable)."))] = "pdf",
+                    lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> Response:
+    """The published needs catalogue (需求目录): open public needs grouped and sorted, each with a QR code of its
+    link (TECHMATCH_PUBLIC_URL); confidential needs are left out."""
+    from matcher.publish import publish
+
+    data = publish(service, by, format, lang=lang)
+    media = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[format]
+    name = f"needs-catalogue-{by}.{format}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @exports.get("/{table}", response_class=Response,
              responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
 def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type: ignore[valid-type]

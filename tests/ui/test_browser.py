@@ -178,13 +178,21 @@ def test_a_brokers_day_in_the_browser(running_app):
         for width, height in ((1280, 720), (1920, 1080)):
             page.set_viewport_size({"width": width, "height": height})
             for name, slug in (("审核队列", "queue"), ("对接进度", "pipeline"), ("需求与成果", "listings"),
-                               ("揭榜挂帅", "challenges"), ("数据看板", "dashboard")):
+                               ("揭榜挂帅", "challenges"), ("数据看板", "dashboard"), ("对接提醒", "alerts"),
+                               ("全局分配", "assign")):
                 page.get_by_text(name, exact=True).first.click()
                 page.get_by_role("heading", name=name).wait_for(timeout=60_000)
                 _settle(page, 1500)
                 page.screenshot(path=str(SCREENS / f"{slug}-{width}x{height}.png"))
                 assert not page.get_by_test_id("stException").count(), name
 
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        page.get_by_text("全局分配", exact=True).first.click()  # an assignment round, then its pairs in the queue
+        page.get_by_role("button", name="运行全局分配").click()
+        page.get_by_text(re.compile(r"第 \d+ 轮：\d+ 个配对")).wait_for(timeout=90_000)
+        _settle(page)
+        page.screenshot(path=str(SCREENS / "assign-1280x1000.png"))
+        page.set_viewport_size({"width": 1280, "height": 720})
         page.get_by_text("审核队列", exact=True).first.click()
         _settle(page)
         page.get_by_text("English", exact=True).click()

@@ -76,8 +76,8 @@ def _conflicts(service: MatchService, lang: str, actor: str) -> None:
     names = sorted(o["name"] for o in orgs)
     with st.form("conflict_form", clear_on_submit=True):
         c1, c2, c3 = st.columns([3, 3, 3])
-        org_a = c1.selectbox(t("org_a", lang), names, index=None, key="g_org_a")
-        org_b = c2.selectbox(t("org_b", lang), names, index=None, key="g_org_b")
+        org_a = c1.selectbox(t("org_a", lang), names, index=None, key="g_org_a", placeholder=t("choose", lang))
+        org_b = c2.selectbox(t("org_b", lang), names, index=None, key="g_org_b", placeholder=t("choose", lang))
         reason = c3.text_input(t("conflict_reason", lang), max_chars=500, key="g_reason")
         if st.form_submit_button(t("add_conflict", lang)):
             try:

@@ -76,3 +76,31 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
                      hide_index=True, width="stretch")
     else:
         st.info(t("empty", lang))
+    _catalogue(service, lang)
+
+
+MEDIA = {"pdf": "application/pdf", "html": "text/html",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _catalogue(service: MatchService, lang: str) -> None:
+    """The published needs catalogue (需求目录), made on request and offered as a download."""
+    from matcher.errors import TechmatchError
+    from matcher.publish import publish
+
+    st.subheader(t("needs_catalogue", lang), help=t("needs_catalogue_help", lang))
+    c1, c2, c3 = st.columns([2, 2, 3])
+    by = c1.selectbox(t("group_by", lang), ["industry", "district"], key="p_by",
+                      format_func=lambda b: t("cluster" if b == "industry" else "district", lang))
+    fmt = c2.selectbox(t("file_format", lang), ["pdf", "html", "xlsx"], key="p_fmt", format_func=str.upper)
+    if c3.button(t("make_catalogue", lang), key="p_go"):
+        try:
+            with st.spinner(t("making_catalogue", lang)):
+                st.session_state["p_file"] = (by, fmt, publish(service, by, fmt, lang=lang))
+        except TechmatchError as exc:
+            st.error(str(exc))
+    made = st.session_state.get("p_file")
+    if made:
+        by, fmt, data = made
+        st.download_button(t("download_catalogue", lang, fmt=fmt.upper(), kb=len(data) // 1024), data,
+                           file_name=f"需求目录-{by}.{fmt}", mime=MEDIA[fmt], key="p_dl")
