@@ -633,6 +633,51 @@ class DeliveryPublic(BaseModel):
     updated_at: str | None = None
 
 
+class MissingField(BaseModel):
+    field: str = Field(description="indicators, current_state, constraints, substance, trl, budget, deadline, cluster")
+    prompt: str
+    example: str | None = Field(None, description="Quoted from a nearby well-specified need (or a fixed example).")
+    source: dict[str, Any] | None = Field(None, description="The need the example is quoted from: need_id, title.")
+    credit: float
+    weight: float
+
+
+class NeedCheck(BaseModel):
+    completeness: float = Field(description="0–1, the weighted share of what a well-specified need states.")
+    complete: bool
+    threshold: float
+    fields: dict[str, float]
+    present: list[str]
+    missing: list[MissingField]
+    suggested: dict[str, Any] = Field(description=(
+        "industry, industry_name, industry_confidence, alternatives (a classifier trained on the catalogue's own "
+        "labelled listings) and keywords."))
+    invalid: list[Any] = Field(default_factory=list, description="Fields of the draft that would be refused.")
+
+
+class TopicTeam(BaseModel):
+    result_id: int
+    title: str
+    org: str | None = None
+    team: str | None = None
+    trl: int | None = None
+    confidence: float | None = None
+    score: float | None = None
+
+
+class ResearchTopic(BaseModel):
+    need_id: int | None = None
+    title: str
+    cluster: str | None = None
+    background: str
+    objectives: list[str]
+    indicators: list[str]
+    constraints: list[str]
+    keywords: list[str]
+    teams: list[TopicTeam]
+    text: str = Field(description="The whole draft as Markdown.")
+
+
 class BatchCreate(Strict):
     """Start a batch run over every open need."""
 

@@ -18,7 +18,7 @@ from embeddings import CachedEncoder, Encoder
 from matcher.access.policy import Principal, outsider_scope
 from matcher.catalogue import MODELS_SIDE, Follower, Keeper, LiveCatalogue, process_token
 from matcher.catalogue.live import ENCODE_CHUNK
-from matcher.errors import Conflict, Invalid, NotFound, SetupError
+from matcher.errors import Conflict, Forbidden, Invalid, NotFound, SetupError
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 from matcher.ingest.vocab import Vocab, load_vocab
 from matcher.learning import calibration
@@ -428,6 +428,28 @@ class MatchService:
         return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
                                     top_k or self.settings.top_k, self._visible(side, filters, viewer), method,
                                     explain=explain)
+
+    # -- need clarification -----------------------------------------------------------------
+    def check_need(self, draft: NeedIn | dict[str, Any], viewer: Principal | bool | None = None, lang: str = "zh"
+                   ) -> dict[str, Any]:
+        """How completely a need draft is specified (0–1), what is missing with prompts and examples quoted from
+        nearby needs `viewer` may read, the suggested cluster and keywords (see matcher/clarify)."""
+        from matcher.clarify import check_need
+
+        return check_need(self, draft, viewer=viewer, lang=lang)
+
+    def research_topic(self, need_id: int | None = None, draft: NeedIn | dict[str, Any] | None = None,
+                       viewer: Principal | bool | None = True, top_k: int = 5) -> dict[str, Any]:
+        """A research-topic draft (行业难题 → 科研课题) from a stored need or a draft; a confidential need's topic only
+        for its owner, brokers and admins (it quotes the need in full)."""
+        from matcher.access import can_see_confidential
+        from matcher.clarify import research_topic
+
+        if need_id is not None and viewer is not True:
+            need = self.get_listing("needs", need_id)
+            if not can_see_confidential(viewer if viewer else None, need):
+                raise Forbidden("this need is confidential: only its owner, brokers and admins may read its topic")
+        return research_topic(self, need_id=need_id, draft=draft, top_k=top_k)
 
     # -- models ---------------------------------------------------------------------------
     @property

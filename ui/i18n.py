@@ -38,6 +38,31 @@ STRINGS: dict[str, tuple[str, str]] = {
     "make_catalogue": ("生成目录", "Make the catalogue"),
     "making_catalogue": ("正在排版…", "Typesetting…"),
     "download_catalogue": ("下载 {fmt}（{kb} KB）", "Download {fmt} ({kb} KB)"),
+    "clarity_intro": ("填写标题和描述后，这里会即时给出需求完整度、缺少的要素（附同类需求的写法）和建议的产业集群与关键词。",
+                      "Once a title and description are in, this shows how complete the need is, what it lacks "
+                      "(with how similar needs put it) and the suggested cluster and keywords."),
+    "completeness": ("需求完整度", "Completeness"),
+    "completeness_help": ("按目标指标、现状、约束、成熟度、预算、截止日期、产业集群和描述详实程度加权计分；"
+                          "写得完整的需求更容易被院校理解和响应。", "A weighted score of target indicators, current "
+                          "state, constraints, maturity, budget, deadline, cluster and how concrete the text is; "
+                          "complete needs are easier for universities to answer."),
+    "complete_enough": ("已达到发布建议水平", "Complete enough to post"),
+    "not_complete_enough": ("建议补充下列要素后再发布", "Worth completing before posting"),
+    "example": ("参考写法", "For example"),
+    "use_cluster": ("采用建议集群：{name}（{p}）", "Use the suggested cluster: {name} ({p})"),
+    "use_keywords": ("加入建议关键词：{words}", "Add suggested keywords: {words}"),
+    "topic_draft": ("生成科研课题草稿", "Research-topic draft"),
+    "topic_draft_help": ("把企业难题转写为科研课题：题目、背景、目标、考核指标、约束和可对接的团队（按匹配结果）。",
+                         "The need rewritten as a research topic: title, background, objectives, indicators, "
+                         "constraints and fitting teams (from its matches)."),
+    "need_field_indicators": ("目标指标", "Target indicators"),
+    "need_field_current_state": ("现状", "Current state"),
+    "need_field_constraints": ("约束条件", "Constraints"),
+    "need_field_substance": ("描述详实度", "Detail"),
+    "need_field_trl": ("成熟度要求", "Wanted maturity"),
+    "need_field_budget": ("预算", "Budget"),
+    "need_field_deadline": ("截止日期", "Deadline"),
+    "need_field_cluster": ("产业集群", "Cluster"),
     "alerts": ("对接提醒", "Alerts"),
     "digest": ("每日摘要", "Daily digest"),
     "subscriptions": ("我的订阅", "My subscriptions"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 
 from matcher.access import Principal
 
@@ -15,11 +15,13 @@ from ..schemas import (
     MergeReport,
     MergeRequest,
     Method,
+    NeedCheck,
     NeedCreate,
     NeedCreated,
     NeedPublic,
     NeedUpdate,
     Page,
+    ResearchTopic,
     ResultCreate,
     ResultCreated,
     ResultPublic,
@@ -96,6 +98,36 @@ def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) ->
 def create_need(body: NeedCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Post a need for the caller's organisation (firms; admins on behalf of any)."""
     return _create(service, "needs", body, who)
+
+
+DRAFT_EXAMPLE = {"title": "提升产品质量", "description": "我司希望提升产品质量，寻求合作。",
+                 "industry": "smart_equipment"}
+Draft = Annotated[dict[str, Any], Body(description=(
+    "A need as far as it is written (the fields of POST /needs, any of them; nothing is stored). Values that would "
+    "be refused on posting are named in `invalid`, not refused here."), examples=[DRAFT_EXAMPLE])]
+
+
+@needs.post("/check", response_model=NeedCheck)
+def check_need(body: Draft, service: ServiceDep, who: AnyUser,
+               lang: Annotated[Literal["zh", "en"], Query(description="Language of the prompts.")] = "zh") -> Any:
+    """How completely a draft need is specified (0–1) and what it lacks — target indicators with numbers, current
+    state, constraints, wanted TRL, budget, deadline, cluster — each with a prompt and an example quoted from the
+    nearest well-specified needs you may read; the suggested cluster (a classifier trained on the catalogue) and
+    keywords. Nothing is stored."""
+    return service.check_need(body, viewer=who, lang=lang)
+
+
+@needs.post("/topic", response_model=ResearchTopic)
+def draft_topic(body: Draft, service: ServiceDep, who: AnyUser) -> Any:
+    """A research-topic draft (行业难题 → 科研课题) from a draft need: title, background, objectives, indicators,
+    constraints and fitting teams (its best-matched results), filled from templates. Nothing is stored."""
+    return service.research_topic(draft=body)
+
+
+@needs.get("/{need_id:int}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)
+def need_topic(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
+    """The research-topic draft of a stored need (a confidential one: its owner, brokers and admins only)."""
+    return service.research_topic(need_id=need_id, viewer=who if who is not None else False)
 
 
 @needs.get("/{need_id:int}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)

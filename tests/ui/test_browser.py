@@ -161,13 +161,24 @@ def test_a_brokers_day_in_the_browser(running_app):
         page.get_by_text("需求与成果", exact=True).first.click()
         page.get_by_role("heading", name="需求与成果").wait_for(timeout=60_000)
         page.get_by_role("tab", name="发布需求").click()
-        form = page.get_by_test_id("stForm").filter(has=page.get_by_label("需求描述（问题、现状、目标指标） *"))
+        form = page.locator(".st-key-post_need")  # the need form (a keyed container: the check beside it is live)
+        def enter(label: str, text: str) -> None:
+            """Type into a field of the need form and let the rerun its change starts finish (each field reruns the
+            page when it loses focus: the completeness check beside the form follows it)."""
+            field = form.get_by_label(label)
+            field.fill(text)
+            field.press("Tab")
+            _settle(page, 800)
+            assert field.input_value() == text, label
+
         for attempt in range(2):
-            form.get_by_label("单位名称 *").fill("重庆测试火锅食品有限公司")
-            form.get_by_label("标题 *").fill("火锅底料牛油酸败问题" + ("（再次征集）" if attempt else ""))
-            form.get_by_label("需求描述（问题、现状、目标指标） *").fill("底料储存半年后牛油氧化酸败，过氧化值超标，"
-                                                                    "希望延长货架期到15个月。")
-            form.get_by_label("联系人及电话 *").fill("王工 023-62000000")
+            enter("单位名称 *", "重庆测试火锅食品有限公司")
+            enter("标题 *", "火锅底料牛油酸败问题" + ("（再次征集）" if attempt else ""))
+            enter("需求描述（问题、现状、目标指标） *", "底料储存半年后牛油氧化酸败，过氧化值超标，希望延长货架期到15个月。")
+            enter("联系人及电话 *", "王工 023-62000000")
+            if not attempt:
+                page.get_by_text(re.compile("需求完整度：\\d+%")).wait_for(timeout=60_000)
+                page.screenshot(path=str(SCREENS / "need-check-1280x720.png"))
             form.get_by_role("button", name="提交").click()
             _settle(page)
         warning = page.get_by_text(re.compile("可能重复：#"))

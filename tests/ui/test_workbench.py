@@ -381,3 +381,20 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
     at.run()
     text = " ".join(m.value for m in at.markdown)
     assert "齿轮齿面渗氮与激光复合强化工艺" in text and "减速器齿轮早期点蚀问题攻关" in text and "1 条提醒" in text
+
+
+def test_the_need_form_checks_completeness_as_it_is_filled(workbench):
+    at = app(workbench, role="firm").run()
+    at.sidebar.radio(key="page").set_value("listings").run()
+    assert any("填写标题和描述后" in i.value for i in at.info)
+    at.text_input(key="n_title").input("提升产品质量").run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert "需求完整度" in shown and "目标指标" in shown  # vague: asks for targets with numbers
+    at.text_area(key="n_desc").input("传统榨菜腌制含盐量高达12%，希望在保持脆度的前提下将含盐量降到6%以下，亚硝酸盐低于国标限量"
+                                     "50%，改造须兼容现有腌制池，成本增加不超过每吨200元。").run()
+    suggest = next(b for b in at.button if b.key == "n_use_ind")
+    assert "食品" in suggest.label
+    suggest.click().run()
+    assert at.selectbox(key="n_ind").value == "food_agri" and not at.exception
+    at.toggle(key="n_topic").set_value(True).run()
+    assert any(m.value.startswith("#") and "研究" in m.value for m in at.markdown)

@@ -195,7 +195,9 @@ def _head(service: MatchService, side: str, errors: dict[str, str], who: Princip
 def _post_need(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
     errors = _feedback("needs", lang)
-    with st.form("post_need", clear_on_submit=False):
+    form, advice = st.columns([3, 2])
+    # not an st.form: every field change reruns the page, so the completeness check beside it follows the typing
+    with form.container(border=True, key="post_need"):
         c3 = _head(service, "needs", errors, who, lang)
         c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat",
                      format_func=lambda lab: v.maturity_level(lab).name(lang))
@@ -213,7 +215,58 @@ def _post_need(service: MatchService, lang: str, who: Principal) -> None:
         st.checkbox(t("brokers_only", lang), key="n_secret")
         if st.session_state.get("n_dup"):
             st.checkbox(t("post_anyway", lang), key="n_force")
-        st.form_submit_button(t("submit", lang), type="primary", on_click=_submit, args=(service, "needs", who, lang))
+        st.button(t("submit", lang), type="primary", key="n_submit", on_click=_submit,
+                  args=(service, "needs", who, lang))
+    with advice:
+        _clarity(service, lang, who)
+
+
+def _use(key: str, value: object) -> None:
+    """(Button callback) put a suggestion into a form field."""
+    st.session_state[key] = value
+
+
+def _clarity(service: MatchService, lang: str, who: Principal) -> None:
+    """The need check beside the form: completeness, what is missing with an example from similar needs, the
+    suggested cluster and keywords (one click each), and a research-topic draft."""
+    data = _form_data("needs", who)
+    if not (str(data.get("title") or "").strip() or str(data.get("description") or "").strip()):
+        st.info(t("clarity_intro", lang))
+        return
+    try:
+        check = service.check_need(data, viewer=who, lang=lang)
+    except TechmatchError as exc:
+        st.warning(forms.own_reason(str(exc), lang))
+        return
+    share = check["completeness"]
+    st.markdown(f"**{t('completeness', lang)}：{share:.0%}**" if lang == "zh"
+                else f"**{t('completeness', lang)}: {share:.0%}**", help=t("completeness_help", lang))
+    st.progress(min(1.0, share), text=t("complete_enough" if check["complete"] else "not_complete_enough", lang))
+    for item in check["missing"][:6]:
+        st.markdown(f"- **{t('need_field_' + item['field'], lang)}** — {html.escape(item['prompt'])}",
+                    unsafe_allow_html=True)
+        if item.get("example") and item["field"] != "cluster":
+            source = item.get("source") or {}
+            where = ""
+            if source.get("need_id"):
+                where = (f"（#{source['need_id']} {source['title']}）" if lang == "zh"
+                         else f" (#{source['need_id']} {source['title']})")
+            st.caption(t("example", lang) + ("：" if lang == "zh" else ": ") + item["example"] + where)
+    suggested = check["suggested"]
+    if suggested.get("industry") and suggested["industry"] != data.get("industry"):
+        st.button(t("use_cluster", lang, name=service.vocab.industries.name(suggested["industry"], lang),
+                    p=f"{suggested['industry_confidence']:.0%}"), key="n_use_ind", on_click=_use,
+                  args=(FORM_FIELDS["needs"]["industry"], suggested["industry"]))
+    have = {k.strip() for k in str(data.get("keywords") or "").replace("，", ",").split(",") if k.strip()}
+    extra = [k for k in suggested.get("keywords", []) if k not in have][:6]
+    if extra:
+        st.button(t("use_keywords", lang, words="、".join(extra)), key="n_use_kw", on_click=_use,
+                  args=(FORM_FIELDS["needs"]["keywords"], ",".join([*have, *extra])))
+    if st.toggle(t("topic_draft", lang), key="n_topic", help=t("topic_draft_help", lang)):
+        try:
+            st.markdown(service.research_topic(draft=data)["text"])
+        except TechmatchError as exc:
+            st.warning(forms.own_reason(str(exc), lang))
 
 
 def _post_result(service: MatchService, lang: str, who: Principal) -> None:
