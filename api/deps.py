@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -64,3 +64,16 @@ Broker = Annotated[Principal, Depends(require("broker", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Firm = Annotated[Principal, Depends(require("firm", "broker", "admin"))]
 Institution = Annotated[Principal, Depends(require("institution", "broker", "admin"))]
+
+
+def only_query(*names: str) -> Any:
+    """A dependency refusing query parameters other than `names` (422 naming them): for endpoints where a typo such
+    as `?fromat=xlsx` would otherwise silently answer with the default."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            raise HTTPException(422, f"unknown query parameter {unknown[0]!r}; this endpoint reads "
+                                     f"{', '.join(names)}")
+
+    return Depends(check)

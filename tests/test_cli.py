@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from matcher.cli import app
 from matcher.settings import get_settings
+from matcher.store import MIGRATIONS
 
 from .conftest import FIXTURES
 
@@ -42,7 +43,7 @@ def data_dir(tmp_path_factory):
 
 def test_init_reports_schema_version(tmp_path):
     out = run("init", "--data-dir", str(tmp_path))
-    assert out.exit_code == 0 and "schema version 5" in out.output
+    assert out.exit_code == 0 and f"schema version {len(MIGRATIONS)}" in out.output
     assert (tmp_path / "techmatch.db").exists()
 
 

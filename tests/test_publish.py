@@ -16,7 +16,7 @@ from matcher.ingest.importer import import_file
 from matcher.ingest.template import COLUMNS
 from matcher.publish import collect, find_cjk_font, publish, publish_to
 from matcher.publish import fonts as font_lookup
-from matcher.publish.catalogue import amount_text
+from matcher.publish.content import amount_text
 
 from .conftest import make_settings
 

@@ -16,7 +16,7 @@ from matcher.ingest.template import template_xlsx
 from matcher.review import batches
 from matcher.review.figures import figures as compute_figures
 
-from ..deps import Admin, Broker, Id, ServiceDep
+from ..deps import Admin, Broker, Id, ServiceDep, only_query
 from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page
 
 batch = APIRouter(prefix="/batch-runs", tags=["operations"])
@@ -79,7 +79,8 @@ def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "resul
                     headers={"Content-Disposition": f'attachment; filename="techmatch-{kind}-template.xlsx"'})
 
 
-@exports.get("/catalogue", response_class=Response, responses={200: {"content": {
+@exports.get("/catalogue", response_class=Response, dependencies=[only_query("by", "format", "lang")],
+             responses={200: {"content": {
     "application/pdf": {}, "text/html": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def needs_catalogue(service: ServiceDep, who: Broker,
                     by: Annotated[Literal["industry", "district"], Query(description="Group by cluster or district.")

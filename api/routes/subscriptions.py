@@ -46,36 +46,25 @@ def unsubscribe(sub_id: Id, service: ServiceDep, who: AnyUser) -> Response:
 @router.get("/{sub_id:int}/alerts", response_model=list[AlertPublic])
 def list_alerts(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
     """The subscription's alerts, newest first."""
-    alerts.owned(service, sub_id, who)
-    return service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    return alerts.alerts_of(service, sub_id, who, limit)
 
 
 @router.get("/{sub_id:int}/deliveries", response_model=list[DeliveryPublic])
 def list_deliveries(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
     """Webhook deliveries, newest first: pending (with the next attempt's time), delivered, or dead (dead-lettered
     after the last allowed attempt, with the last error)."""
-    alerts.owned(service, sub_id, who)
-    return service.store.rows("deliveries", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    return alerts.deliveries_of(service, sub_id, who, limit)
 
 
 @router.post("/{sub_id:int}/deliveries/{delivery_id:int}/retry", response_model=DeliveryPublic)
 def retry_delivery(sub_id: Id, delivery_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     """Put a dead-lettered delivery back in line (once the receiver is fixed)."""
-    alerts.owned(service, sub_id, who)
-    if service.store.find("deliveries", id=delivery_id, subscription_id=sub_id) is None:
-        from matcher.errors import NotFound
-
-        raise NotFound(f"delivery {delivery_id} not found")
-    return alerts.redeliver(service, delivery_id, actor=who.actor)
+    return alerts.retry(service, sub_id, delivery_id, who)
 
 
 @router.get("/{sub_id:int}/feed.atom", response_class=Response,
             responses={200: {"content": {"application/atom+xml": {}}}})
 def feed(sub_id: Id, service: ServiceDep, token: Annotated[str, Query(max_length=100, description=(
-        "The subscription's feed token (from feed_url): feed readers send no keys."))]) -> Response:
-    """The subscription's newest alerts as an Atom feed."""
-    from matcher.alerts.feed import atom
-
-    sub = alerts.by_feed_token(service, sub_id, token)
-    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=50)
-    return Response(atom(service, sub, rows), media_type="application/atom+xml; charset=utf-8")
+        "The subscription's feed token (from feed_url): feed readers send no keys."))] = "") -> Response:
+    """The subscription's newest alerts as an Atom feed (403 without its token)."""
+    return Response(alerts.feed_of(service, sub_id, token), media_type="application/atom+xml; charset=utf-8")

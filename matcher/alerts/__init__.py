@@ -3,8 +3,19 @@ worker that runs scan and delivery inside `techmatch serve` (or alone, `techmatc
 
 from matcher.alerts.delivery import deliver_due, redeliver, sign
 from matcher.alerts.scan import scan
-from matcher.alerts.subscriptions import by_feed_token, create, delete, list_for, owned, view
+from matcher.alerts.subscriptions import (
+    alerts_of,
+    by_feed_token,
+    create,
+    delete,
+    deliveries_of,
+    feed_of,
+    list_for,
+    owned,
+    retry,
+    view,
+)
 from matcher.alerts.worker import AlertWorker, run_once
 
-__all__ = ["AlertWorker", "by_feed_token", "create", "delete", "deliver_due", "list_for", "owned", "redeliver",
-           "run_once", "scan", "sign", "view"]
+__all__ = ["AlertWorker", "alerts_of", "by_feed_token", "create", "delete", "deliver_due", "deliveries_of", "feed_of",
+           "list_for", "owned", "redeliver", "retry", "run_once", "scan", "sign", "view"]

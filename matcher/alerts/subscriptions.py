@@ -118,11 +118,43 @@ def delete(service: MatchService, sub_id: int, who: Principal) -> None:
 
 
 def by_feed_token(service: MatchService, sub_id: int, token: str) -> dict[str, Any]:
-    """The subscription whose feed token this is (constant-time compare), or Forbidden."""
+    """The subscription whose feed token this is (constant-time compare of the bytes), or Forbidden."""
     row = service.store.find("subscriptions", id=sub_id)
-    if row is None or not token or not secrets.compare_digest(str(row["feed_token"]), token):
+    if row is None or not token or not secrets.compare_digest(str(row["feed_token"]).encode(), token.encode()):
         raise Forbidden("unknown subscription or feed token")
     return row
+
+
+def alerts_of(service: MatchService, sub_id: int, who: Principal | None, limit: int = 100) -> list[dict[str, Any]]:
+    """A subscription's alerts, newest first (NotFound unless `who` may see the subscription)."""
+    owned(service, sub_id, who)
+    return service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+
+
+def deliveries_of(service: MatchService, sub_id: int, who: Principal | None, limit: int = 100
+                  ) -> list[dict[str, Any]]:
+    """A subscription's webhook deliveries, newest first (NotFound unless `who` may see the subscription)."""
+    owned(service, sub_id, who)
+    return service.store.rows("deliveries", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+
+
+def retry(service: MatchService, sub_id: int, delivery_id: int, who: Principal) -> dict[str, Any]:
+    """Send a delivery of one's own subscription again (a dead letter, once the receiver is fixed)."""
+    from matcher.alerts.delivery import redeliver
+
+    owned(service, sub_id, who)
+    if service.store.find("deliveries", id=delivery_id, subscription_id=sub_id) is None:
+        raise NotFound(f"delivery {delivery_id} not found")
+    return redeliver(service, delivery_id, actor=who.actor)
+
+
+def feed_of(service: MatchService, sub_id: int, token: str) -> bytes:
+    """The Atom feed of a subscription, for whoever holds its feed token."""
+    from matcher.alerts.feed import atom
+
+    sub = by_feed_token(service, sub_id, token)
+    return atom(service, sub, service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc",
+                                                 limit=50))
 
 
 def principal_of(service: MatchService, row: dict[str, Any]) -> Principal:

@@ -64,7 +64,7 @@ def labelled(service: MatchService, limit: int | None = MAX_TRAIN, seed: int = 0
     (a seeded sample of `limit` of them when there are more: only those vectors are read)."""
     cat = service.catalogue  # brought up to date with the store
     keys = [(side, int(r["id"]), str(r["industry"])) for side in ("needs", "results")
-            for r in service.store.query(f'select id, industry from "{side}" where industry <> ? order by id', [OTHER])]
+            for r in service.store.labelled(side, OTHER)]
     if limit is not None and len(keys) > limit:
         keys = [keys[i] for i in np.sort(np.random.default_rng(seed).choice(len(keys), limit, replace=False))]
     blocks, labels = [], []

@@ -4,14 +4,12 @@ industry cluster or district, as an importable XLSX, a self-contained HTML page 
 from matcher.publish.catalogue import (
     FORMATS,
     GROUPINGS,
-    Catalogue,
-    Entry,
-    Group,
     collect,
     publish,
     publish_to,
     render,
 )
+from matcher.publish.content import Catalogue, Entry, Group
 from matcher.publish.fonts import CjkFont, find_cjk_font
 
 __all__ = ["FORMATS", "GROUPINGS", "Catalogue", "CjkFont", "Entry", "Group", "collect", "find_cjk_font", "publish",

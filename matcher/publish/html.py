@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from matcher.publish.catalogue import Catalogue, Entry
+from matcher.publish.content import Catalogue, Entry
 from matcher.publish.qr import qr_svg
 
 FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "PingFang SC", '

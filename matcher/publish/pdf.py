@@ -8,7 +8,7 @@ from typing import Any
 
 from fpdf import FPDF
 
-from matcher.publish.catalogue import Catalogue, Entry
+from matcher.publish.content import Catalogue, Entry
 from matcher.publish.fonts import CjkFont, find_cjk_font
 from matcher.publish.qr import qr_runs
 from matcher.publish.wrap import wrap

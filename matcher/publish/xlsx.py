@@ -9,7 +9,7 @@ from typing import Any
 
 from matcher.ingest.export import safe_cell
 from matcher.ingest.template import COLUMNS
-from matcher.publish.catalogue import Catalogue, Entry, maturity_level
+from matcher.publish.content import Catalogue, Entry, maturity_level
 
 EXTRA = [("需求编号", 10), ("链接", 36)]  # not import columns: reported as ignored, never a rejected row
 

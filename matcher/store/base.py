@@ -565,6 +565,13 @@ class Store(ABC):
                                  "status = 'pending' and next_attempt_at <= ? and (claimed_until is null or "
                                  "claimed_until < ?)", [owner, until, delivery_id, now_ts, now_ts]) == 1
 
+    def labelled(self, side: str, unlabelled: str) -> list[dict[str, Any]]:
+        """Id and cluster of every listing of a side filed under a cluster other than `unlabelled` (其他), by id —
+        what the cluster classifier learns from."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        return self._select(f'select id, industry from "{side}" where industry <> ? order by id', [unlabelled])
+
     def delete_subscription(self, sub_id: int) -> None:
         """A subscription with its alerts and their deliveries."""
         with self.transaction():

@@ -39,7 +39,8 @@ def test_a_broker_with_a_password_decides_under_their_own_name(workbench):
     at.text_input(key="signin_password").input("correct horse battery")
     [b for b in at.button if b.label == "登录"][-1].click().run()
     assert not at.exception
-    assert pages(at) == ["审核队列", "对接进度", "需求与成果", "揭榜挂帅", "数据看板"]  # batch runs are for admins
+    assert pages(at) == ["审核队列", "对接进度", "需求与成果", "揭榜挂帅", "数据看板", "全局分配",
+                         "对接提醒"]  # batch runs are for admins
     pair_id = int(at.selectbox(key="pair").value)
     at.button(key="confirm_now").click().run()
     assert s.store.find("reviews", candidate_id=pair_id)["actor"] == "broker:测试技术转移中心@zhang.broker"
@@ -48,7 +49,7 @@ def test_a_broker_with_a_password_decides_under_their_own_name(workbench):
 def test_a_firm_sees_no_queue_and_no_confidential_text(workbench):
     at = app(workbench, role="firm").run()
     assert not at.exception
-    assert pages(at) == ["需求与成果", "揭榜挂帅"]
+    assert pages(at) == ["需求与成果", "揭榜挂帅", "对接提醒"]
     at.radio(key="s_side").set_value("needs").run()
     s = service_for(workbench)
     secret = s.find_by_ref("needs", "T-N04")
