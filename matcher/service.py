@@ -28,7 +28,7 @@ from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text, query_views
 from matcher.settings import Settings, get_settings
-from matcher.store import LISTING_TABLES, listing_order, listing_where, open_store
+from matcher.store import AVAILABLE, LISTING_TABLES, listing_order, listing_where, open_store
 
 Progress = Callable[[int, int], None]
 MODELS = {"needs": NeedIn, "results": ResultIn}
@@ -575,4 +575,4 @@ class MatchService:
         self.store.close()
 
 
-__all__ = ["Match", "MatchService", "NotFound", "document_text", "query_views"]
+__all__ = ["AVAILABLE", "Match", "MatchService", "NotFound", "document_text", "query_views"]

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     alert_retry_base: float = Field(30.0, gt=0, le=86_400, description=(
         "Seconds before the first webhook retry; each further retry waits twice as long (at most an hour)."))
     alert_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer.")
+    alert_private_webhooks: bool = Field(False, description=(
+        "Allow webhooks to loopback, private and link-local addresses (an intranet deployment; off, a subscriber "
+        "cannot make the server call into its own network)."))
     cjk_font: Path | None = Field(None, description=(
         "A CJK font file (.ttf/.otf/.ttc) for published PDF catalogues; default: the first Noto CJK / WenQuanYi "
         "font found on the machine."))

@@ -78,7 +78,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
 def alerting(tmp_path, e5_encoder):
     """A catalogue with the fixture listings, served with the alert worker every 0.2 s and fast retries."""
     settings = make_settings(tmp_path / "data", alert_interval=0.2, alert_retry_base=0.2, alert_max_attempts=3,
-                             alert_timeout=5.0, public_url="https://jishu.example.cn")
+                             alert_timeout=5.0, public_url="https://jishu.example.cn",
+                             alert_private_webhooks=True)  # the receivers of these tests listen on 127.0.0.1
     service = MatchService(settings, encoder=e5_encoder)
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
@@ -126,7 +127,7 @@ def test_a_firm_hears_of_a_new_result_once_by_signed_webhook_and_feed(alerting):
         assert client.patch(f"/results/{result_id}", headers=uni,
                             json={"abstract": GEAR_RESULT["abstract"] + text}).status_code == 200
     wait_for(lambda: scanned(service))
-    time.sleep(0.5)
+    run_once(service)  # and once more here: anything the changes earned is recorded and sent by now
     alerts = client.get(f"/subscriptions/{sub['id']}/alerts", headers=firm).json()
     assert [(a["listing_id"], a["counterpart_id"]) for a in alerts] == [(result_id, gear_need["id"])]
     assert len(hook.posts) == 1
@@ -230,7 +231,7 @@ def test_deliver_once_in_its_own_process(tmp_path, e5_encoder):
     sub = alerts.create(service, who, "own", min_confidence=0.3, webhook_url=hook.url)
     service.add_result({**GEAR_RESULT, "org": "测试工业大学"})
     service.close()
-    env = {**os.environ, "TECHMATCH_DATA_DIR": str(settings.data_dir)}
+    env = {**os.environ, "TECHMATCH_DATA_DIR": str(settings.data_dir), "TECHMATCH_ALERT_PRIVATE_WEBHOOKS": "true"}
     out = subprocess.run([sys.executable, "-m", "matcher.cli", "deliver", "--once"], env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -238,3 +239,65 @@ def test_deliver_once_in_its_own_process(tmp_path, e5_encoder):
     headers, body = hook.posts[0]
     assert headers["x-techmatch-signature"] == alerts.sign(sub["secret"], body)
     hook.close()
+
+
+def test_a_receiver_that_does_not_speak_http_counts_as_a_failed_attempt(alerting):
+    import socket
+
+    service, client = alerting
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+            conn.close()
+    threading.Thread(target=answer, daemon=True).start()
+    firm = bearer(service, "firm", "测试齿轮有限公司")
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    sub = client.post("/subscriptions", headers=firm, json={"kind": "own", "min_confidence": 0.3,
+                                                            "webhook_url": url}).json()
+    wait_for(lambda: scanned(service))
+    client.post("/results", headers=bearer(service, "institution", "测试工业大学"), json=GEAR_RESULT)
+    deliveries = wait_for(lambda: [d for d in client.get(f"/subscriptions/{sub['id']}/deliveries",
+                                                         headers=firm).json() if d["status"] == "dead"])
+    assert deliveries[0]["attempts"] == 3 and deliveries[0]["last_status"] is None
+    assert "BadStatusLine" in deliveries[0]["last_error"] or "RemoteDisconnected" in deliveries[0]["last_error"]
+    server.close()
+
+
+def test_a_need_made_confidential_after_its_alert_is_redacted_wherever_the_alert_is_read(alerting):
+    service, client = alerting
+    uni = bearer(service, "institution", "测试工业大学")
+    sub = client.post("/subscriptions", headers=uni, json={"kind": "own", "min_confidence": 0.0}).json()
+    wait_for(lambda: scanned(service))
+    firm = bearer(service, "firm", "测试汽车部件有限公司")
+    need = client.post("/needs", headers=firm, json={**ALLOY_NEED, "confidentiality": "public"}).json()
+    told = wait_for(lambda: [a for a in client.get(f"/subscriptions/{sub['id']}/alerts", headers=uni).json()
+                             if a["listing_id"] == need["id"]])
+    assert "280MPa" in told[0]["payload"]["listing"]["summary"]
+    assert client.patch(f"/needs/{need['id']}", headers=firm, json={"confidentiality": "brokers"}).status_code == 200
+    now_told = next(a for a in client.get(f"/subscriptions/{sub['id']}/alerts", headers=uni).json()
+                if a["listing_id"] == need["id"])["payload"]["listing"]
+    assert now_told["redacted"] and "280MPa" not in now_told["summary"] and now_told["organisation"] is None
+    token = client.get(f"/subscriptions/{sub['id']}", headers=uni).json()["feed_url"].split("token=")[1]
+    feed = client.get(f"/subscriptions/{sub['id']}/feed.atom", params={"token": token}).text
+    assert "280MPa" not in feed and ALLOY_NEED["description"][:12] not in feed
+
+
+def test_webhooks_to_private_addresses_are_refused_unless_allowed():
+    from matcher.alerts.delivery import blocked, post
+
+    assert "non-public" in blocked("http://127.0.0.1:9/hook")
+    assert "non-public" in blocked("http://169.254.169.254/latest/meta-data")  # a cloud metadata service
+    assert "non-public" in blocked("http://10.0.0.8/hook")
+    status, error = post("http://127.0.0.1:9/hook", b"{}", {}, 1.0)
+    assert status is None and "TECHMATCH_ALERT_PRIVATE_WEBHOOKS" in error
+    status, error = post("http://127.0.0.1:9/hook", b"{}", {}, 1.0, private=True)  # allowed: nothing listens
+    assert status is None and "refused" in error.lower()

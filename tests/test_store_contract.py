@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from matcher.errors import Invalid, NotFound
-from matcher.store import MIGRATIONS, listing_where, open_store
+from matcher.store import MIGRATIONS, TABLES, listing_where, open_store
 
 
 @pytest.fixture
@@ -41,6 +41,8 @@ def _result(store, org, **extra):
 
 def test_migrations_reach_the_latest_version_and_are_idempotent(store, store_url):
     assert store.version == len(MIGRATIONS)
+    # every table the migrations create is one a migration to PostgreSQL copies (and checks)
+    assert set(TABLES) <= set(store.tables()) and set(store.tables()) <= {*TABLES, "meta", "users", "changes", "locks"}
     first = store.catalogue_id
     assert len(first) == 32
     again = open_store(store_url)  # a second process opening the same database migrates nothing

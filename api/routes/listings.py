@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
 from matcher.access import Principal
+from matcher.service import AVAILABLE
 
 from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
@@ -75,7 +76,7 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
     if side == "needs":
         require_visible(who, row)
     # only counterparts still available: open needs, results not yet transferred or withdrawn
-    filters = {**filters, "status": ["listed", "negotiating"] if side == "needs" else ["open"]}
+    filters = {**filters, "status": AVAILABLE["results" if side == "needs" else "needs"]}
     found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
     return {"query": {"side": side, "id": item_id, "title": row["title"]}, "method": method or service.settings.method,
             "items": matches_out(service, found, who, row if side == "needs" else None)}
@@ -107,6 +108,11 @@ Draft = Annotated[dict[str, Any], Body(description=(
     "be refused on posting are named in `invalid`, not refused here."), examples=[DRAFT_EXAMPLE])]
 
 
+def _draft(body: dict[str, Any]) -> dict[str, Any]:
+    """A posted draft without the keys that would make it read as a stored row (which is not validated)."""
+    return {k: v for k, v in body.items() if k not in ("id", "created_at", "updated_at")}
+
+
 @needs.post("/check", response_model=NeedCheck)
 def check_need(body: Draft, service: ServiceDep, who: AnyUser,
                lang: Annotated[Literal["zh", "en"], Query(description="Language of the prompts.")] = "zh") -> Any:
@@ -114,14 +120,14 @@ def check_need(body: Draft, service: ServiceDep, who: AnyUser,
     state, constraints, wanted TRL, budget, deadline, cluster — each with a prompt and an example quoted from the
     nearest well-specified needs you may read; the suggested cluster (a classifier trained on the catalogue) and
     keywords. Nothing is stored."""
-    return service.check_need(body, viewer=who, lang=lang)
+    return service.check_need(_draft(body), viewer=who, lang=lang)
 
 
 @needs.post("/topic", response_model=ResearchTopic)
 def draft_topic(body: Draft, service: ServiceDep, who: AnyUser) -> Any:
     """A research-topic draft (行业难题 → 科研课题) from a draft need: title, background, objectives, indicators,
     constraints and fitting teams (its best-matched results), filled from templates. Nothing is stored."""
-    return service.research_topic(draft=body)
+    return service.research_topic(draft=_draft(body))
 
 
 @needs.get("/{need_id:int}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
+import socket
 import time
 import urllib.error
 import urllib.request
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from matcher.alerts.payload import current_payload
+from matcher.errors import Conflict
 from matcher.store import now
+
+log = logging.getLogger("techmatch.alerts")
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -36,15 +44,47 @@ def backoff(attempts: int, base: float) -> float:
     return min(MAX_WAIT, base * 2 ** max(0, attempts - 1))
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str]:
-    """POST the body; (HTTP status or None, error text or "")."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook is POSTed to the address given, never where a redirect points (which may be inside our network)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def blocked(url: str) -> str | None:
+    """Why the webhook's host may not be called (it resolves to a loopback, private, link-local or reserved
+    address: a subscriber must not make the server reach into its own network), or None."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+                or address.is_multicast or address.is_unspecified):
+            return f"{host} resolves to a non-public address (set TECHMATCH_ALERT_PRIVATE_WEBHOOKS to allow it)"
+    return None
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float, private: bool = False
+         ) -> tuple[int | None, str]:
+    """POST the body; (HTTP status or None, error text or ""). Whatever the receiver does — refuse, hang, answer
+    something that is not HTTP — is an outcome, never an exception."""
+    if not private:
+        why = blocked(url)
+        if why:
+            return None, why
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # http(s) only: checked on subscribe
+        with _OPENER.open(request, timeout=timeout) as reply:  # http(s) only: checked on subscribe
             return reply.status, ""
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except Exception as exc:  # URLError, timeouts, resets, a reply that is not HTTP (http.client.BadStatusLine)
         reason = getattr(exc, "reason", exc)
         return None, f"{type(exc).__name__}: {reason}"[:500]
 
@@ -54,12 +94,12 @@ def deliver_one(service: MatchService, delivery: dict[str, Any]) -> str:
     store, settings = service.store, service.settings
     alert = store.get("alerts", int(delivery["alert_id"]))
     sub = store.get("subscriptions", int(delivery["subscription_id"]))
-    body = json.dumps({**alert["payload"], "alert_id": alert["id"], "delivery_id": delivery["id"]},
-                      ensure_ascii=False).encode()
+    body = json.dumps({**current_payload(service, alert, sub), "alert_id": alert["id"],
+                       "delivery_id": delivery["id"]}, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
                "X-Techmatch-Signature": sign(sub["secret"], body), "X-Techmatch-Delivery": str(delivery["id"]),
                "X-Techmatch-Event": "match"}
-    status, error = post(sub["webhook_url"], body, headers, settings.alert_timeout)
+    status, error = post(sub["webhook_url"], body, headers, settings.alert_timeout, settings.alert_private_webhooks)
     attempts = int(delivery["attempts"] or 0) + 1
     change: dict[str, Any] = {"attempts": attempts, "last_status": status, "claimed_by": None,
                               "claimed_until": None, "updated_at": now()}
@@ -70,7 +110,8 @@ def deliver_one(service: MatchService, delivery: dict[str, Any]) -> str:
     else:
         change.update(next_attempt_at=time.time() + backoff(attempts, settings.alert_retry_base),
                       last_error=error or f"HTTP {status}")
-    store.update("deliveries", int(delivery["id"]), change)
+    if not store.finish_delivery(int(delivery["id"]), str(delivery["claimed_by"]), change):
+        return "pending"  # the claim lapsed while sending and another worker took it: its outcome stands
     return change.get("status", "pending")
 
 
@@ -83,7 +124,10 @@ def deliver_due(service: MatchService, limit: int = 20) -> dict[str, int]:
         lease = time.time() + 3 * service.settings.alert_timeout
         if not store.claim_delivery(int(row["id"]), owner, time.time(), lease):
             continue  # another worker has it
-        counts[deliver_one(service, store.get("deliveries", int(row["id"])))] += 1
+        try:
+            counts[deliver_one(service, store.get("deliveries", int(row["id"])))] += 1
+        except Exception:  # a bug or a store error: the claim lapses and the delivery is tried again
+            log.exception("delivery %s failed", row["id"])
     return counts
 
 
@@ -91,6 +135,8 @@ def redeliver(service: MatchService, delivery_id: int, actor: str = "system") ->
     """Put a dead-lettered (or failing) delivery back in line, due now, its attempts counted afresh."""
     store = service.store
     row = store.get("deliveries", delivery_id)
+    if row["status"] == "pending" and (row.get("claimed_until") or 0) > time.time():
+        raise Conflict("this delivery is being sent right now")
     with store.transaction():
         store.update("deliveries", delivery_id, {"status": "pending", "attempts": 0, "next_attempt_at": time.time(),
                                                  "claimed_by": None, "claimed_until": None, "updated_at": now()})

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from matcher.access import Principal
+from matcher.alerts.payload import current_payload
 from matcher.alerts.subscriptions import list_for
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ def digest(service: MatchService, who: Principal, limit: int = 500) -> list[tupl
     sent = {d["alert_id"]: d["status"] for d in service.store.rows(
         "deliveries", f"subscription_id in ({marks})", list(subs))}
     days: dict[str, list[dict[str, Any]]] = {}
+    owners = {r["id"]: r for r in service.store.rows("subscriptions", f"id in ({marks})", list(subs))}
     for row in rows:
+        shown = current_payload(service, row, owners[row["subscription_id"]])
         days.setdefault(day_of(row["created_at"]), []).append(
-            {**row, "subscription": subs[row["subscription_id"]], "delivery": sent.get(row["id"])})
+            {**row, "payload": shown, "subscription": subs[row["subscription_id"]], "delivery": sent.get(row["id"])})
     return [(day, sorted(items, key=lambda a: -a["confidence"])) for day, items in
             sorted(days.items(), reverse=True)]

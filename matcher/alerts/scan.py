@@ -12,46 +12,18 @@ import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from matcher.access import Principal, can_see_confidential, need_view
-from matcher.alerts.subscriptions import principal_of
-from matcher.store import now
+from matcher.access import can_see_confidential
+from matcher.alerts.payload import payload, principal_of
+from matcher.alerts.subscriptions import CURSOR
+from matcher.store import AVAILABLE, now
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
 
-CURSOR = "alerts_seq"
 LOCK = "alerts-scan"
 LOCK_TTL = 300.0
 BATCH = 500  # changes read per scan
-LIVE = {"needs": "open", "results": "listed"}
-SUMMARY_CHARS = 200
-
-
-def listing_url(service: MatchService, side: str, item_id: int) -> str:
-    """The listing's page on the public site (relative when no public_url is set)."""
-    return f"{service.settings.public_url}/{side}/{item_id}"
-
-
-def payload(service: MatchService, sub: dict[str, Any], who: Principal, side: str, row: dict[str, Any],
-            confidence: float, counterpart: dict[str, Any] | None) -> dict[str, Any]:
-    """What the subscriber is told, as its organisation may see the listing (a confidential need redacted)."""
-    vocab = service.vocab
-    shown = need_view(row, who, vocab.industries.name(row["industry"])) if side == "needs" else row
-    org = None
-    if shown.get("org_id"):
-        org = service.store.get("organisations", int(shown["org_id"]))["name"]
-    text = shown.get("description") if side == "needs" else shown.get("abstract")
-    listing = {"side": side, "id": row["id"], "title": shown["title"], "organisation": org,
-               "industry": row["industry"], "industry_name": vocab.industries.name(row["industry"]),
-               "district": row.get("district"), "summary": (text or "")[:SUMMARY_CHARS],
-               "url": listing_url(service, side, row["id"]), "redacted": bool(shown.get("redacted"))}
-    out = {"event": "match", "subscription_id": sub["id"], "subscription": sub.get("name") or "",
-           "kind": sub["kind"], "confidence": round(confidence, 4), "listing": listing, "created_at": now()}
-    if counterpart is not None:
-        other = "results" if side == "needs" else "needs"
-        out["your_listing"] = {"side": other, "id": counterpart["id"], "title": counterpart["title"],
-                               "url": listing_url(service, other, counterpart["id"])}
-    return out
+OTHER = {"needs": "results", "results": "needs"}
 
 
 def _record(service: MatchService, sub: dict[str, Any], side: str, listing_id: int, counterpart_id: int,
@@ -85,7 +57,8 @@ def _own(service: MatchService, subs: list[dict[str, Any]], side: str, row: dict
     if not by_org:
         return []
     found = []
-    for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k, explain=False):
+    for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k,
+                                   filters={"status": AVAILABLE[OTHER[side]]}, explain=False):
         for sub in by_org.get(int(m.item.get("org_id") or 0), []):
             if _confidence(m) >= sub["min_confidence"]:
                 found.append((sub, m.item, _confidence(m)))
@@ -101,7 +74,7 @@ def _searches(service: MatchService, subs: list[dict[str, Any]], changed: dict[s
         ids = changed.get(sub["side"], set())
         if sub["kind"] != "search" or not ids:
             continue
-        filters = {**{k: v for k, v in (sub.get("filters") or {}).items() if v}, "status": [LIVE[sub["side"]]]}
+        filters = {**{k: v for k, v in (sub.get("filters") or {}).items() if v}, "status": AVAILABLE[sub["side"]]}
         hits = service.search(sub["query"], sub["side"], top_k=service.settings.alert_top_k, filters=filters,
                               viewer=principal_of(service, sub), explain=False)
         for m in hits:
@@ -123,7 +96,7 @@ def scan(service: MatchService, limit: int = BATCH) -> dict[str, int]:
             store.put_meta(CURSOR, str(store.last_change()))
             return {"changes": 0, "alerts": 0}
         read = store.changes_since(int(cursor), limit)
-        changes = [c for c in read if c["side"] in LIVE]
+        changes = [c for c in read if c["side"] in AVAILABLE]
         last = max([int(c["seq"]) for c in read] or [int(cursor)])
         subs = store.rows("subscriptions")
         recorded = 0
@@ -134,7 +107,8 @@ def scan(service: MatchService, limit: int = BATCH) -> dict[str, int]:
                 if c["op"] == "upsert":
                     latest[(c["side"], int(c["item_id"]))] = int(c["seq"])
             rows = {key: store.find(key[0], id=key[1]) for key in latest}
-            live = {key: row for key, row in rows.items() if row is not None and row.get("status") == LIVE[key[0]]}
+            live = {key: row for key, row in rows.items()
+                    if row is not None and row.get("status") in AVAILABLE[key[0]]}
             for (side, _), row in live.items():
                 seq = latest[(side, row["id"])]
                 for sub, other, conf in _own(service, [s for s in subs if s["since_seq"] < seq], side, row):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from matcher.access import Principal
+from matcher.alerts.payload import current_payload
 from matcher.errors import Forbidden, Invalid, NotFound
 from matcher.store import now
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from matcher.service import MatchService
 
 KINDS = ("own", "search")
+CURSOR = "alerts_seq"  # how far the alert scan has read the change log (a catalogue fact in the store)
 OWN_SIDE = {"firm": "results", "institution": "needs"}  # what a firm's / an institution's own listings meet
 FILTER_KEYS = ("industry", "district")
 
@@ -74,6 +76,8 @@ def create(service: MatchService, who: Principal, kind: str, side: str | None = 
            "secret": secrets.token_hex(32), "feed_token": secrets.token_urlsafe(24),
            "since_seq": service.store.last_change(), "created_at": now()}
     with service.store.transaction():
+        if service.store.meta(CURSOR) is None:  # alerts start with the first subscription, whenever a worker runs
+            service.store.put_meta(CURSOR, str(row["since_seq"]))
         sub_id = service.store.insert("subscriptions", row)
         service.store.audit(who.actor, "subscribe", "subscriptions", sub_id, {"kind": kind, "side": side})
     return {**view(service, service.store.get("subscriptions", sub_id)), "secret": row["secret"]}
@@ -126,9 +130,11 @@ def by_feed_token(service: MatchService, sub_id: int, token: str) -> dict[str, A
 
 
 def alerts_of(service: MatchService, sub_id: int, who: Principal | None, limit: int = 100) -> list[dict[str, Any]]:
-    """A subscription's alerts, newest first (NotFound unless `who` may see the subscription)."""
-    owned(service, sub_id, who)
-    return service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    """A subscription's alerts, newest first, as its organisation may read them now (NotFound unless `who` may see
+    the subscription)."""
+    sub = owned(service, sub_id, who)
+    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    return [{**r, "payload": current_payload(service, r, sub)} for r in rows]
 
 
 def deliveries_of(service: MatchService, sub_id: int, who: Principal | None, limit: int = 100
@@ -153,11 +159,5 @@ def feed_of(service: MatchService, sub_id: int, token: str) -> bytes:
     from matcher.alerts.feed import atom
 
     sub = by_feed_token(service, sub_id, token)
-    return atom(service, sub, service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc",
-                                                 limit=50))
-
-
-def principal_of(service: MatchService, row: dict[str, Any]) -> Principal:
-    """The caller a subscription acts as when it looks at listings (what its organisation and role may see)."""
-    org = service.store.get("organisations", int(row["org_id"]))
-    return Principal(key_id=0, role=row["role"], org_id=int(row["org_id"]), org_name=org["name"])
+    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=50)
+    return atom(service, sub, [{**r, "payload": current_payload(service, r, sub)} for r in rows])

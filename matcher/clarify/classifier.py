@@ -41,6 +41,7 @@ class ClusterModel:
     trained_on: int
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it was trained
 
     def predict(self, vectors: np.ndarray) -> list[list[tuple[str, float]]]:
         """Per vector, every cluster with its probability, most likely first."""
@@ -104,17 +105,32 @@ _models: weakref.WeakKeyDictionary[Any, ClusterModel] = weakref.WeakKeyDictionar
 _lock = threading.Lock()
 
 
+REFIT_SHARE = 0.02  # train again once the change log has moved by this share of the listings trained on …
+REFIT_SECONDS = 300.0  # … or when any change is this much older than the model
+
+
+def _stale(current: ClusterModel | None, key: tuple[str, str, int]) -> bool:
+    """Whether the model must be trained again for the catalogue state `key`: another catalogue or encoder, or
+    enough writes since (a busy catalogue does not retrain on every write: one post barely moves 20k listings)."""
+    if current is None or current.key[:2] != key[:2]:
+        return True
+    moved = key[2] - current.key[2]
+    if moved <= 0:
+        return False
+    return moved >= max(1.0, REFIT_SHARE * current.trained_on) or time.monotonic() - current.at >= REFIT_SECONDS
+
+
 def model_for(service: MatchService) -> ClusterModel:
-    """The service's classifier, trained again when the catalogue changed since (keyed on the catalogue, the encoder
-    and the applied change-log sequence)."""
+    """The service's classifier, trained again when the catalogue changed enough since (keyed on the catalogue, the
+    encoder and the applied change-log sequence)."""
     _ = service.catalogue  # applies the log's tail first, so the key reflects every committed write
     key = (service.store.catalogue_id, service.encoder.name, service.applied_seq)
     current = _models.get(service)
-    if current is not None and current.key == key:
+    if not _stale(current, key):
         return current
     with _lock:  # one training at a time; a second caller finds the fresh model
         current = _models.get(service)
-        if current is None or current.key != key:
+        if _stale(current, key):
             vectors, labels = labelled(service)
             current = fit(vectors, labels, key)
             _models[service] = current

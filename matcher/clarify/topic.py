@@ -17,6 +17,7 @@ from matcher.clarify.keywords import suggest_keywords
 from matcher.errors import Invalid
 from matcher.ingest.schemas import NeedIn
 from matcher.retrieval.text import sentences
+from matcher.store import AVAILABLE
 
 if TYPE_CHECKING:
     from matcher.matching.matcher import Match
@@ -124,12 +125,12 @@ def research_topic(service: MatchService, need_id: int | None = None, draft: Nee
     full: the caller decides who may read it (a confidential need: its owner, brokers, admins)."""
     if need_id is not None:
         d = as_draft(service.get_listing("needs", need_id))
-        matches = service.match_need(need_id, top_k=top_k)
+        matches = service.match_need(need_id, top_k=top_k, filters={"status": AVAILABLE["results"]})
     elif draft is not None:
         d = as_draft(draft)
         if not d.document.strip():
             raise Invalid("the draft has no text to build a research topic from")
-        matches = service.search(d.document, side="results", top_k=top_k)
+        matches = service.search(d.document, side="results", top_k=top_k, filters={"status": AVAILABLE["results"]})
     else:
         raise Invalid("give a need id or a draft")
     text, body = d.text, d.body

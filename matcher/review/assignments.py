@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from matcher.errors import Conflict, Invalid, NotFound
 from matcher.matching import assignment
-from matcher.store import now
+from matcher.store import AVAILABLE, now
 
 if TYPE_CHECKING:
     from matcher.service import MatchService, Progress
@@ -74,7 +74,7 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
     posted twice. Also the counts of what was left out and why."""
     store = service.store
     pool = pool or max(POOL_MIN, POOL_PER_NEED * per_need)
-    needs = store.ids("needs", "status = ?", ["open"])
+    needs = store.ids("needs", "status = ?", AVAILABLE["needs"])
     copies = service.copies("needs", needs)
     needs = [n for n in needs if n not in copies]
     rejected = {(int(r["need_id"]), int(r["result_id"]))
@@ -84,7 +84,8 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
     pairs: list[assignment.Pair] = []
     for done, need_id in enumerate(needs, start=1):
         need = store.get("needs", need_id)
-        matches = service.match_listing("needs", need_id, top_k=pool, explain=False)
+        matches = service.match_listing("needs", need_id, top_k=pool, filters={"status": AVAILABLE["results"]},
+                                        explain=False)
         kept = service.without_copies(matches)
         left_out["copies"] += len(matches) - len(kept)
         for m in kept:
@@ -102,7 +103,8 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
                 pairs.append(assignment.Pair(need_id, m.id, float(conf), float(m.score), org_r, m.rank, m.components))
         if progress:
             progress(done, len(needs))
-    return pairs, {"needs_open": len(needs), "results_listed": store.count("results", "status = ?", ["listed"]),
+    listed = store.count("results", "status in (?, ?)", AVAILABLE["results"])
+    return pairs, {"needs_open": len(needs), "results_listed": listed,
                    **left_out}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from matcher.store.base import CANDIDATE_SORTS, POSTGRES, SQLITE, Dialect, Store, listing_order, listing_where
-from matcher.store.schema import JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
+from matcher.store.schema import AVAILABLE, JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
 from matcher.store.sqlite import SQLiteStore
 
 
@@ -24,5 +24,5 @@ def open_store(url: str | Path, pool_size: int = 10) -> Store:
     return SQLiteStore(text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text)
 
 
-__all__ = ["CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE", "TABLES", "Dialect",
-           "SQLiteStore", "Store", "listing_order", "listing_where", "now", "open_store"]
+__all__ = ["AVAILABLE", "CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE",
+           "TABLES", "Dialect", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "open_store"]

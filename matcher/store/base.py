@@ -211,7 +211,8 @@ class Store(ABC):
     def tables(self) -> list[str]:
         """Every table of the schema, in an order that respects foreign keys (parents first)."""
         return ["meta", "organisations", "needs", "results", "batch_runs", "candidates", "reviews", "pairings",
-                "challenge_applications", "api_keys", "users", "audit_log", "changes", "locks"]
+                "challenge_applications", "api_keys", "users", "audit_log", "changes", "locks", "conflicts",
+                "assignment_rounds", "assignments", "subscriptions", "alerts", "deliveries"]
 
     # -- rows -----------------------------------------------------------------------------
     @staticmethod
@@ -578,6 +579,14 @@ class Store(ABC):
             self._execute("delete from deliveries where subscription_id = ?", [sub_id])
             self._execute("delete from alerts where subscription_id = ?", [sub_id])
             self._execute("delete from subscriptions where id = ?", [sub_id])
+
+    def finish_delivery(self, delivery_id: int, owner: str, changes: dict[str, Any]) -> bool:
+        """Record a delivery's outcome if `owner` still holds its claim (False: the claim lapsed and another worker
+        took the delivery, whose outcome then stands)."""
+        sets = ", ".join(f'"{k}" = ?' for k in changes)
+        with self.transaction():
+            return self._execute(f"update deliveries set {sets} where id = ? and claimed_by = ?",
+                                 [*self._encode(changes).values(), delivery_id, owner]) == 1
 
     def due_deliveries(self, now_ts: float, limit: int = 20) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due and which no live claim holds, oldest first."""

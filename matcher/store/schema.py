@@ -15,6 +15,8 @@ from typing import Any, Protocol
 JSON_COLUMNS = {"coop_modes", "keywords", "transfer_modes", "components", "explanation", "detail", "figures",
                 "filters", "payload"}
 LISTING_TABLES = ("needs", "results")
+# the statuses in which a listing can still be paired: an open need, a result not yet transferred or withdrawn
+AVAILABLE = {"needs": ["open"], "results": ["listed", "negotiating"]}
 TABLES = (
     "organisations", "needs", "results", "candidates", "reviews", "pairings",
     "challenge_applications", "api_keys", "batch_runs", "audit_log", "conflicts", "assignment_rounds",
