@@ -617,7 +617,8 @@ def ui(
     script = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = dict(os.environ)
     env["TECHMATCH_DATA_DIR"] = str(settings_for(data_dir).data_dir)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+    # ui.serve imports the pages and starts the model load, then runs `streamlit run` in this same process
+    cmd = [sys.executable, "-m", "ui.serve", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "viewer",  # no "Deploy" or developer menu for brokers
            # no "magic": the pages never rely on it, and it parses each script into Python AST objects, which

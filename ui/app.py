@@ -12,14 +12,9 @@ from streamlit.errors import StreamlitAPIException
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run ui/app.py` from anywhere
 
 from ui import auth, render
+from ui.app_pages import PAGES
 from ui.i18n import t
 from ui.state import get_service
-from ui.views import alerts, assign, batch, challenges, dashboard, listings, pipeline, queue
-
-PAGES = {"queue": queue, "pipeline": pipeline, "listings": listings, "challenges": challenges,
-         "dashboard": dashboard, "assign": assign, "alerts": alerts, "batch": batch}
-
-
 
 # the widgets whose choices are shown in the chosen language (select boxes, radios, multiselects)
 RELABELLED = ("page", "q_status", "q_ind", "q_dist", "reason", "bulk_reason", "bulk_ids", "pair", "pairing", "target",
