@@ -63,6 +63,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "need_field_budget": ("预算", "Budget"),
     "need_field_deadline": ("截止日期", "Deadline"),
     "need_field_cluster": ("产业集群", "Cluster"),
+    "browse_files": ("选择文件", "Browse files"),
     "alerts": ("对接提醒", "Alerts"),
     "digest": ("每日摘要", "Daily digest"),
     "subscriptions": ("我的订阅", "My subscriptions"),

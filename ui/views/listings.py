@@ -317,6 +317,10 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
         st.download_button(t("template", lang), template_xlsx(kind, service.vocab), key="i_template",
                            file_name=f"techmatch-{kind}-template.xlsx", help=t("template_help", lang),
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    # Streamlit's own "Browse files" button, relabelled in the chosen language (its text is not a parameter)
+    st.markdown(f"""<style>[data-testid="stFileUploaderDropzone"] button * {{display: none;}}
+[data-testid="stFileUploaderDropzone"] button::after {{content: "{t('browse_files', lang)}"; font-size: 14px;}}
+</style>""", unsafe_allow_html=True)
     upload = st.file_uploader(t("upload", lang), type=["csv", "jsonl", "json", "xlsx"], key="i_file",
                               help=t("upload_help", lang))
     st.caption(t("upload_limit", lang, mb=service.settings.max_upload_bytes // 1_000_000))
