@@ -191,3 +191,15 @@ def test_the_check_and_the_topic_through_the_api(catalogue_copy, e5_encoder):
         shown = client.get(f"/needs/{secret}/topic", headers=broker)
         assert shown.status_code == 200 and shown.json()["need_id"] == secret and shown.json()["indicators"]
     s.close()
+
+
+@pytest.mark.parametrize("text", ["1" * 20000, "一" * 20000, "≥" + " " * 20000, "1." * 10000, "2026 " * 4000])
+def test_a_pathological_draft_is_read_in_linear_time(text):
+    import time
+
+    from matcher.clarify import as_draft, score
+
+    started = time.perf_counter()
+    total, _ = score(as_draft({"title": "压力测试", "description": text}))
+    # a regular expression that tries every suffix of a 20,000-digit run takes minutes (it did); linear is ~0.05 s
+    assert 0 <= total <= 1 and time.perf_counter() - started < 3

@@ -11,8 +11,10 @@ import re
 from matcher.retrieval.text import sentences
 
 # -- quantities -------------------------------------------------------------------------------
-_ARABIC = r"\d+(?:\.\d+)?"
-_CHINESE = r"[一二两三四五六七八九十百千半]+"
+# each number is read from its first digit only (a lookbehind), and spaces around it are bounded: a draft of 20,000
+# digits is then read in linear time, not by trying every suffix of the run (quadratic)
+_ARABIC = r"(?<![\d.])\d+(?:\.\d+)?"
+_CHINESE = r"(?<![一二两三四五六七八九十百千半])[一二两三四五六七八九十百千半]+"
 _UNIT_WORDS = (
     "% ％ ‰ ppm ppb mm 毫米 μm um 微米 nm 纳米 cm 厘米 米 km 公里 m² m³ 平方米 立方米 kg 千克 公斤 克 mg 毫克 μg 吨 "
     "t 小时 h 分钟 min 秒 s ms 毫秒 天 日 周 个月 月 年 次 倍 ℃ °C 度 MPa GPa kPa Pa N kN V kV mV A mA W kW MW "
@@ -26,11 +28,11 @@ _COMPARATOR = ("≥|≤|≧|≦|>|<|＞|＜|±|不低于|不少于|不超过|不
                "超过|至少|最高|最低|达到|达|降至|降到|减至|提升至|提高到|提高至|控制在|小于等于|大于等于|提前|缩短至|缩短到|"
                "延长至|延长到")
 QUANTITY = re.compile(
-    rf"(?:(?:{_COMPARATOR})\s*(?:{_ARABIC}|{_CHINESE}(?:{_CN_UNIT})))"
-    rf"|(?:{_ARABIC})\s*(?:{_UNIT})(?![A-Za-z])"
+    rf"(?:(?:{_COMPARATOR})\s{{0,3}}(?:{_ARABIC}|{_CHINESE}(?:{_CN_UNIT})))"
+    rf"|(?:{_ARABIC})\s{{0,3}}(?:{_UNIT})(?![A-Za-z])"
     rf"|(?:{_CHINESE})(?:{_CN_UNIT})(?:以上|以下|以内|之内|内)")
 # dates and years are no indicators: 2020年, 2026-03-01, 2027年6月
-_DATE = re.compile(r"(?:19|20)\d{2}\s*(?:年(?:\d{1,2}月(?:\d{1,2}日)?)?|[-/.]\d{1,2}(?:[-/.]\d{1,2})?)")
+_DATE = re.compile(r"(?:19|20)\d{2}\s{0,3}(?:年(?:\d{1,2}月(?:\d{1,2}日)?)?|[-/.]\d{1,2}(?:[-/.]\d{1,2})?)")
 # what makes a quantity a target rather than a figure about the present: a direction or bound, or a performance
 # attribute it is the value of (精度0.01mm)
 _BOUND = _COMPARATOR.replace("|达|", "|")
@@ -54,8 +56,8 @@ CONSTRAINT = re.compile(
     r"兼容|适配|适用于|匹配|要求|限制|限于|前提|必须|须(?:符合|满足|通过|保证|在)|需符合|符合|满足.{0,8}(?:标准|要求|规定)|"
     r"国标|行标|国家标准|行业标准|认证|达标|(?:环保|安全)(?:要求|标准|规范)|现有(?:设备|产线|生产线|工艺|系统|条件)")
 TIME_FRAME = re.compile(
-    rf"(?:{_ARABIC}|{_CHINESE})\s*(?:个月|年|周|天|日)(?:内|之内|以内)|年底前|年内|月底前|前完成|之前完成|截止|工期|"
-    r"(?:19|20)\d{2}\s*年(?:\d{1,2}月)?(?:前|之前|底|底前)")
+    rf"(?:{_ARABIC}|{_CHINESE})\s{{0,3}}(?:个月|年|周|天|日)(?:内|之内|以内)|年底前|年内|月底前|前完成|之前完成|截止|工期|"
+    r"(?:19|20)\d{2}\s{0,3}年(?:\d{1,2}月)?(?:前|之前|底|底前)")
 MATURITY = re.compile(r"小试|中试|样机|样品|量产|产业化|工程化|示范|实验室阶段|成熟技术|成熟度|TRL|trl")
 NEGOTIABLE = re.compile(r"面议|预算待定|费用待定|价格面议")
 GOAL = re.compile(r"希望|需要|需求|寻求|寻找|征集|拟|计划|目标|实现|旨在|要求|期望|亟需|急需|研发|研制|开发|解决")
