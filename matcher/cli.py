@@ -796,5 +796,35 @@ def model_convert(
                   "use it with TECHMATCH_ENCODER=e5-float")
 
 
+
+@model_app.command("export")
+def model_export(
+    folder: Annotated[Path | None, typer.Option("--dir", help="Model folder (default: the model tuned in the data "
+                                                              "folder, else TECHMATCH_MODEL_DIR or the converted "
+                                                              "one).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Export a float e5 model folder to ONNX (model.onnx, its hash in the manifest), so ONNX Runtime serves it
+    (TECHMATCH_MODEL_RUNTIME=auto picks it up; torch is then needed only to export)."""
+    import time
+
+    from embeddings import EncoderUnavailable
+    from embeddings.e5_float import convert
+    from embeddings.e5_onnx import export
+
+    settings = settings_for(data_dir)
+    if folder is None:
+        tuned = settings.tuned_model_path
+        folder = tuned if (tuned / "manifest.json").exists() else settings.model_path
+    started = time.perf_counter()
+    try:
+        if not (folder / "manifest.json").exists():
+            convert(folder)
+        path = export(folder)
+    except (EncoderUnavailable, OSError, ValueError, ImportError) as exc:
+        fail(f"cannot export the model: {exc}")
+    console.print(f"{path} written in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 2**20:.0f} MB); "
+                  "served by ONNX Runtime from now on (TECHMATCH_MODEL_RUNTIME=auto)")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

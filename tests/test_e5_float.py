@@ -105,3 +105,37 @@ def test_a_catalogue_on_the_float_encoder_and_the_convert_command(float_model, t
     assert service.encoder.name == manifest["name"] != "e5-small-q4"
     assert {s.dense.encoder for s in service.catalogue.sides.values()} == {manifest["name"]}
     service.close()
+
+
+def test_onnx_runtime_serves_the_same_model_under_the_same_name(float_model, tmp_path):
+    """`techmatch model export` writes model.onnx (its hash in the manifest); the auto runtime then serves the folder
+    by ONNX Runtime with PyTorch's vectors and name; an export that no longer matches its manifest is not used."""
+    import shutil
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from typer.testing import CliRunner
+
+    from embeddings import get_encoder, normalize
+    from embeddings.e5_onnx import OnnxE5Encoder, available
+    from matcher.cli import app
+
+    folder = tmp_path / "f32"
+    shutil.copytree(float_model, folder)
+    assert not available(folder)
+    assert isinstance(get_encoder("e5-float", model_dir=folder), FloatE5Encoder)  # nothing exported: PyTorch
+    run = CliRunner().invoke(app, ["model", "export", "--dir", str(folder)])
+    assert run.exit_code == 0, run.output
+    assert available(folder) and json.loads((folder / "manifest.json").read_text("utf-8"))["onnx"]["sha256"]
+    onnx, torch_model = get_encoder("e5-float", model_dir=folder), get_encoder("e5-float", model_dir=folder,
+                                                                              runtime="torch")
+    assert isinstance(onnx, OnnxE5Encoder) and isinstance(torch_model, FloatE5Encoder)
+    assert onnx.name == torch_model.name  # the weights' version: caches and indexes stay valid
+    texts = [*_texts(20), "a", "齿轮" * 400]
+    for method in ("encode_queries", "encode_documents"):
+        a = normalize(getattr(onnx, method)(texts))
+        b = normalize(getattr(torch_model, method)(texts))
+        assert (a * b).sum(axis=1).min() >= 0.9999
+    with open(folder / "model.onnx", "ab") as fh:  # a changed (or half-written) export
+        fh.write(b"\0")
+    assert not available(folder) and isinstance(get_encoder("e5-float", model_dir=folder), FloatE5Encoder)

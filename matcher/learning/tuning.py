@@ -191,6 +191,19 @@ def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, mod
     return report, encoder
 
 
+def _export_onnx(folder: Any, say: Any) -> str:
+    """Export a tuned model to ONNX so ONNX Runtime serves it ("onnx"), or say why PyTorch will ("torch")."""
+    try:
+        from embeddings.e5_onnx import export
+
+        export(folder)
+    except ImportError as exc:  # onnx / onnxruntime not installed: PyTorch serves the model
+        say(f"not exported to ONNX ({exc}); PyTorch serves the tuned model")
+        return "torch"
+    say("exported to ONNX: ONNX Runtime serves the tuned model")
+    return "onnx"
+
+
 def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-layers", force: bool = False,
                log: Any = None, progress: Any = None) -> dict[str, Any]:
     """Cross-validate fine-tuning (`mode`: top-layers, lora or full) on `bench`, then fine-tune on every judged
@@ -208,6 +221,7 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-
             "benchmark": bench.name, "needs": len(bench.queries), "mode": mode, "layers": report.get("layers"),
             **stats, "cv": report["with"]["all"], "cv_without": report["without"]})
         report.update(path=str(settings.tuned_model_path), model=manifest["name"], fit_cpu_s=stats["cpu_s"])
+        report["runtime"] = _export_onnx(settings.tuned_model_path, say)
         say(f"{manifest['name']} installed in {settings.tuned_model_path}; re-encoding the catalogue")
         report["reindexed"] = service.use_tuned_model(progress)
     return report
