@@ -367,3 +367,16 @@ def test_rounds_alerts_and_deliveries_on_both_backends(store, store_url):
     assert store.count("assignments") == store.count("alerts") == store.count("deliveries") == 0
     store.delete_subscription(sub)
     assert store.count("subscriptions") == 0
+
+
+def test_insert_new_adds_a_row_once_even_when_two_processes_race(store, store_url):
+    a, b = _org(store), _org(store, "长安汽车", "firm")
+    rival = open_store(store_url)
+    try:
+        first = store.insert_new("conflicts", {"org_a": a, "org_b": b, "reason": "同一集团"}, ("org_a", "org_b"))
+        again = rival.insert_new("conflicts", {"org_a": a, "org_b": b, "reason": "另一理由"}, ("org_a", "org_b"))
+    finally:
+        rival.close()
+    assert first is not None and again is None
+    row = store.get("conflicts", first)
+    assert row["reason"] == "同一集团" and row["created_at"] and store.count("conflicts") == 1

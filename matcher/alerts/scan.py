@@ -30,12 +30,12 @@ def _record(service: MatchService, sub: dict[str, Any], side: str, listing_id: i
             confidence: float, body: dict[str, Any]) -> bool:
     """Insert the alert (and its delivery) unless this subscription heard of this pair before."""
     store = service.store
-    if store.find("alerts", subscription_id=sub["id"], side=side, listing_id=listing_id,
-                  counterpart_id=counterpart_id) is not None:
+    alert_id = store.insert_new("alerts", {"subscription_id": sub["id"], "side": side, "listing_id": listing_id,
+                                           "counterpart_id": counterpart_id, "confidence": confidence,
+                                           "payload": body, "created_at": body["created_at"]},
+                                ("subscription_id", "side", "listing_id", "counterpart_id"))
+    if alert_id is None:  # this subscription heard of this pair before
         return False
-    alert_id = store.insert("alerts", {"subscription_id": sub["id"], "side": side, "listing_id": listing_id,
-                                       "counterpart_id": counterpart_id, "confidence": confidence,
-                                       "payload": body, "created_at": body["created_at"]})
     if sub.get("webhook_url"):
         store.insert("deliveries", {"alert_id": alert_id, "subscription_id": sub["id"], "status": "pending",
                                     "attempts": 0, "next_attempt_at": time.time(), "created_at": now(),

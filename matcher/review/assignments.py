@@ -37,11 +37,11 @@ def add_conflict(service: MatchService, org_a: int | str, org_b: int | str, reas
     if a == b:
         raise Invalid("an organisation cannot be in conflict with itself (pairs within one organisation are never "
                       "proposed anyway)")
-    if service.store.find("conflicts", org_a=a, org_b=b) is not None:
-        raise Conflict("these two organisations are already marked as conflicted")
     with service.store.transaction():
-        cid = service.store.insert("conflicts", {"org_a": a, "org_b": b, "reason": reason.strip(), "actor": actor,
-                                                 "created_at": now()})
+        cid = service.store.insert_new("conflicts", {"org_a": a, "org_b": b, "reason": reason.strip(),
+                                                     "actor": actor, "created_at": now()}, ("org_a", "org_b"))
+        if cid is None:
+            raise Conflict("these two organisations are already marked as conflicted")
         service.store.audit(actor, "add_conflict", "conflicts", cid, {"org_a": a, "org_b": b, "reason": reason})
     return get_conflict(service, cid)
 
@@ -134,15 +134,13 @@ def assign(service: MatchService, per_need: int = 5, capacity: int = 3, min_conf
             "min_confidence": min_confidence, "figures": figures, "actor": actor, "created_at": now()})
         for i in chosen:
             p = pairs[i]
-            cand = store.find("candidates", need_id=p.need, result_id=p.result)
-            if cand is None:
-                cand_id = store.insert("candidates", {
-                    "run_id": None, "need_id": p.need, "result_id": p.result, "rank": p.rank, "score": p.score,
-                    "confidence": p.confidence, "method": "assignment", "components": p.components or {},
-                    "explanation": {},
-                    "status": "pending"})
-            else:
-                cand_id = int(cand["id"])
+            # a batch run may add the same pair meanwhile: then its candidate (and any decision on it) is used
+            cand_id = store.insert_new("candidates", {
+                "run_id": None, "need_id": p.need, "result_id": p.result, "rank": p.rank, "score": p.score,
+                "confidence": p.confidence, "method": "assignment", "components": p.components or {},
+                "explanation": {}, "status": "pending"}, ("need_id", "result_id"))
+            if cand_id is None:
+                cand_id = int(store.find("candidates", need_id=p.need, result_id=p.result)["id"])
             store.insert("assignments", {"round_id": round_id, "need_id": p.need, "result_id": p.result,
                                          "candidate_id": cand_id, "score": p.score, "confidence": p.confidence})
         store.audit(actor, "assign", "assignment_rounds", round_id,

@@ -622,6 +622,21 @@ class Store(ABC):
                           "order by k.id")
 
     # -- domain helpers -------------------------------------------------------------------
+    def insert_new(self, table: str, row: dict[str, Any], unique: Sequence[str]) -> int | None:
+        """Insert a row unless one with the same `unique` columns exists (then None): the check and the insert are
+        one statement, so two processes racing to add the same row never meet a unique-index error."""
+        stamp, cols = now(), self.columns(table)
+        new = self._encode({**{k: stamp for k in ("created_at", "updated_at") if k in cols}, **row})
+        names = ", ".join(f'"{c}"' for c in new)
+        keys = ", ".join(f'"{c}"' for c in unique)
+        with self.transaction():
+            added = self._execute(f'insert into "{table}" ({names}) values ({", ".join("?" * len(new))}) '
+                                  f"on conflict ({keys}) do nothing", list(new.values()))
+            if not added:
+                return None
+            found = self.find(table, **{c: row[c] for c in unique})
+            return int(found["id"])
+
     def org_id(self, name: str, kind: str = "firm", **fields: Any) -> int:
         """The id of the organisation called `name`, created when new."""
         row = self.find("organisations", name=name)
