@@ -55,15 +55,11 @@ def card(title: str, badges: list[str], meta: str, body_html: str, title_html: s
 
 def local_time(stamp: str | None) -> str:
     """A stored timestamp (UTC) as Beijing time to the minute, the way brokers read a clock."""
-    from datetime import datetime, timezone
-    from zoneinfo import ZoneInfo
+    from matcher.localtime import beijing
 
     if not stamp:
         return ""
     try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return beijing(stamp).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return stamp[:16]
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from matcher.access import Principal
 from matcher.alerts.payload import current_payload
 from matcher.alerts.subscriptions import list_for
+from matcher.localtime import beijing
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
 
-BEIJING = ZoneInfo("Asia/Shanghai")
-
 
 def day_of(stamp: str) -> str:
     """The Beijing date (YYYY-MM-DD) of a stored UTC timestamp."""
-    when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(BEIJING).date().isoformat()
+    return beijing(stamp).date().isoformat()
 
 
 def digest(service: MatchService, who: Principal, limit: int = 500) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from matcher.access import can_see_confidential
 from matcher.alerts.payload import payload, principal_of
 from matcher.alerts.subscriptions import CURSOR
+from matcher.matching.matcher import OTHER
 from matcher.store import AVAILABLE, now
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 LOCK = "alerts-scan"
 LOCK_TTL = 300.0
 BATCH = 500  # changes read per scan
-OTHER = {"needs": "results", "results": "needs"}
 
 
 def _record(service: MatchService, sub: dict[str, Any], side: str, listing_id: int, counterpart_id: int,
@@ -43,10 +43,6 @@ def _record(service: MatchService, sub: dict[str, Any], side: str, listing_id: i
     return True
 
 
-def _confidence(m: Any) -> float:
-    return float(m.confidence if m.confidence is not None else min(1.0, max(0.0, m.score / 100)))
-
-
 def _own(service: MatchService, subs: list[dict[str, Any]], side: str, row: dict[str, Any]) -> list[tuple]:
     """(subscription, counterpart row, confidence) for subscribers one of whose own listings is among the new
     listing's best counterparts."""
@@ -60,8 +56,8 @@ def _own(service: MatchService, subs: list[dict[str, Any]], side: str, row: dict
     for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k,
                                    filters={"status": AVAILABLE[OTHER[side]]}, explain=False):
         for sub in by_org.get(int(m.item.get("org_id") or 0), []):
-            if _confidence(m) >= sub["min_confidence"]:
-                found.append((sub, m.item, _confidence(m)))
+            if m.sure >= sub["min_confidence"]:
+                found.append((sub, m.item, m.sure))
     return found
 
 
@@ -78,8 +74,8 @@ def _searches(service: MatchService, subs: list[dict[str, Any]], changed: dict[s
         hits = service.search(sub["query"], sub["side"], top_k=service.settings.alert_top_k, filters=filters,
                               viewer=principal_of(service, sub), explain=False)
         for m in hits:
-            if m.id in ids and m.item.get("org_id") != sub["org_id"] and _confidence(m) >= sub["min_confidence"]:
-                found.append((sub, sub["side"], m.id, _confidence(m)))
+            if m.id in ids and m.item.get("org_id") != sub["org_id"] and m.sure >= sub["min_confidence"]:
+                found.append((sub, sub["side"], m.id, m.sure))
     return found
 
 
@@ -106,7 +102,8 @@ def scan(service: MatchService, limit: int = BATCH) -> dict[str, int]:
             for c in changes:
                 if c["op"] == "upsert":
                     latest[(c["side"], int(c["item_id"]))] = int(c["seq"])
-            rows = {key: store.find(key[0], id=key[1]) for key in latest}
+            by_side = {side: store.get_many(side, [i for s, i in latest if s == side]) for side in AVAILABLE}
+            rows = {key: by_side[key[0]].get(key[1]) for key in latest}
             live = {key: row for key, row in rows.items()
                     if row is not None and row.get("status") in AVAILABLE[key[0]]}
             for (side, _), row in live.items():

@@ -42,43 +42,40 @@ INCOMPLETE_BELOW = 0.6
 SUBSTANCE_CHARS = 100  # characters of description (body) for full length credit
 SUBSTANCE_TERMS = 10  # distinct informative terms for full term credit
 
-# what the form asks for each missing field (the UI shows it next to the field)
-PROMPTS: dict[str, str] = {
-    "indicators": "请给出可量化的目标指标（数值＋单位或百分比），例如要达到的精度、寿命、良率、含量或成本降幅。",
-    "current_state": "请描述现状：目前采用什么工艺、设备或材料，规模多大，存在什么问题，已经尝试过哪些办法。",
-    "constraints": "请说明约束条件：成本上限、需兼容的现有设备或产线、须符合的标准、不能改变的工艺或原料。",
-    "substance": "描述过于简短：请补充具体的产品、工艺、材料或应用场景，以及要解决的技术问题。",
-    "trl": "请选择期望的技术成熟度（如：已有样品、通过中试、可以量产），以便排除过早或过晚的成果。",
-    "budget": "请填写预算（万元）或预算区间；确实无法确定时可选“面议”。",
-    "deadline": "请填写期望完成时间（截止日期），便于院校评估研发周期。",
-    "cluster": "请选择所属产业集群，便于推送给对口的院校团队和技术经纪人。",
+# what the form asks for each missing field, in Chinese and English (the UI shows it next to the field)
+PROMPTS: dict[str, tuple[str, str]] = {
+    "indicators": ("请给出可量化的目标指标（数值＋单位或百分比），例如要达到的精度、寿命、良率、含量或成本降幅。",
+                   "Give measurable target indicators (a number with its unit, or a percentage): the precision, "
+                   "lifetime, yield, content or cost reduction to reach."),
+    "current_state": ("请描述现状：目前采用什么工艺、设备或材料，规模多大，存在什么问题，已经尝试过哪些办法。",
+                      "Describe the current state: the process, equipment or material used now, the scale, what "
+                      "goes wrong, what has been tried."),
+    "constraints": ("请说明约束条件：成本上限、需兼容的现有设备或产线、须符合的标准、不能改变的工艺或原料。",
+                    "State the constraints: a cost ceiling, equipment or lines to stay compatible with, standards "
+                    "to meet, processes or materials that cannot change."),
+    "substance": ("描述过于简短：请补充具体的产品、工艺、材料或应用场景，以及要解决的技术问题。",
+                  "The description is too short: add the product, process, material or application and the "
+                  "technical problem to solve."),
+    "trl": ("请选择期望的技术成熟度（如：已有样品、通过中试、可以量产），以便排除过早或过晚的成果。",
+            "Choose the wanted maturity (a prototype, pilot-proven, ready for production) so that results too "
+            "early or too late are left out."),
+    "budget": ("请填写预算（万元）或预算区间；确实无法确定时可选“面议”。",
+               "Give a budget (10k yuan) or a range; choose negotiable only if it truly cannot be said."),
+    "deadline": ("请填写期望完成时间（截止日期），便于院校评估研发周期。",
+                 "Give the wanted completion date, so universities can judge the research time."),
+    "cluster": ("请选择所属产业集群，便于推送给对口的院校团队和技术经纪人。",
+                "Choose the industry cluster, so the need reaches the right teams and brokers."),
 }
-PARTIAL_PROMPTS: dict[str, str] = {
-    "indicators": "文中有数字但没有目标：请写明要达到的指标，如“不良率由3%降至1%以下”。",
-    "substance": "描述还可以更具体：补充产品、工艺、材料或应用场景等细节。",
-    "trl": "文中提到了成熟度，请在表单中选择期望的成熟度范围。",
-    "budget": "预算为面议；给出大致的预算区间能让院校更快判断是否合作。",
-}
-PROMPTS_EN: dict[str, str] = {
-    "indicators": "Give measurable target indicators (a number with its unit, or a percentage): the precision, "
-                  "lifetime, yield, content or cost reduction to reach.",
-    "current_state": "Describe the current state: the process, equipment or material used now, the scale, what "
-                     "goes wrong, what has been tried.",
-    "constraints": "State the constraints: a cost ceiling, equipment or lines to stay compatible with, standards to "
-                   "meet, processes or materials that cannot change.",
-    "substance": "The description is too short: add the product, process, material or application and the "
-                 "technical problem to solve.",
-    "trl": "Choose the wanted maturity (a prototype, pilot-proven, ready for production) so that results too early "
-           "or too late are left out.",
-    "budget": "Give a budget (10k yuan) or a range; choose negotiable only if it truly cannot be said.",
-    "deadline": "Give the wanted completion date, so universities can judge the research time.",
-    "cluster": "Choose the industry cluster, so the need reaches the right teams and brokers.",
-}
-PARTIAL_PROMPTS_EN: dict[str, str] = {
-    "indicators": "The text has numbers but no target: say what to reach, e.g. \"defect rate from 3% to below 1%\".",
-    "substance": "The description could be more concrete: add details of the product, process, material or use.",
-    "trl": "The text mentions a maturity: choose the wanted maturity range in the form.",
-    "budget": "The budget is negotiable; a rough range lets universities decide faster.",
+# … and for a field with partial credit
+PARTIAL_PROMPTS: dict[str, tuple[str, str]] = {
+    "indicators": ("文中有数字但没有目标：请写明要达到的指标，如“不良率由3%降至1%以下”。",
+                   'The text has numbers but no target: say what to reach, e.g. "defect rate from 3% to below 1%".'),
+    "substance": ("描述还可以更具体：补充产品、工艺、材料或应用场景等细节。",
+                  "The description could be more concrete: add details of the product, process, material or use."),
+    "trl": ("文中提到了成熟度，请在表单中选择期望的成熟度范围。",
+            "The text mentions a maturity: choose the wanted maturity range in the form."),
+    "budget": ("预算为面议；给出大致的预算区间能让院校更快判断是否合作。",
+               "The budget is negotiable; a rough range lets universities decide faster."),
 }
 # used only when no need of the catalogue shows the field
 FALLBACK_EXAMPLES: dict[str, str] = {
@@ -192,5 +189,5 @@ def score(d: Draft) -> tuple[float, dict[str, FieldScore]]:
 
 def prompt(field: str, credit: float, lang: str = "zh") -> str:
     """What to ask the author for a field that has no or only partial credit (in Chinese, or English)."""
-    full, partial = (PROMPTS_EN, PARTIAL_PROMPTS_EN) if lang == "en" else (PROMPTS, PARTIAL_PROMPTS)
-    return partial.get(field, full[field]) if credit > 0 else full[field]
+    pair = PARTIAL_PROMPTS.get(field, PROMPTS[field]) if credit > 0 else PROMPTS[field]
+    return pair[1] if lang == "en" else pair[0]

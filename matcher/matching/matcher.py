@@ -51,6 +51,14 @@ class Match:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def sure(self) -> float:
+        """The calibrated confidence, or (for a method without one) the score read as a 0–1 share: what limits
+        such as `min_confidence` compare against."""
+        if self.confidence is not None:
+            return float(self.confidence)
+        return min(1.0, max(0.0, self.score / 100))
+
 
 class Matcher:
     """Ranks, scores and explains; reads listings from the store and indexes from the live catalogue."""

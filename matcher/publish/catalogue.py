@@ -8,17 +8,17 @@ every listing carries a link to its page on the platform and a QR code of that l
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matcher.errors import Invalid
+from matcher.localtime import today as beijing_today
 from matcher.publish.content import Catalogue, Entry, Group
 from matcher.publish.html import render_html
 from matcher.publish.labels import LANGS, label
 from matcher.publish.pdf import render_pdf
 from matcher.publish.xlsx import render_xlsx
+from matcher.retrieval.index import atomic_write
 
 if TYPE_CHECKING:
     from matcher.publish.fonts import CjkFont
@@ -28,7 +28,6 @@ GROUPINGS = ("industry", "district")
 FORMATS = ("xlsx", "html", "pdf")
 SUFFIXES = {".xlsx": "xlsx", ".html": "html", ".htm": "html", ".pdf": "pdf"}
 PAGE = 500  # needs read per page from the service
-CHINA = dt.timezone(dt.timedelta(hours=8))  # the date printed is Chongqing's
 
 
 def _check_format(fmt: str) -> None:
@@ -88,7 +87,7 @@ def collect(service: MatchService, by: str = "industry", base_url: str = "", lan
     keys = sorted(keyed, key=lambda k: (k is None, order.get(k, len(order)), table.name(k) if k else ""))
     groups = [Group(k, table.name(k, lang) if k else label("no_district", lang), sorted(keyed[k], key=_by_deadline))
               for k in keys]
-    return Catalogue(by, lang, today or dt.datetime.now(CHINA).date(), groups, len(rows) - len(public), vocab,
+    return Catalogue(by, lang, today or beijing_today(), groups, len(rows) - len(public), vocab,
                      base_url)
 
 
@@ -141,21 +140,9 @@ def publish_to(service: MatchService, out: Path | str, by: str = "industry", fmt
             raise Invalid(f"cannot tell the catalogue format of {out.name!r}: use a .pdf, .html or .xlsx file")
     catalogue, font = _prepared(service, by, fmt, base_url, lang, font)
     data = render(catalogue, fmt, font)
-    write_atomically(out, data)
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+        Path(tmp).chmod(0o644)  # a document to hand out, not a private file
+
+    atomic_write(out, write)
     return {**catalogue.figures(), "format": fmt, "path": str(out), "bytes": len(data)}
-
-
-def write_atomically(out: Path, data: bytes) -> None:
-    """Write a file so that a reader sees the old one or the whole new one, never a part."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -89,7 +89,7 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
         kept = service.without_copies(matches)
         left_out["copies"] += len(matches) - len(kept)
         for m in kept:
-            conf = m.confidence if m.confidence is not None else min(1.0, max(0.0, m.score / 100))
+            conf = m.sure
             org_n, org_r = need.get("org_id"), m.item.get("org_id")
             if conf < min_confidence:
                 left_out["below_min_confidence"] += 1

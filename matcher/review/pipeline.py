@@ -89,8 +89,7 @@ def plan_pairing(service: MatchService, pairing_id: int, next_action: str, due: 
 
 def due_pairings(service: MatchService, on: str | None = None) -> list[dict[str, Any]]:
     """Open pairings whose next action is due on or before `on` (today, Beijing time), earliest first."""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
+    from matcher.localtime import today
 
-    day = on or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    day = on or today().isoformat()
     return service.store.due_pairings(day, FINAL_STAGES)

@@ -233,11 +233,17 @@ def _clarity(service: MatchService, lang: str, who: Principal) -> None:
     if not (str(data.get("title") or "").strip() or str(data.get("description") or "").strip()):
         st.info(t("clarity_intro", lang))
         return
-    try:
-        check = service.check_need(data, viewer=who, lang=lang)
-    except TechmatchError as exc:
-        st.warning(forms.own_reason(str(exc), lang))
-        return
+    # every rerun of this page draws the check: look it up again only when the draft, language or catalogue changed
+    key = (repr(sorted(data.items(), key=lambda kv: kv[0])), lang, service.applied_seq)
+    memo = st.session_state.get("n_check")
+    if memo is None or memo[0] != key:
+        try:
+            memo = (key, service.check_need(data, viewer=who, lang=lang))
+        except TechmatchError as exc:
+            st.warning(forms.own_reason(str(exc), lang))
+            return
+        st.session_state["n_check"] = memo
+    check = memo[1]
     share = check["completeness"]
     st.markdown(f"**{t('completeness', lang)}：{share:.0%}**" if lang == "zh"
                 else f"**{t('completeness', lang)}: {share:.0%}**", help=t("completeness_help", lang))
