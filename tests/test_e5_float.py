@@ -29,13 +29,6 @@ def _texts(n: int = 50) -> list[str]:
     return out[::max(1, len(out) // n)][:n]
 
 
-@pytest.fixture(scope="module")
-def float_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models") / "e5-small-f32"
-    convert(folder)
-    return folder
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -22,8 +22,9 @@ import numpy as np
 
 from embeddings import CachedEncoder, Encoder, EncoderUnavailable
 from matcher.errors import Invalid
-from matcher.learning import calibration
+from matcher.learning import calibration, cross_encoder
 from matcher.learning.adapter import Adapter
+from matcher.learning.cross_encoder import CrossEncoder
 from matcher.learning.learn import Reranker, rerank
 from matcher.retrieval.index import VectorIndex
 from matcher.retrieval.lexical import LexicalIndex
@@ -169,22 +170,33 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex, adapter: 
 
 
 def ranking(bench: Benchmark, prepared: Prepared, q: dict[str, Any], query: Query, method: Method,
-            model: Reranker | None = None, top_k: int = 100) -> list[str]:
+            model: Reranker | None = None, top_k: int = 100, cross: CrossEncoder | None = None) -> list[str]:
     """The corpus ids `match` would return for a query (T2): the same shortlist, exclusions and boosts."""
     excl = {i for i, d in enumerate(bench.corpus) if d["id"] in q["exclude"]}
     scored = [s for s in shortlist(prepared.side, query, method, top_k, excluded=len(excl)) if s.id not in excl]
     scored = scored[:max(top_k + SLACK, RERANK_POOL if model is not None else 0)]
     if model is not None:
         scored = rerank(scored[:RERANK_POOL], model) + scored[RERANK_POOL:]
+    if cross is not None:
+        scored = _cross_rerank(bench, q, scored, cross)
     items = {s.id: bench.corpus[s.id] for s in scored}
     return [bench.corpus[s.id]["id"] for s, _, _ in final_order(scored, q, items)][:top_k]
 
 
-def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Reranker | None = None
-               ) -> dict[str, float]:
+def _cross_rerank(bench: Benchmark, q: dict[str, Any], scored: list[Any], cross: CrossEncoder) -> list[Any]:
+    """The first candidates re-ordered by the cross-encoder, as `match` does for method hybrid-ce."""
+    from matcher.retrieval.documents import document_text
+
+    listings = [document_text("results", bench.corpus[s.id]) for s in scored[:cross_encoder.DEPTH]]
+    return cross_encoder.rerank(scored, [document_text("needs", q)] * len(listings), listings, cross)
+
+
+def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Reranker | None = None,
+               cross: CrossEncoder | None = None) -> dict[str, float]:
     """T1 and T2 figures of one method, averaged over queries with at least one relevant document.
 
-    With a `model` (method "learned"), the top RERANK_POOL candidates are re-ordered by it, as `match` does.
+    With a `model` (method "learned"), the top RERANK_POOL candidates are re-ordered by it, as `match` does; with
+    a `cross` encoder (method "hybrid-ce"), the top DEPTH.
     """
     index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
     sums = dict.fromkeys(METRIC_KEYS, 0.0)
@@ -200,9 +212,11 @@ def run_method(bench: Benchmark, prepared: Prepared, method: Method, model: Rera
         ranked = rank(prepared.side, query, method, len(judged), judged, pool=len(judged))
         if model is not None:
             ranked = rerank(ranked, model)
+        if cross is not None:
+            ranked = _cross_rerank(bench, q, ranked, cross)
         t1 = [bench.corpus[s.id]["id"] for s in ranked]
         t0 = time.perf_counter()
-        t2 = ranking(bench, prepared, q, query, method, model)
+        t2 = ranking(bench, prepared, q, query, method, model, cross=cross)
         latencies.append(time.perf_counter() - t0)
         sums["t1_ndcg10"] += ndcg_at(t1, rels)
         sums["t1_mrr"] += reciprocal_rank(t1, rels, rel)
@@ -247,6 +261,16 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
     if not xs:
         raise Invalid(f"{bench.name}: no judged pairs to calibrate on")
     return np.vstack(xs), np.asarray(ys), np.asarray(groups)
+
+
+def installed_cross_encoder(settings: Settings) -> CrossEncoder | None:
+    """The cross-encoder `tune` installed in this data folder, on its base model (None: none, or torch missing)."""
+    if not (settings.index_dir / cross_encoder.FILE).exists():
+        return None
+    try:
+        return CrossEncoder.load(settings.index_dir, settings.make_float_model)
+    except (ImportError, EncoderUnavailable):
+        return None
 
 
 def cached_encoder(name: str, settings: Settings) -> Encoder:
@@ -295,12 +319,19 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
             f"in {time.perf_counter() - t0:.1f}s")
         for name in wanted:
             method = METHODS[name]
-            model = None
+            model = cross = None
             if name == "learned":
                 model = Reranker.load(settings.index_dir)
                 if model is None or enc_name != settings.encoder:
                     if model is None:
                         say("skipping method learned: no model trained on brokers' decisions in the data folder")
+                    continue
+            if name == "hybrid-ce":
+                cross = installed_cross_encoder(settings) if enc_name == settings.encoder else None
+                if cross is None:
+                    if enc_name == settings.encoder:
+                        say("skipping method hybrid-ce: no cross-encoder in the data folder (`techmatch tune "
+                            "--mode cross-encoder`)")
                     continue
             dense_only = set(method.weights) == {"dense"}
             if enc_name != settings.encoder and not dense_only:
@@ -308,7 +339,7 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
             if set(method.weights) == {"lexical"} and "lexical" in figures:
                 continue
             key = f"dense-{enc_name}" if dense_only else name
-            figures[key] = run_method(bench, prepared, method, model)
+            figures[key] = run_method(bench, prepared, method, model, cross)
             say(f"{key}: " + ", ".join(f"{k}={v}" for k, v in figures[key].items()))
     if default in figures:
         figures["default"] = figures[default]

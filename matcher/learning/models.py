@@ -1,12 +1,13 @@
-"""The model files beside the index — the confidence calibration, the reranker trained on brokers' decisions and the
-query adapter fitted by `techmatch tune` — read on first use and read again whenever the change log says another
-process wrote a new one."""
+"""The model files beside the index — the confidence calibration, the reranker trained on brokers' decisions, the
+query adapter and the cross-encoder fitted by `techmatch tune` — read on first use and read again whenever the
+change log says another process wrote a new one."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from matcher.learning import calibration, learn
 from matcher.learning.adapter import Adapter
@@ -15,12 +16,15 @@ from matcher.learning.adapter import Adapter
 class Models:
     """Cached model files of one index folder."""
 
-    def __init__(self, folder: Path, encoder_name: Callable[[], str]) -> None:
+    def __init__(self, folder: Path, encoder_name: Callable[[], str], float_model: Callable[[], Any] | None = None
+                 ) -> None:
         self.folder = folder
         self._encoder_name = encoder_name
+        self._float_model = float_model  # the stock float e5 (PyTorch) a cross-encoder runs on
         self._calibration: calibration.Calibration | bool | None = None
         self._reranker: learn.Reranker | bool | None = None
         self._adapter: Adapter | bool | None = None
+        self._cross: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -50,9 +54,31 @@ class Models:
                     self._adapter = Adapter.load(self.folder, self._encoder_name()) or False
         return self._adapter or None
 
+    @property
+    def cross_encoder_installed(self) -> bool:
+        """Whether `techmatch tune --mode cross-encoder` installed a reranker here (cheap: no model is loaded)."""
+        from matcher.learning.cross_encoder import FILE
+
+        return (self.folder / FILE).exists()
+
+    @property
+    def cross_encoder(self) -> Any:
+        """The installed cross-encoder on its base model (None: none installed, or trained on another base)."""
+        if self._cross is None:
+            with self._lock:
+                if self._cross is None:
+                    from matcher.learning.cross_encoder import CrossEncoder
+
+                    found = None
+                    if self._float_model is not None and self.cross_encoder_installed:
+                        found = CrossEncoder.load(self.folder, self._float_model)
+                    self._cross = found or False
+        return self._cross or None
+
     def forget(self) -> None:
         """Read the files again on next use (another process wrote a new model)."""
         with self._lock:
             self._calibration = None
             self._reranker = None
             self._adapter = None
+            self._cross = None

@@ -1,5 +1,5 @@
-"""`techmatch tune`: fit the query adapter, or fine-tune the float model (top layers, LoRA or full), on judged
-needs — and measure it honestly first.
+"""`techmatch tune`: fit the query adapter, fine-tune the float model (top layers, LoRA or full) or train a
+cross-encoder reranker, on judged needs — and measure it honestly first.
 
 Judgements come from a benchmark folder (graded pairs in the bdci format) and/or the brokers' confirm/reject
 decisions in the store (judgements.py turns them into a benchmark). Figures are never measured on needs the
@@ -132,7 +132,7 @@ def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | N
                     trained_on={"benchmark": bench.name, "cv": report["with"]["all"],
                                 "cv_without": report["without"]})
         report["fit_cpu_s"] = round(time.process_time() - started, 2)
-        report["path"] = str(service.save_adapter(model))
+        report["path"] = str(service.install_model(model))
     return report
 
 
@@ -224,4 +224,87 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-
         report["runtime"] = _export_onnx(settings.tuned_model_path, say)
         say(f"{manifest['name']} installed in {settings.tuned_model_path}; re-encoding the catalogue")
         report["reindexed"] = service.use_tuned_model(progress)
+    return report
+
+
+def cross_encoder_groups(bench: Benchmark, prepared: Prepared, method: Method, indices: Sequence[int]) -> list[Any]:
+    """The cross-encoder's training lists of these needs: every judged listing with its grade, and the hybrid's
+    top DEPTH that nobody judged as not relevant (what it will re-rank, as full-corpus evaluation counts them);
+    needs without a relevant listing are left out."""
+    from matcher.learning.cross_encoder import DEPTH, Group
+    from matcher.retrieval.documents import document_text
+    from matcher.retrieval.ranking import shortlist
+
+    index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
+    out = []
+    for i in indices:
+        q = bench.queries[i]
+        rels = {index_of[d]: g for d, g in bench.qrels.get(q["id"], {}).items()
+                if d in index_of and d not in q["exclude"]}
+        if not any(g >= bench.relevant for g in rels.values()):
+            continue
+        top = [s.id for s in shortlist(prepared.side, prepared.queries[i], method, DEPTH)
+               if bench.corpus[s.id]["id"] not in q["exclude"]][:DEPTH]
+        ids = list(rels) + [d for d in top if d not in rels]
+        out.append(Group(document_text("needs", q), [document_text("results", bench.corpus[d]) for d in ids],
+                         [float(rels.get(d, 0)) for d in ids]))
+    return out
+
+
+def cross_validate_cross_encoder(bench: Benchmark, prepared: Prepared, settings: Any, folds: int = 5,
+                                 sizes: Sequence[int | None] = (None,), say: Any = None) -> tuple[dict[str, Any], Any]:
+    """Grouped k-fold figures of the default method with its top candidates re-ranked by a cross-encoder trained
+    on the other folds (each fold from the same untrained model), next to the method alone on the same folds;
+    returns (report, the cross-encoder, untrained). The bottom layers' states are computed once for all folds."""
+    from matcher.learning.cross_encoder import CrossEncoder, train
+    from matcher.retrieval.ranking import get_method
+
+    say = say or (lambda _m: None)
+    method = get_method(settings.method)
+    model = CrossEncoder(settings.make_float_model(), cache=len(bench.corpus) + len(bench.queries) + 64)
+    stock = model.snapshot()
+    split = folds_of(bench, folds)
+    without = _pooled([run_method(_subset(bench, test), adapted(prepared, None, test), method) for test in split])
+    curves: dict[str, dict[str, float]] = {}
+    for size in sizes:
+        runs, cpu, needs = [], 0.0, []
+        for k, test in enumerate(split):
+            train_idx = [i for j, fold in enumerate(split) if j != k for i in fold]
+            if size is not None:
+                train_idx = sorted(np.random.default_rng(k).permutation(train_idx)[:size].tolist())
+            stats = train(model, cross_encoder_groups(bench, prepared, method, train_idx), seed=k)
+            cpu += stats["cpu_s"]
+            needs.append(stats["needs"])
+            say(f"cross-encoder, {'all' if size is None else size} needs, fold {k + 1}/{folds}: {stats['needs']} "
+                f"needs, {stats['cpu_s']} s CPU")
+            runs.append(run_method(_subset(bench, test), adapted(prepared, None, test), method, cross=model))
+            model.load_state(stock)
+        curves["all" if size is None else str(size)] = {
+            **_pooled(runs), "train_needs": round(float(np.mean(needs)), 1), "fit_cpu_s": round(cpu / folds, 1)}
+    return {"benchmark": bench.name, "folds": folds, "method": method.name, "mode": "cross-encoder",
+            "without": without, "with": curves}, model
+
+
+def tune_cross_encoder(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None
+                       ) -> dict[str, Any]:
+    """Cross-validate a cross-encoder reranker on `bench`, then train it on every judged need and install it
+    beside the index when it lifted the figures by more than MIN_GAIN in cross-validation (or `force`); method
+    hybrid-ce then uses it, and batch runs by default."""
+    from matcher.learning.cross_encoder import train
+    from matcher.learning.evaluation import cached_encoder, corpus_lexical, prepare
+    from matcher.retrieval.ranking import get_method
+
+    say = log or (lambda _m: None)
+    settings = service.settings
+    encoder = cached_encoder(settings.encoder, settings)
+    prepared = prepare(bench, encoder, corpus_lexical(bench, settings), service.models.adapter)
+    say(f"{bench.name}: {len(bench.queries)} needs, {len(bench.corpus)} listings; {folds}-fold cross-validation")
+    report, model = cross_validate_cross_encoder(bench, prepared, settings, folds, say=say)
+    if _verdict(report, force):
+        groups = cross_encoder_groups(bench, prepared, get_method(settings.method), range(len(bench.queries)))
+        stats = train(model, groups)
+        model.meta["trained_on"] = {"benchmark": bench.name, "needs": stats["needs"], **stats,
+                                    "cv": report["with"]["all"], "cv_without": report["without"]}
+        report.update(path=str(service.install_model(model)), model=model.meta["name"], fit_cpu_s=stats["cpu_s"])
+        say(f"{model.meta['name']} installed: method hybrid-ce uses it, and batch runs by default")
     return report

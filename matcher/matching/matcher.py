@@ -1,8 +1,9 @@
 """Matching one listing (or a text) against the other side of the live catalogue.
 
 The steps, in order: the shortlist of the chosen method (dense and BM25 over the pool, fused, hubness-corrected),
-the calibrated confidence of each candidate, the learned reranker (method "learned"), the relative boosts for the
-same cluster and district, the cut to top_k, and an explanation of each pair.
+the calibrated confidence of each candidate, the learned reranker (method "learned") or the cross-encoder (method
+"hybrid-ce"), the relative boosts for the same cluster and district, the cut to top_k, and an explanation of each
+pair.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from embeddings import Encoder
 from matcher.catalogue import LiveCatalogue
 from matcher.errors import Invalid
 from matcher.ingest.vocab import Vocab
-from matcher.learning import calibration, learn
+from matcher.learning import calibration, cross_encoder, learn
 from matcher.learning.models import Models
 from matcher.matching import explain as explain_mod
 from matcher.retrieval.documents import document_text, query_views
@@ -120,15 +121,28 @@ class Matcher:
             model = self.models.reranker
             if model is None:
                 raise Invalid("method 'learned' needs a model trained on brokers' decisions: run `techmatch train`")
+        cross = None
+        if method_obj.name == "hybrid-ce":
+            cross = self.models.cross_encoder
+            if cross is None:
+                raise Invalid("method 'hybrid-ce' needs a cross-encoder: run `techmatch tune --mode cross-encoder` "
+                              "(with torch installed)")
         ranked = shortlist(side, query, method_obj, top_k, allowed, len(exclude))
         calibrated = self.models.calibration if model is None and method_obj.hub else None
         if calibrated is not None:
             calibration.attach(ranked, calibrated)  # against the best candidates, excluded ones included
-        scored = [s for s in ranked if s.id not in exclude][:max(top_k + SLACK, RERANK_POOL if model else 0)]
+        scored = [s for s in ranked if s.id not in exclude][:max(top_k + SLACK, RERANK_POOL if model else 0,
+                                                                cross_encoder.DEPTH if cross else 0)]
         rows = self.store.get_many(target, [s.id for s in scored])
         if model is not None:
             fits = [self.fits(target, query_row, rows.get(s.id)) for s in scored]
             scored = learn.rerank(scored, model, fits)
+        if cross is not None:
+            scored = [s for s in scored if s.id in rows]
+            own = document_text(OTHER[target], query_row) if query_row is not None else query.title
+            theirs = [document_text(target, rows[s.id]) for s in scored]
+            needs, listings = ([own] * len(theirs), theirs) if target == "results" else (theirs, [own] * len(theirs))
+            scored = cross_encoder.rerank(scored, needs, listings, cross)
         out = [Match(s.id, target, 0, final, {**s.components, "fused": s.score, "boost": boost}, rows[s.id],
                      confidence=s.components.get("confidence"))
                for s, boost, final in final_order(scored, query_row, rows)][:top_k]

@@ -68,6 +68,9 @@ METHODS: dict[str, Method] = {
                                          "(z-scores) instead of min-max"),
     "learned": Method("learned", {"dense": 0.75, "lexical": 0.25}, hub=HUB_WEIGHT,
                       description="hybrid candidates re-ranked by the model trained on brokers' decisions"),
+    "hybrid-ce": Method("hybrid-ce", {"dense": 0.75, "lexical": 0.25}, hub=HUB_WEIGHT,
+                        description="the hybrid's top 30 re-ranked by the cross-encoder `techmatch tune --mode "
+                                    "cross-encoder` trained (reads need and listing together)"),
 }
 RERANK_POOL = 50  # candidates the learned method re-orders
 POOL = 200  # candidates each component retrieves before fusion; min-max normalisation runs over their union

@@ -44,7 +44,7 @@ def running(service: MatchService) -> bool:
 def start(service: MatchService, top_k: int, method: str | None, actor: str, resume: int | None = None) -> Ticket:
     """Take the batch lock and register a run (status queued), or re-open an interrupted one (`resume`: its id);
     BatchRunning when one is going anywhere."""
-    method = method or service.settings.method
+    method = method or service.batch_method()
     get_method(method)
     token = f"{service.owner}:{uuid.uuid4().hex[:8]}"
     if not service.store.try_lock(LOCK, token, LOCK_TTL):

@@ -36,7 +36,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     c1, c2 = st.columns(2)
     top_k = c1.slider(t("top_k", lang), 1, 30, 10, key="b_k")
     method = c2.selectbox(t("method", lang), list(METHODS), key="b_method",
-                          index=list(METHODS).index(service.settings.method),
+                          index=list(METHODS).index(service.batch_method()),
                           format_func=lambda m: f"{m} — {METHODS[m].description}")
     if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
         bar = st.progress(0.0)
