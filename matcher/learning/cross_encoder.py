@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-LAYERS = 2  # top transformer layers run on the joined pair (and trained)
+LAYERS = 1  # top transformer layers run on the joined pair (and trained)
 NEED_TOKENS, LISTING_TOKENS = 128, 64
 DEPTH = 30  # hybrid candidates re-ordered
-BETA = 0.5  # weight of the cross-encoder's z-score beside the hybrid's
+BETA = 0.25  # weight of its z-score beside the hybrid's (bdci-dev CV: 0.25 +0.008, 0.5 −0.001, 1 −0.009)
 EPOCHS = 3
-GROUP = 48  # candidates of one need per training step (all its relevant ones kept)
+GROUP = 32  # candidates of one need per training step (all its relevant ones kept)
 LR_LAYERS, LR_HEAD, LR_GATES = 5e-5, 1e-3, 1e-2
 CACHE = 4096  # bottom states kept per process (texts)
 FILE = "cross-encoder.safetensors"
@@ -74,6 +74,7 @@ class CrossEncoder:
         self.meta = dict(meta or {})
         self.layers.eval()
         self.cache = cache
+        self.beta = float(self.meta.get("beta", BETA))  # weight beside the hybrid when re-ranking
         self._states: OrderedDict[tuple[bool, str], Any] = OrderedDict()
 
     # -- parameters -------------------------------------------------------------------------
@@ -130,22 +131,31 @@ class CrossEncoder:
         from transformers.masking_utils import create_bidirectional_mask
 
         torch = self._torch
-        n = len(need)
-        seqs = [torch.cat([need, x]) for x in listings]
-        width = max(len(x) for x in seqs)
-        h = torch.zeros(len(seqs), width, need.shape[-1])
-        mask = torch.zeros(len(seqs), width, dtype=torch.long)
-        for row, x in enumerate(seqs):
-            h[row, :len(x)] = x
-            mask[row, :len(x)] = 1
-        across = create_bidirectional_mask(config=self.base.model.config, inputs_embeds=h, attention_mask=mask)
+        n, dim = need.shape
+        k = len(listings)
+        width = n + max(len(x) for x in listings)
+        h = torch.zeros(k, width, dim)
+        mask = torch.zeros(k, width, dtype=torch.long)
+        h[:, :n] = need
+        mask[:, :n] = 1
+        for row, x in enumerate(listings):
+            h[row, n:n + len(x)] = x
+            mask[row, n:n + len(x)] = 1
+        config = self.base.model.config
+        across = create_bidirectional_mask(config=config, inputs_embeds=h, attention_mask=mask)
         seg = torch.zeros_like(mask)
         seg[:, n:] = 1
         alive = mask > 0
         allowed = (seg[:, :, None] == seg[:, None, :]) & alive[:, :, None] & alive[:, None, :]
         within = torch.zeros(allowed.shape, dtype=h.dtype).masked_fill(~allowed, torch.finfo(h.dtype).min)[:, None]
-        for gate, layer in zip(self.gates, self.layers):
-            local = _hidden(layer(h, within))
+        for j, (gate, layer) in enumerate(zip(self.gates, self.layers)):
+            if j == 0:  # within-text attention of the first joined layer: once for the need, once per listing
+                own = _hidden(layer(need[None], None))
+                theirs = _hidden(layer(h[:, n:], create_bidirectional_mask(config=config, inputs_embeds=h[:, n:],
+                                                                           attention_mask=mask[:, n:])))
+                local = torch.cat([own.expand(k, n, dim), theirs], dim=1)
+            else:
+                local = _hidden(layer(h, within))
             h = local + gate * (_hidden(layer(h, across)) - local)
         m = mask.unsqueeze(-1).to(h.dtype)
         qm, dm = m.clone(), m.clone()
@@ -189,7 +199,7 @@ class CrossEncoder:
         from matcher.retrieval.index import atomic_write
 
         self.meta = {"name": self.name(), "base": self.base.name, "layers": LAYERS, "need_tokens": NEED_TOKENS,
-                     "listing_tokens": LISTING_TOKENS, "depth": DEPTH, "beta": BETA,
+                     "listing_tokens": LISTING_TOKENS, "depth": DEPTH, "beta": self.beta,
                      "trained_on": self.meta.get("trained_on")}
         tensors = {k: v.detach().contiguous() for k, v in self.state().items()}
         path = Path(folder) / FILE
@@ -265,7 +275,8 @@ def train(model: CrossEncoder, groups: Sequence[Group], epochs: int = EPOCHS, se
         model.layers.eval()
         for p in (p for ps in params.values() for p in ps):
             p.requires_grad = False
-    return {"cpu_s": round(time.process_time() - started, 1), "loss": round(loss, 4), "needs": len(usable)}
+    return {"cpu_s": round(time.process_time() - started, 1), "loss": round(loss, 4), "needs": len(usable),
+            "gates": [round(float(g), 4) for g in model.gates.detach()], "scale": round(float(model.scale), 3)}
 
 
 def _pick(grades: Sequence[float], rng: np.random.Generator) -> list[int]:
@@ -277,8 +288,9 @@ def _pick(grades: Sequence[float], rng: np.random.Generator) -> list[int]:
 
 
 def rerank(scored: list[Any], need_texts: Sequence[str], listing_texts: Sequence[str], model: CrossEncoder,
-           depth: int = DEPTH, beta: float = BETA) -> list[Any]:
-    """Re-order the first `depth` ranked items (`ranking.Scored`) by z(score) + beta · z(cross-encoder score);
+           depth: int = DEPTH, beta: float | None = None) -> list[Any]:
+    """Re-order the first `depth` ranked items (`ranking.Scored`) by z(score) + beta · z(cross-encoder score)
+    (beta: the model's own unless given);
     they keep the hybrid's score values, handed out in the new order; the cross-encoder's own score joins their
     components ("cross"). Texts are given per item, the need's and the listing's of each pair."""
     head = scored[:depth]
@@ -286,7 +298,7 @@ def rerank(scored: list[Any], need_texts: Sequence[str], listing_texts: Sequence
         return scored
     cross = model.score(list(need_texts[:len(head)]), list(listing_texts[:len(head)]))
     base = np.asarray([s.score for s in head], dtype=np.float64)
-    combined = _z(base) + beta * _z(cross.astype(np.float64))
+    combined = _z(base) + (model.beta if beta is None else beta) * _z(cross.astype(np.float64))
     order = np.argsort(-combined, kind="stable")
     values = sorted(base.tolist(), reverse=True)
     out = []

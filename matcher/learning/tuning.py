@@ -252,11 +252,13 @@ def cross_encoder_groups(bench: Benchmark, prepared: Prepared, method: Method, i
 
 
 def cross_validate_cross_encoder(bench: Benchmark, prepared: Prepared, settings: Any, folds: int = 5,
-                                 sizes: Sequence[int | None] = (None,), say: Any = None) -> tuple[dict[str, Any], Any]:
+                                 sizes: Sequence[int | None] = (None,), betas: Sequence[float] = (),
+                                 say: Any = None) -> tuple[dict[str, Any], Any]:
     """Grouped k-fold figures of the default method with its top candidates re-ranked by a cross-encoder trained
-    on the other folds (each fold from the same untrained model), next to the method alone on the same folds;
-    returns (report, the cross-encoder, untrained). The bottom layers' states are computed once for all folds."""
-    from matcher.learning.cross_encoder import CrossEncoder, train
+    on the other folds (each fold from the same untrained model), next to the method alone on the same folds —
+    also with other weights `betas` beside the hybrid (rows "<size> beta=<b>"); returns (report, the
+    cross-encoder, untrained). The bottom layers' states are computed once for all folds."""
+    from matcher.learning.cross_encoder import BETA, CrossEncoder, train
     from matcher.retrieval.ranking import get_method
 
     say = say or (lambda _m: None)
@@ -266,8 +268,10 @@ def cross_validate_cross_encoder(bench: Benchmark, prepared: Prepared, settings:
     split = folds_of(bench, folds)
     without = _pooled([run_method(_subset(bench, test), adapted(prepared, None, test), method) for test in split])
     curves: dict[str, dict[str, float]] = {}
+    weights = [BETA, *(b for b in betas if b != BETA)]
     for size in sizes:
-        runs, cpu, needs = [], 0.0, []
+        runs: dict[float, list[dict[str, float]]] = {b: [] for b in weights}
+        cpu, needs = 0.0, []
         for k, test in enumerate(split):
             train_idx = [i for j, fold in enumerate(split) if j != k for i in fold]
             if size is not None:
@@ -276,11 +280,16 @@ def cross_validate_cross_encoder(bench: Benchmark, prepared: Prepared, settings:
             cpu += stats["cpu_s"]
             needs.append(stats["needs"])
             say(f"cross-encoder, {'all' if size is None else size} needs, fold {k + 1}/{folds}: {stats['needs']} "
-                f"needs, {stats['cpu_s']} s CPU")
-            runs.append(run_method(_subset(bench, test), adapted(prepared, None, test), method, cross=model))
+                f"needs, {stats['cpu_s']} s CPU (gates {stats['gates']}, scale {stats['scale']})")
+            for b in weights:
+                model.beta = b
+                runs[b].append(run_method(_subset(bench, test), adapted(prepared, None, test), method, cross=model))
+            model.beta = BETA
             model.load_state(stock)
-        curves["all" if size is None else str(size)] = {
-            **_pooled(runs), "train_needs": round(float(np.mean(needs)), 1), "fit_cpu_s": round(cpu / folds, 1)}
+        label = "all" if size is None else str(size)
+        for b in weights:
+            curves[label if b == BETA else f"{label} beta={b}"] = {
+                **_pooled(runs[b]), "train_needs": round(float(np.mean(needs)), 1), "fit_cpu_s": round(cpu / folds, 1)}
     return {"benchmark": bench.name, "folds": folds, "method": method.name, "mode": "cross-encoder",
             "without": without, "with": curves}, model
 
@@ -303,7 +312,7 @@ def tune_cross_encoder(service: Any, bench: Benchmark, folds: int = 5, force: bo
     if _verdict(report, force):
         groups = cross_encoder_groups(bench, prepared, get_method(settings.method), range(len(bench.queries)))
         stats = train(model, groups)
-        model.meta["trained_on"] = {"benchmark": bench.name, "needs": stats["needs"], **stats,
+        model.meta["trained_on"] = {"benchmark": bench.name, **stats,
                                     "cv": report["with"]["all"], "cv_without": report["without"]}
         report.update(path=str(service.install_model(model)), model=model.meta["name"], fit_cpu_s=stats["cpu_s"])
         say(f"{model.meta['name']} installed: method hybrid-ce uses it, and batch runs by default")
