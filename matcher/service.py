@@ -76,10 +76,15 @@ class MatchService:
         return self._encoder
 
     def batch_method(self) -> str:
-        """The method of a batch run nobody chose one for: the cross-encoder's when one is installed here."""
+        """The method of a batch run nobody chose one for: the cross-encoder's when one is installed here and can
+        run (loads it; one that cannot is logged and the default method serves)."""
         if self.settings.batch_method:
             return self.settings.batch_method
-        return "hybrid-ce" if self.models.cross_encoder_installed else self.settings.method
+        if self.models.cross_encoder_installed:
+            if self.models.cross_encoder is not None:
+                return "hybrid-ce"
+            log.warning("batch runs use %s: %s", self.settings.method, self.models.cross_encoder_error)
+        return self.settings.method
 
     def _new_catalogue(self) -> LiveCatalogue:
         return LiveCatalogue(self.store, self.encoder, self.settings, self.owner, self.models.forget)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     batch_method: str | None = Field(None, description=(
         "Method of batch runs (`techmatch batch`, the workbench's batch) when none is asked for: unset = "
         "hybrid-ce when `techmatch tune --mode cross-encoder` installed a cross-encoder in this data folder, else "
-        "`method`. Online matches use `method` (set it to hybrid-ce to re-rank them too: ~0.3 s more per query on "
-        "2 cores)."))
+        "`method`. Online matches, alerts and assignment rounds use `method` (hybrid-ce there costs 0.2–0.4 s per "
+        "query on 2 cores and fails every default match while no cross-encoder is installed)."))
     follow_interval: float = Field(0.5, gt=0, le=10, description=(
         "Seconds between two reads of the store's change log by a running service (writes of other processes "
         "are also applied before every ranking read)."))
@@ -95,9 +95,11 @@ class Settings(BaseSettings):
 
     @field_validator("method", "batch_method")
     @classmethod
-    def _known_method(cls, value: str | None) -> str | None:
+    def _known_method(cls, value: str | None, info: ValidationInfo) -> str | None:
         from matcher.retrieval.ranking import METHODS  # ranking pulls in FAISS: import it only when a method is checked
 
+        if value == "" and info.field_name == "batch_method":
+            return None  # an empty TECHMATCH_BATCH_METHOD is unset
         if value is not None and value not in METHODS:
             raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHODS)}")
         return value

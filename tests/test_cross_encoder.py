@@ -12,7 +12,8 @@ pytest.importorskip("transformers")
 
 from embeddings.e5_float import FloatE5Encoder
 from matcher.learning import cross_encoder
-from matcher.learning.cross_encoder import CrossEncoder, Group
+from matcher.learning.cross_encoder import CrossEncoder, Group, Unusable
+from matcher.learning.models import Models
 
 from .conftest import make_settings
 
@@ -85,7 +86,10 @@ def test_training_learns_the_judgements_and_the_file_round_trips(base, tmp_path)
     assert np.allclose(back.score(*pairs), model.score(*pairs), atol=1e-5)
     renamed = FloatE5Encoder(base.folder)
     renamed.name = "e5-small-f32-another"
-    assert CrossEncoder.load(tmp_path, lambda: renamed) is None  # trained on another base: never applied
+    with pytest.raises(Unusable, match=r"trained on e5-small-f32-.* not on e5-small-f32-another"):
+        CrossEncoder.load(tmp_path, lambda: renamed)  # trained on another base: never applied
+    models = Models(tmp_path, lambda: "e5", lambda: renamed)
+    assert models.cross_encoder is None and "train it again" in models.cross_encoder_error
     assert path.name == cross_encoder.FILE and CrossEncoder.load(tmp_path / "nothing", lambda: base) is None
     with pytest.raises(ValueError, match="no judged need"):
         cross_encoder.train(model, [Group("x", ["y"], [0])])
@@ -103,6 +107,7 @@ def test_rerank_reorders_the_head_and_keeps_the_scale(base):
     assert [s.score for s in out] == pytest.approx([0.9, 0.8, 0.7, 0.6, 0.5])
     assert out[0].id == 1 and {s.id for s in out[:3]} == {0, 1, 2} and [s.id for s in out[3:]] == [3, 4]
     assert all("cross" in s.components for s in out[:3]) and "cross" not in out[3].components
+    assert {s.id: s.components["hybrid"] for s in out[:3]} == pytest.approx({0: 0.9, 1: 0.8, 2: 0.7})
 
 
 def test_tune_installs_a_cross_encoder_that_match_eval_batches_and_the_api_use(mini_service, tmp_path,

@@ -9,12 +9,13 @@ within each text and with attention across both: h = local + g·(across − loca
 0, so an untrained model is exactly the bi-encoder (its score is the scaled cosine of the two texts' mean-pooled
 states) and training moves it only as far as the judgements ask. The score adds a linear read-out of the joined
 first token (starting at 0). What learns: those layers, the gates, the scale and the read-out (the base model's
-weights stay as they are); saved as a delta of ~15 MB beside the index, with the base model's weights hash — it is
+weights stay as they are); saved as a delta of ~7 MB beside the index, with the base model's weights hash — it is
 never run on another base.
 
 The hybrid's order is not thrown away: the re-ordered top DEPTH are sorted by z(hybrid score) + BETA · z(cross-
-encoder score) (z over those candidates), and keep the hybrid's score values in their new order, so boosts and
-calibrated confidences read as before; below DEPTH the hybrid's order stays.
+encoder score) (z over those candidates), and take the hybrid's score values in their new order, so boosts and
+thresholds read on the same scale (each keeps its own hybrid score as "hybrid" and calibrated confidence); below
+DEPTH the hybrid's order stays.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -31,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from embeddings import EncoderUnavailable
+
 LAYERS = 1  # top transformer layers run on the joined pair (and trained)
 NEED_TOKENS, LISTING_TOKENS = 128, 64
 DEPTH = 30  # hybrid candidates re-ordered
@@ -38,7 +42,7 @@ BETA = 0.25  # weight of its z-score beside the hybrid's (bdci-dev CV: 0.25 +0.0
 EPOCHS = 3
 GROUP = 32  # candidates of one need per training step (all its relevant ones kept)
 LR_LAYERS, LR_HEAD, LR_GATES = 5e-5, 1e-3, 1e-2
-CACHE = 4096  # bottom states kept per process (texts)
+CACHE = 2048  # texts whose bottom states a process keeps (64–128 tokens × 384 floats: ≤ 0.4 GB)
 FILE = "cross-encoder.safetensors"
 
 
@@ -76,6 +80,7 @@ class CrossEncoder:
         self.cache = cache
         self.beta = float(self.meta.get("beta", BETA))  # weight beside the hybrid when re-ranking
         self._states: OrderedDict[tuple[bool, str], Any] = OrderedDict()
+        self._lock = threading.Lock()  # the API scores in several threads at once
 
     # -- parameters -------------------------------------------------------------------------
     def parameters(self) -> dict[str, list[Any]]:
@@ -106,25 +111,29 @@ class CrossEncoder:
     # -- scoring ----------------------------------------------------------------------------
     def states(self, texts: Sequence[str], is_query: bool) -> list[Any]:
         """Each text's hidden states below the joined layers (kept in a bounded per-process cache)."""
+        from embeddings.e5_float import padded
+
         torch = self._torch
-        missing = list(dict.fromkeys(t for t in texts if (is_query, t) not in self._states))
+        with self._lock:
+            found = {t: self._states[(is_query, t)] for t in texts if (is_query, t) in self._states}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         width = NEED_TOKENS if is_query else LISTING_TOKENS
         for start in range(0, len(missing), 32):
             part = missing[start:start + 32]
             ids = self.base.ids(part, is_query, width)
-            batch, mask = _padded(torch, ids, self.base.tokens.pad)
+            batch, mask = padded(torch, ids, self.base.tokens.pad)
             with torch.inference_mode():
                 hidden = self.base.model(input_ids=batch, attention_mask=mask,
                                          output_hidden_states=True).hidden_states[self.bottom]
             for row, (text, seq) in enumerate(zip(part, ids)):
-                self._states[(is_query, text)] = hidden[row, :len(seq)].clone()
-        out = []
-        for t in texts:
-            self._states.move_to_end((is_query, t))
-            out.append(self._states[(is_query, t)])
-        while len(self._states) > max(self.cache, len(texts)):
-            self._states.popitem(last=False)
-        return out
+                found[text] = hidden[row, :len(seq)].clone()
+        with self._lock:
+            for t in texts:
+                self._states[(is_query, t)] = found[t]
+                self._states.move_to_end((is_query, t))
+            while len(self._states) > self.cache:
+                self._states.popitem(last=False)
+        return [found[t] for t in texts]
 
     def forward(self, need: Any, listings: Sequence[Any]) -> Any:
         """Scores (a tensor; gradients flow when enabled) of one need's states joined with each listing's."""
@@ -143,11 +152,6 @@ class CrossEncoder:
             mask[row, n:n + len(x)] = 1
         config = self.base.model.config
         across = create_bidirectional_mask(config=config, inputs_embeds=h, attention_mask=mask)
-        seg = torch.zeros_like(mask)
-        seg[:, n:] = 1
-        alive = mask > 0
-        allowed = (seg[:, :, None] == seg[:, None, :]) & alive[:, :, None] & alive[:, None, :]
-        within = torch.zeros(allowed.shape, dtype=h.dtype).masked_fill(~allowed, torch.finfo(h.dtype).min)[:, None]
         for j, (gate, layer) in enumerate(zip(self.gates, self.layers)):
             if j == 0:  # within-text attention of the first joined layer: once for the need, once per listing
                 own = _hidden(layer(need[None], None))
@@ -155,7 +159,7 @@ class CrossEncoder:
                                                                            attention_mask=mask[:, n:])))
                 local = torch.cat([own.expand(k, n, dim), theirs], dim=1)
             else:
-                local = _hidden(layer(h, within))
+                local = _hidden(layer(h, _within(torch, mask, n, h.dtype)))
             h = local + gate * (_hidden(layer(h, across)) - local)
         m = mask.unsqueeze(-1).to(h.dtype)
         qm, dm = m.clone(), m.clone()
@@ -209,30 +213,38 @@ class CrossEncoder:
 
     @classmethod
     def load(cls, folder: Path, base: Callable[[], Any]) -> CrossEncoder | None:
-        """The installed reranker of an index folder on its base model (None: none installed, or one trained on
-        another base model, which is never applied)."""
-        from safetensors import safe_open
-
+        """The installed reranker of an index folder on its base model (None: none installed). One that cannot
+        run here — torch missing, trained on another base model or shape — is an `Unusable` error saying why."""
         path = Path(folder) / FILE
         if not path.exists():
             return None
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads(fh.metadata()["manifest"])
-            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iterator
-        encoder = base()
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as fh:
+                meta = json.loads(fh.metadata()["manifest"])
+                state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iterator
+            encoder = base()
+        except (ImportError, EncoderUnavailable) as exc:
+            raise Unusable(f"the cross-encoder in {path.parent} needs torch and the float e5 ({exc})") from exc
         if meta.get("base") != encoder.name or meta.get("layers") != LAYERS:
-            return None
+            raise Unusable(f"the cross-encoder in {path.parent} was trained on {meta.get('base')} with "
+                           f"{meta.get('layers')} joined layer(s), not on {encoder.name} with {LAYERS}: train it "
+                           "again (`techmatch tune --mode cross-encoder`)")
         return cls(encoder, state, meta)
 
 
-def _padded(torch: Any, ids: list[list[int]], pad: int) -> tuple[Any, Any]:
-    width = max(map(len, ids))
-    batch = torch.full((len(ids), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        batch[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
-    return batch, mask
+class Unusable(Exception):
+    """An installed cross-encoder that cannot run in this process (the reason is the message)."""
+
+
+def _within(torch: Any, mask: Any, n: int, dtype: Any) -> Any:
+    """An additive attention mask keeping each token's attention within its own text (need: the first n)."""
+    seg = torch.zeros_like(mask)
+    seg[:, n:] = 1
+    alive = mask > 0
+    allowed = (seg[:, :, None] == seg[:, None, :]) & alive[:, :, None] & alive[:, None, :]
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
 
 def _hidden(out: Any) -> Any:
@@ -304,7 +316,7 @@ def rerank(scored: list[Any], need_texts: Sequence[str], listing_texts: Sequence
     out = []
     for value, i in zip(values, order):
         s = head[int(i)]
-        s.components = {**s.components, "fused": s.score, "cross": round(float(cross[i]), 4)}
+        s.components = {**s.components, "hybrid": s.score, "cross": round(float(cross[i]), 4)}
         s.score = float(value)
         out.append(s)
     return out + scored[depth:]

@@ -24,7 +24,7 @@ from embeddings import CachedEncoder, Encoder, EncoderUnavailable
 from matcher.errors import Invalid
 from matcher.learning import calibration, cross_encoder
 from matcher.learning.adapter import Adapter
-from matcher.learning.cross_encoder import CrossEncoder
+from matcher.learning.cross_encoder import CrossEncoder, Unusable
 from matcher.learning.learn import Reranker, rerank
 from matcher.retrieval.index import VectorIndex
 from matcher.retrieval.lexical import LexicalIndex
@@ -263,16 +263,6 @@ def calibration_pairs(bench: Benchmark, prepared: Prepared, method: Method | str
     return np.vstack(xs), np.asarray(ys), np.asarray(groups)
 
 
-def installed_cross_encoder(settings: Settings) -> CrossEncoder | None:
-    """The cross-encoder `tune` installed in this data folder, on its base model (None: none, or torch missing)."""
-    if not (settings.index_dir / cross_encoder.FILE).exists():
-        return None
-    try:
-        return CrossEncoder.load(settings.index_dir, settings.make_float_model)
-    except (ImportError, EncoderUnavailable):
-        return None
-
-
 def cached_encoder(name: str, settings: Settings) -> Encoder:
     """The encoder called `name`, behind the data folder's embedding cache (benchmarks re-run cheaply)."""
     return CachedEncoder(settings.make_encoder(name), settings.cache_path)
@@ -327,11 +317,16 @@ def evaluate(bench: Benchmark, settings: Settings, methods: Sequence[str] | None
                         say("skipping method learned: no model trained on brokers' decisions in the data folder")
                     continue
             if name == "hybrid-ce":
-                cross = installed_cross_encoder(settings) if enc_name == settings.encoder else None
+                if enc_name != settings.encoder:
+                    continue
+                try:
+                    cross = CrossEncoder.load(settings.index_dir, settings.make_float_model)
+                except Unusable as exc:
+                    say(f"skipping method hybrid-ce: {exc}")
+                    continue
                 if cross is None:
-                    if enc_name == settings.encoder:
-                        say("skipping method hybrid-ce: no cross-encoder in the data folder (`techmatch tune "
-                            "--mode cross-encoder`)")
+                    say("skipping method hybrid-ce: no cross-encoder in the data folder (`techmatch tune --mode "
+                        "cross-encoder`)")
                     continue
             dense_only = set(method.weights) == {"dense"}
             if enc_name != settings.encoder and not dense_only:

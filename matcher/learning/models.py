@@ -25,6 +25,7 @@ class Models:
         self._reranker: learn.Reranker | bool | None = None
         self._adapter: Adapter | bool | None = None
         self._cross: Any = None
+        self.cross_encoder_error: str | None = None  # why an installed cross-encoder cannot run here
         self._lock = threading.Lock()
 
     @property
@@ -67,11 +68,14 @@ class Models:
         if self._cross is None:
             with self._lock:
                 if self._cross is None:
-                    from matcher.learning.cross_encoder import CrossEncoder
+                    from matcher.learning.cross_encoder import CrossEncoder, Unusable
 
-                    found = None
+                    found, self.cross_encoder_error = None, None
                     if self._float_model is not None and self.cross_encoder_installed:
-                        found = CrossEncoder.load(self.folder, self._float_model)
+                        try:
+                            found = CrossEncoder.load(self.folder, self._float_model)
+                        except Unusable as exc:
+                            self.cross_encoder_error = str(exc)
                     self._cross = found or False
         return self._cross or None
 

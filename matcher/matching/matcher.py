@@ -16,7 +16,7 @@ from typing import Any
 
 from embeddings import Encoder
 from matcher.catalogue import LiveCatalogue
-from matcher.errors import Invalid
+from matcher.errors import Invalid, Unavailable
 from matcher.ingest.vocab import Vocab
 from matcher.learning import calibration, cross_encoder, learn
 from matcher.learning.models import Models
@@ -124,6 +124,8 @@ class Matcher:
         cross = None
         if method_obj.name == "hybrid-ce":
             cross = self.models.cross_encoder
+            if cross is None and self.models.cross_encoder_error:
+                raise Unavailable(f"method 'hybrid-ce' cannot run: {self.models.cross_encoder_error}")
             if cross is None:
                 raise Invalid("method 'hybrid-ce' needs a cross-encoder: run `techmatch tune --mode cross-encoder` "
                               "(with torch installed)")
