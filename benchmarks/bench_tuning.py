@@ -3,7 +3,10 @@ the same grouped cross-validation `techmatch tune` runs (fitted on the other fol
 code of `match`), with a learning curve (figures against the number of judged needs fitted on). Reads bdci-dev
 from ../shared at run time; skipped when absent.
 
-    python -m benchmarks.bench_tuning [--modes top-layers lora full] [--sizes 25 50 all] [--folds 5]
+    python -m benchmarks.bench_tuning [--modes top-layers lora full] [--sizes 25 50 all] [--folds 5] [--int8]
+
+`--int8` also measures each fold's model exported to ONNX with 8-bit weights (ONNX Runtime's dynamic quantisation),
+untuned and tuned: does a tuned gain survive 8-bit weights?
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["all"], help="judged needs fitted on per fold, or all")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-negatives", action="store_true", help="in-batch negatives only (no judged ones)")
+    parser.add_argument("--int8", action="store_true", help="also each model's export with 8-bit weights")
     parser.add_argument("--json", type=Path, help="also write every report to this file")
     args = parser.parse_args()
     bench = shared_benchmark(args.benchmark)
@@ -43,8 +47,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         for mode in args.modes:
+            variants = {"8-bit ONNX": lambda enc: _int8(enc, Path(tmp) / "variant")} if args.int8 else None
             report, _ = cross_validate_finetune(bench, settings, args.folds, mode=mode, sizes=sizes,
-                                                negatives=not args.no_negatives,
+                                                negatives=not args.no_negatives, variants=variants,
                                                 say=lambda m: print("  " + m, file=sys.stderr, flush=True))
             reports.append(report)
             base = report["without"]
@@ -56,8 +61,26 @@ def main() -> None:
                 per_hour = gain / (figures["fit_cpu_s"] / 3600) if figures["fit_cpu_s"] else float("nan")
                 print(f"{mode:24s}{figures['train_needs']:7.0f}" + "".join(f"{figures[k]:12.3f}" for k, _ in HEADS)
                       + f"{gain:+8.4f}{figures['fit_cpu_s']:11.1f}{per_hour:+11.2f}", flush=True)
+            for name, variant in report.get("variants", {}).items():
+                vbase = variant["without"]
+                print(f"{'none, ' + name:24s}{'':>7s}" + "".join(f"{vbase[k]:12.3f}" for k, _ in HEADS))
+                for figures in variant["with"].values():
+                    gain = headline(figures) - headline(vbase)
+                    print(f"{mode + ', ' + name:24s}{figures['train_needs']:7.0f}"
+                          + "".join(f"{figures[k]:12.3f}" for k, _ in HEADS) + f"{gain:+8.4f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(reports, ensure_ascii=False, indent=2), "utf-8")
+
+
+def _int8(encoder, folder: Path):
+    """The float encoder's current weights saved, exported to ONNX and quantised to 8-bit weights."""
+    from benchmarks.bench_runtimes import int8_encoder
+    from embeddings.e5_onnx import export
+    from matcher.learning import finetune
+
+    finetune.save(encoder, folder / "float", {})
+    export(folder / "float")
+    return int8_encoder(folder / "float", folder / "int8")
 
 
 if __name__ == "__main__":

@@ -144,11 +144,13 @@ def _verdict(report: dict[str, Any], force: bool) -> bool:
 
 
 def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, mode: str = "top-layers",
-                            sizes: Sequence[int | None] = (None,), negatives: bool = True, say: Any = None
-                            ) -> tuple[dict[str, Any], Any]:
+                            sizes: Sequence[int | None] = (None,), negatives: bool = True, say: Any = None,
+                            variants: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
     """Grouped k-fold figures of the default method with the float model fine-tuned (as `mode` says) on the other
     folds — on all their needs, or on `sizes` of them for a learning curve — next to the untuned float model on
-    the same folds; returns (report, the float encoder, untuned)."""
+    the same folds; returns (report, the float encoder, untuned). `variants` maps a name to a function making
+    another encoder of the (untuned, then each fold's tuned) float model — e.g. its 8-bit export — measured the
+    same way (report["variants"][name])."""
     from embeddings.e5_float import FloatE5Encoder, convert
     from matcher.learning import finetune
     from matcher.learning.evaluation import corpus_lexical, prepare
@@ -165,10 +167,20 @@ def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, mod
     say(f"untuned float model: encoding {len(bench.corpus)} listings")
     base = prepare(bench, encoder, lexical)
     without = _pooled([run_method(_subset(bench, test), adapted(base, None, test), method) for test in split])
+
+    def measured(enc: Any, test: Sequence[int]) -> dict[str, float]:
+        return run_method(_subset(bench, test), adapted(prepare(bench, enc, lexical), None, test), method)
+
+    variants = variants or {}
+    other: dict[str, dict[str, Any]] = {}
+    for name, make in variants.items():
+        made = make(encoder)
+        other[name] = {"without": _pooled([measured(made, test) for test in split]), "with": {}}
     saved = finetune.snapshot(encoder)
     curves: dict[str, dict[str, float]] = {}
     for size in sizes:
         runs, cpu, needs = [], 0.0, []
+        variant_runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
         for k, test in enumerate(split):
             train = [i for j, fold in enumerate(split) if j != k for i in fold]
             if size is not None:
@@ -179,13 +191,19 @@ def cross_validate_finetune(bench: Benchmark, settings: Any, folds: int = 5, mod
             needs.append(len({p[2] for p in pairs}))
             say(f"{mode}, {'all' if size is None else size} needs, fold {k + 1}/{folds}: {stats['pairs']} pairs, "
                 f"{stats['cpu_s']} s CPU; re-encoding the listings")
-            runs.append(run_method(_subset(bench, test), adapted(prepare(bench, encoder, lexical), None, test),
-                                   method))
+            runs.append(measured(encoder, test))
+            for name, make in variants.items():
+                variant_runs[name].append(measured(make(encoder), test))
             finetune.restore(encoder, saved)
-        curves["all" if size is None else str(size)] = {
-            **_pooled(runs), "train_needs": round(float(np.mean(needs)), 1), "fit_cpu_s": round(cpu / folds, 1)}
+        label = "all" if size is None else str(size)
+        curves[label] = {**_pooled(runs), "train_needs": round(float(np.mean(needs)), 1),
+                         "fit_cpu_s": round(cpu / folds, 1)}
+        for name in variants:
+            other[name]["with"][label] = {**_pooled(variant_runs[name]), "train_needs": curves[label]["train_needs"]}
     report = {"benchmark": bench.name, "folds": folds, "method": method.name, "mode": mode, "negatives": negatives,
               "without": without, "with": curves}
+    if other:
+        report["variants"] = other
     if mode == "top-layers":
         report["layers"] = finetune.LAYERS
     return report, encoder
