@@ -89,23 +89,18 @@ def main() -> None:
 
 
 def int8_encoder(folder: Path, into: Path) -> Any:
-    """The folder's export with its weights quantised to 8 bits (a copy in `into`; the manifest records its hash)."""
+    """The folder's export with its weights quantised to 8 bits (in a copy of the folder, `into`)."""
     import shutil
 
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from embeddings.e5_onnx import ONNX_FILE, OnnxE5Encoder, _sha256
+    from embeddings.e5_onnx import ONNX_FILE, OnnxE5Encoder, quantize
 
     into.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "manifest.json"):
+    for name in ("config.json", "tokenizer.json", "manifest.json", ONNX_FILE):
         shutil.copy(folder / name, into / name)
-    quantize_dynamic(str(folder / ONNX_FILE), str(into / ONNX_FILE), weight_type=QuantType.QInt8)
-    manifest = json.loads((into / "manifest.json").read_text("utf-8"))
-    manifest["onnx"]["sha256"] = _sha256(into / ONNX_FILE)
-    (into / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-    print(f"8-bit export: {(into / ONNX_FILE).stat().st_size / 2**20:.0f} MB "
+    small = quantize(into)
+    print(f"8-bit export: {small.stat().st_size / 2**20:.0f} MB "
           f"(float {(folder / ONNX_FILE).stat().st_size / 2**20:.0f} MB)")
-    return OnnxE5Encoder(into)
+    return OnnxE5Encoder(into, int8=True)
 
 
 def bdci(encoders: list[tuple[str, Any]]) -> None:

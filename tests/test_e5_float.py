@@ -129,6 +129,17 @@ def test_onnx_runtime_serves_the_same_model_under_the_same_name(float_model, tmp
         a = normalize(getattr(onnx, method)(texts))
         b = normalize(getattr(torch_model, method)(texts))
         assert (a * b).sum(axis=1).min() >= 0.9999
+    run = CliRunner().invoke(app, ["model", "export", "--dir", str(folder), "--int8"])
+    assert run.exit_code == 0 and "onnx-int8" in run.output, run.output
+    small = get_encoder("e5-float", model_dir=folder, runtime="onnx-int8")
+    assert isinstance(small, OnnxE5Encoder) and small.name == torch_model.name + "-int8"  # never the float's cache
+    assert available(folder, int8=True) and (folder / "model-int8.onnx").stat().st_size < \
+        (folder / "model.onnx").stat().st_size / 3
+    for method in ("encode_queries", "encode_documents"):
+        a = normalize(getattr(small, method)(texts))
+        b = normalize(getattr(torch_model, method)(texts))
+        assert (a * b).sum(axis=1).min() >= 0.95
     with open(folder / "model.onnx", "ab") as fh:  # a changed (or half-written) export
         fh.write(b"\0")
     assert not available(folder) and isinstance(get_encoder("e5-float", model_dir=folder), FloatE5Encoder)
+    assert not available(folder, int8=True)  # made from an export that is no longer the current one
