@@ -12,7 +12,7 @@ need's pairs fall in one fold), fit on the others and rank the held-out fold thr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,18 +23,24 @@ from matcher.learning.evaluation import METRIC_KEYS, Benchmark, Prepared, run_me
 from matcher.retrieval.ranking import Method, Query
 
 
-def benchmark_examples(bench: Benchmark, prepared: Prepared, indices: Sequence[int]) -> list[Example]:
-    """Training examples of these queries (by position): relevant documents weighted by grade, the judged others
-    as negatives; queries without a relevant document are left out."""
+def judged(bench: Benchmark, indices: Sequence[int]) -> Iterator[tuple[int, dict[str, Any], dict[int, int]]]:
+    """(position, query, {corpus position: grade}) of these queries that have a relevant judgement (excluded
+    documents left out): what every kind of tuning learns from."""
     index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
-    dense = prepared.side.dense
-    out = []
     for i in indices:
         q = bench.queries[i]
         rels = {index_of[d]: g for d, g in bench.qrels.get(q["id"], {}).items()
                 if d in index_of and d not in q["exclude"]}
-        if not any(g >= bench.relevant for g in rels.values()):
-            continue
+        if any(g >= bench.relevant for g in rels.values()):
+            yield i, q, rels
+
+
+def benchmark_examples(bench: Benchmark, prepared: Prepared, indices: Sequence[int]) -> list[Example]:
+    """Training examples of these queries (by position): relevant documents weighted by grade, the judged others
+    as negatives; queries without a relevant document are left out."""
+    dense = prepared.side.dense
+    out = []
+    for i, _q, rels in judged(bench, indices):
         pos = [(d, g) for d, g in rels.items() if g > 0]  # partly relevant counts, with its smaller gain
         neg = [d for d, g in rels.items() if g <= 0]
         out.append(Example(np.atleast_2d(prepared.queries[i].vectors), dense.vectors([d for d, _ in pos]),
@@ -247,20 +253,14 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-
 
 def cross_encoder_groups(bench: Benchmark, prepared: Prepared, method: Method, indices: Sequence[int]) -> list[Any]:
     """The cross-encoder's training lists of these needs: every judged listing with its grade, and the hybrid's
-    top DEPTH that nobody judged as not relevant (what it will re-rank, as full-corpus evaluation counts them);
+    top DEPTH that nobody judged, as not relevant (what it will re-rank; full-corpus evaluation counts them so);
     needs without a relevant listing are left out."""
     from matcher.learning.cross_encoder import DEPTH, Group
     from matcher.retrieval.documents import document_text
     from matcher.retrieval.ranking import shortlist
 
-    index_of = {d["id"]: i for i, d in enumerate(bench.corpus)}
     out = []
-    for i in indices:
-        q = bench.queries[i]
-        rels = {index_of[d]: g for d, g in bench.qrels.get(q["id"], {}).items()
-                if d in index_of and d not in q["exclude"]}
-        if not any(g >= bench.relevant for g in rels.values()):
-            continue
+    for i, q, rels in judged(bench, indices):
         top = [s.id for s in shortlist(prepared.side, prepared.queries[i], method, DEPTH)
                if bench.corpus[s.id]["id"] not in q["exclude"]][:DEPTH]
         ids = list(rels) + [d for d in top if d not in rels]
