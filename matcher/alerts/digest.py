@@ -8,6 +8,7 @@ from matcher.access import Principal
 from matcher.alerts.payload import current_payload
 from matcher.alerts.subscriptions import list_for
 from matcher.localtime import beijing
+from matcher.store import one_of
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -24,12 +25,11 @@ def digest(service: MatchService, who: Principal, limit: int = 500) -> list[tupl
     subs = {s["id"]: s for s in list_for(service, who)}
     if not subs:
         return []
-    marks = ",".join("?" * len(subs))
-    rows = service.store.rows("alerts", f"subscription_id in ({marks})", list(subs), order="id desc", limit=limit)
-    sent = {d["alert_id"]: d["status"] for d in service.store.rows(
-        "deliveries", f"subscription_id in ({marks})", list(subs))}
+    store = service.store
+    rows = store.rows("alerts", *one_of("subscription_id", list(subs)), order="id desc", limit=limit)
+    sent = {d["alert_id"]: d["status"] for d in store.rows("deliveries", *one_of("subscription_id", list(subs)))}
     days: dict[str, list[dict[str, Any]]] = {}
-    owners = {r["id"]: r for r in service.store.rows("subscriptions", f"id in ({marks})", list(subs))}
+    owners = {r["id"]: r for r in store.rows("subscriptions", *one_of("id", list(subs)))}
     for row in rows:
         shown = current_payload(service, row, owners[row["subscription_id"]])
         days.setdefault(day_of(row["created_at"]), []).append(

@@ -10,6 +10,8 @@ import datetime as dt
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from matcher.store import AVAILABLE, one_of
+
 if TYPE_CHECKING:
     from matcher.service import MatchService
 
@@ -28,7 +30,7 @@ def _days(a: str, b: str) -> float:
 def figures(service: MatchService) -> dict[str, Any]:
     """Totals, breakdowns by district / cluster / month, time to first confirmed match, and the last batch."""
     totals = {k: v or 0 for k, v in service.store.need_figures(None)[0].items()}
-    totals["results_listed"] = service.store.count("results", "status in ('listed', 'negotiating')")
+    totals["results_listed"] = service.store.count("results", *one_of("status", AVAILABLE["results"]))
     totals["candidates_pending"] = service.store.count("candidates", "status = 'pending'")
     by_cluster = _grouped(service, "industry")
     for row in by_cluster:

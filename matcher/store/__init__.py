@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matcher.store.base import CANDIDATE_SORTS, POSTGRES, SQLITE, Dialect, Store, listing_order, listing_where
+from matcher.store.base import (
+    CANDIDATE_SORTS,
+    POSTGRES,
+    SQLITE,
+    Dialect,
+    Store,
+    listing_order,
+    listing_where,
+    one_of,
+)
 from matcher.store.schema import AVAILABLE, JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
 from matcher.store.sqlite import SQLiteStore
 
@@ -25,4 +34,4 @@ def open_store(url: str | Path, pool_size: int = 10) -> Store:
 
 
 __all__ = ["AVAILABLE", "CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE",
-           "TABLES", "Dialect", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "open_store"]
+           "TABLES", "Dialect", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "one_of", "open_store"]

@@ -661,6 +661,13 @@ _ESC = "escape '\\'"  # LIKE patterns escape % _ and \ with a backslash, on both
 HIDDEN_SORT_COLUMNS = ("budget", "reward", "deadline")  # confidential needs' fields an outsider may not order by
 
 
+def one_of(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """A where-clause (and its parameters) keeping rows whose column holds one of the values (none: no row)."""
+    if not values:
+        return "1 = 0", []
+    return f'"{column}" in ({",".join("?" * len(values))})', list(values)
+
+
 def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = None, outsider: bool = False,
                   outsider_org: int | None = None, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """SQL where-clause and parameters for the hard filters of a listing query.
@@ -676,8 +683,8 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, [], "")}
     for col in ("industry", "district", "status", "confidentiality"):
         if col in filters:
-            values = filters[col] if isinstance(filters[col], list | tuple) else [filters[col]]
-            clauses.append(f'"{col}" in ({",".join("?" * len(values))})')
+            clause, values = one_of(col, filters[col] if isinstance(filters[col], list | tuple) else [filters[col]])
+            clauses.append(clause)
             params.extend(values)
     if "org_id" in filters:
         clauses.append("org_id = ?")
