@@ -7,7 +7,6 @@ next to the in-process match time measured in the same run (synthetic catalogue:
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,14 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import machine, percentiles
+from benchmarks.common import free_port, machine, percentiles, wait_healthy
 from benchmarks.synthetic import build_catalogue
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -52,18 +45,12 @@ def main() -> None:
             service.match_need(needs[i % len(needs)], top_k=10)
             local.append(time.perf_counter() - t0)
         lp50, lp99 = percentiles(local)
-        port = _port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "serve", "--port", str(port),
                                  "--data-dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(240):
-                try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
+            wait_healthy(f"{base}/health", 240, 0.5)
             print(f"machine: {machine()}; {args.results} results, {len(needs)} needs; uvicorn, 1 worker")
             print(f"{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>9}{'p50 vs in-process':>20}")
             print(f"{'in-proc':>8}{lp50:>10.1f}{lp99:>10.1f}{1 / (sum(local) / len(local)):>9.1f}{1.0:>20.2f}")

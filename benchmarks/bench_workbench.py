@@ -12,43 +12,30 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import machine
+from benchmarks.common import free_port, machine, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def one_start(data: Path, key: str) -> tuple[float, float, float, float]:
     """(server up, form after health, form after navigation, queue after signing in) in seconds."""
-    import httpx
     from playwright.sync_api import sync_playwright
 
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "ui", "--port", str(port)], cwd=ROOT,
                             env={**os.environ, "TECHMATCH_DATA_DIR": str(data)}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        if not wait_healthy(f"{url}/_stcore/health", 2400, 0.05, timeout=1):
+            raise SystemExit("the workbench did not start within two minutes")
         healthy = time.perf_counter()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,27 @@ def machine() -> str:
     """One line about the machine: cores, CPU, Python."""
     cpu = platform.processor() or platform.machine()
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    """A free local TCP port for a server the benchmark starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, attempts: int, interval: float, timeout: float = 2.0) -> bool:
+    """Poll a health URL until it answers 200 (True) or the attempts run out (False)."""
+    import httpx
+
+    for _ in range(attempts):
+        try:
+            if httpx.get(url, timeout=timeout).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    return False
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
