@@ -7,12 +7,29 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.convertors import Convertor, register_url_convertor
 
 from matcher.access import Principal
 from matcher.access.accounts import authenticate_key
 from matcher.service import MatchService
 
 MAX_ID = 2**53  # ids stay exact in JSON numbers (doubles) and within SQLite integers
+
+
+class IdConvertor(Convertor):
+    """Path ids: at most 16 digits (2**53 has 16), so a path holding a 5,000-digit number is simply no route (404)
+    instead of an int() Python refuses to make (a 500)."""
+
+    regex = "[0-9]{1,16}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())  # `{need_id:id}` in every route path
 Id = Annotated[int, Path(ge=0, le=MAX_ID, description="Numeric id.")]
 bearer = HTTPBearer(auto_error=False, description="An API key from `techmatch keys create`.")
 

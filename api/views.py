@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 
-from matcher.access import Principal, can_see_confidential, need_view, redact_match
+from matcher.access import Principal, need_view, redact_match
 from matcher.service import SORTABLE, MatchService
 
 from .schemas import District, Industry, Mode, NeedStatus, ResultStatus
@@ -87,12 +87,6 @@ def owned(principal: Principal, row: dict[str, Any], what: str) -> None:
     """Refuse a change to a listing the caller's organisation does not own (admins may change any)."""
     if principal.role != "admin" and row.get("org_id") != principal.org_id:
         raise HTTPException(403, f"this {what} belongs to another organisation")
-
-
-def require_visible(principal: Principal | None, need: dict[str, Any]) -> None:
-    """Refuse work on a confidential need by an outsider (matches would reveal its substance)."""
-    if not can_see_confidential(principal, need):
-        raise HTTPException(403, "this need is confidential: only its owner, brokers and admins may do this")
 
 
 def matches_out(service: MatchService, matches: list, principal: Principal | None,

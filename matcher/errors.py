@@ -41,6 +41,31 @@ class Busy(Conflict):
     code = "busy"
 
 
+class Throttled(TechmatchError):
+    """Too many failed attempts (sign-in): try again after `retry_after` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooLarge(TechmatchError):
+    """Input beyond a configured limit (rows in an import, a workbook's uncompressed size): refused before any work."""
+
+    status = 413
+    code = "too_large"
+
+
+class Cancelled(TechmatchError):
+    """Work stopped because its caller went away (an import whose client disconnected); nothing was written."""
+
+    status = 499
+    code = "cancelled"
+
+
 class Invalid(TechmatchError, ValueError):
     """A value the caller sent that techmatch cannot use (an unknown method, an empty search, a bad sort)."""
 

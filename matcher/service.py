@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import CachedEncoder, Encoder
-from matcher.access.policy import Principal, outsider_scope
+from matcher.access.policy import Principal, can_see_confidential, outsider_scope
 from matcher.catalogue import MODELS_SIDE, Follower, Keeper, LiveCatalogue, process_token
-from matcher.catalogue.live import ENCODE_CHUNK
+from matcher.catalogue.live import ENCODE_CHUNK, PROGRESS_CHUNK
 from matcher.errors import Conflict, Forbidden, Invalid, NotFound, SetupError
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn
 from matcher.ingest.vocab import Vocab, load_vocab
@@ -28,7 +28,7 @@ from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text, query_views
 from matcher.settings import Settings, get_settings
-from matcher.store import AVAILABLE, LISTING_TABLES, listing_order, listing_where, open_store
+from matcher.store import AVAILABLE, LISTING_TABLES, Outsider, listing_order, listing_where, open_store
 
 Progress = Callable[[int, int], None]
 MODELS = {"needs": NeedIn, "results": ResultIn}
@@ -234,7 +234,7 @@ class MatchService:
             engine.encode(self.settings, "document", self.encoder.missing("document", texts), progress)
         cat.encode(side, rows, progress)  # before the write lock is taken
         if side == "needs" and engine is None:
-            self._encode_views(side, rows)
+            self._encode_views(side, rows, progress)
         with self.store.transaction():  # organisations created for the listings commit (or not) with them
             ids = cat.upsert(side, [(item.ref, self._row(side, item)) for item in items], actor)
             if audit:
@@ -242,15 +242,18 @@ class MatchService:
         cat.sync()
         return ids
 
-    def _encode_views(self, side: str, rows: Sequence[dict[str, Any]]) -> None:
+    def _encode_views(self, side: str, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> None:
         """Put the query views of listings being saved into the embedding cache, so their first match only ranks.
 
         A need is matched as soon as it is posted (the firm waits for its candidates), and its full-text view is
         the costly part of a match (~120 ms of ~150 at bdci-dev's lengths): encoded here, with its passage vector,
         before the write lock is taken."""
         views = [v for r in rows for v in query_views(side, r)[0]]
-        for start in range(0, len(views), ENCODE_CHUNK):
-            self.encoder.encode_queries(views[start:start + ENCODE_CHUNK])
+        step = PROGRESS_CHUNK if progress else ENCODE_CHUNK
+        for start in range(0, len(views), step):
+            self.encoder.encode_queries(views[start:start + step])
+            if progress is not None:
+                progress(min(start + step, len(views)), len(views))
 
     def add_need(self, data: NeedIn | dict[str, Any], actor: str = "system") -> dict[str, Any]:
         """Post one need; it is searchable as soon as this returns."""
@@ -295,12 +298,15 @@ class MatchService:
         """Listings of the same side that look like copies of this one (see matching/duplicates.py), closest
         first, leaving out confidential needs `viewer` may not see."""
         row = self.get_listing(side, item_id)
+        self._readable(side, row, viewer)
         dense = self.catalogue.sides[side].dense
-        found = duplicates.find(self.store, dense, side, row, dense.vectors([item_id]), {item_id}, limit * 2)
+        found = duplicates.find(self.store, dense, side, row, dense.vectors([item_id]), {item_id}, limit * 2,
+                                self._unseen(side, viewer))
         return self._seen_duplicates(side, found, viewer)[:limit]
 
     def draft_duplicates(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]],
-                         viewer: Principal | bool | None = True) -> dict[int, dict[str, Any]]:
+                         viewer: Principal | bool | None = True, progress: Progress | None = None
+                         ) -> dict[int, dict[str, Any]]:
         """For listings about to be saved (a form, an import's rows): position → the closest listing already in
         the catalogue it copies (`id`), or the earlier position in `items` it repeats (`row`). A row whose ref
         is already listed is an update of that listing, not a copy of it."""
@@ -316,9 +322,10 @@ class MatchService:
             org_id = org["id"] if org else (new_orgs.setdefault(name, -1 - len(new_orgs)) if name else None)
             rows.append({**row, "org_id": org_id})
         cat = self.catalogue
-        vectors = cat.encode(side, rows)  # cached: saving them next costs no second encoding
+        vectors = cat.encode(side, rows, progress)  # cached: saving them next costs no second encoding
         excludes = [{known["id"]} if d.ref and (known := self.find_by_ref(side, d.ref)) else set() for d in drafts]
-        found = duplicates.find_many(self.store, cat.sides[side].dense, side, rows, vectors, excludes, limit=4)
+        found = duplicates.find_many(self.store, cat.sides[side].dense, side, rows, vectors, excludes, limit=4,
+                                     unseen=self._unseen(side, viewer))
         out: dict[int, dict[str, Any]] = {}
         for pos, hits in enumerate(found):
             seen = self._seen_duplicates(side, hits, viewer)
@@ -327,6 +334,18 @@ class MatchService:
         for pos, earlier in duplicates.among(rows, vectors).items():
             out.setdefault(pos, {"row": earlier, "title": rows[earlier]["title"]})
         return out
+
+    def _unseen(self, side: str, viewer: Principal | bool | None) -> frozenset[int]:
+        """The listings of a side the caller may not read (other organisations' confidential needs): searches made
+        for it leave them out, so they take no place among its results."""
+        outsider, org = outsider_scope(viewer)
+        if side != "needs" or not outsider:
+            return frozenset()
+        hidden = self.catalogue.sides["needs"].lexical.hidden_ids()
+        if org is None or not hidden:
+            return hidden
+        own, _ = self.list_listings("needs", {"org_id": org, "confidentiality": ["brokers"]}, limit=100_000)
+        return hidden - {r["id"] for r in own}
 
     def _seen_duplicates(self, side: str, found: Sequence[duplicates.Duplicate], viewer: Principal | bool | None
                          ) -> list[dict[str, Any]]:
@@ -409,12 +428,20 @@ class MatchService:
 
     # -- matching -------------------------------------------------------------------------
     @staticmethod
+    def _readable(side: str, row: dict[str, Any], viewer: Principal | bool | None) -> None:
+        """Refuse work on a listing the caller may not read in full (a confidential need of another organisation):
+        its matches, copies or topic would be drawn from the text it withholds. Every door (API, workbench, CLI)
+        asks here, so none can forget it."""
+        if side == "needs" and viewer is not True and not can_see_confidential(viewer or None, row):
+            raise Forbidden("this need is confidential: only its owner, brokers and admins may do this")
+
+    @staticmethod
     def _visible(target: str, filters: dict[str, Any] | None, viewer: Principal | bool | None) -> dict[str, Any]:
         """Hard filters plus what the caller may see: an outsider's needs-side ranking leaves out other
         organisations' confidential needs, so no ranking (and no rank) ever reflects text hidden from it."""
         outsider, org = outsider_scope(viewer)
         if target == "needs" and outsider:
-            return {**(filters or {}), "visible_to": org if org is not None else -1}
+            return {**(filters or {}), "visible_to": Outsider(org)}
         return dict(filters or {})
 
     def match_listing(self, side: str, item_id: int, top_k: int | None = None,
@@ -423,9 +450,10 @@ class MatchService:
         """The best counterparts of a need (results) or of a result (needs), as `viewer` may see them
         (`explain=False`: without shared terms and best sentence, for bulk work that explains only what it keeps)."""
         row = self.get_listing(side, item_id)
+        self._readable(side, row, viewer)
         return self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
                                     top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method,
-                                    explain=explain)
+                                    explain=explain, public=outsider_scope(viewer)[0])
 
     def match_need(self, need_id: int, **kw: Any) -> list[Match]:
         return self.match_listing("needs", need_id, **kw)
@@ -439,7 +467,7 @@ class MatchService:
         """Free text against one side (e.g. a firm describing its problem in a sentence), as `viewer` may see it."""
         return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
                                     top_k or self.settings.top_k, self._visible(side, filters, viewer), method,
-                                    explain=explain)
+                                    explain=explain, public=outsider_scope(viewer)[0])
 
     # -- need clarification -----------------------------------------------------------------
     def check_need(self, draft: NeedIn | dict[str, Any], viewer: Principal | bool | None = None, lang: str = "zh"
@@ -454,13 +482,10 @@ class MatchService:
                        viewer: Principal | bool | None = True, top_k: int = 5) -> dict[str, Any]:
         """A research-topic draft (行业难题 → 科研课题) from a stored need or a draft; a confidential need's topic only
         for its owner, brokers and admins (it quotes the need in full)."""
-        from matcher.access import can_see_confidential
         from matcher.clarify import research_topic
 
-        if need_id is not None and viewer is not True:
-            need = self.get_listing("needs", need_id)
-            if not can_see_confidential(viewer if viewer else None, need):
-                raise Forbidden("this need is confidential: only its owner, brokers and admins may read its topic")
+        if need_id is not None:
+            self._readable("needs", self.get_listing("needs", need_id), viewer)
         return research_topic(self, need_id=need_id, draft=draft, top_k=top_k)
 
     # -- models ---------------------------------------------------------------------------

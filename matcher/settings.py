@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (API).")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted API request body.")
     max_upload_bytes: int = Field(20_000_000, ge=1024, description="Largest accepted import file upload.")
+    import_max_rows: int = Field(100_000, ge=1, description=(
+        "Rows one import may hold (a larger file is refused with 413 before any work; import it in parts)."))
+    import_max_uncompressed_bytes: int = Field(100_000_000, ge=1024, description=(
+        "Uncompressed size an XLSX workbook may reach (a small file that unzips into gigabytes is refused)."))
+    import_max_field_chars: int = Field(50_000, ge=100, description=(
+        "Characters one cell or JSON value may hold (a longer one rejects its row)."))
+    import_max_depth: int = Field(20, ge=2, le=1000, description="Nesting an imported JSON line may have.")
     public_url: str = Field("", max_length=500, description=(
         "Base address of the public site, for links in alerts, feeds and published catalogues (e.g. "
         "https://jishu.example.cn); empty: links are relative (/needs/12)."))

@@ -115,8 +115,16 @@ def test_a_firm_hears_of_a_new_result_once_by_signed_webhook_and_feed(alerting):
     assert posted.status_code == 201, posted.text
     result_id = posted.json()["id"]
     headers, body = wait_for(lambda: hook.posts and hook.posts[0])
-    assert headers["x-techmatch-signature"] == "sha256=" + hmac.new(sub["secret"].encode(), body,
-                                                                     hashlib.sha256).hexdigest()
+    # t=<unix seconds>,v1=HMAC-SHA256(secret, "<t>." + body): recomputed here as a receiver would
+    stamp, digest = (part.split("=", 1)[1] for part in headers["x-techmatch-signature"].split(","))
+    assert abs(int(stamp) - time.time()) < 60
+    assert digest == hmac.new(sub["secret"].encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    from matcher.alerts import verify
+
+    assert verify(sub["secret"], headers["x-techmatch-signature"], body)
+    assert not verify(sub["secret"], headers["x-techmatch-signature"], body + b" ")  # another body
+    assert not verify(sub["secret"], headers["x-techmatch-signature"], body, now_ts=int(stamp) + 301)  # a replay
+    assert not verify("another secret", headers["x-techmatch-signature"], body)
     payload = json.loads(body)
     gear_need = service.find_by_ref("needs", "T-N01")
     assert payload["listing"]["id"] == result_id and payload["listing"]["title"] == GEAR_RESULT["title"]
@@ -133,6 +141,12 @@ def test_a_firm_hears_of_a_new_result_once_by_signed_webhook_and_feed(alerting):
     assert len(hook.posts) == 1
     deliveries = client.get(f"/subscriptions/{sub['id']}/deliveries", headers=firm).json()
     assert [(d["status"], d["attempts"], d["last_status"]) for d in deliveries] == [("delivered", 1, 200)]
+    # a delivered delivery is sent again only when the retry says so
+    retry = f"/subscriptions/{sub['id']}/deliveries/{deliveries[0]['id']}/retry"
+    again = client.post(retry, headers=firm)
+    assert again.status_code == 409 and "force=true" in again.json()["error"]["message"]
+    assert client.post(retry, headers=firm, params={"force": "true"}).json()["status"] == "pending"
+    wait_for(lambda: len(hook.posts) == 2)
     # the Atom feed, by its token (feed readers send no keys)
     token = sub["feed_url"].split("token=")[1]
     feed = client.get(f"/subscriptions/{sub['id']}/feed.atom", params={"token": token})
@@ -218,7 +232,7 @@ def test_subscriptions_refuse_what_cannot_work(alerting):
 
 
 def test_deliver_once_in_its_own_process(tmp_path, e5_encoder):
-    settings = make_settings(tmp_path / "data")
+    settings = make_settings(tmp_path / "data", alert_private_webhooks=True)  # the receiver listens on 127.0.0.1
     service = MatchService(settings, encoder=e5_encoder)
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
@@ -237,7 +251,7 @@ def test_deliver_once_in_its_own_process(tmp_path, e5_encoder):
     assert out.returncode == 0, out.stderr
     assert "1 alerts recorded" in out.stdout and "1 delivered" in out.stdout
     headers, body = hook.posts[0]
-    assert headers["x-techmatch-signature"] == alerts.sign(sub["secret"], body)
+    assert alerts.verify(sub["secret"], headers["x-techmatch-signature"], body)
     hook.close()
 
 
@@ -291,13 +305,66 @@ def test_a_need_made_confidential_after_its_alert_is_redacted_wherever_the_alert
     assert "280MPa" not in feed and ALLOY_NEED["description"][:12] not in feed
 
 
-def test_webhooks_to_private_addresses_are_refused_unless_allowed():
-    from matcher.alerts.delivery import blocked, post
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data",  # loopback, a cloud metadata service
+    "http://10.0.0.8/hook", "http://100.64.0.1/hook", "http://100.100.100.200/latest",  # private, carrier-grade NAT
+    "http://[::1]/hook", "http://[::ffff:127.0.0.1]/hook", "http://[fd00::1]/hook", "http://0.0.0.0/hook",
+    "http://224.0.0.1/hook", "http://240.0.0.1/hook", "http://localhost:8000/hook"])
+def test_webhooks_to_addresses_that_are_not_public_are_refused_unless_allowed(url):
+    from matcher.alerts.address import check
+    from matcher.alerts.delivery import post
 
-    assert "non-public" in blocked("http://127.0.0.1:9/hook")
-    assert "non-public" in blocked("http://169.254.169.254/latest/meta-data")  # a cloud metadata service
-    assert "non-public" in blocked("http://10.0.0.8/hook")
-    status, error = post("http://127.0.0.1:9/hook", b"{}", {}, 1.0)
+    assert "not a public address" in check(url)
+    status, error = post(url, b"{}", {}, 1.0)
     assert status is None and "TECHMATCH_ALERT_PRIVATE_WEBHOOKS" in error
+    assert check(url, private=True) is None
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
+    """DNS rebinding: a host that answers a public address, then 127.0.0.1. The attempt resolves it once, checks
+    that answer and connects to it; no second lookup can move the connection into our own network."""
+    import socket as socket_mod
+
+    from matcher.alerts import address
+    from matcher.alerts.delivery import post
+
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1"])
+    lookups, connected = [], []
+
+    def lookup(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket_mod.AF_INET, socket_mod.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    def connect(where, timeout=None):
+        connected.append(where)
+        raise OSError("no network here")
+
+    monkeypatch.setattr(address.socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(address.socket, "create_connection", connect)
+    status, error = post("https://hooks.example.com/in", b"{}", {}, 1.0)
+    assert status is None and "no network here" in error
+    assert lookups == ["hooks.example.com"] and connected == [("93.184.216.34", 443)]
+    status, error = post("https://hooks.example.com/in", b"{}", {}, 1.0)  # the next attempt: now it says 127.0.0.1
+    assert status is None and "not a public address" in error and len(connected) == 1
+
+
+def test_subscribing_a_webhook_to_a_private_address_is_refused(tmp_path, e5_encoder):
+    from matcher import alerts
+    from matcher.access import authenticate
+    from matcher.errors import Invalid
+
+    service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
+    who = authenticate(service.store, create_key(service.store, "firm", "测试齿轮有限公司")[0])
+    for url in ("http://100.64.0.1/hook", "http://127.0.0.1:8000/hook", "http://169.254.169.254/"):
+        with pytest.raises(Invalid, match="not a public address"):
+            alerts.create(service, who, "own", webhook_url=url)
+    assert alerts.create(service, who, "own", webhook_url="https://no-such-host.invalid/hook")["id"]  # checked at send
+    assert service.store.count("subscriptions") == 1
+    service.close()
+
+
+def test_webhooks_to_private_addresses_are_sent_when_allowed():
+    from matcher.alerts.delivery import post
+
     status, error = post("http://127.0.0.1:9/hook", b"{}", {}, 1.0, private=True)  # allowed: nothing listens
     assert status is None and "refused" in error.lower()

@@ -341,3 +341,43 @@ def test_pruned_search_returns_the_exhaustive_top_k(seed):
             seen, _ = lex._top_candidates(query, 10)
         pruned += len(seen) < len(exhaustive_top(lex, query, 10**6))
     assert pruned >= 20  # and it does skip documents: most queries look at fewer than all that match
+
+
+def test_public_statistics_leave_hidden_documents_out(tmp_path):
+    """Weighed `public`, every score is what an index of the public documents alone gives: hidden documents (a
+    confidential need) move no idf and no average length — through additions, replacements, removals, compaction
+    and a save and load."""
+    docs = dict(enumerate(CORPUS))
+    hidden = {1, 4, 9, 12}
+    lex = LexicalIndex()
+    lex.add(list(docs), list(docs.values()), hidden=hidden)
+
+    def check(index: LexicalIndex) -> None:
+        public = {i: t for i, t in docs.items() if i not in hidden}
+        alone = build(public)
+        ids = sorted(public)
+        for q in QUERIES:
+            np.testing.assert_allclose(index.score_ids(q, ids, public=True), alone.score_ids(q, ids), rtol=1e-6)
+            s1, i1 = index.search(q, 10, allowed=ids, public=True)
+            s2, i2 = alone.search(q, 10)
+            assert i1.tolist() == i2.tolist()
+            np.testing.assert_allclose(s1, s2, rtol=1e-6)
+            for term in ("齿轮", "锂电", "膜分"):
+                assert index.idf(term, public=True) == pytest.approx(alone.idf(term))
+        assert index.size(public=True) == len(public) and index.hidden_ids() == frozenset(hidden & set(docs))
+
+    check(lex)
+    assert lex.idf("锂电") != pytest.approx(lex.idf("锂电", public=True))  # doc 4 is hidden: they differ
+    lex.compact()
+    lex.add([4], ["退役锂电池回收（已公开）"])  # made public
+    hidden.discard(4)
+    docs[4] = "退役锂电池回收（已公开）"
+    lex.add([30, 31], ["锂电池隔膜涂覆", "榨菜发酵"], hidden={30})
+    hidden.add(30)
+    docs.update({30: "锂电池隔膜涂覆", 31: "榨菜发酵"})
+    lex.remove([9, 2])
+    hidden.discard(9)
+    del docs[9], docs[2]
+    check(lex)
+    lex.save(tmp_path / "needs.bm25.npz")
+    check(LexicalIndex.load(tmp_path / "needs.bm25.npz"))

@@ -124,6 +124,26 @@ def test_hubness_is_the_same_from_the_flat_block_product_and_from_an_ivf_search(
     assert np.allclose([by_search[i] for i in range(20)], brute, atol=1e-5)
 
 
+def test_hidden_listings_of_the_other_side_count_for_no_hubness_figure():
+    """A result's hubness shapes rankings every caller sees: the confidential needs near it do not move it, on the
+    flat block product and on an IVF search alike."""
+    from matcher.retrieval.hubness import Hubness
+
+    rng = np.random.default_rng(5)
+    public = _unit(rng.normal(size=(300, 8)).tolist())
+    results = VectorIndex(8, "toy")
+    results.add(list(range(10)), _unit(rng.normal(size=(10, 8)).tolist()))
+    near = results.vectors(list(range(10))) + 0.01  # hidden needs right on top of every result
+    for kind in ("flat", "ivf"):
+        alone, mixed = VectorIndex(8, "toy", kind=kind, nprobe=10_000), VectorIndex(8, "toy", kind=kind, nprobe=10_000)
+        alone.build(list(range(300)), public)
+        mixed.build(list(range(310)), np.vstack([public, _unit(near.tolist())]))
+        hidden = frozenset(range(300, 310))
+        expected = Hubness(k=10).of(results, alone, list(range(10)))
+        assert Hubness(k=10, hidden=lambda h=hidden: h).of(results, mixed, list(range(10))) == pytest.approx(expected)
+        assert Hubness(k=10).of(results, mixed, list(range(10)))[0] > expected[0] + 0.01  # counted, they would move it
+
+
 def test_catalogue_terms_fix_explanation_words_but_never_bm25_tokens(monkeypatch):
     from matcher.retrieval import text as text_mod
     from matcher.retrieval.text import content_words, learn_terms

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from matcher.errors import Invalid, NotFound
-from matcher.store import MIGRATIONS, TABLES, listing_where, open_store
+from matcher.store import MIGRATIONS, TABLES, Outsider, listing_where, open_store
 
 
 @pytest.fixture
@@ -155,8 +155,15 @@ def test_listing_filters_mean_the_same_on_both_backends(store):
     assert ids({"trl_min": 5}) == [a]
     assert ids(text="battery pack") == [b]  # case-insensitive on both
     assert ids(text="热误差") == [a]
-    assert ids({"visible_to": -1}) == [a]
-    assert ids({"visible_to": firm}) == [a, b]
+    assert ids({"visible_to": Outsider(None)}) == [a]
+    assert ids({"visible_to": Outsider(firm)}) == [a, b]
+    # a confidential need with no organisation is nobody's own: not the anonymous caller's, not any firm's
+    c = _need(store, None, title="无主保密需求", confidentiality="brokers", description="QZX-9913 钯铑", budget=999)
+    assert ids({"visible_to": Outsider(None)}) == [a]
+    assert ids({"visible_to": Outsider(firm)}) == [a, b]
+    assert ids(text="QZX-9913", outsider=True, outsider_org=None) == []
+    assert ids(text="QZX-9913", outsider=True, outsider_org=firm) == []
+    assert ids(text="QZX-9913") == [c]
 
 
 def test_review_pipeline_and_figures_queries(store):
@@ -287,6 +294,12 @@ def test_text_filters_are_literal_and_sorting_puts_empty_values_alike(store):
     up = [r["id"] for r in store.rows("needs", order=listing_order("needs", "budget", False))]
     down = [r["id"] for r in store.rows("needs", order=listing_order("needs", "budget", True))]
     assert up == [a, c, b] and down == [b, c, a]
+    # an ownerless confidential need's budget is hidden from every outsider: it sorts as empty, never first
+    d = _need(store, None, title="无主保密需求", confidentiality="brokers", budget=999.0)
+    for org in (None, firm):
+        down = [r["id"] for r in store.rows("needs", order=listing_order("needs", "budget", True, True, org))]
+        assert down == [b, c, a, d] or down == [b, c, d, a], (org, down)
+    assert store.rows("needs", order=listing_order("needs", "budget", True))[0]["id"] == d
 
 
 def test_crossing_writers_neither_deadlock_nor_lose_a_check_then_write(store, store_url):

@@ -4,9 +4,12 @@ follow the API's roles."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from matcher.access import Principal, accounts
+from matcher.errors import Throttled
 from matcher.service import MatchService
 from ui.i18n import t
 
@@ -46,16 +49,29 @@ def sign_in_form(service: MatchService, lang: str) -> None:
     with by_key, st.form("signin_key_form"):
         key = st.text_input(t("api_key", lang), type="password", key="signin_key", max_chars=200)
         if st.form_submit_button(t("signin", lang), type="primary"):
-            who = accounts.authenticate_key(service, key.strip()) if key.strip() else None
-            _enter(who, lang, "signin_bad_key")
+            _enter(lambda: accounts.sign_in_with_key(service, key, _client()), lang, "signin_bad_key")
     with by_password, st.form("signin_password_form"):
         name = st.text_input(t("user_name", lang), key="signin_name", max_chars=50)
         password = st.text_input(t("password", lang), type="password", key="signin_password", max_chars=200)
         if st.form_submit_button(t("signin", lang), type="primary"):
-            _enter(accounts.sign_in(service, name, password), lang, "signin_bad_password")
+            _enter(lambda: accounts.sign_in(service, name, password, _client()), lang, "signin_bad_password")
 
 
-def _enter(who: Principal | None, lang: str, error: str) -> None:
+def _client() -> str | None:
+    """The address the browser connects from (None where there is none, as under AppTest): sign-in attempts are
+    throttled per client as well as per account."""
+    try:
+        return st.context.ip_address
+    except Exception:  # no request context
+        return None
+
+
+def _enter(attempt: Callable[[], Principal | None], lang: str, error: str) -> None:
+    try:
+        who = attempt()
+    except Throttled as exc:
+        st.error(t("signin_throttled", lang, s=int(exc.retry_after) + 1))
+        return
     if who is None:
         st.error(t(error, lang))
         return

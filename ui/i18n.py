@@ -13,6 +13,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "signin_bad_key": ("密钥无效或已撤销。", "Unknown or revoked key."),
     "signin_bad_password": ("用户名或密码不正确，或该用户已停用。", "Wrong user name or password, or the user is revoked."),
+    "matches_confidential": ("保密需求：其匹配结果依据未公开的需求内容，仅对需求方与技术经纪人开放。",
+                             "A confidential need: its matches rest on text it withholds, so only its owner and "
+                             "brokers see them."),
+    "signin_throttled": ("登录失败次数过多，请 {s} 秒后再试。", "Too many failed sign-ins: try again in {s} seconds."),
     "signin_revoked": ("您的密钥或账号已被撤销，请重新登录。", "Your key or account was revoked; please sign in again."),
     "signed_in_as": ("已登录：{who}", "Signed in: {who}"),
     "signout": ("退出登录", "Sign out"),

@@ -34,7 +34,7 @@ def list_rounds(service: ServiceDep, who: Broker, limit: Annotated[int, Query(ge
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@assignments.get("/{round_id:int}", response_model=AssignmentRound)
+@assignments.get("/{round_id:id}", response_model=AssignmentRound)
 def get_round(round_id: Id, service: ServiceDep, who: Broker) -> Any:
     return rounds.get_round(service, round_id)
 
@@ -50,7 +50,7 @@ def list_conflicts(service: ServiceDep, who: Broker) -> Any:
     return rounds.list_conflicts(service)
 
 
-@conflicts.delete("/{conflict_id:int}", status_code=204)
+@conflicts.delete("/{conflict_id:id}", status_code=204)
 def remove_conflict(conflict_id: Id, service: ServiceDep, who: Broker) -> Response:
     rounds.remove_conflict(service, conflict_id, actor=who.actor)
     return Response(status_code=204)

@@ -33,7 +33,7 @@ def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     return need_out(service, row, who)
 
 
-@router.get("/{need_id:int}/applications", response_model=list[ApplicationPublic])
+@router.get("/{need_id:id}/applications", response_model=list[ApplicationPublic])
 def applications(need_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     """Applications filed against a challenge: for its owner, brokers and admins."""
     need = service.get_listing("needs", need_id)
@@ -42,7 +42,7 @@ def applications(need_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     return review.list_applications(service, need_id)
 
 
-@router.post("/{need_id:int}/applications", response_model=ApplicationPublic, status_code=201)
+@router.post("/{need_id:id}/applications", response_model=ApplicationPublic, status_code=201)
 def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUser) -> Any:
     """File an application (揭榜) for the caller's organisation, optionally citing one of its results."""
     if who.role not in ("institution", "firm", "admin"):
@@ -54,7 +54,7 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
     return {**app, "org": who.org_name}
 
 
-@router.post("/{need_id:int}/applications/{app_id:int}/review", response_model=ApplicationPublic)
+@router.post("/{need_id:id}/applications/{app_id:id}/review", response_model=ApplicationPublic)
 def review_application(need_id: Id, app_id: Id, body: ApplicationReview, service: ServiceDep, who: Broker) -> Any:
     """Shortlist or decline an application (brokers and admins); audited."""
     apps = {a["id"]: a for a in review.list_applications(service, need_id)}

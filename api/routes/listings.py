@@ -28,7 +28,7 @@ from ..schemas import (
     ResultPublic,
     ResultUpdate,
 )
-from ..views import MatchDep, NeedList, ResultList, matches_out, need_out, owned, require_visible
+from ..views import MatchDep, NeedList, ResultList, matches_out, need_out, owned
 
 needs = APIRouter(prefix="/needs", tags=["needs"])
 results = APIRouter(prefix="/results", tags=["results"])
@@ -55,9 +55,6 @@ def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
 
 
 def _duplicates(service, side: str, item_id: int, who: Principal | None, limit: int) -> dict[str, Any]:
-    row = service.get_listing(side, item_id)
-    if side == "needs":
-        require_visible(who, row)
     return {"items": service.duplicates(side, item_id, limit=limit, viewer=who)}
 
 
@@ -73,8 +70,6 @@ def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str,
 def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int, method: str | None,
              filters: dict[str, Any]) -> dict[str, Any]:
     row = service.get_listing(side, item_id)
-    if side == "needs":
-        require_visible(who, row)
     # only counterparts still available: open needs, results not yet transferred or withdrawn
     filters = {**filters, "status": AVAILABLE["results" if side == "needs" else "needs"]}
     found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
@@ -130,37 +125,37 @@ def draft_topic(body: Draft, service: ServiceDep, who: AnyUser) -> Any:
     return service.research_topic(draft=_draft(body))
 
 
-@needs.get("/{need_id:int}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)
+@needs.get("/{need_id:id}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)
 def need_topic(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
     """The research-topic draft of a stored need (a confidential one: its owner, brokers and admins only)."""
     return service.research_topic(need_id=need_id, viewer=who if who is not None else False)
 
 
-@needs.get("/{need_id:int}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)
+@needs.get("/{need_id:id}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)
 def get_need(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
     return need_out(service, service.get_listing("needs", need_id), who)
 
 
-@needs.patch("/{need_id:int}", response_model=NeedPublic)
+@needs.patch("/{need_id:id}", response_model=NeedPublic)
 def update_need(need_id: Id, body: NeedUpdate, service: ServiceDep, who: AnyUser) -> Any:
     return _update(service, "needs", need_id, body, who)
 
 
-@needs.delete("/{need_id:int}", status_code=204, response_class=Response)
+@needs.delete("/{need_id:id}", status_code=204, response_class=Response)
 def delete_need(need_id: Id, service: ServiceDep, who: AnyUser) -> Response:
     owned(who, service.get_listing("needs", need_id), "need")
     service.delete_listing("needs", need_id, actor=who.actor)
     return Response(status_code=204)
 
 
-@needs.get("/{need_id:int}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
+@needs.get("/{need_id:id}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
 def need_matches(need_id: Id, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
                  top_k: MatchQuery = 10, method: Method | None = None) -> Any:
     """Research results ranked for a need, with score components and explanations."""
     return _matches(service, "needs", need_id, who, top_k, method, params.filters)
 
 
-@needs.get("/{need_id:int}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
+@needs.get("/{need_id:id}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
 def need_duplicates(need_id: Id, service: ServiceDep, who: OptionalPrincipal, limit: DuplicateLimit = 5) -> Any:
     """Needs that look like copies of this one (the same organisation's, or unattributed), closest first."""
     return _duplicates(service, "needs", need_id, who, limit)
@@ -180,44 +175,44 @@ def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
     return _create(service, "results", body, who)
 
 
-@results.get("/{result_id:int}", response_model=ResultPublic)
+@results.get("/{result_id:id}", response_model=ResultPublic)
 def get_result(result_id: Id, service: ServiceDep) -> Any:
     return {**service.get_listing("results", result_id), "redacted": False}
 
 
-@results.patch("/{result_id:int}", response_model=ResultPublic)
+@results.patch("/{result_id:id}", response_model=ResultPublic)
 def update_result(result_id: Id, body: ResultUpdate, service: ServiceDep, who: AnyUser) -> Any:
     return _update(service, "results", result_id, body, who)
 
 
-@results.delete("/{result_id:int}", status_code=204, response_class=Response)
+@results.delete("/{result_id:id}", status_code=204, response_class=Response)
 def delete_result(result_id: Id, service: ServiceDep, who: AnyUser) -> Response:
     owned(who, service.get_listing("results", result_id), "result")
     service.delete_listing("results", result_id, actor=who.actor)
     return Response(status_code=204)
 
 
-@results.get("/{result_id:int}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
+@results.get("/{result_id:id}/matches", response_model=MatchesPublic, openapi_extra=OPTIONAL_AUTH)
 def result_matches(result_id: Id, service: ServiceDep, who: OptionalPrincipal, params: MatchDep,
                    top_k: MatchQuery = 10, method: Method | None = None) -> Any:
     """Open needs ranked for a result; confidential needs appear redacted to outsiders."""
     return _matches(service, "results", result_id, who, top_k, method, params.filters)
 
 
-@results.get("/{result_id:int}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
+@results.get("/{result_id:id}/duplicates", response_model=DuplicatesPublic, openapi_extra=OPTIONAL_AUTH)
 def result_duplicates(result_id: Id, service: ServiceDep, who: OptionalPrincipal, limit: DuplicateLimit = 5) -> Any:
     """Results that look like copies of this one (the same organisation's, or unattributed), closest first."""
     return _duplicates(service, "results", result_id, who, limit)
 
 
-@needs.post("/{need_id:int}/merge", response_model=MergeReport)
+@needs.post("/{need_id:id}/merge", response_model=MergeReport)
 def merge_need(need_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
     """Fold a duplicate need into this one (brokers and admins): its candidates, decisions, pairings and
     applications move over, the duplicate is deleted; audited."""
     return service.merge_listings("needs", need_id, body.duplicate_id, actor=who.actor)
 
 
-@results.post("/{result_id:int}/merge", response_model=MergeReport)
+@results.post("/{result_id:id}/merge", response_model=MergeReport)
 def merge_result(result_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
     """Fold a duplicate result into this one (brokers and admins); audited."""
     return service.merge_listings("results", result_id, body.duplicate_id, actor=who.actor)

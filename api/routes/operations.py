@@ -6,7 +6,8 @@ import logging
 import threading
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+import anyio
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from matcher.access import need_view
@@ -48,25 +49,50 @@ def list_batches(service: ServiceDep, who: Broker, limit: Annotated[int, Query(g
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@batch.get("/{run_id:int}", response_model=BatchPublic)
+@batch.get("/{run_id:id}", response_model=BatchPublic)
 def get_batch(run_id: Id, service: ServiceDep, who: Broker) -> Any:
     return batches.get_run(service, run_id)
 
 
 @imports.post("", response_model=ImportReportPublic, status_code=201)
-def import_file(service: ServiceDep, who: Admin, kind: Annotated[Literal["needs", "results", "organisations"], Query()],
-                file: Annotated[UploadFile, File(description="A .csv, .jsonl or .xlsx file.")],
-                strict: bool = False, skip_duplicates: bool = False) -> Any:
+async def import_file(request: Request, service: ServiceDep, who: Admin,
+                      kind: Annotated[Literal["needs", "results", "organisations"], Query()],
+                      file: Annotated[UploadFile, File(description="A .csv, .jsonl or .xlsx file.")],
+                      strict: bool = False, skip_duplicates: bool = False) -> Any:
     """Import listings; the report gives each rejected row's number, field and reason, and each row that copies a
-    listing already in the catalogue or an earlier row (left out with skip_duplicates)."""
+    listing already in the catalogue or an earlier row (left out with skip_duplicates). A file beyond the import
+    limits (rows, a workbook's uncompressed size: TECHMATCH_IMPORT_MAX_*) is refused with 413 before any work; an
+    import whose client disconnects stops and writes nothing."""
     assert kind in KINDS
     fmt = detect_format(file.filename or "")
-    data = file.file.read(service.settings.max_upload_bytes + 1)
+    data = await file.read(service.settings.max_upload_bytes + 1)
     if len(data) > service.settings.max_upload_bytes:
         raise HTTPException(413, f"the file is over {service.settings.max_upload_bytes} bytes")
-    report = import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "",
-                          skip_duplicates=skip_duplicates)
-    return report.to_dict()
+    gone = threading.Event()
+
+    async def watch() -> None:  # the import runs in a worker thread; this notices a client that went away
+        while not gone.is_set():
+            if await request.is_disconnected():
+                log.info("import by %s cancelled: the client disconnected", who.actor)
+                gone.set()
+                return
+            await anyio.sleep(0.25)
+
+    def work() -> Any:
+        return import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "",
+                            skip_duplicates=skip_duplicates, cancelled=gone.is_set)
+
+    outcome: dict[str, Any] = {}
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            outcome["report"] = await anyio.to_thread.run_sync(work)
+        except Exception as exc:  # raised below, outside the task group (which would wrap it in a group)
+            outcome["error"] = exc
+        group.cancel_scope.cancel()  # the watcher's job is done
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"].to_dict()
 
 
 @imports.get("/template", response_class=Response, responses={200: {"content": {

@@ -20,7 +20,7 @@ def list_organisations(service: ServiceDep, kind: OrgKind | None = None,
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{org_id:int}", response_model=OrgPublic)
+@router.get("/{org_id:id}", response_model=OrgPublic)
 def get_organisation(org_id: Id, service: ServiceDep) -> Any:
     return service.get_org(org_id)
 

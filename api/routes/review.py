@@ -54,12 +54,12 @@ def list_candidates(service: ServiceDep, who: Broker,
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@candidates.get("/{candidate_id:int}", response_model=CandidatePublic)
+@candidates.get("/{candidate_id:id}", response_model=CandidatePublic)
 def get_candidate(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
     return review.get_candidate(service, candidate_id)
 
 
-@candidates.post("/{candidate_id:int}/decision", response_model=CandidatePublic)
+@candidates.post("/{candidate_id:id}/decision", response_model=CandidatePublic)
 def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -> Any:
     """Confirm (opens a pairing) or reject (with a reason code) a pending candidate."""
     review.decide(service, candidate_id, body.decision, getattr(body, "reason_code", None), body.note,
@@ -67,7 +67,7 @@ def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -
     return review.get_candidate(service, candidate_id)
 
 
-@candidates.post("/{candidate_id:int}/undo", response_model=CandidatePublic)
+@candidates.post("/{candidate_id:id}/undo", response_model=CandidatePublic)
 def undo(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
     """Take back a decision: the candidate is pending again; a confirmation only while its pairing has not moved
     on (409 otherwise)."""
@@ -97,7 +97,7 @@ def list_pairings(service: ServiceDep, who: Broker, stage: Annotated[list[Stage]
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
-@pairings.get("/{pairing_id:int}", response_model=PairingPublic)
+@pairings.get("/{pairing_id:id}", response_model=PairingPublic)
 def get_pairing(pairing_id: Id, service: ServiceDep, who: Broker) -> Any:
     return review.get_pairing(service, pairing_id)
 
@@ -108,14 +108,14 @@ def due(service: ServiceDep, who: Broker) -> Any:
     return review.due_pairings(service)
 
 
-@pairings.post("/{pairing_id:int}/plan", response_model=PairingPublic)
+@pairings.post("/{pairing_id:id}/plan", response_model=PairingPublic)
 def plan(pairing_id: Id, body: PairingPlan, service: ServiceDep, who: Broker) -> Any:
     """Set a pairing's next action and its date; audited."""
     when = body.next_action_at.isoformat() if body.next_action_at else None
     return review.plan_pairing(service, pairing_id, body.next_action, when, who.actor)
 
 
-@pairings.post("/{pairing_id:int}/stage", response_model=PairingPublic)
+@pairings.post("/{pairing_id:id}/stage", response_model=PairingPublic)
 def move_pairing(pairing_id: Id, body: StageMove, service: ServiceDep, who: Broker) -> Any:
     """Move a pairing on: confirmed → contacted → negotiating → contract_signed (with value) → closed, or dropped."""
     return review.move_pairing(service, pairing_id, body.stage, who.actor, body.note, body.contract_value)

@@ -32,37 +32,40 @@ def list_subscriptions(service: ServiceDep, who: AnyUser) -> Any:
     return alerts.list_for(service, who)
 
 
-@router.get("/{sub_id:int}", response_model=SubscriptionPublic)
+@router.get("/{sub_id:id}", response_model=SubscriptionPublic)
 def get_subscription(sub_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     return alerts.view(service, alerts.owned(service, sub_id, who))
 
 
-@router.delete("/{sub_id:int}", status_code=204)
+@router.delete("/{sub_id:id}", status_code=204)
 def unsubscribe(sub_id: Id, service: ServiceDep, who: AnyUser) -> Response:
     alerts.delete(service, sub_id, who)
     return Response(status_code=204)
 
 
-@router.get("/{sub_id:int}/alerts", response_model=list[AlertPublic])
+@router.get("/{sub_id:id}/alerts", response_model=list[AlertPublic])
 def list_alerts(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
     """The subscription's alerts, newest first."""
     return alerts.alerts_of(service, sub_id, who, limit)
 
 
-@router.get("/{sub_id:int}/deliveries", response_model=list[DeliveryPublic])
+@router.get("/{sub_id:id}/deliveries", response_model=list[DeliveryPublic])
 def list_deliveries(sub_id: Id, service: ServiceDep, who: AnyUser, limit: Limit = 100) -> Any:
     """Webhook deliveries, newest first: pending (with the next attempt's time), delivered, or dead (dead-lettered
     after the last allowed attempt, with the last error)."""
     return alerts.deliveries_of(service, sub_id, who, limit)
 
 
-@router.post("/{sub_id:int}/deliveries/{delivery_id:int}/retry", response_model=DeliveryPublic)
-def retry_delivery(sub_id: Id, delivery_id: Id, service: ServiceDep, who: AnyUser) -> Any:
+@router.post("/{sub_id:id}/deliveries/{delivery_id:id}/retry", response_model=DeliveryPublic)
+def retry_delivery(sub_id: Id, delivery_id: Id, service: ServiceDep, who: AnyUser,
+                   force: Annotated[bool, Query(description=(
+                       "Send a delivery that already succeeded again (otherwise 409: a retry never repeats a "
+                       "success by accident)."))] = False) -> Any:
     """Put a dead-lettered delivery back in line (once the receiver is fixed)."""
-    return alerts.retry(service, sub_id, delivery_id, who)
+    return alerts.retry(service, sub_id, delivery_id, who, force)
 
 
-@router.get("/{sub_id:int}/feed.atom", response_class=Response,
+@router.get("/{sub_id:id}/feed.atom", response_class=Response,
             responses={200: {"content": {"application/atom+xml": {}}}})
 def feed(sub_id: Id, service: ServiceDep, token: Annotated[str, Query(max_length=100, description=(
         "The subscription's feed token (from feed_url): feed readers send no keys."))] = "") -> Response:

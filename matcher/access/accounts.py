@@ -12,6 +12,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from matcher.access import policy as access
+from matcher.access import throttle
 from matcher.access.policy import ORG_KIND, ROLES, Principal
 from matcher.errors import Conflict, Invalid, NotFound
 from matcher.store import now
@@ -99,17 +100,37 @@ def public_user(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "password_hash"}
 
 
-def sign_in(service: MatchService, name: str, password: str) -> Principal | None:
-    """The principal of a user name and password, or None (unknown user, wrong password or revoked)."""
-    row = service.store.find("users", name=(name or "").strip())
+def sign_in(service: MatchService, name: str, password: str, client: str | None = None) -> Principal | None:
+    """The principal of a user name and password, or None (unknown user, wrong password or revoked). Throttled per
+    account name and per `client` (see throttle.py): after repeated failures an attempt is refused with Throttled
+    before the password is checked, whether or not the account exists."""
+    store = service.store
+    attempt = throttle.keys(name, client)
+    throttle.check(store, attempt)
+    row = store.find("users", name=(name or "").strip())
     if row is None:
         _hash_password(password or "", b"0" * 16)  # spend the same time whether the name exists or not
+        throttle.failed(store, attempt)
         return None
     matches = _verify_password(password or "", row["password_hash"])  # always hashed: no timing tells revoked
     if row.get("revoked_at") or not matches:
+        throttle.failed(store, attempt)
         return None
-    org = service.store.get("organisations", row["org_id"])
+    throttle.succeeded(store, attempt)
+    org = store.get("organisations", row["org_id"])
     return Principal(row["id"], row["role"], row["org_id"], org["name"], user=row["name"])
+
+
+def sign_in_with_key(service: MatchService, plain: str, client: str | None = None) -> Principal | None:
+    """The principal of an API key typed into a sign-in form, or None; failures are throttled per client (a key is
+    too long to guess, but a form that answers every guess at once invites trying)."""
+    attempt = throttle.keys("", client)[1:]  # the client's key alone (none: nothing to throttle by)
+    if attempt:
+        throttle.check(service.store, attempt)
+    who = access.authenticate(service.store, (plain or "").strip()) if (plain or "").strip() else None
+    if who is None and attempt:
+        throttle.failed(service.store, attempt)
+    return who
 
 
 def still_valid(service: MatchService, principal: Principal) -> bool:

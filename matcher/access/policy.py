@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 ROLES = ("firm", "institution", "broker", "admin")
 ORG_KIND = {"firm": "firm", "institution": "institute", "broker": "broker", "admin": "broker"}
 KEY_PREFIX = "tm_"
-# fields of a confidential need that only its owner, brokers and admins may read
+# fields of a confidential need that only its owner, brokers and admins may read (the deadline too: it sorts as
+# hidden, so it is not shown either)
 CONFIDENTIAL_FIELDS = ("description", "contact", "budget", "keywords", "challenge_goal", "challenge_indicators",
-                       "reward")
+                       "reward", "deadline")
+_EMPTY = {"keywords": [], "budget": None, "reward": None, "deadline": None}  # withheld values that are not text
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def redact_need(need: dict[str, Any], industry_name: str = "") -> dict[str, Any]
     """A confidential need as outsiders see it: title and structured fields, no text, contact or budget."""
     out = dict(need)
     for key in CONFIDENTIAL_FIELDS:
-        out[key] = [] if key == "keywords" else (None if key in ("budget", "reward") else "")
+        out[key] = _EMPTY.get(key, "")
     out["description"] = f"保密需求：{industry_name or '该'}领域技术需求，详情仅对需求方与技术经纪人开放。"
     out["org_id"] = None  # who posted it is withheld too: the organisation's public record would name its contact
     out["budget_negotiable"] = True

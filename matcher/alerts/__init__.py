@@ -1,7 +1,7 @@
 """Alerts: subscriptions, the scan that records alerts from the change log, webhook delivery, Atom feeds, and the
 worker that runs scan and delivery inside `techmatch serve` (or alone, `techmatch deliver`)."""
 
-from matcher.alerts.delivery import deliver_due, redeliver, sign
+from matcher.alerts.delivery import deliver_due, redeliver, sign, verify
 from matcher.alerts.scan import scan
 from matcher.alerts.subscriptions import (
     alerts_of,
@@ -18,4 +18,4 @@ from matcher.alerts.subscriptions import (
 from matcher.alerts.worker import AlertWorker, run_once
 
 __all__ = ["AlertWorker", "alerts_of", "by_feed_token", "create", "delete", "deliver_due", "deliveries_of", "feed_of",
-           "list_for", "owned", "redeliver", "retry", "run_once", "scan", "sign", "view"]
+           "list_for", "owned", "redeliver", "retry", "run_once", "scan", "sign", "verify", "view"]

@@ -1,26 +1,25 @@
 """Webhook delivery: each pending delivery is POSTed as JSON to its subscription's URL, signed with HMAC-SHA256
-(`X-Techmatch-Signature: sha256=<hex of HMAC(secret, body)>`), retried with exponential backoff, and
-dead-lettered after `alert_max_attempts` failures (listed with its last error in the subscription's deliveries).
+over a timestamp and the body (`X-Techmatch-Signature: t=<unix seconds>,v1=<hex of HMAC(secret, "<t>." + body)>`,
+so a receiver refuses a replayed request older than its tolerance, `SIGNATURE_TOLERANCE` by default), retried with
+exponential backoff, and dead-lettered after `alert_max_attempts` failures (listed with its last error in the
+subscription's deliveries). Only public addresses are called, at the address that was checked (see address.py).
 
 A delivery is claimed in the store before it is sent, so two workers (two API processes) never send it twice at
-once; a worker that dies mid-send leaves a claim that lapses, and the delivery is tried again.
+once; a worker that dies mid-send leaves a claim that lapses, and the delivery is tried again. A delivered one is
+sent again only when a retry asks for it explicitly (`force`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from matcher.alerts.address import Refused, resolve, send
 from matcher.alerts.payload import current_payload
 from matcher.errors import Conflict
 from matcher.store import now
@@ -31,12 +30,31 @@ if TYPE_CHECKING:
     from matcher.service import MatchService
 
 MAX_WAIT = 3600.0  # the longest pause between two attempts
-USER_AGENT = "techmatch-webhook/1"
+USER_AGENT = "techmatch-webhook/2"
+SIGNATURE_TOLERANCE = 300  # seconds: how old a signed request a receiver should accept (see `verify`)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value for a body: what a receiver recomputes with the secret it was given."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The signature header's value for a body sent at `timestamp` (now by default): `t=<timestamp>,v1=<hex>`,
+    the HMAC-SHA256 of `"<timestamp>." + body` under the subscription's secret."""
+    stamp = int(time.time() if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: float = SIGNATURE_TOLERANCE,
+           now_ts: float | None = None) -> bool:
+    """A receiver's check of a delivery: the signature matches the body and its timestamp, and the timestamp is
+    within `tolerance` seconds of now (an older request is a replay)."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now_ts is None else now_ts) - stamp) > tolerance:
+        return False
+    expected = sign(secret, body, stamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 def backoff(attempts: int, base: float) -> float:
@@ -44,49 +62,20 @@ def backoff(attempts: int, base: float) -> float:
     return min(MAX_WAIT, base * 2 ** max(0, attempts - 1))
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A webhook is POSTed to the address given, never where a redirect points (which may be inside our network)."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def blocked(url: str) -> str | None:
-    """Why the webhook's host may not be called (it resolves to a loopback, private, link-local or reserved
-    address: a subscriber must not make the server reach into its own network), or None."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-                or address.is_multicast or address.is_unspecified):
-            return f"{host} resolves to a non-public address (set TECHMATCH_ALERT_PRIVATE_WEBHOOKS to allow it)"
-    return None
-
-
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float, private: bool = False
          ) -> tuple[int | None, str]:
-    """POST the body; (HTTP status or None, error text or ""). Whatever the receiver does — refuse, hang, answer
-    something that is not HTTP — is an outcome, never an exception."""
-    if not private:
-        why = blocked(url)
-        if why:
-            return None, why
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    """POST the body to the URL's host, resolved once and checked (public addresses only unless `private`), at the
+    address checked; (HTTP status or None, error text or ""). Whatever the receiver does — refuse, hang, redirect,
+    answer something that is not HTTP — is an outcome, never an exception."""
     try:
-        with _OPENER.open(request, timeout=timeout) as reply:  # http(s) only: checked on subscribe
-            return reply.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except Exception as exc:  # URLError, timeouts, resets, a reply that is not HTTP (http.client.BadStatusLine)
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}"[:500]
+        target = resolve(url, private)
+    except Refused as exc:
+        return None, str(exc)
+    try:
+        status = send(target, body, headers, timeout)
+    except Exception as exc:  # refused, timeouts, resets, TLS failures, a reply that is not HTTP (BadStatusLine)
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def deliver_one(service: MatchService, delivery: dict[str, Any]) -> str:
@@ -131,12 +120,16 @@ def deliver_due(service: MatchService, limit: int = 20) -> dict[str, int]:
     return counts
 
 
-def redeliver(service: MatchService, delivery_id: int, actor: str = "system") -> dict[str, Any]:
-    """Put a dead-lettered (or failing) delivery back in line, due now, its attempts counted afresh."""
+def redeliver(service: MatchService, delivery_id: int, actor: str = "system", force: bool = False) -> dict[str, Any]:
+    """Put a dead-lettered (or failing) delivery back in line, due now, its attempts counted afresh; a delivered one
+    only with `force` (the receiver asked for it again: a retry never repeats a success by accident)."""
     store = service.store
     row = store.get("deliveries", delivery_id)
     if row["status"] == "pending" and (row.get("claimed_until") or 0) > time.time():
         raise Conflict("this delivery is being sent right now")
+    if row["status"] == "delivered" and not force:
+        raise Conflict(f"delivery {delivery_id} was delivered at {row.get('delivered_at')}; to send it again, retry "
+                       "with force=true")
     with store.transaction():
         store.update("deliveries", delivery_id, {"status": "pending", "attempts": 0, "next_attempt_at": time.time(),
                                                  "claimed_by": None, "claimed_until": None, "updated_at": now()})

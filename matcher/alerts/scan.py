@@ -52,12 +52,24 @@ def _own(service: MatchService, subs: list[dict[str, Any]], side: str, row: dict
             by_org[int(sub["org_id"])].append(sub)
     if not by_org:
         return []
+    filters = {"status": AVAILABLE[OTHER[side]]}
+    rankings: list[tuple[Any, list[int]]] = [(True, list(by_org))]
+    if side == "results":
+        # needs are ranked as each subscriber may see them: other organisations' confidential needs take no place
+        # (and count for no statistic) in its ranking; one shared ranking for the organisations that hold none
+        secret = service.store.confidential_owners(list(by_org))
+        rankings = [(None, [o for o in by_org if o not in secret])] + [
+            (principal_of(service, by_org[o][0]), [o]) for o in secret]
     found = []
-    for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k,
-                                   filters={"status": AVAILABLE[OTHER[side]]}, explain=False):
-        for sub in by_org.get(int(m.item.get("org_id") or 0), []):
-            if m.sure >= sub["min_confidence"]:
-                found.append((sub, m.item, m.sure))
+    for viewer, orgs in rankings:
+        if not orgs:
+            continue
+        for m in service.match_listing(side, row["id"], top_k=service.settings.alert_top_k, filters=filters,
+                                       explain=False, viewer=viewer):
+            org = int(m.item.get("org_id") or 0)
+            for sub in by_org.get(org, []) if org in orgs else []:
+                if m.sure >= sub["min_confidence"]:
+                    found.append((sub, m.item, m.sure))
     return found
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from matcher.access import Principal
+from matcher.alerts.address import check
 from matcher.alerts.payload import current_payload
 from matcher.errors import Forbidden, Invalid, NotFound
 from matcher.store import now
@@ -24,8 +25,9 @@ OWN_SIDE = {"firm": "results", "institution": "needs"}  # what a firm's / an ins
 FILTER_KEYS = ("industry", "district")
 
 
-def _webhook(url: str | None) -> str:
-    """A webhook address as given, or Invalid: http(s), a host, no credentials in it."""
+def _webhook(url: str | None, private: bool = False) -> str:
+    """A webhook address as given, or Invalid: http(s), a host, no credentials in it, and (unless `private`) a
+    host that does not resolve to a non-public address (checked again before every attempt)."""
     url = (url or "").strip()
     if not url:
         return ""
@@ -36,6 +38,9 @@ def _webhook(url: str | None) -> str:
         raise Invalid("webhook_url must not carry a user name or password; the signature authenticates us")
     if len(url) > 500:
         raise Invalid("webhook_url is longer than 500 characters")
+    why = check(url, private)
+    if why:
+        raise Invalid(f"webhook_url: {why}")
     return url
 
 
@@ -70,9 +75,10 @@ def create(service: MatchService, who: Principal, kind: str, side: str | None = 
         raise Invalid("a saved-search subscription needs the side to watch (needs or results) and a query text")
     if side not in ("needs", "results"):
         raise Invalid("side must be needs or results")
+    hook = _webhook(webhook_url, service.settings.alert_private_webhooks)
     row = {"org_id": who.org_id, "role": who.role, "actor": who.actor, "name": (name or "").strip()[:200],
            "kind": kind, "side": side, "query": query[:2000], "filters": filters,
-           "min_confidence": float(min_confidence), "webhook_url": _webhook(webhook_url),
+           "min_confidence": float(min_confidence), "webhook_url": hook,
            "secret": secrets.token_hex(32), "feed_token": secrets.token_urlsafe(24),
            "since_seq": service.store.last_change(), "created_at": now()}
     with service.store.transaction():
@@ -144,14 +150,16 @@ def deliveries_of(service: MatchService, sub_id: int, who: Principal | None, lim
     return service.store.rows("deliveries", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
 
 
-def retry(service: MatchService, sub_id: int, delivery_id: int, who: Principal) -> dict[str, Any]:
-    """Send a delivery of one's own subscription again (a dead letter, once the receiver is fixed)."""
+def retry(service: MatchService, sub_id: int, delivery_id: int, who: Principal, force: bool = False
+          ) -> dict[str, Any]:
+    """Send a delivery of one's own subscription again (a dead letter, once the receiver is fixed; a delivered one
+    only with `force`)."""
     from matcher.alerts.delivery import redeliver
 
     owned(service, sub_id, who)
     if service.store.find("deliveries", id=delivery_id, subscription_id=sub_id) is None:
         raise NotFound(f"delivery {delivery_id} not found")
-    return redeliver(service, delivery_id, actor=who.actor)
+    return redeliver(service, delivery_id, actor=who.actor, force=force)
 
 
 def feed_of(service: MatchService, sub_id: int, token: str) -> bytes:

@@ -40,8 +40,20 @@ from matcher.store import LISTING_TABLES, Store
 Progress = Callable[[int, int], None]
 log = logging.getLogger("techmatch.catalogue")
 MODELS_SIDE = "models"  # change-log rows that say a model file beside the index changed (reranker, calibration)
-ENCODE_CHUNK = 256
+ENCODE_CHUNK = 256  # texts encoded (and cached) per step; a step reports progress …
+PROGRESS_CHUNK = 32  # … every this many texts when someone follows it (a progress bar, a client that may leave)
 APPLY_CHUNK = 5_000
+
+
+def is_hidden(side: str, row: dict[str, Any]) -> bool:
+    """Whether a listing's text is hidden from outsiders (a confidential need): what is learnt or counted from the
+    catalogue for everyone — BM25's public statistics, hubness, the words explanations know — leaves it out."""
+    return side == "needs" and row.get("confidentiality") == "brokers"
+
+
+def hidden_ids(side: str, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Ids of the hidden listings among these rows."""
+    return [int(r["id"]) for r in rows if is_hidden(side, r)]
 
 
 def process_token() -> str:
@@ -150,7 +162,7 @@ class LiveCatalogue:
                 except Exception as exc:  # only derived figures: computed again on demand
                     log.warning("hubness figures in %s cannot be read (%s): computing them again", path, exc)
         self.snapshot_seq = int(manifest["seq"])
-        learn_terms(self.store.keywords())
+        learn_terms(self.store.keywords(public=True))
 
     def _build(self, progress: Progress | None) -> None:
         """Every listing of the store, encoded through the cache, as of the log's current end.
@@ -164,7 +176,7 @@ class LiveCatalogue:
             vectors = np.empty((total, self.encoder.dim), dtype=np.float32)
             ids: list[int] = []
             lexical = LexicalIndex(self.settings.lexical_tokenizer)
-            for page in self.store.text_pages(side):
+            for page in self.store.text_pages(side):  # (needs with their confidentiality)
                 start = len(ids)
                 if start + len(page) > len(vectors):  # rows committed since the count (applying them is idempotent)
                     vectors = np.concatenate([vectors, np.empty((start + len(page) - len(vectors), vectors.shape[1]),
@@ -172,8 +184,8 @@ class LiveCatalogue:
                 step = (lambda done, _n, base=start, n=total: progress(base + done, n)) if progress else None
                 vectors[start:start + len(page)] = self.encode(side, page, step)
                 ids.extend(r["id"] for r in page)
-                lexical.add([r["id"] for r in page], [document_text(side, r) for r in page])
-                learn_terms(k for r in page for k in r.get("keywords") or [])
+                lexical.add([r["id"] for r in page], [document_text(side, r) for r in page], hidden_ids(side, page))
+                learn_terms(k for r in page if not is_hidden(side, r) for k in r.get("keywords") or [])
             dense = VectorIndex(self.encoder.dim, self.encoder.name, self.settings.index_kind,
                                 self.settings.ivf_nprobe)
             dense.build(ids, vectors[:len(ids)])
@@ -185,6 +197,7 @@ class LiveCatalogue:
     def _install(self, sides: dict[str, CatalogueSide], seq: int) -> None:
         sides["needs"].other = sides["results"].dense
         sides["results"].other = sides["needs"].dense
+        sides["results"].hubness.hidden = sides["needs"].lexical.hidden_ids  # confidential needs count for no figure
         self.sides = sides
         self.applied = seq
 
@@ -194,11 +207,12 @@ class LiveCatalogue:
         Writers call it before their write transaction: encoding takes ~40 ms a listing, and other processes must
         not wait that long for the store's write lock; every process then finds the vectors in the cache."""
         out = [np.zeros((0, self.encoder.dim), dtype=np.float32)]
-        for start in range(0, len(rows), ENCODE_CHUNK):
-            chunk = rows[start:start + ENCODE_CHUNK]
+        step = PROGRESS_CHUNK if progress else ENCODE_CHUNK
+        for start in range(0, len(rows), step):
+            chunk = rows[start:start + step]
             out.append(self.encoder.encode_documents([document_text(side, r) for r in chunk]))
             if progress:
-                progress(min(start + ENCODE_CHUNK, len(rows)), len(rows))
+                progress(min(start + step, len(rows)), len(rows))
         return np.vstack(out)
 
     def rebuild(self, progress: Progress | None = None) -> dict[str, int]:
@@ -287,8 +301,9 @@ class LiveCatalogue:
             if present:
                 vectors = self.encode(side, present)
                 s.dense.add([r["id"] for r in present], vectors)
-                s.lexical.add([r["id"] for r in present], [document_text(side, r) for r in present])
-                learn_terms(k for r in present for k in r.get("keywords") or [])
+                s.lexical.add([r["id"] for r in present], [document_text(side, r) for r in present],
+                              hidden_ids(side, present))
+                learn_terms(k for r in present if not is_hidden(side, r) for k in r.get("keywords") or [])
         if models and self.on_models:
             self.on_models()
 

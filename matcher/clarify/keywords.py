@@ -41,7 +41,7 @@ def suggest_keywords(service: MatchService, text: str, limit: int = MAX_KEYWORDS
         return []
     sides = service.catalogue.sides
     idf = Matcher.idf(sides)
-    total = sum(len(s.lexical) for s in sides.values())
+    total = sum(s.lexical.size(public=True) for s in sides.values())
     unseen = math.log1p((total + 0.5) / 0.5)  # BM25's IDF of a term no listing holds
     wanted = set(words)
     counts = Counter(w for w in content_words(text) if w in wanted)

@@ -2,21 +2,30 @@
 
 Valid rows are committed in one transaction and indexed; rejected rows are reported by row number, field and
 reason. An error while writing (disk, encoder) rolls the whole import back: a failed import changes nothing.
+
+A file is read within limits (`ImportLimits`, from the settings): more rows than allowed, or a workbook that
+unzips beyond its size limit, refuses the whole file (TooLarge, 413) before anything is validated or encoded; a
+cell longer than allowed or a JSON line nested too deep rejects its row; an import whose caller has gone
+(`cancelled`) stops between steps, having written nothing.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+import re
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import ValidationError
 
-from matcher.errors import Invalid
+from matcher.errors import Cancelled, Invalid, TooLarge
 from matcher.ingest import normalize as nz
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn, vocab
 
@@ -115,6 +124,63 @@ class ImportReport:
         return out
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much one import may hold (see the settings `import_max_*`)."""
+
+    rows: int = 100_000
+    uncompressed: int = 100_000_000  # bytes an XLSX workbook may unzip to
+    field_chars: int = 50_000  # characters of one cell or JSON value
+    depth: int = 20  # nesting of one JSON line (or of the items of a JSON array)
+
+    @classmethod
+    def of(cls, settings: Any) -> ImportLimits:
+        return cls(settings.import_max_rows, settings.import_max_uncompressed_bytes, settings.import_max_field_chars,
+                   settings.import_max_depth)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (strings aside), without parsing it: a line nested 100,000 deep is
+    refused before the parser recurses into it."""
+    raw = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8"), np.uint8)
+    steps = np.isin(raw, _OPEN).astype(np.int32) - np.isin(raw, _CLOSE).astype(np.int32)
+    return int(np.cumsum(steps).max()) if len(steps) else 0
+
+
+def _too_many(count: int, limits: ImportLimits) -> TooLarge:
+    return TooLarge(f"the file holds more than {limits.rows:,} rows ({count:,} or more); import it in parts, or raise "
+                    "TECHMATCH_IMPORT_MAX_ROWS")
+
+
+def _long_value(row: dict[str, Any], limits: ImportLimits) -> str | None:
+    """Why a row is refused for a value over the field limit (None: every value fits)."""
+    for key, value in row.items():
+        if isinstance(value, str) and len(value) > limits.field_chars:
+            return (f"column {str(key)[:40]!r} holds {len(value):,} characters; at most {limits.field_chars:,} are "
+                    "read (TECHMATCH_IMPORT_MAX_FIELD_CHARS)")
+    return None
+
+
+def _decode(data: bytes) -> str:
+    """A text file's characters: UTF-8 (with or without BOM), UTF-16 with its BOM, or GB18030."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise Invalid("the file starts like UTF-16 text but is not valid UTF-16") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise Invalid("the file is neither UTF-8 nor GB18030 text") from None
+
+
 def detect_format(name: str) -> str:
     """The format a file name implies (csv, jsonl, xlsx)."""
     suffix = Path(name).suffix.lower().lstrip(".")
@@ -124,73 +190,133 @@ def detect_format(name: str) -> str:
     return fmt
 
 
-def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def read_rows(data: bytes, fmt: str, limits: ImportLimits = ImportLimits()
+              ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """(row number, row, parse error) for each data row of a file's bytes; the number is the one the file shows:
-    the spreadsheet row for XLSX and CSV (the header is row 1), the line for JSONL (the item for a JSON array)."""
+    the spreadsheet row for XLSX and CSV (the header is row 1), the line for JSONL (the item for a JSON array).
+    TooLarge (before any row) for a file beyond `limits`."""
     if fmt == "xlsx":
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        except Exception as exc:
-            raise Invalid(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        raw_rows = formulas.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        next(raw_rows, None)
-        if header is None:
-            return
-        names = [str(h).strip() if h is not None else "" for h in header]
-        for n, (values, raw) in enumerate(zip(rows, raw_rows), start=2):  # the sheet's own row numbers
-            if values is None or all(v is None for v in values):
-                continue
-            # a formula cell's value is whatever the last spreadsheet program computed, or nothing: refuse it
-            cells = [(k, v) for k, v in zip(names, raw or ()) if k and isinstance(v, str) and v.startswith("=")]
-            if cells:
-                name, formula = cells[0]
-                yield n, None, (f"column {name!r} holds a formula ({formula[:40]}); paste the sheet as values "
-                                "and import again")
-                continue
-            yield n, {k: v for k, v in zip(names, values) if k}, None
+        yield from _xlsx_rows(data, limits)
         return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            raise Invalid("the file is neither UTF-8 nor GB18030 text") from None
+    text = _decode(data)
     if fmt == "jsonl":
-        stripped = text.lstrip()
-        if stripped.startswith("["):
-            try:
-                items = json.loads(stripped)
-            except json.JSONDecodeError as exc:
-                raise Invalid(f"invalid JSON array: {exc}") from None
-            for n, item in enumerate(items, start=1):
-                yield (n, item, None) if isinstance(item, dict) else (n, None, "not a JSON object")
-            return
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield n, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
-                continue
-            yield (n, item, None) if isinstance(item, dict) else (n, None, "not a JSON object")
+        yield from _json_rows(text, limits)
         return
+    yield from _csv_rows(text, limits)
+
+
+def _xlsx_rows(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unzipped = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise Invalid(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+    if unzipped > limits.uncompressed:
+        raise TooLarge(f"the workbook unzips to {unzipped:,} bytes; at most {limits.uncompressed:,} are read "
+                       "(TECHMATCH_IMPORT_MAX_UNCOMPRESSED_BYTES)")
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:
+        raise Invalid(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+    sheet = book.worksheets[0]
+    declared = sheet.max_row  # the sheet's own dimension, when it states one: refused before reading a row
+    if declared is not None and declared - 1 > limits.rows:
+        raise _too_many(declared - 1, limits)
+    rows = sheet.iter_rows(values_only=True)
+    raw_rows = formulas.worksheets[0].iter_rows(values_only=True)
+    header = next(rows, None)
+    next(raw_rows, None)
+    if header is None:
+        return
+    names = [str(h).strip() if h is not None else "" for h in header]
+    count = 0
+    for n, (values, raw) in enumerate(zip(rows, raw_rows), start=2):  # the sheet's own row numbers
+        if values is None or all(v is None for v in values):
+            continue
+        count += 1
+        if count > limits.rows:
+            raise _too_many(count, limits)
+        # a formula cell's value is whatever the last spreadsheet program computed, or nothing: refuse it
+        cells = [(k, v) for k, v in zip(names, raw or ()) if k and isinstance(v, str) and v.startswith("=")]
+        if cells:
+            name, formula = cells[0]
+            yield n, None, (f"column {name!r} holds a formula ({formula[:40]}); paste the sheet as values "
+                            "and import again")
+            continue
+        row = {k: v for k, v in zip(names, values) if k}
+        yield n, None if (long := _long_value(row, limits)) else row, long
+
+
+def _json_item(n: int, text: str, limits: ImportLimits) -> tuple[int, dict[str, Any] | None, str | None]:
+    """One JSON line (or array item) parsed within the limits."""
+    if json_depth(text) > limits.depth:
+        return n, None, f"nested deeper than {limits.depth} levels (TECHMATCH_IMPORT_MAX_DEPTH)"
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return n, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return n, None, f"nested deeper than {limits.depth} levels (TECHMATCH_IMPORT_MAX_DEPTH)"
+    if not isinstance(item, dict):
+        return n, None, "not a JSON object"
+    long = _long_value(item, limits)
+    return (n, None, long) if long else (n, item, None)
+
+
+def _json_rows(text: str, limits: ImportLimits) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        if json_depth(stripped) > limits.depth + 1:  # the array itself is one level
+            raise Invalid(f"the JSON array nests deeper than {limits.depth} levels (TECHMATCH_IMPORT_MAX_DEPTH)")
+        try:
+            items = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"invalid JSON array: {exc}") from None
+        if not isinstance(items, list):
+            raise Invalid("a JSON file holds one object per line, or one array of objects")
+        if len(items) > limits.rows:
+            raise _too_many(len(items), limits)
+        for n, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                yield n, None, "not a JSON object"
+                continue
+            long = _long_value(item, limits)
+            yield (n, None, long) if long else (n, item, None)
+        return
+    lines = text.splitlines()
+    count = sum(1 for line in lines if line.strip())
+    if count > limits.rows:
+        raise _too_many(count, limits)
+    for n, line in enumerate(lines, start=1):
+        if line.strip():
+            yield _json_item(n, line, limits)
+
+
+def _csv_rows(text: str, limits: ImportLimits) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    # the parser's own field limit above ours, so a long cell rejects its row instead of stopping the file
+    csv.field_size_limit(max(csv.field_size_limit(), 4 * limits.field_chars + 1))
     dialect = "excel-tab" if text[:4096].count("\t") > text[:4096].count(",") else "excel"
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    for row in reader:
-        n = reader.line_num  # the row as a spreadsheet opening the file numbers it (header = 1)
-        if None in row:
-            yield n, None, f"{len(row[None])} more values than there are columns"
-            continue
-        if all(nz.is_blank(v) for v in row.values()):
-            continue
-        yield n, {k.strip(): v for k, v in row.items() if k}, None
+    count = 0
+    try:
+        for row in reader:
+            n = reader.line_num  # the row as a spreadsheet opening the file numbers it (header = 1)
+            if None in row:
+                yield n, None, f"{len(row[None])} more values than there are columns"
+                continue
+            if all(nz.is_blank(v) for v in row.values()):
+                continue
+            count += 1
+            if count > limits.rows:
+                raise _too_many(count, limits)
+            row = {k.strip(): v for k, v in row.items() if k}
+            yield n, None if (long := _long_value(row, limits)) else row, long
+    except csv.Error as exc:
+        raise TooLarge(f"row {reader.line_num}: {exc}; cells may hold at most {limits.field_chars:,} characters "
+                       "(TECHMATCH_IMPORT_MAX_FIELD_CHARS)") from None
 
 
 TEXT_FIELDS = {"title", "description", "abstract", "contact", "team", "patent_no", "application_fields",
@@ -245,14 +371,18 @@ def map_row(kind: str, raw: dict[str, Any], ignored: set[str], warnings: list[st
     return {k: (None if nz.is_blank(v) else v) for k, v in out.items()}
 
 
-def validate(kind: str, data: bytes, fmt: str) -> tuple[list[tuple[int, Any]], ImportReport]:
-    """Parse and validate every row: (valid models with row numbers, report of rejections)."""
+def validate(kind: str, data: bytes, fmt: str, limits: ImportLimits = ImportLimits(),
+             check: Callable[[], None] | None = None) -> tuple[list[tuple[int, Any]], ImportReport]:
+    """Parse and validate every row: (valid models with row numbers, report of rejections). `check` is called every
+    few hundred rows (it raises to stop the work)."""
     report = ImportReport(kind=kind, source=fmt)
     ignored: set[str] = set()
     model = MODELS[kind]
     valid: list[tuple[int, Any]] = []
     seen_refs: dict[str, int] = {}
-    for n, raw, error in read_rows(data, fmt):
+    for done, (n, raw, error) in enumerate(read_rows(data, fmt, limits)):
+        if check is not None and done % 500 == 0:
+            check()
         if error:
             report.rejected.append(Rejection(n, "", error))
             continue
@@ -312,20 +442,32 @@ def _changes(kind: str, raw: dict[str, Any], mapped: dict[str, Any], item: Any) 
 
 def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
                  strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None,
-                 skip_duplicates: bool = False, check_duplicates: bool = True) -> ImportReport:
+                 skip_duplicates: bool = False, check_duplicates: bool = True,
+                 cancelled: Callable[[], bool] | None = None) -> ImportReport:
     """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. Rows that
     copy a listing already in the catalogue (a file imported twice) or an earlier row are reported as warnings,
     and left out with `skip_duplicates`. `engine` (matcher.bulk.get_engine) encodes the listings elsewhere, e.g.
-    on Ray."""
+    on Ray. A file beyond the settings' import limits is refused (TooLarge) before any work; when `cancelled()`
+    turns true (the client went away) the work stops with Cancelled, having written nothing."""
     if kind not in KINDS:
         raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    valid, report = validate(kind, data, fmt)
+
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled("the import was stopped: its client went away before it finished; nothing was written")
+
+    def step(done: int, total: int) -> None:
+        check()
+        if progress is not None:
+            progress(done, total)
+
+    valid, report = validate(kind, data, fmt, ImportLimits.of(service.settings), check)
     report.source = source or fmt
     if strict and report.rejected:
         return report
     if kind != "organisations" and check_duplicates and valid:
         if engine is None and len(valid) <= DUPLICATE_CHECK_MAX:
-            valid = _flag_duplicates(service, kind, valid, report, skip_duplicates)
+            valid = _flag_duplicates(service, kind, valid, report, skip_duplicates, step)
         else:
             report.warnings.append(Rejection(0, "", f"not checked for duplicates: a bulk import of {len(valid)} rows"
                                                     + (" on an engine" if engine is not None else "")))
@@ -333,12 +475,13 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
     report.accepted = len(items)
     audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
                               "rejected_rows": len({r.row for r in report.rejected})})
+    check()
     if kind == "organisations":
         report.ids, report.created = service.upsert_orgs(items, actor, audit=audit)
         report.updated = len(items) - report.created
     else:
         known = {i.ref for i in items if i.ref and service.find_by_ref(kind, i.ref)}
-        report.ids = service.add_listings(kind, items, actor, progress, audit=audit,  # audit line in its transaction
+        report.ids = service.add_listings(kind, items, actor, step, audit=audit,  # audit line in its transaction
                                           engine=engine)
         report.updated = len(known)
         report.created = len(items) - len(known)
@@ -346,10 +489,10 @@ def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor:
 
 
 def _flag_duplicates(service: MatchService, kind: str, valid: list[tuple[int, Any]], report: ImportReport,
-                     skip: bool) -> list[tuple[int, Any]]:
+                     skip: bool, progress: Progress | None = None) -> list[tuple[int, Any]]:
     """Report each row that copies a listing or an earlier row (a `duplicates` entry with the reason); returns the
     rows to import (without those rows when `skip`)."""
-    found = service.draft_duplicates(kind, [item for _, item in valid])
+    found = service.draft_duplicates(kind, [item for _, item in valid], progress=progress)
     for pos, dup in sorted(found.items()):
         n = valid[pos][0]
         if dup.get("id") is not None:

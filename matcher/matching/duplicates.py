@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -87,14 +88,16 @@ def judge(row: dict[str, Any], other: dict[str, Any], cosine: float) -> Duplicat
 
 
 def find_many(store: Any, dense: Any, side: str, rows: list[dict[str, Any]], vectors: np.ndarray,
-              excludes: list[set[int]] | None = None, limit: int = 5) -> list[list[Duplicate]]:
+              excludes: list[set[int]] | None = None, limit: int = 5, unseen: Collection[int] = ()
+              ) -> list[list[Duplicate]]:
     """For each row (its passage vector given), the listings of `side` that duplicate it, closest first: one
-    batched search of the side's dense index, one read of the neighbours' rows."""
+    batched search of the side's dense index, one read of the neighbours' rows. `unseen` listings (what the caller
+    may not read) are left out of the search itself, so they take no neighbour's place either."""
     excludes = excludes or [set() for _ in rows]
     if not rows or len(dense) == 0:
         return [[] for _ in rows]
     k = min(NEIGHBOURS + max(len(e) for e in excludes), len(dense))
-    scores, ids = dense.search(np.atleast_2d(vectors).astype(np.float32), k)
+    scores, ids = dense.search(np.atleast_2d(vectors).astype(np.float32), k, excluded=unseen)
     near = [[(int(i), float(s)) for i, s in zip(ids[r], scores[r], strict=True)
              if i >= 0 and int(i) not in excludes[r] and s >= NEAR] for r in range(len(rows))]
     listed = store.get_many(side, sorted({i for hits in near for i, _ in hits}))
@@ -106,9 +109,9 @@ def find_many(store: Any, dense: Any, side: str, rows: list[dict[str, Any]], vec
 
 
 def find(store: Any, dense: Any, side: str, row: dict[str, Any], vector: np.ndarray,
-         exclude: set[int] | None = None, limit: int = 5) -> list[Duplicate]:
+         exclude: set[int] | None = None, limit: int = 5, unseen: Collection[int] = ()) -> list[Duplicate]:
     """The listings of `side` that duplicate `row` (its passage vector given), closest first."""
-    return find_many(store, dense, side, [row], np.atleast_2d(vector), [exclude or set()], limit)[0]
+    return find_many(store, dense, side, [row], np.atleast_2d(vector), [exclude or set()], limit, unseen)[0]
 
 
 def among(rows: list[dict[str, Any]], vectors: np.ndarray) -> dict[int, int]:

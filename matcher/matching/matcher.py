@@ -104,14 +104,15 @@ class Matcher:
 
     def matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
                 filters: dict[str, Any] | None = None, method: str | None = None,
-                exclude: Sequence[int] = (), explain: bool = True) -> list[Match]:
-        """The top_k items of `target` for a query, best first, each scored, calibrated and explained."""
+                exclude: Sequence[int] = (), explain: bool = True, public: bool = False) -> list[Match]:
+        """The top_k items of `target` for a query, best first, each scored, calibrated and explained; `public`:
+        for a caller who may not read confidential needs, whose scores then depend on no statistic of them."""
         with self._slots:
-            return self._matches(target, query, query_row, top_k, filters, method, set(exclude), explain)
+            return self._matches(target, query, query_row, top_k, filters, method, set(exclude), explain, public)
 
     def _matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
-                 filters: dict[str, Any] | None, method: str | None, exclude: set[int], explain: bool
-                 ) -> list[Match]:
+                 filters: dict[str, Any] | None, method: str | None, exclude: set[int], explain: bool,
+                 public: bool = False) -> list[Match]:
         method_obj = get_method(method or self.default_method)
         sides = self._catalogue().sides  # brought up to date with the store once per query
         side = sides[target]
@@ -129,7 +130,7 @@ class Matcher:
             if cross is None:
                 raise Invalid("method 'hybrid-ce' needs a cross-encoder: run `techmatch tune --mode cross-encoder` "
                               "(with torch installed)")
-        ranked = shortlist(side, query, method_obj, top_k, allowed, len(exclude))
+        ranked = shortlist(side, query, method_obj, top_k, allowed, len(exclude), public)
         calibrated = self.models.calibration if model is None and method_obj.hub else None
         if calibrated is not None:
             calibration.attach(ranked, calibrated)  # against the best candidates, excluded ones included
@@ -157,10 +158,12 @@ class Matcher:
     # -- explanations ---------------------------------------------------------------------
     @staticmethod
     def idf(sides: dict[str, CatalogueSide]) -> Callable[[str], float]:
-        """Rarity of a term across both sides of the catalogue (generic words score low), as a function."""
-        total = len(sides["needs"].lexical) + len(sides["results"].lexical)
-        weights = [(s.lexical, len(s.lexical) / total) for s in sides.values()] if total else []
-        return lambda term: sum(lexical.idf(term) * w for lexical, w in weights)
+        """Rarity of a term across the public listings of both sides (generic words score low), as a function:
+        explanations and keyword suggestions order words by it, so it counts no confidential need."""
+        sizes = {name: s.lexical.size(public=True) for name, s in sides.items()}
+        total = sum(sizes.values())
+        weights = [(s.lexical, sizes[name] / total) for name, s in sides.items()] if total else []
+        return lambda term: sum(lexical.idf(term, public=True) * w for lexical, w in weights)
 
     def fits(self, target: str, query_row: dict[str, Any] | None, item: dict[str, Any] | None
              ) -> dict[str, Any] | None:

@@ -12,13 +12,16 @@ itself changes, and when the other side has changed by more than `HUB_DRIFT` of 
 a result's mean of 50 similarities by at most 1/50 of their spread, and only when the need is among its 50 closest.
 Below 100 items on the other side any change recomputes (the figures are then exact and cheap). So writes no longer
 throw away every figure: at 1M results and 10k needs a cold figure costs ~0.1 ms per item (400 per query).
+
+The other side's hidden listings (confidential needs) are left out of every figure: a figure shapes rankings every
+caller sees, so it is a statistic of what every caller may read.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -45,8 +48,10 @@ def corrected(dense: float, hubness: float, weight: float = HUB_WEIGHT) -> float
 class Hubness:
     """Hubness figures of one side's items against the other side's index, kept by item id in flat arrays."""
 
-    def __init__(self, k: int = HUB_K, drift: float = HUB_DRIFT) -> None:
+    def __init__(self, k: int = HUB_K, drift: float = HUB_DRIFT,
+                 hidden: Callable[[], Collection[int]] = frozenset) -> None:
         self.k, self.drift = k, drift
+        self.hidden = hidden  # the other side's hidden ids, left out of every figure
         self._lock = threading.Lock()
         self._covered: tuple | None = None  # (key, side version, other edits) when `refresh` last found all fresh
         self._swept: tuple | None = None  # (key, side edits) at the start of the last complete `refresh`
@@ -106,11 +111,14 @@ class Hubness:
         return np.where(absent, np.nan, self._means(vectors, other)).astype(np.float32)
 
     def _means(self, vectors: np.ndarray, other: VectorIndex) -> np.ndarray:
-        sims = other.scores_all(vectors)  # one BLAS product: ~7x faster than a k-NN search per item
+        hidden = self.hidden()
+        sims = other.scores_all(vectors, hidden)  # one BLAS product: ~7x faster than a k-NN search per item
         if sims is not None:
-            k = min(self.k, sims.shape[1])
+            k = min(self.k, sims.shape[1] - len(hidden))
+            if k <= 0:
+                return np.zeros(len(vectors), dtype=np.float32)
             return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
-        scores, found = other.search(vectors, self.k)
+        scores, found = other.search(vectors, self.k, excluded=hidden)
         valid = found >= 0
         return np.where(valid, scores, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 

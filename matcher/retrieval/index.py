@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import faiss
@@ -225,9 +225,10 @@ class VectorIndex:
                     out[row] = self.index.reconstruct(int(item))
         return out
 
-    def scores_all(self, queries: np.ndarray) -> np.ndarray | None:
+    def scores_all(self, queries: np.ndarray, excluded: Collection[int] = ()) -> np.ndarray | None:
         """Inner products of each query row with every stored vector (columns in storage order), by one BLAS
-        product over the flat index's own memory; None for IVF, whose vectors are not stored in one block."""
+        product over the flat index's own memory, -inf in the columns of `excluded` ids; None for IVF, whose
+        vectors are not stored in one block."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         with self.lock:
             if not isinstance(self.index, faiss.IndexIDMap2):
@@ -237,20 +238,29 @@ class VectorIndex:
             if n == 0:
                 return np.zeros((len(queries), 0), dtype=np.float32)
             stored = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)  # a view, no copy
-            return queries @ stored.T
+            out = queries @ stored.T
+            if excluded:
+                ids = faiss.vector_to_array(self.index.id_map)
+                out[:, np.isin(ids, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))] = -np.inf
+            return out
 
-    def search(self, queries: np.ndarray, k: int, allowed: Sequence[int] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: Sequence[int] | None = None,
+               excluded: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k nearest items per query row; ids are -1 where fewer exist.
 
-        `allowed` restricts the search to those ids (hard filters), inside FAISS.
+        `allowed` restricts the search to those ids (hard filters), `excluded` leaves those out, inside FAISS.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         with self.lock:
             k = max(1, min(k, len(self) or 1))
             params = None
+            selector = inner = None  # both referenced here until the search is over
             if allowed is not None:
                 selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            elif excluded:
+                inner = faiss.IDSelectorBatch(np.fromiter(excluded, dtype=np.int64, count=len(excluded)))
+                selector = faiss.IDSelectorNot(inner)
+            if selector is not None:
                 params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
                           if isinstance(self.index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
             elif isinstance(self.index, faiss.IndexIVF):

@@ -6,6 +6,10 @@ or replaced since then. Document frequencies, the number of documents and the to
 every add and remove, so idf and length normalisation are applied when a query is scored, on the query's columns only;
 nothing is ever rebuilt on the query path. `compact()` folds the delta into a new base (built outside the lock,
 swapped in under it); it runs on its own when the delta and the dead rows outgrow max(2000, 5% of the base).
+
+Documents added as *hidden* (confidential needs) are searchable like any other, but their share of the statistics
+is also kept apart, so a query can be weighed by the statistics of the public documents alone (`public=True`):
+an outsider's scores and ranking then depend on no text it may not see — not even through a term's rarity.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from scipy import sparse
 
 from matcher.retrieval.text import TOKENIZERS
 
-FORMAT = 1
+FORMAT = 2  # 2: the ids of hidden documents are saved (their statistics are kept apart)
 COMPACT_MIN = 2000  # compact once the delta plus dead base rows exceed this many documents …
 COMPACT_SHARE = 0.05  # … and this share of the base
 
@@ -138,6 +142,10 @@ class LexicalIndex:
         self.terms: defaultdict[str, int] = defaultdict(None)
         self._df = np.zeros(1024, dtype=np.int64)  # per-term document frequency (capacity grows by doubling)
         self._total = 0.0  # sum of the lengths of every live document
+        # the hidden documents' share of those statistics (public = all − hidden)
+        self._hidden: set[int] = set()
+        self._df_hidden = np.zeros(1024, dtype=np.int64)
+        self._total_hidden = 0.0
         self._base = _Base.empty()
         self._alive = np.zeros(0, dtype=bool)
         self._n_alive = 0
@@ -156,22 +164,44 @@ class LexicalIndex:
         """The base's raw counts (benchmarks read its size)."""
         return self._base.csc
 
+    def size(self, public: bool = False) -> int:
+        """Live documents, or the public ones among them."""
+        with self.lock:
+            return self._stats(public)[0]
+
+    def hidden_ids(self) -> frozenset[int]:
+        """The ids of the live hidden documents."""
+        with self.lock:
+            return frozenset(self._hidden)
+
     def _idf(self, df: np.ndarray | float, n: int) -> np.ndarray | float:
         if isinstance(df, np.ndarray):
             return np.log1p((n - df + 0.5) / (df + 0.5))
         return log1p((n - df + 0.5) / (df + 0.5))
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a term (0 for unseen terms and terms no document holds any more)."""
+    def _stats(self, public: bool) -> tuple[int, float]:
+        """(documents, total length) over every live document, or over the public ones (caller holds the lock)."""
+        n = self._n_alive + len(self._delta)
+        if public:
+            return n - len(self._hidden), self._total - self._total_hidden
+        return n, self._total
+
+    def _df_of(self, col: int, public: bool) -> int:
+        return int(self._df[col] - (self._df_hidden[col] if public else 0))
+
+    def idf(self, term: str, public: bool = False) -> float:
+        """Inverse document frequency of a term (0 for unseen terms and terms no document holds any more); with
+        `public`, over the public documents alone (0 for a term only hidden documents hold)."""
         with self.lock:
             col = self.terms.get(term)
-            df = int(self._df[col]) if col is not None else 0
-            return float(self._idf(df, len(self))) if df > 0 else 0.0
+            df = self._df_of(col, public) if col is not None else 0
+            return float(self._idf(df, self._stats(public)[0])) if df > 0 else 0.0
 
     # -- updates -----------------------------------------------------------------------------
-    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
-        """Insert or replace documents."""
+    def add(self, ids: Sequence[int], texts: Sequence[str], hidden: Iterable[int] = ()) -> None:
+        """Insert or replace documents; those whose ids are in `hidden` are hidden ones (see the module's doc)."""
         ids = [int(i) for i in ids]
+        hidden = {int(i) for i in hidden}
         texts = list(texts)
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
@@ -191,11 +221,16 @@ class LexicalIndex:
             for item, start, end in zip(docs, [0, *ends[:-1]], ends):
                 self._delta[item] = (term_ids[start:end], tf[start:end])
             if len(terms) > len(self._df):
-                grown = np.zeros(max(len(terms), 2 * len(self._df)), dtype=np.int64)
-                grown[:len(self._df)] = self._df
-                self._df = grown
+                size = max(len(terms), 2 * len(self._df))
+                self._df, self._df_hidden = (np.concatenate([a, np.zeros(size - len(a), dtype=np.int64)])
+                                             for a in (self._df, self._df_hidden))
             self._bump([term_ids], +1)
             self._total += float(tf.sum(dtype=np.float64))
+            secret = [(item, start, end) for item, start, end in zip(docs, [0, *ends[:-1]], ends) if item in hidden]
+            if secret:
+                self._hidden.update(item for item, _, _ in secret)
+                self._bump([term_ids[a:b] for _, a, b in secret], +1, self._df_hidden)
+                self._total_hidden += float(sum(tf[a:b].sum(dtype=np.float64) for _, a, b in secret))
             self._view = None
             due = self._due()
         if due:
@@ -211,34 +246,42 @@ class LexicalIndex:
 
     def _discard(self, ids: Iterable[int]) -> None:
         """Take these documents out of the statistics, the delta and the base (caller holds the lock)."""
-        base, alive, gone, total = self._base, self._alive, [], 0.0
+        base, alive, gone, total, gone_hidden, total_hidden = self._base, self._alive, [], 0.0, [], 0.0
         for item in ids:
             if self._touched is not None:
                 self._touched.add(item)
             old = self._delta.pop(item, None)
             if old is not None:
-                gone.append(old[0])
-                total += float(old[1].sum())
+                terms, length = old[0], float(old[1].sum())
                 self._view = None
-                continue
-            row = base.rows.get(item)
-            if row is not None and alive[row]:
+            else:
+                row = base.rows.get(item)
+                if row is None or not alive[row]:
+                    continue
                 alive[row] = False
                 self._n_alive -= 1
-                gone.append(base.terms_of(row))
-                total += float(base.lengths[row])
+                terms, length = base.terms_of(row), float(base.lengths[row])
+            gone.append(terms)
+            total += length
+            if item in self._hidden:
+                self._hidden.discard(item)
+                gone_hidden.append(terms)
+                total_hidden += length
         self._bump(gone, -1)
         self._total -= total
+        self._bump(gone_hidden, -1, self._df_hidden)
+        self._total_hidden -= total_hidden
 
-    def _bump(self, term_arrays: list[np.ndarray], sign: int) -> None:
+    def _bump(self, term_arrays: list[np.ndarray], sign: int, df: np.ndarray | None = None) -> None:
         if not term_arrays:
             return
+        df = self._df if df is None else df
         cols = np.concatenate(term_arrays)
         vocab = len(self.terms)
         if len(cols) > vocab // 4:
-            self._df[:vocab] += sign * np.bincount(cols, minlength=vocab)
+            df[:vocab] += sign * np.bincount(cols, minlength=vocab)
         else:
-            np.add.at(self._df, cols, sign)
+            np.add.at(df, cols, sign)
 
     # -- compaction --------------------------------------------------------------------------
     def _due(self) -> bool:
@@ -298,28 +341,29 @@ class LexicalIndex:
         return _Base.build(ids, csr)
 
     # -- scoring -----------------------------------------------------------------------------
-    def _query(self, tokens: Counter) -> tuple[np.ndarray, np.ndarray]:
-        """(term ids, idf × (1 + ln count)) of the query's terms that some document holds (caller holds the lock)."""
-        cols, weights, n = [], [], len(self)
+    def _query(self, tokens: Counter, public: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+        """(term ids, idf × (1 + ln count), average document length) of the query's terms that some document holds
+        (caller holds the lock); with `public`, idf and length from the public documents' statistics alone."""
+        cols, weights = [], []
+        n, total = self._stats(public)
         for term, times in tokens.items():
             col = self.terms.get(term)
             if col is not None and self._df[col] > 0:
                 cols.append(col)
-                weights.append(self._idf(float(self._df[col]), n) * (1.0 + log(times)))
-        return np.asarray(cols, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+                weights.append(self._idf(float(self._df_of(col, public)), n) * (1.0 + log(times)))
+        avgdl = max(total / n if n else 1.0, 1e-6)
+        return np.asarray(cols, dtype=np.int64), np.asarray(weights, dtype=np.float64), avgdl
 
-    def _weigh(self, tf: np.ndarray, lengths: np.ndarray, term_weight: np.ndarray) -> np.ndarray:
-        n = len(self)
-        avgdl = max(self._total / n if n else 1.0, 1e-6)
+    def _weigh(self, tf: np.ndarray, lengths: np.ndarray, term_weight: np.ndarray, avgdl: float) -> np.ndarray:
         norm = self.k1 * (1 - self.b + self.b * lengths / avgdl)
         return term_weight * tf * (self.k1 + 1) / (tf + norm)
 
-    def _score(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+    def _score(self, query: str, public: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores of every base row, 0 for dead rows; scores of the delta's documents in view order), caller holds
         the lock."""
         tokens = Counter(self.tokenize(query))
         base, view = self._base, self._delta_view()
-        cols, weights = self._query(tokens)
+        cols, weights, avgdl = self._query(tokens, public)
         base_scores = np.zeros(len(base.ids), dtype=np.float64)
         delta_scores = np.zeros(len(view.ids), dtype=np.float64)
         if not len(cols):
@@ -331,11 +375,11 @@ class LexicalIndex:
             at = _ranges(lo, hi)
             rows = base.csc.indices[at]
             term_weight = np.repeat(w, hi - lo)
-            contrib = self._weigh(base.csc.data[at].astype(np.float64), base.lengths[rows], term_weight)
+            contrib = self._weigh(base.csc.data[at].astype(np.float64), base.lengths[rows], term_weight, avgdl)
             base_scores = np.bincount(rows, weights=contrib, minlength=len(base.ids))
             base_scores[~self._alive] = 0.0
         if len(view.ids):
-            delta_scores = self._delta_scores(view, cols, weights)
+            delta_scores = self._delta_scores(view, cols, weights, avgdl)
         return base_scores, delta_scores
 
     def _delta_view(self) -> _DeltaView:
@@ -344,22 +388,23 @@ class LexicalIndex:
             self._view = _DeltaView.build(self._delta)
         return self._view
 
-    def _delta_scores(self, view: _DeltaView, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _delta_scores(self, view: _DeltaView, cols: np.ndarray, weights: np.ndarray, avgdl: float) -> np.ndarray:
         """Scores of every delta document (view order) for the query's terms."""
         lo, hi = np.searchsorted(view.cols, cols, "left"), np.searchsorted(view.cols, cols, "right")
         at = _ranges(lo, hi)
         rows = view.rows[at]
-        contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows], np.repeat(weights, hi - lo))
+        contrib = self._weigh(view.tf[at].astype(np.float64), view.lengths[rows], np.repeat(weights, hi - lo), avgdl)
         return np.bincount(rows, weights=contrib, minlength=len(view.ids))
 
-    def search(self, query: str, k: int, allowed: Sequence[int] | None = None
+    def search(self, query: str, k: int, allowed: Sequence[int] | None = None, public: bool = False
                ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k best documents with a positive score, best first (ties in index order)."""
+        """(scores, ids) of the k best documents with a positive score, best first (ties in index order); with
+        `public`, scored by the public documents' statistics (see the module's doc)."""
         with self.lock:
             if allowed is None:
-                ids, scores = self._top_candidates(query, k)
+                ids, scores = self._top_candidates(query, k, public)
             else:
-                base_scores, delta_scores = self._score(query)
+                base_scores, delta_scores = self._score(query, public)
                 rows = np.flatnonzero(base_scores > 0)
                 hits = np.flatnonzero(delta_scores > 0)
                 ids = np.concatenate([self._base.ids[rows], self._view.ids[hits]])
@@ -382,7 +427,7 @@ class LexicalIndex:
         order = np.argsort(-scores, kind="stable")
         return scores[order], ids[order]
 
-    def _top_candidates(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _top_candidates(self, query: str, k: int, public: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(ids, exact scores) of a set of documents that holds every one scoring at least the k-th best — base
         rows in index order, then the delta's — found with MaxScore pruning (caller holds the lock).
 
@@ -395,15 +440,15 @@ class LexicalIndex:
         everything (the tests compare the two)."""
         k = max(int(k), 1)
         base, view = self._base, self._delta_view()
-        cols, weights = self._query(Counter(self.tokenize(query)))
-        delta = self._delta_scores(view, cols, weights) if len(view.ids) and len(cols) else _EMPTY_F64
+        cols, weights, avgdl = self._query(Counter(self.tokenize(query)), public)
+        delta = self._delta_scores(view, cols, weights, avgdl) if len(view.ids) and len(cols) else _EMPTY_F64
         hits = np.flatnonzero(delta > 0)
         delta_ids, delta_top = view.ids[hits], delta[hits]
         inside = cols < base.csc.shape[1]
         cols, weights = cols[inside], weights[inside]
         if not len(cols) or not len(base.ids):
             return delta_ids, delta_top
-        bound = self._weigh(base.tf_max[cols], base.len_min[cols], weights) * (1 + 1e-9)
+        bound = self._weigh(base.tf_max[cols], base.len_min[cols], weights, avgdl) * (1 + 1e-9)
         order = np.argsort(-bound, kind="stable")
         cols, weights, bound = cols[order], weights[order], bound[order]
         rest = np.append(np.cumsum(bound[::-1])[::-1], 0.0)  # rest[i]: the most terms i… can still add
@@ -412,7 +457,7 @@ class LexicalIndex:
         for i in range(len(cols)):
             lo, hi = int(csc.indptr[cols[i]]), int(csc.indptr[cols[i] + 1])
             rows = csc.indices[lo:hi]
-            acc[rows] += self._weigh(csc.data[lo:hi].astype(np.float64), base.lengths[rows], weights[i])
+            acc[rows] += self._weigh(csc.data[lo:hi].astype(np.float64), base.lengths[rows], weights[i], avgdl)
             unchecked += hi - lo
             if rest[i + 1] >= rest[0] - rest[i + 1]:
                 continue  # the k-th partial score cannot exceed what the terms so far add up to: go on
@@ -437,7 +482,7 @@ class LexicalIndex:
         scores = acc[seen]
         m = max(4 * k, 1000)
         first = np.argpartition(-scores, m - 1)[:m] if len(scores) > m else np.arange(len(scores))
-        scores[first] += self._row_scores(seen[first], left, left_w)
+        scores[first] += self._row_scores(seen[first], left, left_w, avgdl)
         theta = max(theta, _kth(np.concatenate([scores[first], delta_top]), k))
         done = np.zeros(len(seen), dtype=bool)
         done[first] = True
@@ -445,24 +490,24 @@ class LexicalIndex:
         seen, scores, done = seen[keep], scores[keep], done[keep]
         todo = np.flatnonzero(~done)
         if len(todo):
-            scores[todo] += self._row_scores(seen[todo], left, left_w)
+            scores[todo] += self._row_scores(seen[todo], left, left_w, avgdl)
         return np.concatenate([base.ids[seen], delta_ids]), np.concatenate([scores, delta_top])
 
-    def _row_scores(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _row_scores(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, avgdl: float) -> np.ndarray:
         """Scores of these base rows for these terms (all in the base's vocabulary), read from the rows."""
         base = self._base
         part = base.csr[rows][:, cols].tocoo()  # these documents × these terms: counts
-        contrib = self._weigh(part.data.astype(np.float64), base.lengths[rows[part.row]], weights[part.col])
+        contrib = self._weigh(part.data.astype(np.float64), base.lengths[rows[part.row]], weights[part.col], avgdl)
         return np.bincount(part.row, weights=contrib, minlength=len(rows))
 
-    def score_ids(self, query: str, ids: Sequence[int]) -> np.ndarray:
-        """BM25 scores of the query against these documents (0 for unknown ids).
+    def score_ids(self, query: str, ids: Sequence[int], public: bool = False) -> np.ndarray:
+        """BM25 scores of the query against these documents (0 for unknown ids); `public` as in `search`.
 
         Reads only these documents' rows (the row-major copy of the matrix), not the query terms' whole posting
         lists: the same scores as `search` gives them, at a cost that does not grow with the catalogue."""
         out = np.zeros(len(ids), dtype=np.float32)
         with self.lock:
-            cols, weights = self._query(Counter(self.tokenize(query)))
+            cols, weights, avgdl = self._query(Counter(self.tokenize(query)), public)
             if not len(cols) or not len(ids):
                 return out
             base, view = self._base, self._delta_view()
@@ -480,9 +525,10 @@ class LexicalIndex:
                     base_rows.append(row)
             inside = cols < base.csr.shape[1]
             if base_rows and inside.any():
-                out[base_at] = self._row_scores(np.asarray(base_rows, dtype=np.int64), cols[inside], weights[inside])
+                out[base_at] = self._row_scores(np.asarray(base_rows, dtype=np.int64), cols[inside], weights[inside],
+                                                avgdl)
             if delta_rows:
-                out[delta_at] = self._delta_scores(view, cols, weights)[delta_rows]
+                out[delta_at] = self._delta_scores(view, cols, weights, avgdl)[delta_rows]
         return out
 
     # -- persistence -------------------------------------------------------------------------
@@ -496,6 +542,7 @@ class LexicalIndex:
                 base = self._base
                 terms = list(self.terms)
                 k1, b, name = self.k1, self.b, self.tokenizer_name
+                hidden = np.fromiter(sorted(self._hidden), dtype=np.int64, count=len(self._hidden))
         csr = base.csr
         # terms no document holds any more are left out of the file
         held = np.bincount(csr.indices, minlength=len(terms)) > 0
@@ -513,6 +560,7 @@ class LexicalIndex:
             "b": np.asarray(b, dtype=np.float64), "ids": base.ids.astype(np.int64),
             "indptr": csr.indptr.astype(np.int64), "indices": indices, "counts": counts,
             "terms": np.frombuffer(text, dtype=np.uint8), "term_lengths": np.fromiter(map(len, terms), np.int32),
+            "hidden": hidden,
         }
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -550,6 +598,7 @@ class LexicalIndex:
             ids, indptr, indices = z["ids"], z["indptr"], z["indices"]
             counts, lengths = z["counts"], z["term_lengths"]
             text = z["terms"].tobytes().decode("utf-8")
+            hidden = z["hidden"].astype(np.int64)
         terms = text.split("\x00")
         if len(terms) != len(lengths):
             ends = np.cumsum(lengths).tolist()  # some term holds the separator: cut by lengths instead
@@ -567,4 +616,12 @@ class LexicalIndex:
         index._n_alive = len(ids)
         index._df = np.bincount(indices, minlength=max(len(terms), 1)).astype(np.int64)
         index._total = float(index._base.lengths.sum())
+        index._df_hidden = np.zeros_like(index._df)
+        rows = [index._base.rows[i] for i in hidden.tolist() if i in index._base.rows]
+        if len(rows) != len(hidden):
+            raise ValueError(f"{path}: hidden ids that the index does not hold")
+        index._hidden = set(hidden.tolist())
+        if rows:
+            index._bump([index._base.terms_of(r) for r in rows], +1, index._df_hidden)
+            index._total_hidden = float(index._base.lengths[rows].sum())
         return index

@@ -116,8 +116,9 @@ def dense_scores(side: CatalogueSide, query: Query, pool: int, allowed: Sequence
 
 
 def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
-         allowed: Sequence[int] | None = None, pool: int = 100) -> list[Scored]:
-    """The k best items of a side for a query under a method, with score components."""
+         allowed: Sequence[int] | None = None, pool: int = 100, public: bool = False) -> list[Scored]:
+    """The k best items of a side for a query under a method, with score components; `public` weighs BM25 by the
+    public listings' statistics alone (an outsider's ranking: see LexicalIndex)."""
     method = get_method(method) if isinstance(method, str) else method
     if allowed is not None and len(allowed) == 0:
         return []
@@ -128,11 +129,11 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
     if "dense" in method.weights and len(side.dense):
         comps["dense"] = dense_scores(side, query, pool, allowed)
     if "lexical" in method.weights and len(side.lexical):
-        scores, ids = side.lexical.search(query.lexical_text, pool, allowed)
+        scores, ids = side.lexical.search(query.lexical_text, pool, allowed, public)
         comps["lexical"] = dict(zip(ids.tolist(), scores.astype(float).tolist()))
     retrieved = {name: dict(c) for name, c in comps.items()}
     if len(comps) > 1:
-        _fill_missing(side, query, comps)
+        _fill_missing(side, query, comps, public)
     fuse = comps
     if method.hub and comps.get("dense"):
         hub = side.hubness.of(side.dense, side.other, list(comps["dense"]))
@@ -153,7 +154,7 @@ def rank(side: CatalogueSide, query: Query, method: Method | str, k: int = 10,
 
 
 def shortlist(side: CatalogueSide, query: Query, method: Method, top_k: int, allowed: Sequence[int] | None = None,
-              excluded: int = 0) -> list[Scored]:
+              excluded: int = 0, public: bool = False) -> list[Scored]:
     """The whole ranked pool that `match` takes its top_k from and `eval` measures: one rule for both.
 
     At least POOL candidates whatever top_k, so the pool that min-max fusion normalises over, and the best
@@ -161,7 +162,7 @@ def shortlist(side: CatalogueSide, query: Query, method: Method, top_k: int, all
     excluded items, boost (final_order) the first top_k + SLACK and cut to top_k.
     """
     k = max(POOL, top_k + excluded + SLACK, RERANK_POOL if method.name == "learned" else 0)
-    return rank(side, query, method, k, allowed, pool=POOL)
+    return rank(side, query, method, k, allowed, pool=POOL, public=public)
 
 
 def boost(query_row: dict | None, item: dict) -> float:
@@ -186,7 +187,8 @@ def final_order(scored: Sequence[Scored], query_row: dict | None, items: dict[in
     return out
 
 
-def _fill_missing(side: CatalogueSide, query: Query, comps: dict[str, dict[int, float]]) -> None:
+def _fill_missing(side: CatalogueSide, query: Query, comps: dict[str, dict[int, float]], public: bool = False
+                  ) -> None:
     """Give every pooled candidate its exact score in every component, so fusion compares like with like."""
     pool = set().union(*comps.values())
     if "dense" in comps:
@@ -199,4 +201,4 @@ def _fill_missing(side: CatalogueSide, query: Query, comps: dict[str, dict[int, 
     if "lexical" in comps:
         missing = sorted(pool - comps["lexical"].keys())
         if missing:
-            comps["lexical"].update(zip(missing, side.lexical.score_ids(query.lexical_text, missing).tolist()))
+            comps["lexical"].update(zip(missing, side.lexical.score_ids(query.lexical_text, missing, public).tolist()))

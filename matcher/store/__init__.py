@@ -14,6 +14,7 @@ from matcher.store.base import (
     POSTGRES,
     SQLITE,
     Dialect,
+    Outsider,
     Store,
     listing_order,
     listing_where,
@@ -34,4 +35,5 @@ def open_store(url: str | Path, pool_size: int = 10) -> Store:
 
 
 __all__ = ["AVAILABLE", "CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE",
-           "TABLES", "Dialect", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "one_of", "open_store"]
+           "TABLES", "Dialect", "Outsider", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "one_of",
+           "open_store"]

@@ -212,7 +212,7 @@ class Store(ABC):
         """Every table of the schema, in an order that respects foreign keys (parents first)."""
         return ["meta", "organisations", "needs", "results", "batch_runs", "candidates", "reviews", "pairings",
                 "challenge_applications", "api_keys", "users", "audit_log", "changes", "locks", "conflicts",
-                "assignment_rounds", "assignments", "subscriptions", "alerts", "deliveries"]
+                "assignment_rounds", "assignments", "subscriptions", "alerts", "deliveries", "sign_in_failures"]
 
     # -- rows -----------------------------------------------------------------------------
     @staticmethod
@@ -429,7 +429,7 @@ class Store(ABC):
         time (a cold index build at 1M listings holds one page, not 1M decoded rows)."""
         if side not in LISTING_TABLES:
             raise Invalid(f"unknown side {side!r}")
-        cols = "id, title, description, keywords" if side == "needs" else \
+        cols = "id, title, description, keywords, confidentiality" if side == "needs" else \
             "id, title, abstract, keywords, application_fields"
         for page in self.pages(side, cols, size=size):
             yield [self._decode(r) for r in page]
@@ -439,9 +439,12 @@ class Store(ABC):
         return {int(r["need_id"]) for r in self._select("select distinct need_id from candidates where run_id = ?",
                                                         [int(run_id)])}
 
-    def decided_candidates(self) -> list[dict[str, Any]]:
-        """Every candidate a broker confirmed or rejected (the reranker's training pairs)."""
-        return self.rows("candidates", "status in ('confirmed', 'rejected')")
+    def decided_candidates(self, public: bool = True) -> list[dict[str, Any]]:
+        """Every candidate a broker confirmed or rejected (the reranker's and `tune --decisions`' training pairs);
+        `public`: only pairs whose need is public — a model every caller is served by learns from no text some
+        callers may not read."""
+        hidden = " and need_id not in (select id from needs where confidentiality = 'brokers')" if public else ""
+        return self.rows("candidates", f"status in ('confirmed', 'rejected'){hidden}")
 
     # -- review queue, pipeline, challenges, figures ----------------------------------------
     def candidates(self, filters: dict[str, Any], sort: str, descending: bool, limit: int, offset: int
@@ -567,11 +570,47 @@ class Store(ABC):
                                  "claimed_until < ?)", [owner, until, delivery_id, now_ts, now_ts]) == 1
 
     def labelled(self, side: str, unlabelled: str) -> list[dict[str, Any]]:
-        """Id and cluster of every listing of a side filed under a cluster other than `unlabelled` (其他), by id —
-        what the cluster classifier learns from."""
+        """Id and cluster of every public listing of a side filed under a cluster other than `unlabelled` (其他), by
+        id — what the cluster classifier learns from (it answers anyone: a confidential need is not taught to it)."""
         if side not in LISTING_TABLES:
             raise Invalid(f"unknown side {side!r}")
-        return self._select(f'select id, industry from "{side}" where industry <> ? order by id', [unlabelled])
+        public = " and confidentiality <> 'brokers'" if side == "needs" else ""
+        return self._select(f'select id, industry from "{side}" where industry <> ?{public} order by id',
+                            [unlabelled])
+
+    def sign_in_failures(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The failed sign-ins recorded under these keys (account names, clients)."""
+        where, params = one_of("key", list(keys))
+        return self._select(f"select * from sign_in_failures where {where}", params)
+
+    def record_sign_in_failure(self, key: str, now_ts: float, forget_after: float) -> dict[str, Any]:
+        """One more failed sign-in under `key` (counting from one again when the last was over `forget_after`
+        seconds ago); returns the key's row."""
+        with self.transaction():
+            row = self.find("sign_in_failures", key=key)
+            if row is None:
+                self.insert_new("sign_in_failures", {"key": key, "failures": 0, "last_at": now_ts}, ("key",))
+                row = self.find("sign_in_failures", key=key)
+            failures = 1 if now_ts - float(row["last_at"] or 0) > forget_after else int(row["failures"]) + 1
+            self._execute("update sign_in_failures set failures = ?, last_at = ? where id = ?",
+                          [failures, now_ts, row["id"]])
+            return {**row, "failures": failures, "last_at": now_ts}
+
+    def lock_sign_in(self, key: str, until: float) -> None:
+        """Refuse every sign-in under `key` until `until` (epoch seconds)."""
+        with self.transaction():
+            self._execute("update sign_in_failures set locked_until = ? where key = ?", [until, key])
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        """Forget the failed sign-ins under `key` (after a successful one)."""
+        with self.transaction():
+            self._execute("delete from sign_in_failures where key = ?", [key])
+
+    def confidential_owners(self, org_ids: Sequence[int]) -> set[int]:
+        """Those of these organisations that own a confidential need."""
+        where, params = one_of("org_id", [int(o) for o in org_ids])
+        return {int(r["org_id"]) for r in self._select(
+            f"select distinct org_id from needs where confidentiality = 'brokers' and {where}", params)}
 
     def delete_subscription(self, sub_id: int) -> None:
         """A subscription with its alerts and their deliveries."""
@@ -607,13 +646,15 @@ class Store(ABC):
         with self.transaction():
             return self._insert("changes", {"side": side, "item_id": int(item_id), "op": op, "at": now()}, "seq")
 
-    def keywords(self) -> list[str]:
-        """Every distinct listing keyword of both sides (the explanation tagger learns them at start)."""
+    def keywords(self, public: bool = False) -> list[str]:
+        """Every distinct listing keyword of both sides (the explanation tagger learns them at start); `public`:
+        only those of listings every caller may read (confidential needs' keywords left out)."""
         out: set[str] = set()
         for side in LISTING_TABLES:  # distinct terms, unpacked by the database (one row per term, not per listing)
             each = self.dialect.json_table.format(column="t.keywords")
+            hidden = " and t.confidentiality <> 'brokers'" if public and side == "needs" else ""
             out.update(r["value"] for r in self._select(
-                f"""select distinct j.value as value from "{side}" t, {each} where t.keywords like '["%'"""))
+                f"""select distinct j.value as value from "{side}" t, {each} where t.keywords like '["%'{hidden}"""))
         return sorted(out)
 
     def keys_with_orgs(self) -> list[dict[str, Any]]:
@@ -661,6 +702,21 @@ _ESC = "escape '\\'"  # LIKE patterns escape % _ and \ with a backslash, on both
 HIDDEN_SORT_COLUMNS = ("budget", "reward", "deadline")  # confidential needs' fields an outsider may not order by
 
 
+@dataclass(frozen=True)
+class Outsider:
+    """A caller who may not read confidential needs, with the organisation whose own needs it may read (None: an
+    anonymous caller, who owns nothing). Never a sentinel id: a need with no organisation is nobody's own."""
+
+    org_id: int | None = None
+
+
+def _readable(org_id: int | None) -> tuple[str, list[Any]]:
+    """A where-clause keeping needs an outsider of this organisation may read: public ones and its own."""
+    if org_id is None:
+        return "confidentiality <> 'brokers'", []
+    return "(confidentiality <> 'brokers' or org_id = ?)", [int(org_id)]
+
+
 def one_of(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """A where-clause (and its parameters) keeping rows whose column holds one of the values (none: no row)."""
     if not values:
@@ -673,8 +729,10 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
     """SQL where-clause and parameters for the hard filters of a listing query.
 
     filters: industry, district, status, confidentiality (lists of codes), trl_min / trl_max, modes (any of),
-    org_id, is_challenge, visible_to (an outsider's organisation id, -1 for none: confidential needs of other
-    organisations are left out). `text` matches title, description/abstract and keywords (substring).
+    org_id, is_challenge, visible_to (an `Outsider`: confidential needs of every organisation but its own are left
+    out; an outsider with no organisation owns none, and a need with no organisation is nobody's own). `text`
+    matches title, description/abstract and keywords (substring); for an outsider (`outsider`, `outsider_org`) a
+    confidential need it does not own is matched on its title only.
     """
     if side not in LISTING_TABLES:
         raise Invalid(f"unknown side {side!r}")
@@ -690,8 +748,9 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
         clauses.append("org_id = ?")
         params.append(int(filters["org_id"]))
     if "visible_to" in filters and side == "needs":  # an outsider's view: public needs, and its own confidential ones
-        clauses.append("(confidentiality != 'brokers' or coalesce(org_id, -1) = ?)")
-        params.append(int(filters["visible_to"]))
+        clause, values = _readable(filters["visible_to"].org_id)
+        clauses.append(clause)
+        params.extend(values)
     if "is_challenge" in filters and side == "needs":
         clauses.append("is_challenge = ?")
         params.append(int(bool(filters["is_challenge"])))
@@ -720,10 +779,10 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # literal text
         if side == "needs" and outsider:
             # an outsider's text filter reads a confidential need's title only (its text is not theirs to probe)
-            clauses.append(f"(title {dialect.like} ? {_ESC} or ((confidentiality != 'brokers' or "
-                           f'coalesce(org_id, -1) = ?) and ("{body}" {dialect.like} ? {_ESC} or '
+            readable, values = _readable(outsider_org)
+            clauses.append(f'(title {dialect.like} ? {_ESC} or ({readable} and ("{body}" {dialect.like} ? {_ESC} or '
                            f"keywords {dialect.like} ? {_ESC})))")
-            params.extend([like, int(outsider_org or -1), like, like])
+            params.extend([like, *values, like, like])
         else:
             clauses.append(f'(title {dialect.like} ? {_ESC} or "{body}" {dialect.like} ? {_ESC} or '
                            f"keywords {dialect.like} ? {_ESC})")
@@ -736,7 +795,7 @@ def listing_order(side: str, column: str, descending: bool, outsider: bool = Fal
     """ORDER BY for a listing page; for an outsider a confidential need's hidden fields sort as if empty."""
     key = f'"{column}"'
     if side == "needs" and outsider and column in HIDDEN_SORT_COLUMNS:
-        key = (f"(case when confidentiality = 'brokers' and coalesce(org_id, -1) != {int(outsider_org or -1)} "
-               f'then null else "{column}" end)')
+        own = f" and (org_id is null or org_id <> {int(outsider_org)})" if outsider_org is not None else ""
+        key = f"""(case when confidentiality = 'brokers'{own} then null else "{column}" end)"""
     # empty values first going up, last going down, on both backends (PostgreSQL's default is the reverse)
     return f"{key} {'desc nulls last' if descending else 'asc nulls first'}, id"

@@ -191,4 +191,13 @@ def _v7(db: DDL) -> None:
     db["deliveries"].create_index(["subscription_id"])
 
 
-MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: DDL) -> None:
+    """Sign-in throttling: failed password (and key) sign-ins per account name and per client, with the lockout
+    they earned, shared by every process."""
+    db["sign_in_failures"].create({
+        "id": int, "key": str, "failures": int, "last_at": float, "locked_until": float,
+    }, pk="id", not_null={"key", "failures"})
+    db["sign_in_failures"].create_index(["key"], unique=True)
+
+
+MIGRATIONS: list[Callable[[DDL], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]

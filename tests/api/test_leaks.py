@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from matcher import review
 from matcher.access import accounts
+from matcher.ingest.importer import import_bytes
 from matcher.service import MatchService
 
 from ..conftest import make_settings
@@ -25,10 +28,18 @@ OUTSIDERS = {"anonymous": None, "firm": ("firm", "泄露测试企业"), "institu
 HIDDEN = ("description", "challenge_goal", "challenge_indicators")
 
 
+# a confidential need imported without an organisation: it is nobody's own, not the anonymous caller's
+OWNERLESS = {"title": "无主保密需求：高温合金涂层", "confidentiality": "仅经纪人可见", "budget": 8888,
+             "description": "型号QZX-9913的钯铑催化薄膜在高温下失活，需要新的载体配方，寿命提升一倍以上。",
+             "keywords": "钯铑催化薄膜,QZX载体配方", "industry": "先进材料", "deadline": "2027-04-30"}
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, e5_encoder):
     service = MatchService(make_settings(tmp_path_factory.mktemp("leaks") / "data"), encoder=e5_encoder)
     service.load_demo()
+    report = import_bytes(service, json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
+    assert report.accepted == 1 and service.store.get("needs", report.ids[0])["org_id"] is None
     keys = {name: accounts.create_key(service, *spec)[0] if spec else None for name, spec in OUTSIDERS.items()}
     broker = accounts.create_key(service, "broker", "泄露测试经纪机构")[0]
     with TestClient(create_app(service.settings, service=service)) as client:
@@ -80,7 +91,7 @@ def calls(spec: dict, need: dict, counterparts: list[int], fragments: list[str])
             elif "{result_id}" in path:
                 targets = [{"result_id": r} for r in counterparts]
             elif "{org_id}" in path:
-                targets = [{"org_id": need["org_id"]}]
+                targets = [{"org_id": need["org_id"]}] if need["org_id"] is not None else []
             elif "{table}" in path:
                 targets = [{"table": "needs"}, {"table": "candidates"}]
             elif re.search(r"\{\w+\}", path):
@@ -126,3 +137,81 @@ def test_no_hidden_fact_reaches_an_outsider_by_any_read_endpoint(demo, who):
                 assert need["id"] not in [m["id"] for m in r.json()["items"]], (who, body)
             checked += 1
     assert checked > 200
+
+
+@pytest.mark.parametrize("who", ["firm", "institution"])
+def test_the_need_check_suggests_no_keyword_only_confidential_needs_hold(demo, who):
+    """The suggester's probe: a draft holding a keyword found only in confidential needs. A tagger that learnt the
+    keyword would hand it back whole as a suggestion."""
+    client, service, keys, _ = demo
+    needs = service.list_listings("needs", limit=10_000)[0]
+    public_text = json.dumps([n for n in needs if n["confidentiality"] != "brokers"]
+                             + service.list_listings("results", limit=10_000)[0], ensure_ascii=False)
+    from matcher.retrieval import text as text_mod
+
+    known = text_mod._explain_tagger.__wrapped__()[0].tokenizer.FREQ  # a fresh tagger's dictionary: learnt nothing
+    hidden = sorted({k for n in needs if n["confidentiality"] == "brokers" for k in n["keywords"]
+                     if len(k) >= 3 and k not in public_text and not known.get(k)})
+    assert len(hidden) >= 5, hidden
+    headers = {"Authorization": f"Bearer {keys[who]}"}
+    for word in hidden:
+        suggested = client.post("/needs/check", headers=headers,
+                                json={"title": word, "description": f"需要{word}。"}).json()["suggested"]
+        assert word not in suggested["keywords"], (who, word)
+
+
+@pytest.mark.parametrize("role", ["firm", "institution"])
+def test_no_hidden_fact_reaches_an_outsider_in_the_workbench(demo, role, monkeypatch):
+    """The workbench's pages ask the same policy: signed in as an outsider, open every confidential need in 需求与成果
+    (its card and what it matches), search with its hidden fragments, and open every challenge."""
+    from streamlit import config as st_config
+    from streamlit.testing.v1 import AppTest
+
+    from matcher.settings import get_settings
+    from ui.state import get_service
+
+    _, service, _, _ = demo
+    st_config.set_option("runner.magicEnabled", False)
+    monkeypatch.setenv("TECHMATCH_DATA_DIR", str(service.settings.data_dir))
+    get_settings.cache_clear()
+    get_service.clear()
+    key = accounts.create_key(service, role, f"泄露测试{role}")[0]
+    at = AppTest.from_file(str(Path(__file__).parents[2] / "ui" / "app.py"), default_timeout=120).run()
+    at.text_input(key="signin_key").input(key)
+    next(b for b in at.button if b.label == "登录").click().run()
+    assert not at.exception
+
+    def shown() -> str:
+        parts = []
+        for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "header", "title"):
+            parts += [str(e.value) for e in getattr(at, kind)]
+        parts += [d.value.to_string() for d in at.dataframe]
+        return " ".join(parts)
+
+    secrets = secrets_of(service)
+    try:
+        at.sidebar.radio(key="page").set_value("listings").run()
+        at.radio(key="s_side").set_value("needs").run()
+        listed = set(at.selectbox(key="s_open").options)  # the newest needs; outsiders' searches skip these ones
+        reachable = [x for x in secrets if any(o.startswith(f"#{x[0]['id']} ") for o in listed)]
+        assert len(reachable) >= 3
+        for need, windows, fragments in reachable:
+            at.selectbox(key="s_open").set_value(need["id"]).run()
+            assert not at.exception
+            text = shown()
+            assert need["title"] in text
+            assert not [w for w in windows if w in text], (role, need["id"])
+            for fragment in fragments:
+                at.text_input(key="s_text").input(fragment).run()
+                assert not [w for w in windows if w in shown()], (role, need["id"], fragment)
+            at.text_input(key="s_text").input("").run()
+        at.sidebar.radio(key="page").set_value("challenges").run()
+        hidden_windows = [w for _, windows, _ in secrets for w in windows]
+        challenges = review.list_challenges(service, limit=200)[0]
+        for challenge in challenges:
+            at.radio(key="c_open").set_value(challenge["id"]).run()
+            assert not at.exception
+            assert not [w for w in hidden_windows if w in shown()], (role, challenge["id"])
+    finally:
+        get_service.clear()
+        get_settings.cache_clear()

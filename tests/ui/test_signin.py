@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import time
+
 from matcher import review
 from matcher.access import accounts
+from matcher.errors import Throttled
 from matcher.service import MatchService
 
 from ..conftest import make_settings
@@ -55,13 +60,18 @@ def test_a_firm_sees_no_queue_and_no_confidential_text(workbench):
     secret = s.find_by_ref("needs", "T-N04")
     assert secret["confidentiality"] == "brokers"
     at.selectbox(key="s_open").set_value(secret["id"]).run()
+    assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert secret["title"] in text and secret["description"][:12] not in text and "保密需求" in text
+    # nor what it matches: its matches are ranked by the text it withholds (the API answers 403 too)
+    assert any("仅对需求方与技术经纪人开放" in i.value for i in at.info)
+    assert not [m for m in at.markdown if m.value.startswith("**1. ")]
     broker = app(workbench, role="broker").run()
     broker.sidebar.radio(key="page").set_value("listings").run()
     broker.radio(key="s_side").set_value("needs").run()
     broker.selectbox(key="s_open").set_value(secret["id"]).run()
     assert secret["description"][:12] in " ".join(m.value for m in broker.markdown)
+    assert [m for m in broker.markdown if m.value.startswith("**1. ")]  # a broker sees its matches
 
 
 def test_a_revoked_key_ends_the_session_and_sign_out_works(workbench):
@@ -79,3 +89,27 @@ def test_a_revoked_key_ends_the_session_and_sign_out_works(workbench):
     at.sidebar.button(key="signout").click().run()
     assert at.header[0].value == "登录"
     assert review.list_candidates(s)[1] > 0  # nothing was decided on the way
+
+
+def test_password_sign_in_is_throttled_and_says_so_without_naming_the_account(workbench, monkeypatch):
+    from matcher.access import throttle
+
+    s = service_for(workbench)
+    accounts.create_user(s, "chen.broker", "the right password", "broker", "测试技术转移中心")
+    clock = [time.time()]
+    monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
+    for name in ("chen.broker", "nobody.here"):
+        for _ in range(throttle.RULES["account"].lock_at):  # an attacker's failures (waiting out each delay)
+            with contextlib.suppress(Throttled):
+                accounts.sign_in(s, name, "a wrong guess")
+            clock[0] += 61
+        clock[0] -= 61
+    messages = []
+    for name, password in (("chen.broker", "the right password"), ("nobody.here", "anything at all")):
+        at = app(workbench, role=None).run()
+        at.text_input(key="signin_name").input(name)
+        at.text_input(key="signin_password").input(password)
+        [b for b in at.button if b.label == "登录"][-1].click().run()
+        assert not at.exception and at.header[0].value == "登录"  # not signed in, even with the right password
+        messages.append(re.sub(r"\d+", "N", at.error[0].value))
+    assert messages[0] == messages[1] and "登录失败次数过多" in messages[0]  # the same words for both names

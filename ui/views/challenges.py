@@ -8,7 +8,7 @@ import streamlit as st
 
 from matcher import review
 from matcher.access import Principal, need_view
-from matcher.errors import TechmatchError
+from matcher.errors import Forbidden, TechmatchError
 from matcher.matching import explain
 from matcher.service import MatchService
 from ui import forms
@@ -61,7 +61,12 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         st.markdown(f"**{t('reward', lang)}**：{need.get('reward') or '—'} · **{t('deadline', lang)}**："
                     f"{need.get('deadline') or '—'}")
         st.subheader(t("fitting_results", lang))
-        for m in service.match_need(chosen, top_k=5):
+        try:
+            fitting = service.match_need(chosen, top_k=5, viewer=who)
+        except Forbidden:  # a confidential challenge's matches are ranked by the text it withholds
+            st.info(t("matches_confidential", lang))
+            fitting = []
+        for m in fitting:
             sure = f" · {t('confidence', lang)} {m.confidence:.0%}" if m.confidence is not None else ""
             st.markdown(f"**{m.rank}. {m.item['title']}**{sure}")
             fits = m.explanation.get("fits")

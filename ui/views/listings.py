@@ -11,7 +11,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from matcher.access import Principal, need_view, redact_match
-from matcher.errors import TechmatchError
+from matcher.errors import Forbidden, TechmatchError
 from matcher.ingest.importer import detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
 from matcher.matching import explain
@@ -64,7 +64,12 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         st.success(st.session_state.pop("s_merged"))
     st.subheader(t("matches_for", lang, title=row["title"]))
     query_need = service.get_listing("needs", chosen) if side == "needs" else None
-    for found in service.match_listing(side, chosen, top_k=5, viewer=who):
+    try:
+        found_all = service.match_listing(side, chosen, top_k=5, viewer=who)
+    except Forbidden:  # a confidential need's matches are ranked by the text it withholds: the service says no
+        st.info(t("matches_confidential", lang))
+        found_all = []
+    for found in found_all:
         m = redact_match(found.to_dict(), who, query_need)
         ex = m["explanation"]
         sure = f" · {t('confidence', lang)} {m['confidence']:.0%}" if m.get("confidence") is not None else ""
