@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from matcher.alerts import AlertWorker
@@ -14,6 +14,7 @@ from matcher.service import MatchService
 from matcher.settings import Settings, get_settings
 
 from . import errors
+from .deps import known_query
 from .errors import ErrorResponse
 from .middleware import Guard
 from .routes import assignments, challenges, health, listings, operations, organisations, review, search, subscriptions
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
             svc.close()
 
     app = FastAPI(title="techmatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(known_query)],
                   responses={
                       400: {"model": ErrorResponse, "description": "malformed request (bad UTF-8, NUL in query)"},
                       401: {"model": ErrorResponse, "description": "missing or unknown API key"},

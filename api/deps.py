@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -83,14 +83,19 @@ Firm = Annotated[Principal, Depends(require("firm", "broker", "admin"))]
 Institution = Annotated[Principal, Depends(require("institution", "broker", "admin"))]
 
 
-def only_query(*names: str) -> Any:
-    """A dependency refusing query parameters other than `names` (422 naming them): for endpoints where a typo such
-    as `?fromat=xlsx` would otherwise silently answer with the default."""
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - set(names))
-        if unknown:
-            raise HTTPException(422, f"unknown query parameter {unknown[0]!r}; this endpoint reads "
-                                     f"{', '.join(names)}")
-
-    return Depends(check)
+def known_query(request: Request) -> None:
+    """Refuse query parameters the endpoint does not read (422 naming the first): a typo such as `?fromat=xlsx` or
+    `?lmit=5` would otherwise silently answer with the default. Applied to every route; the names come from the
+    route's own OpenAPI parameters (cached per route)."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    table = request.app.state.__dict__.setdefault("query_names", {})
+    key = (route.path_format, request.method.lower())
+    if key not in table:
+        operation = request.app.openapi()["paths"].get(route.path_format, {}).get(request.method.lower(), {})
+        table[key] = frozenset(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
+    unknown = sorted(set(request.query_params) - table[key])
+    if unknown:
+        reads = ", ".join(sorted(table[key])) or "no query parameters"
+        raise HTTPException(422, f"unknown query parameter {unknown[0]!r}; this endpoint reads {reads}")

@@ -52,8 +52,8 @@ def _catalogue_as_benchmark(service, folder):
     with (folder / "queries.jsonl").open("w") as fh:
         for n in service.list_listings("needs", sort="id", limit=1000)[0]:
             fh.write(json.dumps({"id": n["ref"], "title": n["title"], "content": n["description"],
-                                 "keywords": n["keywords"], "industry": n["industry"], "district": n["district"]},
-                                ensure_ascii=False) + "\n")
+                                 "keywords": n["keywords"], "industry": n["industry"], "district": n["district"],
+                                 "confidentiality": n["confidentiality"]}, ensure_ascii=False) + "\n")
     with (folder / "corpus.jsonl").open("w") as fh:
         for r in service.list_listings("results", sort="id", limit=1000)[0]:
             fh.write(json.dumps({"id": r["ref"], "title": r["title"], "abstract": r["abstract"],

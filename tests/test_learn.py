@@ -49,7 +49,8 @@ def test_simulated_broker_trains_the_learned_method(fresh_service):
         good = EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]]
         review.decide(s, cand["id"], "confirm" if good else "reject", None if good else "off_topic")
     meta = s.train(min_decisions=10)
-    assert meta["decisions"] == 25 and meta["confirmed"] == 5 and meta["version"] == 1
+    # the 5 decisions on the confidential T-N04 are left out: the reranker serves every caller
+    assert meta["decisions"] == 20 and meta["confirmed"] == 4 and meta["version"] == 1
     assert (s.settings.index_dir / "reranker-v1.json").exists()
     for need_ref, result_ref in EXPECTED.items():
         nid = s.store.find("needs", ref=need_ref)["id"]

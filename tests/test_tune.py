@@ -178,18 +178,22 @@ def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
         if good:
             review.decide(s, cand["id"], "confirm")
     bench = decisions_benchmark(s)
-    assert len(bench.corpus) == s.store.count("results") and len(bench.queries) == 5
+    # the confidential need's decisions are left out: a model every caller is served by learns no hidden text
+    secret = s.find_by_ref("needs", "T-N04")["id"]
+    public = [(c, g) for c, g in decided if c["need_id"] != secret]
+    assert len(bench.corpus) == s.store.count("results") and len(bench.queries) == 4
+    assert str(secret) not in {q["id"] for q in bench.queries}
     grades = sorted(g for q in bench.qrels.values() for g in q.values())
-    assert grades.count(2) == 5 and grades.count(0) == len(decided) - 5
+    assert grades.count(2) == 4 and grades.count(0) == len(public) - 4
     for q in bench.queries:  # the confirmed result is the one the broker knew was right
         right = [d for d, g in bench.qrels[q["id"]].items() if g == 2]
         assert len(right) == 1 and q["title"] == s.store.get("needs", int(q["id"]))["title"]
     binary = {q: {d: int(g > 0) for d, g in docs.items()} for q, docs in bench.qrels.items()}
     both = combine(bench, bench.__class__("other", bench.queries, bench.corpus, binary, 1))
-    assert len({q["id"] for q in both.queries}) == 10 and len({d["id"] for d in both.corpus}) == 2 * len(bench.corpus)
+    assert len({q["id"] for q in both.queries}) == 8 and len({d["id"] for d in both.corpus}) == 2 * len(bench.corpus)
     assert max(g for q in both.qrels.values() for g in q.values()) == 2  # binary judgements lifted to the scale
     report = s.tune(decisions=True, folds=2, mode="adapter")
-    assert report["benchmark"] == "decisions" and report["without"]["queries"] == 5
+    assert report["benchmark"] == "decisions" and report["without"]["queries"] == 4
     assert report["installed"] == (report["gain"] > MIN_GAIN)
     run = CliRunner().invoke(app, ["tune", "--data-dir", str(tmp_path / "empty")])
     assert run.exit_code == 2 and "--decisions" in run.output

@@ -17,7 +17,7 @@ from matcher.ingest.template import template_xlsx
 from matcher.review import batches
 from matcher.review.figures import figures as compute_figures
 
-from ..deps import Admin, Broker, Id, ServiceDep, only_query
+from ..deps import Admin, Broker, Id, ServiceDep
 from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page
 
 batch = APIRouter(prefix="/batch-runs", tags=["operations"])
@@ -105,7 +105,7 @@ def import_template(service: ServiceDep, kind: Annotated[Literal["needs", "resul
                     headers={"Content-Disposition": f'attachment; filename="techmatch-{kind}-template.xlsx"'})
 
 
-@exports.get("/catalogue", response_class=Response, dependencies=[only_query("by", "format", "lang")],
+@exports.get("/catalogue", response_class=Response,
              responses={200: {"content": {
     "application/pdf": {}, "text/html": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def needs_catalogue(service: ServiceDep, who: Broker,

@@ -80,7 +80,7 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(row.get("keywords"), list):
         out["keywords"] = [str(k) for k in row["keywords"]]
-    for key in ("application_fields", "industry", "district"):
+    for key in ("application_fields", "industry", "district", "confidentiality"):
         if isinstance(row.get(key), str) and row[key]:
             out[key] = row[key]
     return out
@@ -166,7 +166,11 @@ def prepare(bench: Benchmark, encoder: Encoder, lexical: LexicalIndex, adapter: 
     for vs, weights, lex in views:
         out.append(Query(vectors[pos:pos + len(vs)], lex, weights, vs[0]))
         pos += len(vs)
-    return Prepared(CatalogueSide("results", dense, lexical, other), out)
+    side = CatalogueSide("results", dense, lexical, other)
+    # a confidential need (a benchmark exported from a catalogue says which) counts for no hubness figure, as live
+    hidden = frozenset(i for i, q in enumerate(bench.queries) if q.get("confidentiality") == "brokers")
+    side.hubness.hidden = lambda: hidden
+    return Prepared(side, out)
 
 
 def ranking(bench: Benchmark, prepared: Prepared, q: dict[str, Any], query: Query, method: Method,

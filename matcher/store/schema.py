@@ -20,7 +20,7 @@ AVAILABLE = {"needs": ["open"], "results": ["listed", "negotiating"]}
 TABLES = (
     "organisations", "needs", "results", "candidates", "reviews", "pairings",
     "challenge_applications", "api_keys", "batch_runs", "audit_log", "conflicts", "assignment_rounds",
-    "assignments", "subscriptions", "alerts", "deliveries",
+    "assignments", "subscriptions", "alerts", "deliveries", "sign_in_failures",
 )
 
 

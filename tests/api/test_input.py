@@ -67,8 +67,19 @@ def test_bad_query_strings(api):
     r = client.get("/needs", params={"limit": 0})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.limit"
     assert client.get("/needs/abc").status_code == 404
-    assert client.get("/needs/99999999999999999999999999").status_code == 422  # beyond any id
+    assert client.get("/needs/99999999999999999999999999").status_code == 404  # beyond any id: no such route
     assert client.post("/search", json={"text": "   "}).status_code == 422
+
+
+def test_unknown_query_parameters_are_refused_everywhere(api):
+    client, _, keys = api
+    r = client.get("/needs", params={"lmit": 5})
+    assert r.status_code == 422 and "unknown query parameter 'lmit'" in r.json()["error"]["message"]
+    assert "limit" in r.json()["error"]["message"]  # it names what the endpoint reads
+    headers = {"Authorization": f"Bearer {keys['firm']}"}
+    assert client.post("/needs/check?=0", headers=headers, json={"title": "齿轮"}).status_code == 422
+    assert client.post("/needs/check?lang=en", headers=headers, json={"title": "齿轮"}).status_code == 200
+    assert client.get("/health", params={"verbose": 1}).status_code == 422
 
 
 def test_a_duplicate_ref_is_a_conflict(api):
