@@ -398,6 +398,11 @@ class BulkReject(Strict):
     note: str = Field("", max_length=SHORT_MAX)
 
 
+class BulkConfirm(Strict):
+    candidate_ids: list[IdField] = Field(min_length=1, max_length=500)
+    note: str = Field("", max_length=SHORT_MAX)
+
+
 class ReviewPublic(BaseModel):
     id: int
     candidate_id: int
@@ -502,6 +507,12 @@ class ApplicationPublic(BaseModel):
     created_at: str | None = None
 
 
+class OwnApplicationPublic(ApplicationPublic):
+    """One of the caller's own applications, with the challenge it answers."""
+
+    challenge_title: str = Field(description="The challenge's title.")
+
+
 class ApplicationReview(Strict):
     """A broker's verdict on an application."""
 
@@ -519,7 +530,7 @@ class AssignmentCreate(Strict):
                                                      "clears min_confidence and the limits allow).")
     capacity: int = Field(3, ge=1, le=1000, description="Each result is proposed at most this many times.")
     org_capacity: int | None = Field(None, ge=1, le=10_000, description=(
-        "Each result-owning organisation is proposed at most this many times (default: capacity)."))
+        "Each result-owning organisation is proposed at most this many times (default: no organisation limit)."))
     min_confidence: float = Field(0.1, ge=0, le=1, description="Pairs below this calibrated confidence are left out.")
 
 
@@ -535,11 +546,13 @@ class AssignmentRound(BaseModel):
     id: int
     per_need: int
     capacity: int
-    org_capacity: int
+    org_capacity: int | None = Field(None, description="The organisation limit (null: none was set).")
     min_confidence: float
     figures: dict[str, Any] = Field(description=(
-        "assignment / greedy_top_k: pairs, total_confidence, needs_covered, results_proposed, max_per_result, "
-        "gini_per_result, seconds; eligible_pairs; left_out by reason."))
+        "assignment (this round), greedy_limited (greedy under the same limits), greedy_top_k (no limits): pairs, "
+        "total_confidence, needs_covered, results_proposed, max_per_result, gini_per_result, seconds; limits: the "
+        "exact optimum with the limits added one at a time (per_need, capacity, org_capacity), so what each limit "
+        "cost; eligible_pairs; left_out by reason."))
     actor: str | None = None
     created_at: str
     items: list[AssignmentItem] = Field(default_factory=list)

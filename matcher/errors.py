@@ -6,12 +6,23 @@ own code (a ValueError from numpy, a corrupt model file) is never mistaken for a
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TechmatchError(Exception):
-    """Base of every error techmatch raises on purpose; `status` is the HTTP status it maps to."""
+    """Base of every error techmatch raises on purpose; `status` is the HTTP status it maps to.
+
+    The message is English (the API's and the CLI's); `key` and `params`, where given, let an interface say the same
+    in its own language (the workbench looks up `err_<key>` and names vocabulary codes in `params` by their label),
+    so no page ever shows a raw code or an English sentence in Chinese mode."""
 
     status = 500
     code = "error"
+
+    def __init__(self, message: str = "", *, key: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 class NotFound(TechmatchError, LookupError):
@@ -48,7 +59,7 @@ class Throttled(TechmatchError):
     code = "too_many_requests"
 
     def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
+        super().__init__(message, key="throttled", seconds=int(retry_after) + 1)
         self.retry_after = retry_after
 
 

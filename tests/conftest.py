@@ -55,6 +55,24 @@ def template_catalogue(tmp_path_factory, e5_encoder) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def demo_catalogue(tmp_path_factory, e5_encoder) -> Path:
+    """The demo catalogue (155 needs, 443 results), loaded once per session; tests copy it (`copy_of`)."""
+    from matcher.service import MatchService
+
+    folder = tmp_path_factory.mktemp("demo-template") / "data"
+    service = MatchService(make_settings(folder), encoder=e5_encoder)
+    service.load_demo()
+    service.close()
+    return folder
+
+
+def copy_of(template: Path, target: Path) -> Path:
+    """A private copy of a template catalogue's data folder."""
+    shutil.copytree(template, target)
+    return target
+
+
 @pytest.fixture
 def catalogue_copy(template_catalogue, tmp_path) -> Path:
     """A private copy of the template catalogue's data folder, for a test that writes."""

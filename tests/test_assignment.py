@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from matcher.matching.assignment import Pair, figures, gini, greedy, solve
+from matcher.matching.assignment import Pair, figures, gini, greedy, greedy_limited, solve
 
 
 def random_pairs(rng: np.random.Generator, needs: int, results: int, per: int, orgs: int) -> list[Pair]:
@@ -69,6 +69,15 @@ def test_the_solver_is_exact_and_keeps_every_limit(seed):
     top = [pairs[i] for i in greedy(pairs, per_need)]
     assert max(Counter(p.result for p in top).values()) > capacity
     assert sum(p.confidence for p in top) >= sum(p.confidence for p in picked)  # greedy ignores every limit
+    # greedy on equal terms keeps every limit, and the exact round covers at least as many needs, as confidently
+    fair = [pairs[i] for i in greedy_limited(pairs, per_need, capacity, org_capacity)]
+    assert max(Counter(p.result for p in fair).values()) <= capacity
+    assert max(Counter(p.org for p in fair if p.org is not None).values()) <= org_capacity
+    assert (len({p.need for p in picked}), sum(p.confidence for p in picked)) >= (
+        len({p.need for p in fair}), sum(p.confidence for p in fair) - 1e-9)
+    # no organisation limit unless one is given
+    free = [pairs[i] for i in solve(pairs, per_need, capacity)]
+    assert sum(p.confidence for p in free) >= sum(p.confidence for p in picked) - 1e-9
 
 
 def test_covering_a_need_comes_before_a_higher_total():
@@ -120,11 +129,21 @@ def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fre
         assert reply.status_code == 201, reply.text
         rnd = reply.json()
         items = rnd["items"]
-        assert items and rnd["per_need"] == 2 and rnd["org_capacity"] == 1
+        assert items and rnd["per_need"] == 2 and rnd["org_capacity"] is None  # no organisation limit unless set
         assert max(Counter(i["need_id"] for i in items).values()) <= 2
         assert max(Counter(i["result_id"] for i in items).values()) == 1
         result_orgs = {r["id"]: r["org_id"] for r in s.store.rows("results")}
-        assert max(Counter(result_orgs[i["result_id"]] for i in items).values()) == 1  # org capacity = capacity
+        assert max(Counter(result_orgs[i["result_id"]] for i in items).values()) > 1
+        f = rnd["figures"]
+        assert [x["limit"] for x in f["limits"]] == ["per_need", "capacity"]
+        assert f["limits"][-1]["total_confidence"] == f["assignment"]["total_confidence"]
+        assert f["limits"][0]["total_confidence"] >= f["limits"][1]["total_confidence"]  # a limit costs, never adds
+        assert f["assignment"]["needs_covered"] >= f["greedy_limited"]["needs_covered"]  # same pool, same limits
+        limited = client.post("/assignments", headers=broker, json={
+            "per_need": 2, "capacity": 1, "org_capacity": 1, "min_confidence": 0.0}).json()
+        assert limited["org_capacity"] == 1
+        assert max(Counter(result_orgs[i["result_id"]] for i in limited["items"]).values()) == 1
+        assert [x["limit"] for x in limited["figures"]["limits"]] == ["per_need", "capacity", "org_capacity"]
         assert len({i["need_id"] for i in items}) == 5  # every open need covered
         pairs = {(i["need_id"], i["result_id"]) for i in items}
         assert (rejected["need_id"], rejected["result_id"]) not in pairs
@@ -142,8 +161,27 @@ def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fre
         assert {(c["need_id"], c["result_id"]) for c in queue["items"]} == pairs and queue["total"] == len(pairs)
         assert all(c["explanation"] for c in queue["items"])
         assert client.get(f"/assignments/{rnd['id']}", headers=broker).json()["items"] == items
-        assert client.get("/assignments", headers=broker).json()["total"] == 1
+        assert client.get("/assignments", headers=broker).json()["total"] == 2
         listed = client.get("/conflicts", headers=broker).json()
         assert len(listed) == 1
         assert client.delete(f"/conflicts/{listed[0]['id']}", headers=broker).status_code == 204
         assert client.get("/conflicts", headers=broker).json() == []
+
+
+@pytest.mark.slow
+def test_on_the_demo_a_default_round_gives_most_needs_two_pairs_and_spreads_better_than_top_k(demo_catalogue,
+                                                                                              tmp_path, e5_encoder):
+    """per_need 3, capacity 2 and no organisation limit (the default): at least 2 pairs for 80 % of open needs, and
+    proposals spread over more results than greedy top-k's, as evenly or more (lower Gini)."""
+    from matcher.service import MatchService
+    from tests.conftest import copy_of, make_settings
+
+    s = MatchService(make_settings(copy_of(demo_catalogue, tmp_path / "data")), encoder=e5_encoder)
+    rnd = s.assign(per_need=3, capacity=2)
+    per_need = Counter(i["need_id"] for i in rnd["items"])
+    f = rnd["figures"]
+    assert sum(n >= 2 for n in per_need.values()) >= 0.8 * f["assignment"]["needs_open"]
+    assert f["assignment"]["gini_per_result"] <= f["greedy_top_k"]["gini_per_result"]
+    assert f["assignment"]["results_proposed"] >= f["greedy_top_k"]["results_proposed"]
+    assert f["assignment"]["total_confidence"] >= f["greedy_limited"]["total_confidence"] - 1e-6
+    s.close()

@@ -33,7 +33,9 @@ def test_figures_follow_the_pipeline(catalogue):
     f = figures(s)
     assert f["totals"]["needs_posted"] == 5 and f["totals"]["needs_open"] == 5
     assert f["totals"]["results_listed"] == s.store.count("results") and f["totals"]["candidates_pending"] == 0
-    assert [r["month"] for r in f["by_month"]] == ["2026-02", "2026-03", "2026-05", "2026-06", "2026-07"]
+    # every month between the first and the last, a month without postings at zero (April)
+    assert [r["month"] for r in f["by_month"]] == ["2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+    assert next(r for r in f["by_month"] if r["month"] == "2026-04")["needs_posted"] == 0
     changshou = next(r for r in f["by_district"] if r["district"] == "长寿区")
     assert changshou["needs_posted"] == 2
     s.batch_match(top_k=3)

@@ -209,6 +209,10 @@ def test_the_template_offers_the_vocabularies_and_imports_as_it_comes(fresh_serv
     assert len(options) == len(fresh_service.vocab.districts.codes)
     report = import_bytes(fresh_service, data, kind, "xlsx")
     assert report.accepted == 1 and not report.rejected, report.rejected
+    # the example is classed as it reads (榨菜 is food processing), not as the drop-down's first entry
+    row = fresh_service.get_listing(kind, report.ids[0])
+    assert row["industry"] == ("food_agri" if kind == "needs" else "smart_equipment")
+    assert row["district"] == ("涪陵区" if kind == "needs" else "沙坪坝区")
 
 
 def test_the_workbench_import_report_speaks_chinese_with_excel_rows(fresh_service):

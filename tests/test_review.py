@@ -96,6 +96,13 @@ def test_challenges_and_applications(batched):
     assert app["status"] == "submitted"
     apps = review.list_applications(s, need["id"])
     assert [a["org"] for a in apps] == ["测试工业大学"]
+    with pytest.raises(Conflict, match="applied to this challenge already"):  # one application per organisation
+        review.apply_challenge(s, need["id"], "测试工业大学", "", "又一个方案")
+    mine = review.applications_of(s, app["org_id"])
+    assert [(a["need_id"], a["challenge_title"], a["status"]) for a in mine] == [
+        (need["id"], need["title"], "submitted")]
+    review.review_application(s, app["id"], "declined")
+    assert review.apply_challenge(s, need["id"], "测试工业大学", "", "改进后的方案")["status"] == "submitted"
     assert s.get_listing("needs", need["id"])["reward"] == 200
 
 

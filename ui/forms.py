@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ui.i18n import t
+from ui.i18n import STRINGS, t
 
 # the listing field → the i18n key of its label on the forms
 FIELD_LABELS = {
@@ -97,3 +97,32 @@ def lines(found: dict[str, str], lang: str) -> str:
     """The reasons as a Markdown list, each under its field's label."""
     return "\n".join(f"- **{field_label(f, lang) if f else '—'}**：{why}" if lang == "zh"
                      else f"- **{field_label(f, lang) if f else '—'}**: {why}" for f, why in found.items())
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+STATUS_KEYS = {"pending": "pending", "confirmed": "confirmed", "rejected": "rejected", "submitted": "app_submitted",
+               "shortlisted": "app_shortlisted", "declined": "app_declined"}
+
+
+def _param(name: str, value: Any, lang: str, vocab: Any) -> Any:
+    """An error's parameter as the page names it: a stage or status by its label, never its code."""
+    if vocab is not None and name in ("stage", "target"):
+        return vocab.pairing_stages.name(str(value), lang)
+    if name == "status" and str(value) in STATUS_KEYS:
+        return t(STATUS_KEYS[str(value)], lang)
+    return value
+
+
+def error_text(exc: Exception, lang: str, vocab: Any = None) -> str:
+    """What a broker reads when an action is refused: the error's own message in the chosen language (from its
+    key), a refused form's fields, or a known reason translated; in Chinese, never an English sentence."""
+    key = getattr(exc, "key", None)
+    if key and f"err_{key}" in STRINGS:
+        params = {k: _param(k, v, lang, vocab) for k, v in (getattr(exc, "params", None) or {}).items()}
+        return t(f"err_{key}", lang, **params)
+    if isinstance(exc, ValidationError):
+        return lines(messages(exc, lang), lang)
+    text = own_reason(str(exc), lang)
+    if lang == "zh" and not CJK.search(text):
+        return t("err_generic", lang)
+    return text

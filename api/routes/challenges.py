@@ -9,7 +9,15 @@ from fastapi import APIRouter, HTTPException, Query
 from matcher import review
 
 from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
-from ..schemas import ApplicationCreate, ApplicationPublic, ApplicationReview, ChallengeCreate, NeedPublic, Page
+from ..schemas import (
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationReview,
+    ChallengeCreate,
+    NeedPublic,
+    OwnApplicationPublic,
+    Page,
+)
 from ..views import need_out, owned
 
 router = APIRouter(prefix="/challenges", tags=["challenges"])
@@ -31,6 +39,13 @@ def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     row = review.publish_challenge(service, body.need_id, body.goal, body.indicators,
                                    body.deadline.isoformat() if body.deadline else None, body.reward, who.actor)
     return need_out(service, row, who)
+
+
+@router.get("/applications", response_model=list[OwnApplicationPublic])
+def own_applications(service: ServiceDep, who: AnyUser) -> Any:
+    """The caller's organisation's own applications, newest first, each with the challenge's title and where it
+    stands (submitted, shortlisted, declined)."""
+    return [{**a, "org": who.org_name} for a in review.applications_of(service, who.org_id)]
 
 
 @router.get("/{need_id:id}/applications", response_model=list[ApplicationPublic])

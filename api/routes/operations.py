@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from typing import Annotated, Any, Literal
@@ -123,6 +124,36 @@ def needs_catalogue(service: ServiceDep, who: Broker,
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[format]
     name = f"needs-catalogue-{by}.{format}"
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FileFormat = Annotated[Literal["xlsx", "csv"], Query(description="xlsx (Excel) or csv (UTF-8 with BOM).")]
+Lang = Annotated[Literal["zh", "en"], Query(description="Language of the headers and labels.")]
+
+
+def _file(data: bytes, fmt: str, name: str) -> Response:
+    media = XLSX if fmt == "xlsx" else "text/csv; charset=utf-8"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@exports.get("/decisions", response_class=Response, responses={200: {"content": {XLSX: {}, "text/csv": {}}}})
+def decisions_export(service: ServiceDep, who: Broker, format: FileFormat = "xlsx", lang: Lang = "zh",
+                     day: Annotated[dt.date | None, Query(description="The day (Beijing time); today by default.")]
+                     = None) -> Response:
+    """The decisions brokers took on a day: when, who, confirm / reject (with the reason) / undo, the note, the
+    pair's titles, organisations and confidence."""
+    from matcher.review.exports import decisions_file
+
+    return _file(decisions_file(service, day, format, lang), format, f"decisions-{day or 'today'}")
+
+
+@exports.get("/pipeline", response_class=Response, responses={200: {"content": {XLSX: {}, "text/csv": {}}}})
+def pipeline_export(service: ServiceDep, who: Broker, format: FileFormat = "xlsx", lang: Lang = "zh") -> Response:
+    """Every pairing with its stage, both parties and their contacts, the next action and its date, the contract
+    value and the notes."""
+    from matcher.review.exports import pipeline_file
+
+    return _file(pipeline_file(service, format, lang), format, "pipeline")
 
 
 @exports.get("/{table}", response_class=Response,

@@ -10,6 +10,7 @@ from matcher import review
 
 from ..deps import MAX_ID, Broker, Id, ServiceDep
 from ..schemas import (
+    BulkConfirm,
     BulkReject,
     CandidatePublic,
     Decision,
@@ -45,12 +46,16 @@ def list_candidates(service: ServiceDep, who: Broker,
                     run_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     round_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
                         "Only the pairs this assignment round proposed (POST /assignments)."))] = None,
+                    q: Annotated[str | None, Query(max_length=100, description=(
+                        "Text found in either title or either organisation's name."))] = None,
+                    org_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
+                        "Only pairs where this organisation is on either side."))] = None,
                     sort: Annotated[str, Query(pattern=r"^-?(score|confidence|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
     rows, total = review.list_candidates(service, status or ["pending"], industry, district, min_score, trl_min,
                                          trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence,
-                                         round_id)
+                                         round_id, q, org_id)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
@@ -79,6 +84,12 @@ def undo(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
 def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
     """Reject many pending candidates at once; if any cannot be rejected, none is."""
     return {"rejected": review.bulk_reject(service, body.candidate_ids, body.reason_code, body.note, who.actor)}
+
+
+@candidates.post("/bulk-confirm", response_model=dict[str, int])
+def bulk_confirm(body: BulkConfirm, service: ServiceDep, who: Broker) -> Any:
+    """Confirm many pending candidates at once (each opens a pairing); if any cannot be confirmed, none is."""
+    return {"confirmed": review.bulk_decide(service, body.candidate_ids, "confirm", None, body.note, who.actor)}
 
 
 @reviews.get("", response_model=Page[ReviewPublic])

@@ -8,7 +8,9 @@ The problem is a min-cost flow (solved exactly by OR-Tools' network simplex, int
 
 The first unit into a need earns a bonus larger than any total of confidences, so the optimum first covers as
 many needs as the limits allow (each with at least one pair) and then maximises total confidence; the bypass arc
-lets pairs stay unproposed. Greedy top-k per need is the reference it is compared with (`greedy`, `figures`).
+lets pairs stay unproposed. Two references it is compared with: greedy top-k per need with no limit at all
+(`greedy`), and greedy under the same limits (`greedy_limited`: the most confident pairs first, each taken while
+its need, result and organisation have room), on the same pool of pairs (`figures`).
 """
 
 from __future__ import annotations
@@ -37,18 +39,20 @@ class Pair:
     components: dict[str, float] | None = field(default=None, compare=False)  # the ranking's score parts
 
 
-def solve(pairs: Sequence[Pair], per_need: int, capacity: int, org_capacity: int | None = None) -> list[int]:
+def solve(pairs: Sequence[Pair], per_need: int, capacity: int | None, org_capacity: int | None = None) -> list[int]:
     """Indexes of the pairs to propose: every need at most `per_need` (at least one where the limits allow), every
-    result at most `capacity`, every result organisation at most `org_capacity` (default `capacity`) times;
+    result at most `capacity` and every result organisation at most `org_capacity` times (None: no such limit);
     covering the most needs first, then the largest total confidence. Exact (min-cost flow)."""
     from ortools.graph.python import min_cost_flow
 
     if not pairs:
         return []
-    if per_need < 1 or capacity < 1 or (org_capacity is not None and org_capacity < 1):
+    if per_need < 1 or (capacity is not None and capacity < 1) or (org_capacity is not None and org_capacity < 1):
         raise ValueError("per_need, capacity and org_capacity must be at least 1")
-    org_capacity = capacity if org_capacity is None else org_capacity
     needs = {n: i for i, n in enumerate(dict.fromkeys(p.need for p in pairs))}
+    unlimited = len(needs) * per_need  # no more than every need's share can flow through one result or organisation
+    capacity = unlimited if capacity is None else capacity
+    org_capacity = unlimited if org_capacity is None else org_capacity
     results = {r: i for i, r in enumerate(dict.fromkeys(p.result for p in pairs))}
     orgs = {o: i for i, o in enumerate(dict.fromkeys(p.org for p in pairs if p.org is not None))}
     n_need, n_res = len(needs), len(results)
@@ -104,6 +108,29 @@ def greedy(pairs: Sequence[Pair], per_need: int) -> list[int]:
     chosen: list[int] = []
     for idx in by_need.values():
         chosen.extend(sorted(idx, key=lambda i: (-pairs[i].confidence, -pairs[i].score, pairs[i].result))[:per_need])
+    return sorted(chosen)
+
+
+def greedy_limited(pairs: Sequence[Pair], per_need: int, capacity: int | None, org_capacity: int | None = None
+                   ) -> list[int]:
+    """The reference on equal terms: the most confident pairs first, each taken while its need has fewer than
+    `per_need`, its result fewer than `capacity` and its organisation fewer than `org_capacity` (None: no limit)."""
+    taken_need: Counter = Counter()
+    taken_result: Counter = Counter()
+    taken_org: Counter = Counter()
+    chosen: list[int] = []
+    for i in sorted(range(len(pairs)), key=lambda i: (-pairs[i].confidence, -pairs[i].score, pairs[i].need,
+                                                        pairs[i].result)):
+        p = pairs[i]
+        if taken_need[p.need] >= per_need or (capacity is not None and taken_result[p.result] >= capacity):
+            continue
+        if p.org is not None and org_capacity is not None and taken_org[p.org] >= org_capacity:
+            continue
+        chosen.append(i)
+        taken_need[p.need] += 1
+        taken_result[p.result] += 1
+        if p.org is not None:
+            taken_org[p.org] += 1
     return sorted(chosen)
 
 

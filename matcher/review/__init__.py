@@ -4,6 +4,7 @@
 """
 
 from matcher.review.challenges import (
+    applications_of,
     apply_challenge,
     list_applications,
     list_challenges,
@@ -22,6 +23,7 @@ from matcher.review.pipeline import (
 )
 from matcher.review.queue import (
     DECISIONS,
+    bulk_decide,
     bulk_reject,
     decide,
     get_candidate,
@@ -35,7 +37,9 @@ __all__ = [
     "DECISIONS",
     "FINAL_STAGES",
     "STAGE_ORDER",
+    "applications_of",
     "apply_challenge",
+    "bulk_decide",
     "bulk_reject",
     "decide",
     "due_pairings",

@@ -113,24 +113,34 @@ def assign(service: MatchService, per_need: int = 5, capacity: int = 3, min_conf
            progress: Progress | None = None) -> dict[str, Any]:
     """Run an assignment round: solve (exactly) for the largest total confidence under the limits, store the round
     and its pairs (each pair also a pending candidate of the review queue, unless a broker already decided it),
-    and return the round with its figures beside greedy top-k per need on the same pairs."""
+    and return the round with its figures on the same pool of pairs: beside greedy under the same limits, greedy
+    top-k with none, and what each limit cost (the exact optimum with the limits added one at a time). No
+    organisation limit unless `org_capacity` is given."""
     if not 1 <= per_need <= 50 or not 1 <= capacity <= 1000 or not 0 <= min_confidence <= 1:
         raise Invalid("per_need must be 1–50, capacity 1–1000 and min_confidence 0–1")
     if org_capacity is not None and not 1 <= org_capacity <= 10_000:
         raise Invalid("org_capacity must be 1–10000")
     pairs, counts = eligible_pairs(service, per_need, min_confidence, pool, progress)
     chosen, seconds = assignment.timed(assignment.solve, pairs, per_need, capacity, org_capacity)
-    greedy, greedy_seconds = assignment.timed(assignment.greedy, pairs, per_need)
-    figures = {"assignment": assignment.figures(pairs, chosen, counts["needs_open"], counts["results_listed"],
-                                                seconds),
-               "greedy_top_k": assignment.figures(pairs, greedy, counts["needs_open"], counts["results_listed"],
-                                                  greedy_seconds),
+
+    def measured(picked: list[int], took: float) -> dict[str, Any]:
+        return assignment.figures(pairs, picked, counts["needs_open"], counts["results_listed"], took)
+
+    limits = [("per_need", None, None), ("capacity", capacity, None)]
+    if org_capacity is not None:
+        limits.append(("org_capacity", capacity, org_capacity))
+    figures = {"assignment": measured(chosen, seconds),
+               "greedy_limited": measured(*assignment.timed(assignment.greedy_limited, pairs, per_need, capacity,
+                                                            org_capacity)),
+               "greedy_top_k": measured(*assignment.timed(assignment.greedy, pairs, per_need)),
+               "limits": [{"limit": name, **measured(*assignment.timed(assignment.solve, pairs, per_need, cap, org))}
+                          for name, cap, org in limits],
                "eligible_pairs": len(pairs), "left_out": {k: v for k, v in counts.items()
                                                           if k not in ("needs_open", "results_listed")}}
     store = service.store
     with store.transaction():
         round_id = store.insert("assignment_rounds", {
-            "per_need": per_need, "capacity": capacity, "org_capacity": org_capacity or capacity,
+            "per_need": per_need, "capacity": capacity, "org_capacity": org_capacity,
             "min_confidence": min_confidence, "figures": figures, "actor": actor, "created_at": now()})
         for i in chosen:
             p = pairs[i]
@@ -144,8 +154,8 @@ def assign(service: MatchService, per_need: int = 5, capacity: int = 3, min_conf
             store.insert("assignments", {"round_id": round_id, "need_id": p.need, "result_id": p.result,
                                          "candidate_id": cand_id, "score": p.score, "confidence": p.confidence})
         store.audit(actor, "assign", "assignment_rounds", round_id,
-                    {"per_need": per_need, "capacity": capacity, "min_confidence": min_confidence,
-                     "pairs": len(chosen)})
+                    {"per_need": per_need, "capacity": capacity, "org_capacity": org_capacity,
+                     "min_confidence": min_confidence, "pairs": len(chosen)})
     _explain_new(service, round_id)
     return get_round(service, round_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from matcher.errors import Invalid
+from matcher.errors import Conflict, Invalid
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -14,7 +14,7 @@ def publish_challenge(service: MatchService, need_id: int, goal: str, indicators
                       reward: float | None, actor: str = "system") -> dict[str, Any]:
     """Publish a need as a 揭榜挂帅 challenge with its goal, indicators, deadline and reward."""
     if not (goal or "").strip() or not (indicators or "").strip():
-        raise Invalid("a challenge needs a goal and indicators")
+        raise Invalid("a challenge needs a goal and indicators", key="challenge_needs_goal")
     changes = {"is_challenge": True, "challenge_goal": goal, "challenge_indicators": indicators, "reward": reward}
     if deadline:
         changes["deadline"] = deadline
@@ -44,13 +44,18 @@ def apply_challenge(service: MatchService, need_id: int, org: str, team: str, pr
     """File a team's application (揭榜) against a challenge, optionally citing one of its results."""
     need = service.get_listing("needs", need_id)
     if not need.get("is_challenge"):
-        raise Invalid(f"need {need_id} is not a published challenge")
+        raise Invalid(f"need {need_id} is not a published challenge", key="not_a_challenge")
     if not (org or "").strip() or not (proposal or "").strip():
-        raise Invalid("an application needs the applying organisation and a proposal")
+        raise Invalid("an application needs the applying organisation and a proposal", key="application_needs_text")
     if result_id is not None:
         service.get_listing("results", result_id)
     with service.store.transaction():
         org_id = service.store.org_id(org.strip(), "institute")
+        standing = [a for a in service.store.applications(need_id)
+                    if a["org_id"] == org_id and a["status"] in ("submitted", "shortlisted")]
+        if standing:  # one application per organisation and challenge (a declined one may be followed by another)
+            raise Conflict(f"{org.strip()} has applied to this challenge already (application {standing[0]['id']}, "
+                           f"{standing[0]['status']})", key="applied_already", status=standing[0]["status"])
         app_id = service.store.insert("challenge_applications", {
             "need_id": need_id, "org_id": org_id, "result_id": result_id, "team": team, "proposal": proposal,
             "status": "submitted"})
@@ -62,6 +67,11 @@ def list_applications(service: MatchService, need_id: int) -> list[dict[str, Any
     """Applications filed against a challenge, with the organisations' names."""
     service.get_listing("needs", need_id)
     return service.store.applications(need_id)
+
+
+def applications_of(service: MatchService, org_id: int) -> list[dict[str, Any]]:
+    """An organisation's own applications, newest first, with each challenge's title and where it stands."""
+    return service.store.applications_by_org(org_id)
 
 
 APPLICATION_STATUSES = ("submitted", "shortlisted", "declined")

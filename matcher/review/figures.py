@@ -23,6 +23,23 @@ def _grouped(service: MatchService, key: str) -> list[dict[str, Any]]:
     return [{k: (v if v is not None else 0) if k != key else (v or "未注明") for k, v in r.items()} for r in rows]
 
 
+def _months(rows: list[dict[str, Any]], key: str = "month") -> list[dict[str, Any]]:
+    """Monthly rows with every month between the first and the last present (zeros where nothing happened), so
+    a trend's axis never joins October to December."""
+    known = {r[key]: r for r in rows if r.get(key) and len(str(r[key])) == 7}
+    if not known:
+        return sorted(rows, key=lambda r: str(r.get(key)))
+    first, last = min(known), max(known)
+    year, month = int(first[:4]), int(first[5:7])
+    blank = {k: 0 for k in next(iter(known.values())) if k != key}
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        label = f"{year:04d}-{month:02d}"
+        out.append(known.get(label, {key: label, **blank}))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
 def _days(a: str, b: str) -> float:
     return (dt.datetime.fromisoformat(b[:19]) - dt.datetime.fromisoformat(a[:19])).total_seconds() / 86400
 
@@ -42,7 +59,7 @@ def figures(service: MatchService) -> dict[str, Any]:
         "totals": totals,
         "by_district": _grouped(service, "district"),
         "by_cluster": by_cluster,
-        "by_month": sorted(_grouped(service, "month"), key=lambda r: r["month"]),
+        "by_month": _months(_grouped(service, "month")),
         "time_to_first_match": {
             "n": len(days),
             "median_days": round(statistics.median(days), 1) if days else None,
@@ -53,6 +70,6 @@ def figures(service: MatchService) -> dict[str, Any]:
         "funnel": [{"step": k, "needs": totals[k]} for k in FUNNEL],
         "workload": [{**r, "confirmed": int(r["confirmed"] or 0), "rejected": int(r["rejected"] or 0),
                       "undone": int(r["undone"] or 0)} for r in service.store.decisions_by_actor()],
-        "pairings_by_month": [{**r, "contracts_signed": int(r["contracts_signed"] or 0)}
-                              for r in service.store.pairings_by_month()],
+        "pairings_by_month": _months([{**r, "contracts_signed": int(r["contracts_signed"] or 0)}
+                                      for r in service.store.pairings_by_month()]),
     }

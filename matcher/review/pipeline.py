@@ -42,17 +42,19 @@ def move_pairing(service: MatchService, pairing_id: int, stage: str, actor: str 
                  contract_value: float | None = None) -> dict[str, Any]:
     """Move a pairing one stage on (or drop it); a signed contract needs its value in 万元."""
     if stage not in service.vocab.pairing_stages.names:
-        raise Invalid(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}")
+        raise Invalid(f"unknown stage {stage!r}; use one of {', '.join(service.vocab.pairing_stages.codes)}",
+                      key="unknown_stage")
     with service.store.transaction():
         pairing = service.store.get("pairings", pairing_id)
         allowed = next_stages(pairing["stage"])
         if stage not in allowed:
             raise Conflict(f"a pairing at stage {pairing['stage']!r} can move to "
-                             + (", ".join(allowed) if allowed else "no other stage (it is final)"))
+                           + (", ".join(allowed) if allowed else "no other stage (it is final)"),
+                           key="stage_not_allowed", stage=pairing["stage"], target=stage)
         changes: dict[str, Any] = {"stage": stage}
         if stage == "contract_signed":
             if contract_value is None or contract_value <= 0:
-                raise Invalid("contract_signed needs contract_value > 0 (万元)")
+                raise Invalid("contract_signed needs contract_value > 0 (万元)", key="contract_value_needed")
             changes.update(contract_value=float(contract_value), signed_at=now())
         if note:
             changes["notes"] = ((pairing.get("notes") or "") + "\n" + note).strip()
@@ -71,17 +73,18 @@ def plan_pairing(service: MatchService, pairing_id: int, next_action: str, due: 
 
     action = (next_action or "").strip()
     if len(action) > 500:
-        raise Invalid("next_action is longer than 500 characters")
+        raise Invalid("next_action is longer than 500 characters", key="too_long", n=500)
     try:
         when = nz.parse_date(due) if due else None
     except ValueError as exc:
-        raise Invalid(f"next_action_at: {exc}") from None
+        raise Invalid(f"next_action_at: {exc}", key="bad_date") from None
     if action and not when:
-        raise Invalid("a next action needs its date (next_action_at, YYYY-MM-DD)")
+        raise Invalid("a next action needs its date (next_action_at, YYYY-MM-DD)", key="plan_needs_date")
     with service.store.transaction():
         pairing = service.store.get("pairings", pairing_id)
         if pairing["stage"] in FINAL_STAGES:
-            raise Conflict(f"the pairing is {pairing['stage']!r}: nothing is due on it any more")
+            raise Conflict(f"the pairing is {pairing['stage']!r}: nothing is due on it any more", key="pairing_final",
+                           stage=pairing["stage"])
         service.store.update("pairings", pairing_id, {"next_action": action or None, "next_action_at": when})
         service.store.audit(actor, "plan", "pairings", pairing_id, {"next_action": action, "next_action_at": when})
     return get_pairing(service, pairing_id)

@@ -35,12 +35,13 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
                     district: Sequence[str] | str | None = None, min_score: float | None = None,
                     trl_min: int | None = None, trl_max: int | None = None, need_id: int | None = None,
                     result_id: int | None = None, run_id: int | None = None, limit: int = 50, offset: int = 0,
-                    sort: str = "-score", min_confidence: float | None = None, round_id: int | None = None
-                    ) -> tuple[list[dict[str, Any]], int]:
+                    sort: str = "-score", min_confidence: float | None = None, round_id: int | None = None,
+                    text: str | None = None, org_id: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """A page of candidate pairs with need and result summaries, filtered and sorted, plus the total.
 
     `min_confidence` keeps pairs whose calibrated confidence reaches it (pairs without one are left out);
-    `round_id` shows the pairs an assignment round proposed instead of every ranked candidate.
+    `round_id` shows the pairs an assignment round proposed instead of every ranked candidate; `text` finds pairs
+    by either title or either organisation's name, `org_id` those of one organisation (either side).
     """
     key = sort.lstrip("-")
     if key not in CANDIDATE_SORTS:
@@ -48,7 +49,8 @@ def list_candidates(service: MatchService, status: str | None = "pending", indus
     rows, total = service.store.candidates(
         {"status": _as_list(status), "industry": _as_list(industry), "district": _as_list(district),
          "min_score": min_score, "min_confidence": min_confidence, "trl_min": trl_min, "trl_max": trl_max,
-         "need_id": need_id, "result_id": result_id, "run_id": run_id, "round_id": round_id},
+         "need_id": need_id, "result_id": result_id, "run_id": run_id, "round_id": round_id,
+         "text": (text or "").strip()[:100] or None, "org_id": org_id},
         key, sort.startswith("-"), limit, offset)
     return [_split(r) for r in rows], int(total)
 
@@ -71,14 +73,16 @@ def decide(service: MatchService, candidate_id: int, decision: str, reason_code:
         raise Invalid(f"decision must be one of {', '.join(DECISIONS)}")
     if decision == "reject":
         if not reason_code:
-            raise Invalid("a rejection needs a reason_code: " + ", ".join(service.vocab.reject_reasons.codes))
+            raise Invalid("a rejection needs a reason_code: " + ", ".join(service.vocab.reject_reasons.codes),
+                          key="reason_required")
         if reason_code not in service.vocab.reject_reasons.names:
             raise Invalid(f"unknown reason_code {reason_code!r}; use one of "
                              + ", ".join(service.vocab.reject_reasons.codes))
     with service.store.transaction():
         cand = service.store.get("candidates", candidate_id)
         if cand["status"] != "pending":
-            raise Conflict(f"candidate {candidate_id} was already {cand['status']}; take it back first (undo)")
+            raise Conflict(f"candidate {candidate_id} was already {cand['status']}; take it back first (undo)",
+                           key="already_decided", id=candidate_id, status=cand["status"])
         status = "confirmed" if decision == "confirm" else "rejected"
         service.store.update("candidates", candidate_id, {"status": status})
         service.store.insert("reviews", {"candidate_id": candidate_id, "decision": decision,
@@ -105,12 +109,14 @@ def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dic
     with service.store.transaction():
         cand = service.store.get("candidates", candidate_id)
         if cand["status"] == "pending":
-            raise Conflict(f"candidate {candidate_id} is pending: there is no decision to take back")
+            raise Conflict(f"candidate {candidate_id} is pending: there is no decision to take back",
+                           key="nothing_to_undo", id=candidate_id)
         pairing = service.store.find("pairings", candidate_id=candidate_id)
         if cand["status"] == "confirmed" or pairing is not None:
             if pairing is not None and pairing["stage"] != "confirmed":
                 raise Conflict(f"the pairing of candidate {candidate_id} has moved on to {pairing['stage']!r}; "
-                               "drop it in the pipeline instead")
+                               "drop it in the pipeline instead", key="undo_moved_on", id=candidate_id,
+                               stage=pairing["stage"])
             if pairing is not None:
                 service.store.delete("pairings", pairing["id"])
                 service.store.audit(actor, "delete", "pairings", pairing["id"], {"undo_of": candidate_id})
@@ -134,9 +140,16 @@ def last_review(service: MatchService, candidate_id: int) -> dict[str, Any] | No
 def bulk_reject(service: MatchService, candidate_ids: Sequence[int], reason_code: str, note: str = "",
                 actor: str = "system") -> int:
     """Reject many pending candidates at once (all or none); returns how many were rejected."""
+    return bulk_decide(service, candidate_ids, "reject", reason_code, note, actor)
+
+
+def bulk_decide(service: MatchService, candidate_ids: Sequence[int], decision: str, reason_code: str | None = None,
+                note: str = "", actor: str = "system") -> int:
+    """Confirm or reject many pending candidates at once (all or none; a rejection with its reason); returns how
+    many were decided."""
     with service.store.transaction():
         for cid in candidate_ids:
-            decide(service, cid, "reject", reason_code, note, actor)
+            decide(service, cid, decision, reason_code, note, actor)
     return len(candidate_ids)
 
 

@@ -34,7 +34,7 @@ left join organisations ro on ro.id = r.org_id
 _PAIRINGS = """
 select p.*, n.title as need_title, n.confidentiality as need_confidentiality, n.org_id as need_org_id,
   n.industry as industry, n.district as district, r.title as result_title, r.org_id as result_org_id,
-  no.name as need_org, ro.name as result_org
+  no.name as need_org, ro.name as result_org, n.contact as need_contact, r.contact as result_contact
 from pairings p
 join needs n on n.id = p.need_id
 join results r on r.id = p.result_id
@@ -452,7 +452,8 @@ class Store(ABC):
         """A page of candidates joined with need and result summaries (flat columns), and the total.
 
         filters: status / industry / district (lists), min_score, min_confidence, trl_min, trl_max, need_id,
-        result_id, run_id, round_id (an assignment round's pairs) (None = any).
+        result_id, run_id, round_id (an assignment round's pairs), org_id (either side's organisation), text (a
+        substring of either title or either organisation's name, case-insensitive) (None = any).
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -470,6 +471,15 @@ class Store(ABC):
         if filters.get("round_id") is not None:  # the pairs an assignment round proposed
             clauses.append("c.id in (select a.candidate_id from assignments a where a.round_id = ?)")
             params.append(filters["round_id"])
+        if filters.get("org_id") is not None:
+            clauses.append("(n.org_id = ? or r.org_id = ?)")
+            params.extend([int(filters["org_id"])] * 2)
+        if filters.get("text"):
+            like = literal_like(str(filters["text"]))
+            names = f"select o.id from organisations o where o.name {self.dialect.like} ? {_ESC}"
+            clauses.append(f"(n.title {self.dialect.like} ? {_ESC} or r.title {self.dialect.like} ? {_ESC} or "
+                           f"n.org_id in ({names}) or r.org_id in ({names}))")
+            params.extend([like] * 4)
         if sort not in CANDIDATE_SORTS:
             raise Invalid(f"cannot sort candidates by {sort!r}; use one of {', '.join(CANDIDATE_SORTS)}")
         where = (" where " + " and ".join(clauses)) if clauses else ""
@@ -478,6 +488,16 @@ class Store(ABC):
         total = self._value("select count(*) as n from candidates c join needs n on n.id = c.need_id "
                             "join results r on r.id = c.result_id" + where, params)
         return rows, int(total)
+
+    def decisions_between(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Decisions (confirm, reject, undo) taken from `start` up to `end` (UTC ISO timestamps), oldest first, with
+        the pair's titles, organisations and confidence."""
+        return self.query(
+            "select v.*, c.need_id, c.result_id, c.confidence, n.title as need_title, r.title as result_title, "
+            "no.name as need_org, ro.name as result_org from reviews v join candidates c on c.id = v.candidate_id "
+            "join needs n on n.id = c.need_id join results r on r.id = c.result_id "
+            "left join organisations no on no.id = n.org_id left join organisations ro on ro.id = r.org_id "
+            "where v.created_at >= ? and v.created_at < ? order by v.created_at, v.id", [start, end])
 
     def pairings(self, stages: Sequence[str], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """A page of pairings with titles and organisations, newest change first, and the total."""
@@ -504,6 +524,12 @@ class Store(ABC):
         """Applications filed against a challenge, with the organisations' names."""
         return self.query("select a.*, o.name as org from challenge_applications a left join organisations o "
                           "on o.id = a.org_id where a.need_id = ? order by a.id", [need_id])
+
+    def applications_by_org(self, org_id: int) -> list[dict[str, Any]]:
+        """An organisation's applications, newest first, with the challenge's title."""
+        return self.query("select a.*, n.title as challenge_title, n.confidentiality as challenge_confidentiality "
+                          "from challenge_applications a join needs n on n.id = a.need_id where a.org_id = ? "
+                          "order by a.id desc", [org_id])
 
     def application_counts(self, need_ids: Sequence[int]) -> dict[int, int]:
         """Number of applications per challenge."""
@@ -717,6 +743,11 @@ def _readable(org_id: int | None) -> tuple[str, list[Any]]:
     return "(confidentiality <> 'brokers' or org_id = ?)", [int(org_id)]
 
 
+def literal_like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, literally (its % _ and \\ escaped; pair it with `_ESC`)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def one_of(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """A where-clause (and its parameters) keeping rows whose column holds one of the values (none: no row)."""
     if not values:
@@ -776,7 +807,7 @@ def listing_where(side: str, filters: dict[str, Any] | None, text: str | None = 
         params.extend(modes)
     if text:
         body = "description" if side == "needs" else "abstract"
-        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # literal text
+        like = literal_like(text)
         if side == "needs" and outsider:
             # an outsider's text filter reads a confidential need's title only (its text is not theirs to probe)
             readable, values = _readable(outsider_org)

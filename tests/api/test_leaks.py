@@ -21,7 +21,7 @@ from matcher.access import accounts
 from matcher.ingest.importer import import_bytes
 from matcher.service import MatchService
 
-from ..conftest import make_settings
+from ..conftest import copy_of, make_settings
 
 pytestmark = pytest.mark.slow
 OUTSIDERS = {"anonymous": None, "firm": ("firm", "泄露测试企业"), "institution": ("institution", "泄露测试研究院")}
@@ -35,9 +35,9 @@ OWNERLESS = {"title": "无主保密需求：高温合金涂层", "confidentialit
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, e5_encoder):
-    service = MatchService(make_settings(tmp_path_factory.mktemp("leaks") / "data"), encoder=e5_encoder)
-    service.load_demo()
+def demo(tmp_path_factory, e5_encoder, demo_catalogue):
+    data = copy_of(demo_catalogue, tmp_path_factory.mktemp("leaks") / "data")
+    service = MatchService(make_settings(data), encoder=e5_encoder)
     report = import_bytes(service, json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
     assert report.accepted == 1 and service.store.get("needs", report.ids[0])["org_id"] is None
     keys = {name: accounts.create_key(service, *spec)[0] if spec else None for name, spec in OUTSIDERS.items()}
