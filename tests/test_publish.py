@@ -53,9 +53,19 @@ def open_public(service) -> list[dict]:
 
 
 def squeeze(text: str) -> str:
-    """Text without spacing: pypdf reads fpdf2's embedded Identity CMap one byte at a time and puts a NUL before
-    every glyph (pdfium, behind Chrome's viewer, reads the same PDF cleanly), and wraps long titles."""
+    """Text without spacing (long titles are wrapped over lines)."""
     return re.sub(r"[\s\x00]+", "", text)
+
+
+def pdf_text(data: bytes) -> list[str]:
+    """Each page's text as pdfium — the engine behind Chrome's PDF viewer — extracts it (what a reader who searches
+    or copies gets). pypdf is not used here: it does not implement the embedded CMap encoding fpdf2 writes for a
+    CFF CJK font ("Advanced encoding … not implemented") and reads codes past the 256th glyph as garbage, where
+    pdfium and poppler (pdftotext) read every glyph, bold or regular."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    return [document[i].get_textpage().get_text_range() for i in range(len(document))]
 
 
 def cjk_font():
@@ -96,7 +106,8 @@ def test_pdf_holds_every_title_and_the_cover_figures(service):
             .endswith(" SC")
     data = publish(service, fmt="pdf")
     reader = PdfReader(io.BytesIO(data))
-    text = squeeze("".join(page.extract_text() for page in reader.pages))
+    pages = pdf_text(data)
+    text = squeeze("".join(pages))
     cat = collect(service)
     for e in cat.entries:
         assert squeeze(e.title) in text
@@ -104,10 +115,13 @@ def test_pdf_holds_every_title_and_the_cover_figures(service):
     assert "重庆市技术需求目录" in text and "公开发布" in text
     assert f"另有{cat.withheld}项保密需求" in text and f"{amount_text(cat.figures()['budget_total'])}万元" in text
     assert all(squeeze(g.name) in text for g in cat.groups)
-    assert f"第2页/共{len(reader.pages)}页" in text  # page numbers in the footer
+    assert f"第2页/共{len(pages)}页" in text  # page numbers in the footer
     assert reader.outline and [o.title for o in reader.outline] == [g.name for g in cat.groups]
-    english = PdfReader(io.BytesIO(publish(service, by="district", fmt="pdf", lang="en")))
-    assert "ChongqingTechnologyNeedsCatalogue" in squeeze(english.pages[0].extract_text())
+    # every character is itself, in order: bold titles and regular text alike (no stray or swapped glyphs)
+    assert "\x00" not in "".join(pages) and all(e.title in "".join(pages).replace("\r\n", "") or
+                                                  squeeze(e.title) in text for e in cat.entries)
+    english = pdf_text(publish(service, by="district", fmt="pdf", lang="en"))
+    assert "ChongqingTechnologyNeedsCatalogue" in squeeze(english[0])
 
 
 def test_html_is_one_escaped_page_with_a_qr_code_per_need(service):
@@ -193,15 +207,26 @@ def test_a_missing_or_unusable_font_is_refused_before_any_work(service, tmp_path
     assert not (tmp_path / "out.pdf").exists()
 
 
+def test_a_pdf_with_hundreds_of_distinct_characters_reads_back_as_written(fresh_service):
+    """Past the 256th glyph of a face (where a reader decoding one byte at a time turns text to garbage), titles —
+    set in the bold face — and texts read back character for character."""
+    cjk_font()
+    pool = "".join(chr(0x4E00 + 37 * i) for i in range(400))  # 400 distinct ideographs (all in Noto Sans CJK)
+    titles = [pool[i:i + 16] for i in range(0, len(pool), 16)]
+    assert len(set("".join(titles))) > 256
+    fresh_service.add_listings("needs", [{"title": t, "description": pool[::-1][:60], "org": "字形测试企业"}
+                                         for t in titles])
+    text = squeeze("".join(pdf_text(publish(fresh_service, fmt="pdf"))))
+    assert all(squeeze(t) in text for t in titles)
+
+
 def test_an_empty_catalogue_is_published_as_such(fresh_service):
     assert "目前没有征集中的公开需求" in publish(fresh_service, fmt="html").decode()
     sheet = openpyxl.load_workbook(io.BytesIO(publish(fresh_service))).worksheets[0]
     assert sheet.max_row == 1
     cjk_font()  # the PDF last: skipped where no CJK font is installed
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(publish(fresh_service, fmt="pdf")))
-    assert len(reader.pages) == 1 and "目前没有征集中的公开需求" in squeeze(reader.pages[0].extract_text())
+    pages = pdf_text(publish(fresh_service, fmt="pdf"))
+    assert len(pages) == 1 and "目前没有征集中的公开需求" in squeeze(pages[0])
 
 
 def test_brokers_download_it_from_the_api_and_operators_write_it_from_the_cli(service, tmp_path):

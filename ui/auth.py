@@ -47,7 +47,8 @@ def sign_in_form(service: MatchService, lang: str) -> None:
         st.warning(t("signin_revoked", lang))
     by_key, by_password = st.tabs([t("signin_by_key", lang), t("signin_by_password", lang)])
     with by_key, st.form("signin_key_form"):
-        key = st.text_input(t("api_key", lang), type="password", key="signin_key", max_chars=200)
+        key = st.text_input(t("api_key", lang), type="password", key="signin_key", max_chars=200,
+                            help=t("api_key_help", lang))
         if st.form_submit_button(t("signin", lang), type="primary"):
             _enter(lambda: accounts.sign_in_with_key(service, key, _client()), lang, "signin_bad_key")
     with by_password, st.form("signin_password_form"):

@@ -36,12 +36,12 @@ def add_conflict(service: MatchService, org_a: int | str, org_b: int | str, reas
     a, b = sorted((_org_id(service, org_a), _org_id(service, org_b)))
     if a == b:
         raise Invalid("an organisation cannot be in conflict with itself (pairs within one organisation are never "
-                      "proposed anyway)")
+                      "proposed anyway)", key="conflict_self")
     with service.store.transaction():
         cid = service.store.insert_new("conflicts", {"org_a": a, "org_b": b, "reason": reason.strip(),
                                                      "actor": actor, "created_at": now()}, ("org_a", "org_b"))
         if cid is None:
-            raise Conflict("these two organisations are already marked as conflicted")
+            raise Conflict("these two organisations are already marked as conflicted", key="conflict_exists")
         service.store.audit(actor, "add_conflict", "conflicts", cid, {"org_a": a, "org_b": b, "reason": reason})
     return get_conflict(service, cid)
 

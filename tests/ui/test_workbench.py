@@ -46,7 +46,7 @@ def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
     assert any('class="term"' in m.value for m in at.markdown)  # shared terms highlighted
     cards = [_text(m.value) for m in at.markdown if 'class="listing"' in m.value]
     assert "预算 " in cards[0] and "截止日期 " in cards[0] and "价格 " in cards[1]  # what a broker acts on
-    at.text_input(key="note").input("企业已同意面谈")
+    at.text_input(key=f"note:{pair_id}").input("企业已同意面谈")
     at.button(key="confirm_now").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("已确认，进入对接进度。")
@@ -54,7 +54,8 @@ def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
     assert s.store.get("candidates", pair_id)["status"] == "confirmed"
     review_row = s.store.find("reviews", candidate_id=pair_id)
     assert review_row["actor"].startswith("broker:测试技术转移中心#") and review_row["note"] == "企业已同意面谈"
-    assert at.text_input(key="note").value == ""  # the note does not carry over to the next pair
+    now_open = at.selectbox(key="pair").value
+    assert at.text_input(key=f"note:{now_open}").value == ""  # the note does not carry over to the next pair
     at.sidebar.radio(key="page").set_value("pipeline").run()
     assert not at.exception
     assert any(need_title in m.value for m in at.markdown)
@@ -81,7 +82,7 @@ def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workben
     assert first == order[0]
     at.button(key="confirm_now").click().run()
     assert shown() == order[1]  # the next pair in the list, not a stale label
-    at.selectbox(key="reason").set_value("maturity_gap")
+    at.selectbox(key=f"reason:{order[1]}").set_value("maturity_gap")
     at.button(key="reject_now").click().run()
     assert shown() == order[2] and s.store.get("candidates", order[1])["status"] == "rejected"
     at.button(key="undo_last").click().run()  # takes back the rejection and opens that pair again
@@ -91,8 +92,10 @@ def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workben
     assert shown() == order[2]
     at.selectbox(key="q_status").set_value("confirmed").run()
     assert shown() == first
-    assert any("已确认" in i.value and "broker:测试技术转移中心#" in i.value for i in at.info)
-    at.button(key="undo_decided").click().run()
+    # who decided is named as a person reads it, never as the audit code (broker:…#3)
+    assert any("已确认" in i.value and "测试技术转移中心（经纪人）" in i.value for i in at.info)
+    assert not any("broker:" in i.value for i in at.info)
+    at.button(key=f"undo_decided:{first}").click().run()
     assert s.store.get("candidates", first)["status"] == "pending" and not review.list_pairings(s)[1]
 
 
@@ -109,45 +112,61 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
     cand = review.list_candidates(s)[0][0]
     review.decide(s, cand["id"], "confirm")
     at = app(workbench).run()
+    pid = review.list_pairings(s)[0][0]["id"]
     at.sidebar.radio(key="page").set_value("pipeline").run()
-    at.selectbox(key="target").set_value("contacted")
+    at.selectbox(key=f"target:{pid}:confirmed").set_value("contacted")
     button(at, "推进").click().run()
     assert at.success[0].value == "已推进到「已联系」。"
     picker = at.selectbox(key="pairing")
     assert "[已联系]" in picker.format_func(picker.value)  # the picker names the stage the pairing is at now
-    at.selectbox(key="target").set_value("negotiating")
+    at.selectbox(key=f"target:{pid}:contacted").set_value("negotiating")  # the second move in a row works too
+    at.text_input(key=f"move_note:{pid}:contacted").input("已约第二次面谈")
     button(at, "推进").click().run()
-    at.selectbox(key="target").set_value("contract_signed")
+    assert not at.error and at.success[0].value == "已推进到「洽谈中」。"
+    assert review.get_pairing(s, pid)["stage"] == "negotiating" and "已约第二次面谈" in review.get_pairing(s, pid)["notes"]
+    at.selectbox(key=f"target:{pid}:negotiating").set_value("contract_signed")
+    at.text_input(key=f"move_note:{pid}:negotiating").input("合同已盖章")
     button(at, "推进").click().run()
     assert at.error[0].value == "签约需填写合同金额（万元，大于 0）。"  # a signed contract needs its value
-    at.selectbox(key="target").set_value("contract_signed")
-    at.number_input(key="value").set_value(150.0)
+    assert at.text_input(key=f"move_note:{pid}:negotiating").value == "合同已盖章"  # what was typed is kept
+    at.number_input(key=f"value:{pid}:negotiating").set_value(150.0)
     button(at, "推进").click().run()
     assert not at.exception
     pairing = review.list_pairings(s)[0][0]
     assert pairing["stage"] == "contract_signed" and pairing["contract_value"] == 150.0
     at.sidebar.radio(key="page").set_value("dashboard").run()
-    assert "150" in [m.value for m in at.metric]
+    assert "150 万元" in [m.value for m in at.metric]
 
 
 def test_reject_with_a_reason_and_bulk_reject(workbench):
     at = app(workbench).run()
     first = at.selectbox(key="pair").value
-    at.selectbox(key="reason").set_value("maturity_gap")
+    at.button(key="reject_now").click().run()  # no reason chosen for this pair: refused, beside the controls
+    assert at.error[0].value == "请先为这一对选择拒绝原因。"
+    at.selectbox(key=f"reason:{first}").set_value("maturity_gap")
     at.button(key="reject_now").click().run()
     assert at.success[0].value.startswith("已拒绝。")
     s = service_for(workbench)
     assert s.store.find("reviews", candidate_id=first)["reason_code"] == "maturity_gap"
-    ids = at.multiselect(key="bulk_ids").options[:2]
-    assert ids
+    second = at.selectbox(key="pair").value
+    assert at.selectbox(key=f"reason:{second}").value is None  # the last reason is never reused silently
+    at.button(key="reject_now").click().run()
+    assert at.error and s.store.get("candidates", second)["status"] == "pending"
+    bulk = next(m for m in at.multiselect if m.key.startswith("bulk_ids"))
     values = [c["id"] for c in s.store.rows("candidates", "status = 'pending'", order="score desc")][:2]
-    at.multiselect(key="bulk_ids").set_value(values).run()
+    bulk.set_value(values).run()
     at.selectbox(key="bulk_reason").set_value("duplicate")
     at.button(key="bulk_go").click().run()
     assert at.success[0].value == "已批量拒绝 2 对。"
     assert s.store.count("candidates", "status = 'rejected'") == 3
     assert at.selectbox(key="pair").value not in values  # the open pair is not one just rejected
-    assert at.multiselect(key="bulk_ids").value == []
+    bulk = next(m for m in at.multiselect if m.key.startswith("bulk_ids"))
+    assert bulk.value == []
+    more = [c["id"] for c in s.store.rows("candidates", "status = 'pending'", order="score desc")][:2]
+    bulk.set_value(more).run()
+    at.button(key="bulk_confirm").click().run()  # bulk confirm: both open pairings
+    assert at.success[0].value.startswith("已批量确认 2 对")
+    assert {s.store.get("candidates", i)["status"] for i in more} == {"confirmed"} and s.store.count("pairings") == 2
 
 
 def _fill_need(at, title: str = "火锅底料牛油酸败问题") -> None:
@@ -160,9 +179,15 @@ def _fill_need(at, title: str = "火锅底料牛油酸败问题") -> None:
     at.text_input(key="n_contact").input("王工 023-62000000")
 
 
-def test_post_a_need_and_find_it_in_search(workbench):
-    at = app(workbench).run()
+def _listings(at, section: str = "post_need"):
+    """Open 需求与成果 and one of its sections."""
     at.sidebar.radio(key="page").set_value("listings").run()
+    at.radio(key="l_section").set_value(section).run()
+    return at
+
+
+def test_post_a_need_and_find_it_in_search(workbench):
+    at = _listings(app(workbench).run())
     _fill_need(at)
     button(at, "提交").click().run()
     assert not at.exception
@@ -171,6 +196,7 @@ def test_post_a_need_and_find_it_in_search(workbench):
     s = service_for(workbench)
     posted = s.store.find("needs", title="火锅底料牛油酸败问题")
     assert posted["contact"] == "王工 023-62000000" and posted["coop_modes"] == ["commissioned_dev"]
+    at.radio(key="l_section").set_value("search").run()
     at.text_input(key="s_text").input("牛油酸败 货架期").run()
     at.radio(key="s_side").set_value("needs").run()
     assert not at.exception
@@ -179,8 +205,7 @@ def test_post_a_need_and_find_it_in_search(workbench):
 
 def test_posting_the_same_need_twice_warns_before_saving(workbench):
     """The second post of a need is held with "可能重复：#…" until the broker ticks "post anyway"."""
-    at = app(workbench).run()
-    at.sidebar.radio(key="page").set_value("listings").run()
+    at = _listings(app(workbench).run())
     s = service_for(workbench)
     _fill_need(at)
     button(at, "提交").click().run()
@@ -190,6 +215,13 @@ def test_posting_the_same_need_twice_warns_before_saving(workbench):
     assert not at.exception and not at.success
     assert at.warning[0].value.startswith(f"可能重复：#{first} 火锅底料牛油酸败问题")
     assert s.store.count("needs") == 6  # held back, nothing saved
+    # leaving the page forgets the warning: it never stays beside an emptied form
+    at.sidebar.radio(key="page").set_value("queue").run()
+    _listings(at)
+    assert not at.warning and not [c for c in at.checkbox if c.key == "n_force"]
+    _fill_need(at, "火锅底料牛油酸败问题（再次征集）")
+    button(at, "提交").click().run()
+    assert at.warning[0].value.startswith(f"可能重复：#{first}")
     at.checkbox(key="n_force").check()
     button(at, "提交").click().run()
     assert at.success[0].value.startswith("已发布：#") and s.store.count("needs") == 7
@@ -198,8 +230,7 @@ def test_posting_the_same_need_twice_warns_before_saving(workbench):
 def test_a_bad_need_gets_clear_messages(workbench):
     """Required fields are marked; a refused field is named in Chinese with a Chinese reason, under its input,
     and the message goes once the field is fixed."""
-    at = app(workbench).run()
-    at.sidebar.radio(key="page").set_value("listings").run()
+    at = _listings(app(workbench).run())
     assert at.text_input(key="n_title").label.endswith(" *")
     button(at, "提交").click().run()  # empty form
     assert at.error and "**标题**：必填" in at.error[0].value and "**联系人及电话**：必填" in at.error[0].value
@@ -226,6 +257,7 @@ def test_publish_a_challenge_and_see_fitting_results(workbench):
     button(at, "提交").click().run()
     assert not at.exception
     assert s.get_listing("needs", need["id"])["is_challenge"]
+    assert at.success[0].value.startswith(f"已发布为揭榜挂帅：#{need['id']}")  # publishing says so
     at.radio(key="c_open").set_value(need["id"]).run()
     assert any("磷酸铁锂废旧电池湿法回收工艺" in m.value for m in at.markdown)
 
@@ -262,13 +294,18 @@ def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbe
     at.sidebar.radio(key="page").set_value("challenges").run()
     at.radio(key="c_open").set_value(need["id"]).run()
     own = s.store.find("results", ref="T-R02")
-    at.text_input(key="a_team").input("湿法冶金课题组")
-    at.text_area(key="a_proposal").input("以自有湿法回收工艺揭榜，中试线验证锂回收率。")
-    at.selectbox(key="a_result").set_value(own["id"])
+    at.text_input(key=f"a_team:{need['id']}").input("湿法冶金课题组")
+    at.text_area(key=f"a_proposal:{need['id']}").input("以自有湿法回收工艺揭榜，中试线验证锂回收率。")
+    at.selectbox(key=f"a_result:{need['id']}").set_value(own["id"])
     button(at, "揭榜（提交申请）").click().run()
     assert not at.exception and at.success[0].value == "申请已提交。"
     (filed,) = review.list_applications(s, need["id"])
     assert (filed["org"], filed["result_id"], filed["status"]) == ("测试工业大学", own["id"], "submitted")
+    # an institution applies once, and sees its application and where it stands instead of a second form
+    assert not [b for b in at.button if b.label == "揭榜（提交申请）"]
+    assert any("本单位已揭榜：已提交" in i.value for i in at.info)
+    mine = at.dataframe[0].value
+    assert list(mine.iloc[0])[:2] == [need["title"], "已提交"]
     at = app(workbench).run()  # a broker
     at.sidebar.radio(key="page").set_value("challenges").run()
     at.radio(key="c_open").set_value(need["id"]).run()
@@ -321,10 +358,11 @@ def test_a_broker_plans_the_next_action_and_sees_it_due(workbench):
     s = service_for(workbench)
     review.decide(s, review.list_candidates(s)[0][0]["id"], "confirm")
     at = app(workbench).run()
+    pid = review.list_pairings(s)[0][0]["id"]
     at.sidebar.radio(key="page").set_value("pipeline").run()
     assert any(c.value == "今天没有到期的事项。" for c in at.caption)
-    at.text_input(key="plan_action").input("约企业技术总监面谈")
-    at.date_input(key="plan_at").set_value(dt.date(2026, 1, 5))
+    at.text_input(key=f"plan_action:{pid}").input("约企业技术总监面谈")
+    at.date_input(key=f"plan_at:{pid}").set_value(dt.date(2026, 1, 5))
     button(at, "保存下一步").click().run()
     assert not at.exception and at.success[0].value == "已保存下一步行动。"
     assert at.subheader[0].value.startswith("到期事项（1）")
@@ -349,7 +387,8 @@ def test_a_broker_runs_an_assignment_round_and_reviews_it_in_the_queue(workbench
     rnd = s.store.rows("assignment_rounds")[-1]
     assert at.success[0].value.startswith(f"第 {rnd['id']} 轮") and rnd["per_need"] == 2 and rnd["capacity"] == 1
     table = at.dataframe[0].value
-    assert list(table.iloc[:, 0]) == ["本轮分配", "逐需求前 k（贪心）"]
+    assert list(table.iloc[:, 0]) == ["本轮分配（精确）", "贪心（同样限制）", "逐需求前 k（不设限制）"]
+    assert rnd["org_capacity"] is None  # no organisation limit unless one is set
     pairs = {(a["need_id"], a["result_id"]) for a in s.store.rows("assignments", "round_id = ?", [rnd["id"]])}
     farm = s.store.find("organisations", name="测试农业大学")["id"]
     pickle = s.store.find("needs", ref="T-N03")["id"]
@@ -369,10 +408,15 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
     at = app(workbench, role="firm").run()  # 测试齿轮有限公司 owns the gear need T-N01
     at.sidebar.radio(key="page").set_value("alerts").run()
     assert "暂无提醒" in at.info[0].value
+    at.radio(key="s_section").set_value("subscriptions").run()
+    assert "尚无订阅" in at.info[0].value
     at.slider(key="s_conf").set_value(20)
     at.text_input(key="s_name").input("齿轮新成果")
     button(at, "订阅").click().run()
     assert not at.exception and at.success[0].value.startswith("已订阅")
+    assert not any("尚无订阅" in i.value for i in at.info)  # the list above already shows it
+    assert any("齿轮新成果" in m.value for m in at.markdown)
+    at.radio(key="s_section").set_value("digest").run()
     sub = s.store.rows("subscriptions")[0]
     assert sub["kind"] == "own" and sub["side"] == "results" and sub["min_confidence"] == 0.2
     s.add_result({"title": "齿轮齿面渗氮与激光复合强化工艺", "org": "测试工业大学", "industry": "smart_equipment",
@@ -384,8 +428,7 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
 
 
 def test_the_need_form_checks_completeness_as_it_is_filled(workbench):
-    at = app(workbench, role="firm").run()
-    at.sidebar.radio(key="page").set_value("listings").run()
+    at = _listings(app(workbench, role="firm").run())
     assert any("填写标题和描述后" in i.value for i in at.info)
     at.text_input(key="n_title").input("提升产品质量").run()
     shown = " ".join(m.value for m in at.markdown)

@@ -13,42 +13,61 @@ from matcher.alerts.digest import digest
 from matcher.alerts.subscriptions import OWN_SIDE
 from matcher.errors import TechmatchError
 from matcher.service import MatchService
+from ui import state
+from ui.forms import error_text
 from ui.i18n import t
 from ui.render import badge, local_time
 
 
+def _create(service: MatchService, who: Principal, lang: str) -> None:
+    """(Form callback) subscribe: it runs before the page is drawn again, so the list above shows the new
+    subscription at once (never "no subscriptions yet" beside "subscribed")."""
+    session = st.session_state
+    kind, side = session.get("s_kind"), session.get("s_watch")
+    try:
+        sub = alerts.create(service, who, kind, side if kind == "search" or who.privileged else None,
+                            session.get("s_query") or "", {"industry": session.get("s_ind_f") or [],
+                                                           "district": session.get("s_dist_f") or []},
+                            (session.get("s_conf") or 0) / 100, session.get("s_hook") or "", session.get("s_name") or "")
+    except TechmatchError as exc:
+        state.note("s_error", error_text(exc, lang, service.vocab))
+        return
+    state.note("s_done", (sub["id"], sub["secret"] if sub["webhook_url"] else None))
+    for key in ("s_query", "s_name", "s_hook"):
+        session[key] = ""
+
+
 def _subscribe(service: MatchService, lang: str, who: Principal) -> None:
     v = service.vocab
-    with st.form("subscribe_form", clear_on_submit=True):
-        kind = st.radio(t("sub_kind", lang), ["own", "search"], horizontal=True, key="s_kind",
-                        format_func=lambda k: t("sub_kind_" + k, lang))
+    done = state.take("s_done")
+    if done:
+        st.success(t("subscribed", lang, id=done[0]))
+        if done[1]:
+            st.code(done[1], language=None)
+            st.caption(t("secret_once", lang))
+    with st.form("subscribe_form", clear_on_submit=False):
+        st.radio(t("sub_kind", lang), ["own", "search"], horizontal=True, key="s_kind",
+                 format_func=lambda k: t("sub_kind_" + k, lang))
         c1, c2 = st.columns(2)
-        side = c1.selectbox(t("sub_side", lang), ["results", "needs"], key="s_watch", format_func=lambda s: t(s, lang),
+        c1.selectbox(t("sub_side", lang), ["results", "needs"], key="s_watch", format_func=lambda s: t(s, lang),
                             index=0 if OWN_SIDE.get(who.role, "results") == "results" else 1,
                             help=t("sub_side_help", lang))
-        query = c2.text_input(t("sub_query", lang), key="s_query", max_chars=2000,
-                              placeholder=t("sub_query_placeholder", lang))
+        c2.text_input(t("sub_query", lang), key="s_query", max_chars=2000,
+                      placeholder=t("sub_query_placeholder", lang))
         c3, c4, c5 = st.columns([3, 3, 2])
-        industry = c3.multiselect(t("cluster", lang), v.industries.codes, format_func=v.industries.namer(lang),
-                                  key="s_ind_f", placeholder=t("all", lang))
-        district = c4.multiselect(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang),
-                                  key="s_dist_f", placeholder=t("all", lang))
-        conf = c5.slider(t("min_confidence", lang), 0, 90, 30, 5, format="%d%%", key="s_conf")
+        c3.multiselect(t("cluster", lang), v.industries.codes, format_func=v.industries.namer(lang), key="s_ind_f",
+                       placeholder=t("all", lang))
+        c4.multiselect(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="s_dist_f",
+                       placeholder=t("all", lang))
+        c5.slider(t("min_confidence", lang), 0, 90, 30, 5, format="%d%%", key="s_conf")
         c6, c7 = st.columns(2)
-        name = c6.text_input(t("sub_name", lang), key="s_name", max_chars=200)
-        hook = c7.text_input(t("webhook_url", lang), key="s_hook", max_chars=500, placeholder="https://…",
+        c6.text_input(t("sub_name", lang), key="s_name", max_chars=200)
+        c7.text_input(t("webhook_url", lang), key="s_hook", max_chars=500, placeholder="https://…",
                              help=t("webhook_help", lang))
-        if st.form_submit_button(t("subscribe", lang), type="primary"):
-            try:
-                sub = alerts.create(service, who, kind, side if kind == "search" or who.privileged else None, query,
-                                    {"industry": industry, "district": district}, conf / 100, hook, name)
-            except TechmatchError as exc:
-                st.error(str(exc))
-            else:
-                st.success(t("subscribed", lang, id=sub["id"]))
-                if sub["webhook_url"]:
-                    st.code(sub["secret"], language=None)
-                    st.caption(t("secret_once", lang))
+        refused = state.take("s_error")
+        if refused:
+            st.error(refused)
+        st.form_submit_button(t("subscribe", lang), type="primary", on_click=_create, args=(service, who, lang))
 
 
 def _subscriptions(service: MatchService, lang: str, who: Principal) -> None:
@@ -95,10 +114,11 @@ def _digest(service: MatchService, lang: str, who: Principal) -> None:
 def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (every role: alerts belong to the signed-in organisation)."""
     st.header(t("alerts", lang))
-    digest_tab, subs_tab = st.tabs([t("digest", lang), t("subscriptions", lang)])
-    with digest_tab:
+    section = st.radio(t("section", lang), ["digest", "subscriptions"], format_func=lambda n: t(n, lang),
+                       key="s_section", horizontal=True, label_visibility="collapsed")
+    if section == "digest":
         _digest(service, lang, who)
-    with subs_tab:
+    else:
         _subscriptions(service, lang, who)
         st.subheader(t("new_subscription", lang))
         _subscribe(service, lang, who)

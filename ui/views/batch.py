@@ -10,7 +10,9 @@ from matcher.retrieval.ranking import METHODS
 from matcher.review import batches
 from matcher.review.batches import BatchRunning
 from matcher.service import MatchService
-from ui.i18n import t
+from ui.forms import error_text
+from ui.i18n import STRINGS, t
+from ui.render import actor_label, local_time
 
 
 def _last(service: MatchService, lang: str) -> None:
@@ -20,13 +22,21 @@ def _last(service: MatchService, lang: str) -> None:
     st.subheader(t("last_run", lang))
     last = runs[0]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("status", lang), last["status"])
+    c1.metric(t("status", lang), t("run_" + last["status"], lang))
     c2.metric(t("needs", lang), f"{last['needs_done']}/{last['needs_total']}")
     c3.metric(t("queue", lang), last["candidates"])
-    c4.metric(t("method", lang), last["method"])
-    st.dataframe([{k: r[k] for k in ("id", "status", "method", "top_k", "needs_total", "candidates", "started_at",
-                                     "finished_at", "actor")} for r in runs], hide_index=True,
-                 width="stretch")
+    c4.metric(t("method", lang), method_name(last["method"], lang))
+    st.dataframe([{"#": r["id"], t("status", lang): t("run_" + r["status"], lang),
+                   t("method", lang): method_name(r["method"], lang), t("top_k", lang): r["top_k"],
+                   t("needs", lang): r["needs_total"], t("queue", lang): r["candidates"],
+                   t("started", lang): local_time(r["started_at"]), t("finished", lang): local_time(r["finished_at"]),
+                   t("by", lang): actor_label(r["actor"], lang)} for r in runs], hide_index=True, width="stretch")
+
+
+def method_name(method: str, lang: str) -> str:
+    """A ranking method as a broker reads it (its i18n name; the method's own name where it has none)."""
+    key = "method_" + method
+    return t(key, lang) if key in STRINGS else method
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
@@ -37,7 +47,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     top_k = c1.slider(t("top_k", lang), 1, 30, 10, key="b_k")
     method = c2.selectbox(t("method", lang), list(METHODS), key="b_method",
                           index=list(METHODS).index(service.batch_method()),
-                          format_func=lambda m: f"{m} — {METHODS[m].description}")
+                          format_func=lambda m: method_name(m, lang))
     if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
         bar = st.progress(0.0)
         try:
@@ -47,7 +57,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         except BatchRunning:
             st.warning(t("batch_running", lang))
         except TechmatchError as exc:  # e.g. the learned method before any model was trained
-            st.error(str(exc))
+            st.error(error_text(exc, lang, service.vocab))
         else:
             st.success(t("batch_done", lang, needs=run["needs_total"], cands=run["candidates"]))
     _last(service, lang)

@@ -9,20 +9,23 @@ import streamlit as st
 from matcher.access import Principal
 from matcher.review.figures import FUNNEL, figures
 from matcher.service import MatchService
+from ui.forms import error_text
 from ui.i18n import t
-from ui.render import local_time
+from ui.render import actor_label, local_time, money
 
-TOP = 12  # bars per breakdown; the rest are summed as "other"
+TOP = 12  # bars per breakdown; the rest are named in a line below (a summed "other" bar would dwarf them all)
 
 
 def _bars(rows: list[dict], label: str, value: str, lang: str, title: str, keep_order: bool = False) -> None:
-    """Horizontal bars, largest first (or in the given order), every label shown."""
+    """Horizontal bars, largest first (or in the given order), every label shown in full; beyond the top 12, one
+    line says how many more and how much they hold."""
     df = pd.DataFrame(rows)
-    if len(df) > TOP:
-        rest = df.iloc[TOP:][value].sum()
-        df = pd.concat([df.iloc[:TOP], pd.DataFrame([{label: t("other", lang), value: rest}])], ignore_index=True)
+    rest = df.iloc[TOP:] if len(df) > TOP else df.iloc[0:0]
+    df = df.iloc[:TOP]
     st.bar_chart(df, x=label, y=value, horizontal=True, sort=False if keep_order else f"-{value}", x_label=title,
                  y_label="", color="#c9303e", height=max(140, 34 * len(df) + 60))
+    if len(rest):
+        st.caption(t("more_rows", lang, n=len(rest), total=int(rest[value].sum())))
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
@@ -31,12 +34,15 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     f = figures(service)
     tot = f["totals"]
     st.subheader(t("funnel", lang), help=t("funnel_help", lang))
-    cols = st.columns(len(FUNNEL) + 2)
-    for col, key in zip(cols, FUNNEL, strict=False):
+    for col, key in zip(st.columns(len(FUNNEL)), FUNNEL, strict=True):  # one row of five: no label is cut
         col.metric(t(key, lang), tot[key], help=t(f"{key}_help", lang))
-    cols[-2].metric(t("contract_total", lang), f"{tot['contract_value']:.0f}", help=t("contract_total_help", lang))
     ttfm = f["time_to_first_match"]
-    cols[-1].metric(t("ttfm", lang), ttfm["median_days"] if ttfm["n"] else "—", help=t("ttfm_help", lang, n=ttfm["n"]))
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t("contract_total", lang), money(tot["contract_value"], False, lang) if tot["contract_value"] else "—",
+              help=t("contract_total_help", lang))
+    c2.metric(t("ttfm", lang), ttfm["median_days"] if ttfm["n"] else "—", help=t("ttfm_help", lang, n=ttfm["n"]))
+    c3.metric(t("results_listed", lang), tot["results_listed"], help=t("results_listed_help", lang))
+    c4.metric(t("candidates_pending", lang), tot["candidates_pending"], help=t("candidates_pending_help", lang))
     _bars([{"step": t(r["step"], lang), "needs": r["needs"]} for r in f["funnel"]], "step", "needs", lang,
           t("needs", lang), keep_order=True)
 
@@ -70,7 +76,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
 
     st.subheader(t("workload", lang), help=t("workload_help", lang))
     if f["workload"]:
-        st.dataframe([{t("who", lang): r["actor"], t("confirmed", lang): r["confirmed"],
+        st.dataframe([{t("who", lang): actor_label(r["actor"], lang), t("confirmed", lang): r["confirmed"],
                        t("rejected", lang): r["rejected"], t("undo", lang): r["undone"],
                        t("last_decision", lang): local_time(r["last"])} for r in f["workload"]],
                      hide_index=True, width="stretch")
@@ -98,7 +104,7 @@ def _catalogue(service: MatchService, lang: str) -> None:
             with st.spinner(t("making_catalogue", lang)):
                 st.session_state["p_file"] = (by, fmt, publish(service, by, fmt, lang=lang))
         except TechmatchError as exc:
-            st.error(str(exc))
+            st.error(error_text(exc, lang, service.vocab))
     made = st.session_state.get("p_file")
     if made:
         by, fmt, data = made

@@ -1,4 +1,8 @@
-"""Listings: search needs and results, open one to see its best matches, post new ones, import files."""
+"""Listings: search needs and results, open one to see its best matches, post new ones, import files.
+
+The open listing is the page's model (`s_sel`, an id); its matches are ranked once per catalogue state and kept for
+the session, so a rerun for another widget neither ranks again nor shows another listing's matches meanwhile. Only
+the chosen section (search, post, import) is drawn on a run: typing in the need form does not rank listings."""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from matcher.ingest.importer import detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
 from matcher.matching import explain
 from matcher.service import MatchService
-from ui import forms
+from ui import forms, state
 from ui.i18n import t
-from ui.render import badge, card, highlight
+from ui.render import badge, card, colon, highlight
+
+OPEN = "s_sel"  # the open listing's id (the model)
 
 
 def _search(service: MatchService, lang: str, who: Principal) -> None:
@@ -43,7 +49,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         {t("score", lang): round(r["_score"], 3)} if "_score" in r else {})} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", height=260)
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
-    chosen = st.selectbox(t("open_listing", lang), list(labels), format_func=labels.get, key="s_open")
+    chosen = state.picker(st, t("open_listing", lang), f"{OPEN}:{side}", list(labels), labels, key="s_open")
     row = service.get_listing(side, chosen)
     if side == "needs":
         row = need_view(row, who)
@@ -60,12 +66,14 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
                          sim=f"{dup['similarity']:.2f}"))
             c2.button(t("merge_here", lang), key=f"merge_{dup['id']}", help=t("merge_help", lang),
                       on_click=_merge, args=(service, side, chosen, dup["id"], who.actor, lang))
-    if st.session_state.get("s_merged"):
-        st.success(st.session_state.pop("s_merged"))
+    merged = state.take("s_merged")
+    if merged:
+        st.success(merged)
     st.subheader(t("matches_for", lang, title=row["title"]))
     query_need = service.get_listing("needs", chosen) if side == "needs" else None
-    try:
-        found_all = service.match_listing(side, chosen, top_k=5, viewer=who)
+    try:  # once per listing, caller and catalogue state (the log sequence moves with every write anywhere)
+        found_all = state.cached(("matches", side, chosen, who.role, who.org_id, service.applied_seq),
+                                 lambda: service.match_listing(side, chosen, top_k=5, viewer=who))
     except Forbidden:  # a confidential need's matches are ranked by the text it withholds: the service says no
         st.info(t("matches_confidential", lang))
         found_all = []
@@ -81,14 +89,14 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
 def _merge(service: MatchService, side: str, keep: int, drop: int, actor: str, lang: str) -> None:
     """(Button callback) fold the duplicate into the open listing."""
     done = service.merge_listings(side, keep, drop, actor)
-    st.session_state["s_merged"] = t("merged", lang, drop=drop, keep=keep, n=done["candidates"] + done["pairings"])
+    state.note("s_merged", t("merged", lang, drop=drop, keep=keep, n=done["candidates"] + done["pairings"]))
 
 
 def _own_org(who: Principal, lang: str, key: str) -> str | None:
     """The organisation a listing is posted for: brokers and admins name it, firms and institutions post their own."""
     if who.privileged:
         return st.text_input(t("org", lang), key=key, max_chars=200) or None
-    st.caption(f"{t('org', lang)}：{who.org_name}")
+    st.caption(f"{t('org', lang)}{colon(lang)}{who.org_name}")
     return who.org_name
 
 
@@ -122,43 +130,45 @@ def _submit(service: MatchService, side: str, who: Principal, lang: str) -> None
     """(Form callback) post the listing: refused fields are shown beside their inputs and the form keeps its
     values; a likely duplicate is shown first and posted only when the broker ticks "post anyway"; after a post
     the form is emptied, so a second click cannot post the same listing again."""
-    state, prefix = st.session_state, side[0]
+    session, prefix = st.session_state, side[0]
     data = _form_data(side, who)
-    state[f"{prefix}_errors"], state[f"{prefix}_dup"] = {}, None
+    state.take(f"{prefix}_errors")
+    state.take(f"{prefix}_dup")
     missing = {f: t("required_field", lang) for f in REQUIRED[side] if not str(data.get(f) or "").strip()}
     if missing:
-        state[f"{prefix}_errors"] = missing
+        state.note(f"{prefix}_errors", missing)
         return
     try:
-        if not state.get(f"{prefix}_force"):
+        if not session.get(f"{prefix}_force"):
             found = service.draft_duplicates(side, [data], viewer=who)
             if 0 in found and found[0].get("id") is not None:
-                state[f"{prefix}_dup"] = found[0]
+                state.note(f"{prefix}_dup", found[0])  # held until "post anyway", or forgotten with the page
                 return
         row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
     except ValidationError as exc:
-        state[f"{prefix}_errors"] = forms.messages(exc, lang)
+        state.note(f"{prefix}_errors", forms.messages(exc, lang))
         return
     except (TechmatchError, ValueError) as exc:
-        state[f"{prefix}_errors"] = {"": forms.own_reason(str(exc), lang)}
+        state.note(f"{prefix}_errors", {"": forms.error_text(exc, lang, service.vocab)})
         return
-    state[f"{prefix}_posted"] = t("posted", lang, id=row["id"], title=row["title"])
-    state[f"{prefix}_force"] = False
+    state.note(f"{prefix}_posted", t("posted", lang, id=row["id"], title=row["title"]))
+    session[f"{prefix}_force"] = False
     for field in CLEARED:
         key = FORM_FIELDS[side].get(field)
         if key:
-            state[key] = None if field in ("budget", "price") else ""
+            session[key] = None if field in ("budget", "price") else ""
 
 
 def _feedback(side: str, lang: str) -> dict[str, str]:
     """Show what the last submit did (posted, a likely duplicate, refused fields); returns the field errors."""
-    state, prefix = st.session_state, side[0]
-    if state.get(f"{prefix}_posted"):
-        st.success(state.pop(f"{prefix}_posted"))
-    dup = state.get(f"{prefix}_dup")
+    prefix = side[0]
+    posted = state.take(f"{prefix}_posted")
+    if posted:
+        st.success(posted)
+    dup = state.peek(f"{prefix}_dup")
     if dup:
         st.warning(t("possible_duplicate", lang, id=dup["id"], title=dup["title"], sim=f"{dup['similarity']:.2f}"))
-    errors = state.get(f"{prefix}_errors") or {}
+    errors = state.peek(f"{prefix}_errors") or {}
     if errors:
         st.error(t("invalid", lang) + "\n" + forms.lines(errors, lang))
     return errors
@@ -192,8 +202,10 @@ def _head(service: MatchService, side: str, errors: dict[str, str], who: Princip
     _inline(errors, body)
     c1, c2, c3 = st.columns(3)
     c1.selectbox(_label("industry", "cluster", side, lang), v.industries.codes, format_func=v.industries.namer(lang),
-                 key=keys["industry"])
-    c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key=keys["district"])
+                 key=keys["industry"], index=None, placeholder=t("choose", lang))
+    # no district unless one is chosen: a false district would earn a false 同一区县 fit
+    c2.selectbox(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key=keys["district"],
+                 index=None, placeholder=t("district_unset", lang))
     return c3
 
 
@@ -210,7 +222,8 @@ def _post_need(service: MatchService, lang: str, who: Principal) -> None:
         c4.multiselect(t("modes", lang), placeholder=t("modes_any", lang), options=v.transfer_modes.codes,
                        format_func=v.transfer_modes.namer(lang), key="n_modes")
         c5.number_input(t("budget", lang), min_value=0.0, max_value=1e8, value=None, key="n_budget")
-        c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl")
+        c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl",
+                      format="YYYY-MM-DD")
         _inline(errors, "budget", "deadline")
         c7, c8 = st.columns([2, 1])
         c7.text_input(t("keywords", lang), key="n_kw", max_chars=500)
@@ -218,7 +231,7 @@ def _post_need(service: MatchService, lang: str, who: Principal) -> None:
                       placeholder=t("contact_hint", lang))
         _inline(errors, "keywords", "contact")
         st.checkbox(t("brokers_only", lang), key="n_secret")
-        if st.session_state.get("n_dup"):
+        if state.peek("n_dup"):
             st.checkbox(t("post_anyway", lang), key="n_force")
         st.button(t("submit", lang), type="primary", key="n_submit", on_click=_submit,
                   args=(service, "needs", who, lang))
@@ -298,7 +311,7 @@ def _post_result(service: MatchService, lang: str, who: Principal) -> None:
         c8.text_input(_label("contact", "contact", "results", lang), key="r_contact", max_chars=200,
                       placeholder=t("contact_hint", lang))
         _inline(errors, "keywords", "contact")
-        if st.session_state.get("r_dup"):
+        if state.peek("r_dup"):
             st.checkbox(t("post_anyway", lang), key="r_force")
         st.form_submit_button(t("submit", lang), type="primary",
                               on_click=_submit, args=(service, "results", who, lang))
@@ -341,7 +354,7 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
             report = import_bytes(service, upload.getvalue(), kind, detect_format(upload.name), actor=actor,
                                   source=upload.name, skip_duplicates=skip)
         except (TechmatchError, ValueError) as exc:
-            st.error(forms.own_reason(str(exc), lang))
+            st.error(forms.error_text(exc, lang, service.vocab))
             return
         st.success(t("import_done", lang, a=report.accepted, c=report.created, u=report.updated,
                      r=len({x.row for x in report.rejected})) + (
@@ -359,16 +372,17 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     st.header(t("listings", lang))
     # the API's roles: firms post needs, institutions results, brokers and admins both; only admins import
-    tabs = {"search": True, "post_need": who.role in ("firm", "broker", "admin"),
-            "post_result": who.role in ("institution", "broker", "admin"), "import": who.role == "admin"}
-    shown = [name for name, allowed in tabs.items() if allowed]
-    for name, tab in zip(shown, st.tabs([t(name, lang) for name in shown])):
-        with tab:
-            if name == "search":
-                _search(service, lang, who)
-            elif name == "post_need":
-                _post_need(service, lang, who)
-            elif name == "post_result":
-                _post_result(service, lang, who)
-            else:
-                _import(service, lang, who.actor)
+    sections = {"search": True, "post_need": who.role in ("firm", "broker", "admin"),
+                "post_result": who.role in ("institution", "broker", "admin"), "import": who.role == "admin"}
+    shown = [name for name, allowed in sections.items() if allowed]
+    # the section is a choice by code (a switch of language keeps it; tabs would open the first again)
+    name = st.radio(t("section", lang), shown, format_func=lambda n: t(n, lang), key="l_section", horizontal=True,
+                    label_visibility="collapsed")
+    if name == "search":
+        _search(service, lang, who)
+    elif name == "post_need":
+        _post_need(service, lang, who)
+    elif name == "post_result":
+        _post_result(service, lang, who)
+    else:
+        _import(service, lang, who.actor)

@@ -1,6 +1,13 @@
-"""Review queue: ranked candidate pairs, side by side, confirmed or rejected in one action."""
+"""Review queue: ranked candidate pairs, side by side, confirmed or rejected in one action.
+
+The open pair is the page's model (`q_open`, an id): the table's selection, the picker and the cards are all drawn
+from it in one run, and every control that edits a pair (reason, note) is keyed by that pair's id.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import functools
 
 import streamlit as st
 
@@ -9,50 +16,66 @@ from matcher.access import Principal
 from matcher.errors import TechmatchError
 from matcher.matching import explain
 from matcher.review import assignments
+from matcher.review.exports import decisions_file
 from matcher.service import MatchService
+from ui import state
+from ui.forms import error_text
 from ui.i18n import t
-from ui.render import badge, card, highlight, local_time
+from ui.render import actor_label, badge, card, colon, contact_html, highlight, local_time, money
+
+MODEL = "q_open"  # the open candidate's id (the model)
+PICKER = "pair"  # its picker
+TABLE = "q_table"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filters(service: MatchService, lang: str) -> dict:
     v = service.vocab
-    c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 2])
-    industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="q_ind")
-    district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes, format_func=v.districts.namer(lang), key="q_dist")
+    c0, c1, c2, c5 = st.columns([3, 3, 3, 2])
+    text = c0.text_input(t("q_text", lang), key="q_text", max_chars=100, placeholder=t("q_text_hint", lang))
+    industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes,
+                              format_func=v.industries.namer(lang), key="q_ind")
+    district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes,
+                              format_func=v.districts.namer(lang), key="q_dist")
+    status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
+                          key="q_status")
+    c3, c4, c6 = st.columns([3, 3, 5])
     min_conf = c3.slider(t("min_confidence", lang), 0, 90, 0, 5, format="%d%%", key="q_conf",
                          help=t("confidence_help", lang))
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
-    status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
-                          key="q_status")
     rounds = assignments.round_ids(service)
     round_id = None
     if rounds:  # an assignment round's pairs instead of every ranked candidate
-        round_id = st.selectbox(t("q_source", lang), [None, *rounds], key="q_round", help=t("q_source_help", lang),
+        round_id = c6.selectbox(t("q_source", lang), [None, *rounds], key="q_round", help=t("q_source_help", lang),
                                 format_func=lambda r: t("all_candidates", lang) if r is None
                                 else t("round_n", lang, id=r))
-    return {"round_id": round_id, "industry": industry, "district": district, "min_confidence": min_conf / 100 if min_conf else None,
+    need_id = st.session_state.get("q_need")
+    if need_id is not None:  # "only this need", set from a pair's card
+        c7, c8 = st.columns([6, 1])
+        c7.caption(t("q_only_need", lang, id=need_id))
+        c8.button(t("q_clear_need", lang), key="q_clear_need", on_click=state.choose, args=("q_need", None))
+    return {"round_id": round_id, "industry": industry, "district": district, "text": text.strip() or None,
+            "min_confidence": min_conf / 100 if min_conf else None, "need_id": need_id,
             "trl_min": trl[0] if trl[0] > 1 else None, "trl_max": trl[1] if trl[1] < 9 else None, "status": status}
 
 
-def _money(value: float | None, negotiable: bool | None, lang: str) -> str:
-    """An amount in 万元, or 面议 where none is given."""
-    return f"{value:g} {t('wan_yuan', lang)}" if value is not None and not negotiable else t("negotiable", lang)
-
-
 def _facts(row: dict, side: str, lang: str) -> str:
-    """The line a broker acts on: organisation, money, deadline or patent, team and contact, the listing's number."""
-    bits = [row.get("org") or ""]
+    """The line a broker acts on (escaped HTML): organisation, money, deadline or patent, team and the contact as
+    tel:/mailto: links, the listing's number."""
+    import html
+
+    bits = [html.escape(row.get("org") or "")]
     if side == "needs":
-        bits += [f"{t('budget_short', lang)} {_money(row.get('budget'), row.get('budget_negotiable'), lang)}",
-                 f"{t('deadline', lang)} {row.get('deadline') or '—'}"]
+        bits += [html.escape(f"{t('budget_short', lang)} {money(row.get('budget'), row.get('budget_negotiable'), lang)}"),
+                 html.escape(f"{t('deadline', lang)} {row.get('deadline') or '—'}")]
     else:
-        bits += [f"{t('price_short', lang)} {_money(row.get('price'), row.get('price_negotiable'), lang)}"]
+        bits += [html.escape(f"{t('price_short', lang)} {money(row.get('price'), row.get('price_negotiable'), lang)}")]
         if row.get("patent_no"):
-            bits.append(f"{t('patent_no', lang)} {row['patent_no']}")
+            bits.append(html.escape(f"{t('patent_no', lang)} {row['patent_no']}"))
         if row.get("team"):
-            bits.append(row["team"])
+            bits.append(html.escape(row["team"]))
     if row.get("contact"):
-        bits.append(f"{t('contact_short', lang)} {row['contact']}")
+        bits.append(f"{html.escape(t('contact_short', lang))} {contact_html(row['contact'])}")
     return " · ".join(b for b in bits if b) + f" · #{row['id']}"
 
 
@@ -67,8 +90,8 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
     if need["confidentiality"] == "brokers":
         need_badges.insert(0, badge(t("confidential", lang), "secret"))
     left.markdown(f"**{t('need', lang)}**")
-    left.markdown(card(need["title"], need_badges, _facts(need, "needs", lang),
-                       highlight(need.get("description") or "", terms), highlight(need["title"], terms)),
+    left.markdown(card(need["title"], need_badges, "", highlight(need.get("description") or "", terms),
+                       highlight(need["title"], terms), meta_html=_facts(need, "needs", lang)),
                   unsafe_allow_html=True)
     level = v.maturity_level(result.get("maturity_label") or "")
     result_badges = [badge(v.industries.name(result["industry"], lang)),
@@ -76,8 +99,8 @@ def _pair(service: MatchService, cand: dict, lang: str) -> None:
                      badge(f"TRL {result['trl']}" + (f" · {level.name(lang)}" if level else "")),
                      badge(v.ip_types.name(result.get("ip_type") or "know_how", lang))]
     right.markdown(f"**{t('result', lang)}**")
-    right.markdown(card(result["title"], result_badges, _facts(result, "results", lang),
-                        highlight(result.get("abstract") or "", terms, best), highlight(result["title"], terms)),
+    right.markdown(card(result["title"], result_badges, "", highlight(result.get("abstract") or "", terms, best),
+                        highlight(result["title"], terms), meta_html=_facts(result, "results", lang)),
                    unsafe_allow_html=True)
     comps = cand.get("components") or {}
     m0, m1, m2, m3, m4 = st.columns(5)
@@ -127,152 +150,184 @@ def _next_after(pending: list[int], cid: int) -> int | None:
     return rest[0] if rest else None
 
 
-def _open(cid: int | None) -> None:
-    """Make `cid` the open pair. Called from widget callbacks, which run before the picker is built, so the
-    picker, the table and the cards all show it on this run."""
-    if cid is None:
-        st.session_state.pop("pair", None)
-    else:
-        st.session_state["pair"] = cid
-
-
 def _decide(service: MatchService, pending: list[int], cid: int, decision: str, actor: str, lang: str) -> None:
-    """(Button callback) record the decision with the reason and note on the page, clear the note and open the
-    next pending pair; or keep the pair open and say why the decision was refused."""
-    state = st.session_state
-    reason = state.get("reason") if decision == "reject" else None
-    try:
-        review.decide(service, cid, decision, reason, state.get("note") or "", actor)
-    except (TechmatchError, ValueError) as exc:
-        state["q_error"] = str(exc)
+    """(Button callback) record the decision with this pair's reason and note and open the next pending pair; or
+    keep the pair open and say, beside the controls, why it was refused. A rejection needs its reason chosen for
+    this pair: nothing is carried over from the last one."""
+    session = st.session_state
+    reason = session.get(state.entity_key("reason", cid)) if decision == "reject" else None
+    if decision == "reject" and not reason:
+        state.note(state.entity_key("q_error", cid), t("err_reason_required", lang))
         return
-    state["flash"] = t("decided_confirm" if decision == "confirm" else "decided_reject", lang) + " " + \
-        t("undo_hint", lang, id=cid)
-    state["last_decided"] = cid
-    state["note"] = ""
-    _open(_next_after(pending, cid))
+    try:
+        review.decide(service, cid, decision, reason, session.get(state.entity_key("note", cid)) or "", actor)
+    except TechmatchError as exc:
+        state.note(state.entity_key("q_error", cid), error_text(exc, lang, service.vocab))
+        return
+    state.note("q_flash", (t("decided_confirm" if decision == "confirm" else "decided_reject", lang) + " "
+                           + t("undo_hint", lang, id=cid), cid))
+    state.choose(MODEL, _next_after(pending, cid))
 
 
 def _undo(service: MatchService, cid: int, actor: str, lang: str) -> None:
     """(Button callback) take back a decision and open that pair again where the queue shows it."""
-    state = st.session_state
     try:
         review.undo(service, cid, actor)
-    except (TechmatchError, ValueError) as exc:
-        state["q_error"] = str(exc)
+    except TechmatchError as exc:
+        state.note("q_error", error_text(exc, lang, service.vocab))
         return
-    state.pop("last_decided", None)
-    state["flash"] = t("undone", lang, id=cid)
-    if state.get("q_status", "pending") == "pending":
-        _open(cid)
+    state.note("q_flash", (t("undone", lang, id=cid), None))
+    if st.session_state.get("q_status", "pending") == "pending":
+        state.choose(MODEL, cid)
 
 
 def _step(ids: list[int], cid: int) -> None:
     """(Button callback) open the pair after `cid` in the list."""
-    _open(ids[(ids.index(cid) + 1) % len(ids)] if cid in ids else (ids[0] if ids else None))
+    state.choose(MODEL, ids[(ids.index(cid) + 1) % len(ids)] if cid in ids else (ids[0] if ids else None))
 
 
-def _bulk(service: MatchService, pending: list[int], chosen: int, actor: str, lang: str) -> None:
-    """(Button callback) reject the pairs picked for bulk rejection; the open pair moves on if it was one."""
-    state = st.session_state
-    picked = list(state.get("bulk_ids") or [])
-    try:
-        n = review.bulk_reject(service, picked, state.get("bulk_reason"), actor=actor)
-    except (TechmatchError, ValueError) as exc:
-        state["q_error"] = str(exc)
+def _bulk(service: MatchService, pending: list[int], chosen: int, decision: str, actor: str, lang: str,
+          picked_key: str, reason_key: str) -> None:
+    """(Button callback) confirm or reject the pairs picked for it (a rejection with the reason chosen for it);
+    the open pair moves on if it was one of them."""
+    session = st.session_state
+    picked = list(session.get(picked_key) or [])
+    reason = session.get(reason_key) if decision == "reject" else None
+    if decision == "reject" and not reason:
+        state.note("q_bulk_error", t("err_reason_required", lang))
         return
-    state["flash"] = t("bulk_done", lang, n=n)
-    state.pop("last_decided", None)
-    state["bulk_ids"] = []
+    try:
+        n = review.bulk_decide(service, picked, decision, reason, actor=actor)
+    except TechmatchError as exc:
+        state.note("q_bulk_error", error_text(exc, lang, service.vocab))
+        return
+    state.note("q_flash", (t("bulk_done_" + decision, lang, n=n), None))
+    session[picked_key] = []
     if chosen in picked:
-        _open(next((i for i in pending if i not in picked), None))
+        state.choose(MODEL, next((i for i in pending if i not in picked), None))
 
 
 def _decided(service: MatchService, cand: dict, lang: str, actor: str) -> None:
     """What was decided on a pair that is no longer pending: decision, reason, note, who, when; undo."""
     shown = cand.get("review") or {}
+    sep = colon(lang)
     bits = [t(cand["status"], lang)]
     if shown.get("reason_code"):
-        bits.append(f"{t('reason', lang)}：{service.vocab.reject_reasons.name(shown['reason_code'], lang)}")
+        bits.append(f"{t('reason', lang)}{sep}{service.vocab.reject_reasons.name(shown['reason_code'], lang)}")
     if shown.get("note"):
-        bits.append(f"{t('note', lang)}：{shown['note']}")
+        bits.append(f"{t('note', lang)}{sep}{shown['note']}")
     if shown.get("actor"):
-        bits.append(f"{t('who', lang)}：{shown['actor']}")
+        bits.append(f"{t('who', lang)}{sep}{actor_label(shown['actor'], lang)}")
     if shown.get("created_at"):
-        bits.append(f"{t('when', lang)}：{local_time(shown['created_at'])}")
+        bits.append(f"{t('when', lang)}{sep}{local_time(shown['created_at'])}")
     st.info(" · ".join(bits))
-    st.button("↶ " + t("undo", lang), key="undo_decided", on_click=_undo, args=(service, cand["id"], actor, lang))
+    st.button("↶ " + t("undo", lang), key=state.entity_key("undo_decided", cand["id"]), on_click=_undo,
+              args=(service, cand["id"], actor, lang))
+
+
+def _empty(f: dict, lang: str) -> None:
+    filtered = any(f[k] for k in ("industry", "district", "min_confidence", "trl_min", "trl_max", "round_id", "text",
+                                  "need_id"))
+    if filtered:
+        st.info(t("no_candidates_filtered", lang))
+    elif f["status"] != "pending":
+        st.info(t("no_decided", lang, status=t(f["status"], lang)))
+    else:
+        st.info(t("no_candidates", lang))
+
+
+def _decision_bar(service: MatchService, cid: int, pending: list[int], ids: list[int], actor: str, lang: str) -> None:
+    """Reason (chosen for this pair, every time), note, ✓ / ✗ / →, and why the last try was refused."""
+    c0, c1, b1, b2, b3 = st.columns([2.2, 3.0, 1.5, 1.2, 1.4], vertical_alignment="bottom")
+    reasons = service.vocab.reject_reasons
+    c0.selectbox(t("reason", lang), reasons.codes, index=None, placeholder=t("choose_reason", lang),
+                 format_func=reasons.namer(lang), key=state.entity_key("reason", cid))
+    c1.text_input(t("note", lang), key=state.entity_key("note", cid), max_chars=500)
+    b1.button("✓ " + t("confirm", lang), type="primary", key="confirm_now", shortcut="Y", width="stretch",
+              help=t("key_confirm", lang), on_click=_decide, args=(service, pending, cid, "confirm", actor, lang))
+    b2.button("✗ " + t("reject", lang), key="reject_now", shortcut="X", help=t("key_reject", lang),
+              width="stretch", on_click=_decide, args=(service, pending, cid, "reject", actor, lang))
+    b3.button("→ " + t("next_pair", lang), key="next_pair", shortcut="N", help=t("key_next", lang),
+              width="stretch", on_click=_step, args=(ids, cid))
+    refused = state.take(state.entity_key("q_error", cid))
+    if refused:
+        st.error(refused)
+
+
+def _bulk_tools(service: MatchService, pending: list[int], labels: dict, chosen: int, signature: str, actor: str,
+                lang: str) -> None:
+    with st.expander(t("bulk", lang)):
+        picked_key, reason_key = f"bulk_ids:{signature}", "bulk_reason"
+        st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key=picked_key,
+                       placeholder=t("choose", lang))
+        c1, c2, c3 = st.columns([3, 2, 2], vertical_alignment="bottom")
+        c1.selectbox(t("reason", lang), service.vocab.reject_reasons.codes, index=None,
+                     placeholder=t("choose_reason", lang), format_func=service.vocab.reject_reasons.namer(lang),
+                     key=reason_key)
+        nothing = not st.session_state.get(picked_key)
+        c2.button(t("bulk_confirm", lang), key="bulk_confirm", disabled=nothing, on_click=_bulk,
+                  args=(service, pending, chosen, "confirm", actor, lang, picked_key, reason_key))
+        c3.button(t("bulk_reject", lang), key="bulk_go", disabled=nothing, on_click=_bulk,
+                  args=(service, pending, chosen, "reject", actor, lang, picked_key, reason_key))
+        refused = state.take("q_bulk_error")
+        if refused:
+            st.error(refused)
 
 
 def render(service: MatchService, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
-    st.header(t("queue", lang))
-    flash, last = st.session_state.pop("flash", None), st.session_state.get("last_decided")
-    if st.session_state.get("q_error"):
-        st.error(st.session_state.pop("q_error"))
+    head, export = st.columns([5, 2], vertical_alignment="bottom")
+    head.header(t("queue", lang))
+    export.download_button(t("export_decisions", lang), lambda: decisions_file(service, None, "xlsx", lang),
+                           file_name=f"decisions-{dt.date.today().isoformat()}.xlsx", mime=XLSX, key="q_export",
+                           help=t("export_decisions_help", lang))
+    flash = state.take("q_flash")
+    refused = state.take("q_error")
+    if refused:
+        st.error(refused)
     if flash:
+        message, last = flash
         c1, c2 = st.columns([6, 1])
-        c1.success(flash)
+        c1.success(message)
         if last is not None:
             c2.button("↶ " + t("undo", lang), key="undo_last", shortcut="U", on_click=_undo,
                       args=(service, last, actor, lang))
     f = _filters(service, lang)
     rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
-                                         f["trl_min"], f["trl_max"], limit=200, min_confidence=f["min_confidence"],
-                                         round_id=f["round_id"])
+                                         f["trl_min"], f["trl_max"], f["need_id"], limit=200,
+                                         min_confidence=f["min_confidence"], round_id=f["round_id"], text=f["text"])
     if not rows:
-        filtered = (f["industry"] or f["district"] or f["min_confidence"] or f["trl_min"] or f["trl_max"]
-                    or f["round_id"])
-        if filtered:
-            st.info(t("no_candidates_filtered", lang))
-        elif f["status"] != "pending":
-            st.info(t("no_decided", lang, status=t(f["status"], lang)))
-        else:
-            st.info(t("no_candidates", lang))
+        _empty(f, lang)
         return
+    ids = [r["id"] for r in rows]
+    chosen = state.selected(MODEL, ids)
+    v = service.vocab
     table = [{"#": r["id"], t("confidence", lang): _pct(r.get("confidence")), t("need", lang): r["need"]["title"],
-              t("result", lang): r["result"]["title"], t("cluster", lang): service.vocab.industries.name(r["need"]["industry"], lang),
-              t("district", lang): service.vocab.districts.name(r["need"]["district"], lang) if r["need"]["district"]
-              else "",
-              "TRL": r["result"]["trl"], t("confidential", lang): t("confidential", lang) if r["need"]["confidentiality"] == "brokers"
-              else ""} for r in rows]
+              t("result", lang): r["result"]["title"], t("cluster", lang): v.industries.name(r["need"]["industry"], lang),
+              t("district", lang): v.districts.name(r["need"]["district"], lang) if r["need"]["district"] else "",
+              "TRL": r["result"]["trl"], t("confidential", lang): t("confidential", lang)
+              if r["need"]["confidentiality"] == "brokers" else ""} for r in rows]
     narrow = {t("need", lang): st.column_config.TextColumn(width="medium"),
               t("result", lang): st.column_config.TextColumn(width="medium"),
               "#": st.column_config.NumberColumn(width="small"), "TRL": st.column_config.NumberColumn(width="small")}
-    event = st.dataframe(table, hide_index=True, width="stretch", height=190, on_select="rerun", column_config=narrow,
-                         selection_mode="single-row", key="q_table")
+    state.table_selection(TABLE, MODEL, ids)  # the table selects the open pair's row
+    st.dataframe(table, hide_index=True, width="stretch", height=190, column_config=narrow, key=TABLE,
+                 selection_mode="single-row", on_select=functools.partial(state.table_picked, TABLE, MODEL, ids))
     labels = {r["id"]: f"#{r['id']}  {_pct(r.get('confidence'))}  {r['need']['title']} ⇄ {r['result']['title']}"
               for r in rows}
-    picked_rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    picked = rows[picked_rows[0]]["id"] if picked_rows and picked_rows[0] < len(rows) else None
-    if picked is not None and picked != st.session_state.get("q_table_last"):
-        st.session_state["pair"] = picked  # a click on a table row opens that pair
-    st.session_state["q_table_last"] = picked
-    if st.session_state.get("pair") not in labels:
-        st.session_state.pop("pair", None)
-    chosen = st.selectbox(t("open_pair", lang) + t("of_total", lang, n=total, status=t(f["status"], lang)),
-                          list(labels), format_func=labels.get, key="pair", help=t("open_pair_help", lang))
+    state.picker(st, t("open_pair", lang) + t("of_total", lang, n=total, status=t(f["status"], lang)), MODEL, ids,
+                 labels, key=PICKER, help=t("open_pair_help", lang))
     cand = review.get_candidate(service, chosen)
     pending = [r["id"] for r in rows if r["status"] == "pending"]
     if cand["status"] == "pending":
-        c0, c1, b1, b2, b3 = st.columns([2.0, 3.0, 1.5, 1.2, 1.4], vertical_alignment="bottom")
-        c0.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                     format_func=service.vocab.reject_reasons.namer(lang), key="reason")
-        c1.text_input(t("note", lang), key="note", max_chars=500)
-        b1.button("✓ " + t("confirm", lang), type="primary", key="confirm_now", shortcut="Y", width="stretch",
-                  help=t("key_confirm", lang), on_click=_decide, args=(service, pending, chosen, "confirm", actor, lang))
-        b2.button("✗ " + t("reject", lang), key="reject_now", shortcut="X", help=t("key_reject", lang),
-                  width="stretch", on_click=_decide, args=(service, pending, chosen, "reject", actor, lang))
-        b3.button("→ " + t("next_pair", lang), key="next_pair", shortcut="N", help=t("key_next", lang),
-                  width="stretch", on_click=_step, args=(list(labels), chosen))
+        _decision_bar(service, chosen, pending, ids, actor, lang)
     else:
         _decided(service, cand, lang, actor)
     _pair(service, cand, lang)
-    with st.expander(t("bulk_reject", lang)):
-        st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key="bulk_ids",
-                       placeholder=t("choose", lang))
-        st.selectbox(t("reason", lang), service.vocab.reject_reasons.codes,
-                     format_func=service.vocab.reject_reasons.namer(lang), key="bulk_reason")
-        st.button(t("bulk_reject", lang), key="bulk_go", disabled=not st.session_state.get("bulk_ids"),
-                  on_click=_bulk, args=(service, pending, chosen, actor, lang))
+    c1, c2 = st.columns([1, 1])
+    if f["need_id"] != cand["need_id"]:
+        c1.button(t("q_this_need", lang), key=state.entity_key("q_need_of", chosen), on_click=state.choose,
+                  args=("q_need", cand["need_id"]))
+    signature = "|".join(map(str, (f["status"], f["text"], f["need_id"], f["round_id"], len(pending))))
+    _bulk_tools(service, pending, labels, chosen, signature, actor, lang)
