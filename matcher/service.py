@@ -143,11 +143,15 @@ class MatchService:
         return thread
 
     def follow(self) -> None:
-        """Keep following the change log, and every hubness figure computed, in the background (a long-running
-        process: API, workbench)."""
+        """Keep following the change log, every hubness figure computed and (`candidates_on_post`) every newly
+        posted need's candidates in the review queue, in the background (a long-running process: API, workbench)."""
         if not self._background:
             self._background = [Follower(lambda: self.catalogue, self.settings.follow_interval).start(),
                                 Keeper(lambda: self._catalogue).start()]
+            if self.settings.candidates_on_post:
+                from matcher.review.feed import CandidateWorker
+
+                self._background.append(CandidateWorker(self).start())
 
     @property
     def applied_seq(self) -> int:

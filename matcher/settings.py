@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         "Base address of the public site, for links in alerts, feeds and published catalogues (e.g. "
         "https://jishu.example.cn); empty: links are relative (/needs/12)."))
     alert_worker: bool = Field(True, description="Run the alert worker inside `techmatch serve`.")
+    candidates_on_post: int = Field(10, ge=0, le=200, description=(
+        "Results ranked into the review queue for a need as soon as it is posted or changed (a scan of the change "
+        "log in `techmatch serve` and `techmatch ui`); 0 leaves new needs to batch runs."))
     alert_interval: float = Field(5.0, gt=0, le=3600, description=(
         "Seconds between two rounds of the alert worker (scan new and changed listings, send due webhooks)."))
     alert_top_k: int = Field(50, ge=5, le=500, description=(

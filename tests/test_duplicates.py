@@ -152,10 +152,10 @@ def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
     s = fresh_service
     keep, copy = _catalogue_with_a_copy(s)
     s.batch_match(top_k=3)  # scores the first copy only; give the copy candidates of its own, as before the check
-    from matcher.review.batches import _store_candidates
+    from matcher.review.batches import store_candidates
 
     matches = s.match_need(copy["id"], top_k=4)
-    _store_candidates(s, 1, copy["id"], matches, "hybrid")
+    store_candidates(s, 1, copy["id"], matches, "hybrid")
     mine = {c["result_id"]: c for c in review.list_candidates(s, need_id=keep["id"], limit=50)[0]}
     theirs = review.list_candidates(s, need_id=copy["id"], limit=50)[0]
     shared = next(c for c in theirs if c["result_id"] in mine)
@@ -181,13 +181,13 @@ def test_a_merge_keeps_the_pairing_further_along_carries_a_challenge_and_refuses
     then confirmed, and the need's status follows (a signed contract: solved); a challenge published on the copy
     carries over; two organisations' needs are refused."""
     from matcher.errors import Invalid
-    from matcher.review.batches import _store_candidates
+    from matcher.review.batches import store_candidates
 
     s = fresh_service
     keep, copy = _catalogue_with_a_copy(s)
     top = s.match_need(keep["id"], top_k=1)
-    _store_candidates(s, None, keep["id"], top, "hybrid")
-    _store_candidates(s, None, copy["id"], s.match_need(copy["id"], top_k=1), "hybrid")
+    store_candidates(s, None, keep["id"], top, "hybrid")
+    store_candidates(s, None, copy["id"], s.match_need(copy["id"], top_k=1), "hybrid")
     mine = review.list_candidates(s, need_id=keep["id"])[0][0]
     theirs = review.list_candidates(s, need_id=copy["id"])[0][0]
     assert mine["result_id"] == theirs["result_id"]

@@ -145,7 +145,7 @@ def score_needs(service: MatchService, run_id: int, need_ids: list[int], top_k: 
                                                                      method=method))[:top_k])
               for need_id in need_ids]
     with service.store.transaction():
-        return sum(_store_candidates(service, run_id, need_id, matches, method) for need_id, matches in ranked)
+        return sum(store_candidates(service, run_id, need_id, matches, method) for need_id, matches in ranked)
 
 
 def run_now(service: MatchService, top_k: int = 10, method: str | None = None, actor: str = "system",
@@ -154,7 +154,10 @@ def run_now(service: MatchService, top_k: int = 10, method: str | None = None, a
     return run(service, start(service, top_k, method, actor, resume), progress, engine)
 
 
-def _store_candidates(service: MatchService, run_id: int, need_id: int, matches: list[Match], method: str) -> int:
+def store_candidates(service: MatchService, run_id: int | None, need_id: int, matches: list[Match], method: str
+                     ) -> int:
+    """Store a need's ranked results as pending candidates (a run's, or none: posted needs' own); a candidate a
+    broker decided keeps its decision, a pending one gets the new scores. Returns how many were stored."""
     with service.store.transaction():
         for m in matches:
             row = {"run_id": run_id, "need_id": need_id, "result_id": m.id, "rank": m.rank, "score": m.score,

@@ -77,3 +77,36 @@ def test_the_days_decisions_and_the_pipeline_as_files(broker_api):
     assert client.get("/exports/pipeline", headers=broker, params={"format": "pdf"}).status_code == 422
     firm = {"Authorization": f"Bearer {create_key(service.store, 'firm', '某企业')[0]}"}
     assert client.get("/exports/decisions", headers=firm).status_code == 403
+
+
+def test_a_need_posted_through_the_api_reaches_the_queue_within_seconds_without_a_batch_run(tmp_path, e5_encoder):
+    import time
+
+    service = MatchService(make_settings(tmp_path / "data", follow_interval=0.2), encoder=e5_encoder)
+    import_file(service, FIXTURES / "mini_results.jsonl", "results")
+    firm = {"Authorization": f"Bearer {create_key(service.store, 'firm', '测试齿轮有限公司')[0]}"}
+    broker = {"Authorization": f"Bearer {create_key(service.store, 'broker', '测试技术转移中心')[0]}"}
+    with TestClient(create_app(service.settings, service=service)) as client:
+        deadline = time.monotonic() + 20
+        while service.store.meta("candidates_seq") is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the worker's first scan marks where the queue's feed starts
+        posted = time.monotonic()
+        need = client.post("/needs", headers=firm, json={
+            "title": "减速器齿轮齿面点蚀", "industry": "smart_equipment",
+            "description": "齿轮满载运行后齿面点蚀，希望引入齿面强化工艺，接触疲劳寿命提升30%。"}).json()
+        found = []
+        while not found and time.monotonic() - posted < 10:
+            found = client.get("/candidates", headers=broker, params={"need_id": need["id"]}).json()["items"]
+            time.sleep(0.2)
+        waited = time.monotonic() - posted
+        assert found, "no candidates 10 s after posting"
+        assert len(found) == service.settings.candidates_on_post or len(found) == service.store.count("results")
+        assert not service.store.count("batch_runs") and found[0]["explanation"]["shared_terms"]
+        assert found[0]["result"]["title"] == "齿轮齿面激光淬火强化工艺"
+        # a decision taken meanwhile is kept when the need changes and is ranked again
+        client.post(f"/candidates/{found[0]['id']}/decision", headers=broker, json={"decision": "confirm"})
+        client.patch(f"/needs/{need['id']}", headers=firm, json={"title": "减速器齿轮齿面点蚀（更新）"})
+        time.sleep(3)
+        assert service.store.get("candidates", found[0]["id"])["status"] == "confirmed"
+    service.close()
+    assert waited < 10
