@@ -15,6 +15,9 @@ as an *id* in session state — the model. Widgets are views of the model, never
 
 from __future__ import annotations
 
+import logging
+import threading
+import zlib
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -32,8 +35,21 @@ def get_service() -> MatchService:
     the first page, reads only the store; a page that ranks waits for them), then the service follows the change
     log, so writes of the API and other processes reach this process's indexes within a second."""
     service = MatchService(get_settings())
-    service.load_in_background()
+    loading = service.load_in_background()
+    threading.Thread(target=_warm, args=(service, loading), name="techmatch-warm", daemon=True).start()
     return service
+
+
+def _warm(service: MatchService, loading: threading.Thread) -> None:
+    """Once the catalogue is loaded, run one need check in the background: the first title a firm types then
+    answers at once (the cluster classifier is trained and the tagger's dictionary read here, not on that keystroke)."""
+    loading.join()
+    if service.load_error is not None:
+        return
+    try:
+        service.check_need({"title": "预热", "description": "预热：加载需求完整度检查所用的分类器与词表。"})
+    except Exception:  # only a warm-up: the first real check does the same work and says what failed
+        logging.getLogger("techmatch").exception("warming the need check failed")
 
 
 def entity_key(name: str, *entity: Hashable) -> str:
@@ -75,19 +91,33 @@ def picker(where: Any, label: str, model: str, ids: Sequence[Any], labels: dict[
     return chosen
 
 
-def table_selection(key: str, model: str, ids: Sequence[Any]) -> None:
-    """Make a selectable table (st.dataframe with `key`) select the row of the model's choice, or none."""
+def table_selection(key: str, model: str, ids: Sequence[Any]) -> dict[str, Any]:
+    """Make a selectable table (st.dataframe with `key`) select the row of the model's choice, or none; returns
+    the selection to pass as the table's `selection_default` too (its first run in a session reads only that)."""
     chosen = st.session_state.get(model)
     rows = [ids.index(chosen)] if chosen in ids else []
-    st.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    selection = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    st.session_state[key] = selection
+    return selection
 
 
-def table_picked(key: str, model: str, ids: Sequence[Any]) -> None:
-    """(Table on_select callback) the row a broker clicked becomes the model's choice."""
+def table_key(name: str, model: str, ids: Sequence[Any], *scope: Hashable) -> str:
+    """The key of a selectable table showing `ids`: one widget per list, scope (e.g. the language) and choice, so
+    a table is drawn anew — opening on the model's row — whenever any of them changes. (A table's selection set
+    through session state alone is not always redrawn by the browser.)"""
+    nonce = st.session_state.get(f"{name}~nonce", 0)
+    return entity_key(name, *scope, zlib.crc32(repr(list(ids)).encode()), st.session_state.get(model), nonce)
+
+
+def table_picked(key: str, model: str, ids: Sequence[Any], name: str | None = None) -> None:
+    """(Table on_select callback) the row a broker clicked becomes the model's choice; a click that clears the
+    selection leaves the choice as it is, and the table is drawn again to show it."""
     event = st.session_state.get(key) or {}
     rows = list(event["selection"]["rows"]) if "selection" in event else []
     if rows and rows[0] < len(ids):
         st.session_state[model] = ids[rows[0]]
+    elif name is not None:
+        st.session_state[f"{name}~nonce"] = st.session_state.get(f"{name}~nonce", 0) + 1
 
 
 def note(key: str, message: Any) -> None:

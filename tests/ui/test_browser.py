@@ -81,7 +81,7 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
         page = browser.new_page(viewport={"width": 1500, "height": 1300}, locale="zh-CN")
         page.goto(url, wait_until="networkidle")
         page.get_by_role("heading", name="登录").wait_for(timeout=90_000)  # nothing before signing in
-        page.get_by_label("API 密钥（techmatch keys create 生成）").fill(key)
+        page.get_by_role("textbox", name="API 密钥").fill(key)
         page.get_by_role("button", name="登录").first.click()
         page.get_by_role("heading", name="审核队列").wait_for(timeout=90_000)
         page.get_by_role("button", name=re.compile("确认对接")).wait_for(timeout=60_000)
@@ -137,7 +137,7 @@ def test_a_brokers_day_in_the_browser(running_app):
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="zh-CN")
         page.goto(url, wait_until="networkidle")
-        page.get_by_label("API 密钥（techmatch keys create 生成）").fill(key)
+        page.get_by_role("textbox", name="API 密钥").fill(key)
         page.get_by_role("button", name="登录").first.click()
         page.get_by_role("heading", name="审核队列").wait_for(timeout=90_000)
         _settle(page)
@@ -160,7 +160,8 @@ def test_a_brokers_day_in_the_browser(running_app):
 
         page.get_by_text("需求与成果", exact=True).first.click()
         page.get_by_role("heading", name="需求与成果").wait_for(timeout=60_000)
-        page.get_by_role("tab", name="发布需求").click()
+        page.get_by_text("发布需求", exact=True).first.click()
+        _settle(page)
         form = page.locator(".st-key-post_need")  # the need form (a keyed container: the check beside it is live)
         def enter(label: str, text: str) -> None:
             """Type into a field of the need form and let the rerun its change starts finish (each field reruns the
@@ -176,6 +177,11 @@ def test_a_brokers_day_in_the_browser(running_app):
             enter("标题 *", "火锅底料牛油酸败问题" + ("（再次征集）" if attempt else ""))
             enter("需求描述（问题、现状、目标指标） *", "底料储存半年后牛油氧化酸败，过氧化值超标，希望延长货架期到15个月。")
             enter("联系人及电话 *", "王工 023-62000000")
+            cluster = form.get_by_role("combobox", name=re.compile("^产业集群"))
+            if not cluster.input_value():  # no cluster until one is chosen (the check beside the form suggests one)
+                cluster.click()
+                page.get_by_role("option", name="食品及农产品加工").click()
+                _settle(page, 800)
             if not attempt:
                 page.get_by_text(re.compile("需求完整度：\\d+%")).wait_for(timeout=60_000)
                 page.screenshot(path=str(SCREENS / "need-check-1280x720.png"))
@@ -197,7 +203,34 @@ def test_a_brokers_day_in_the_browser(running_app):
                 page.screenshot(path=str(SCREENS / f"{slug}-{width}x{height}.png"))
                 assert not page.get_by_test_id("stException").count(), name
 
+        # the pipeline a broker works in: both parties' contacts, a move with its note, the next action, the history
         page.set_viewport_size({"width": 1280, "height": 1000})
+        page.get_by_text("审核队列", exact=True).first.click()
+        _settle(page)
+        page.get_by_role("button", name=re.compile("确认对接")).click()
+        _settle(page)
+        page.get_by_text("对接进度", exact=True).first.click()
+        _settle(page)
+        page.get_by_role("combobox", name="推进到").click()
+        page.get_by_role("option", name="已联系").click()
+        page.get_by_role("textbox", name="备注").fill("已电话联系双方，约定下周面谈")
+        page.get_by_role("button", name="推进", exact=True).click()
+        page.get_by_text("已推进到「已联系」。").wait_for(timeout=60_000)
+        _settle(page)
+        page.get_by_role("textbox", name="下一步行动").fill("寄送样品并签署保密协议")
+        date = page.get_by_test_id("stDateInput").filter(has_text="计划日期").locator("input")
+        date.fill("2026-12-20")
+        date.press("Enter")
+        page.get_by_role("button", name="保存下一步").click()
+        page.get_by_text("已保存下一步行动。").wait_for(timeout=60_000)
+        _settle(page, 1500)
+        assert page.locator('a[href^="mailto:"]').count() >= 2  # both parties' contacts as links
+        page.screenshot(path=str(SCREENS / "pipeline-tools-1280x1000.png"), full_page=True)
+        page.get_by_text("审核队列", exact=True).first.click()
+        _settle(page)
+        page.get_by_text("批量处理").click()
+        _settle(page, 800)
+        page.screenshot(path=str(SCREENS / "queue-tools-1280x1000.png"), full_page=True)
         page.get_by_text("全局分配", exact=True).first.click()  # an assignment round, then its pairs in the queue
         page.get_by_role("button", name="运行全局分配").click()
         page.get_by_text(re.compile(r"第 \d+ 轮：\d+ 个配对")).wait_for(timeout=90_000)

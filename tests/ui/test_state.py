@@ -31,7 +31,8 @@ def _agree(at, s) -> int:
     cand = review.get_candidate(s, pid)
     cards = _cards(at)
     assert cards[0].startswith(cand["need"]["title"]) and cards[1].startswith(cand["result"]["title"])
-    table = at.session_state["q_table"]["selection"]["rows"]
+    key = next(k for k in at.session_state if str(k).startswith("q_table:"))  # the table of this list
+    table = at.session_state[key]["selection"]["rows"]
     listed = [int(x) for x in at.dataframe[0].value["#"]]
     assert [listed[i] for i in table] == [pid], (table, pid)  # the table selects the open pair's row
     return pid

@@ -51,14 +51,14 @@ def _subscribe(service: MatchService, lang: str, who: Principal) -> None:
         c1, c2 = st.columns(2)
         c1.selectbox(t("sub_side", lang), ["results", "needs"], key="s_watch", format_func=lambda s: t(s, lang),
                             index=0 if OWN_SIDE.get(who.role, "results") == "results" else 1,
-                            help=t("sub_side_help", lang))
+                            help=t("sub_side_help", lang), placeholder=t("choose", lang))
         c2.text_input(t("sub_query", lang), key="s_query", max_chars=2000,
                       placeholder=t("sub_query_placeholder", lang))
         c3, c4, c5 = st.columns([3, 3, 2])
         c3.multiselect(t("cluster", lang), v.industries.codes, format_func=v.industries.namer(lang), key="s_ind_f",
-                       placeholder=t("all", lang))
+                       placeholder=t("all", lang), select_all=False)
         c4.multiselect(t("district", lang), v.districts.codes, format_func=v.districts.namer(lang), key="s_dist_f",
-                       placeholder=t("all", lang))
+                       placeholder=t("all", lang), select_all=False)
         c5.slider(t("min_confidence", lang), 0, 90, 30, 5, format="%d%%", key="s_conf")
         c6, c7 = st.columns(2)
         c6.text_input(t("sub_name", lang), key="s_name", max_chars=200)

@@ -47,7 +47,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     top_k = c1.slider(t("top_k", lang), 1, 30, 10, key="b_k")
     method = c2.selectbox(t("method", lang), list(METHODS), key="b_method",
                           index=list(METHODS).index(service.batch_method()),
-                          format_func=lambda m: method_name(m, lang))
+                          format_func=lambda m: method_name(m, lang), placeholder=t("choose", lang))
     if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
         bar = st.progress(0.0)
         try:

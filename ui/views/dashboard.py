@@ -97,8 +97,8 @@ def _catalogue(service: MatchService, lang: str) -> None:
     st.subheader(t("needs_catalogue", lang), help=t("needs_catalogue_help", lang))
     c1, c2, c3 = st.columns([2, 2, 3])
     by = c1.selectbox(t("group_by", lang), ["industry", "district"], key="p_by",
-                      format_func=lambda b: t("cluster" if b == "industry" else "district", lang))
-    fmt = c2.selectbox(t("file_format", lang), ["pdf", "html", "xlsx"], key="p_fmt", format_func=str.upper)
+                      format_func=lambda b: t("cluster" if b == "industry" else "district", lang), placeholder=t("choose", lang))
+    fmt = c2.selectbox(t("file_format", lang), ["pdf", "html", "xlsx"], key="p_fmt", format_func=str.upper, placeholder=t("choose", lang))
     if c3.button(t("make_catalogue", lang), key="p_go"):
         try:
             with st.spinner(t("making_catalogue", lang)):

@@ -33,7 +33,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     text = c1.text_input(t("search_text", lang), key="s_text", max_chars=500)
     side = c2.radio(t("side", lang), ["results", "needs"], format_func=lambda s: t(s, lang), key="s_side",
                     horizontal=True)
-    industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="s_ind")
+    industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="s_ind", select_all=False)
     filters = {"industry": industry}
     if text.strip():
         hits = service.search(text, side=side, top_k=20, filters=filters, viewer=who)
@@ -49,7 +49,8 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         {t("score", lang): round(r["_score"], 3)} if "_score" in r else {})} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", height=260)
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
-    chosen = state.picker(st, t("open_listing", lang), f"{OPEN}:{side}", list(labels), labels, key="s_open")
+    chosen = state.picker(st, t("open_listing", lang), f"{OPEN}:{side}", list(labels), labels, key="s_open",
+                          placeholder=t("choose", lang))
     row = service.get_listing(side, chosen)
     if side == "needs":
         row = need_view(row, who)
@@ -217,10 +218,10 @@ def _post_need(service: MatchService, lang: str, who: Principal) -> None:
     with form.container(border=True, key="post_need"):
         c3 = _head(service, "needs", errors, who, lang)
         c3.selectbox(t("wanted_maturity", lang), [m.label for m in v.maturity], index=3, key="n_mat",
-                     format_func=lambda lab: v.maturity_level(lab).name(lang))
+                     format_func=lambda lab: v.maturity_level(lab).name(lang), placeholder=t("choose", lang))
         c4, c5, c6 = st.columns(3)
         c4.multiselect(t("modes", lang), placeholder=t("modes_any", lang), options=v.transfer_modes.codes,
-                       format_func=v.transfer_modes.namer(lang), key="n_modes")
+                       format_func=v.transfer_modes.namer(lang), key="n_modes", select_all=False)
         c5.number_input(t("budget", lang), min_value=0.0, max_value=1e8, value=None, key="n_budget")
         c6.date_input(t("deadline", lang), value=dt.date.today() + dt.timedelta(days=365), key="n_dl",
                       format="YYYY-MM-DD")
@@ -299,12 +300,12 @@ def _post_result(service: MatchService, lang: str, who: Principal) -> None:
     with st.form("post_result", clear_on_submit=False):
         c3 = _head(service, "results", errors, who, lang)
         c3.selectbox(t("maturity", lang), [m.label for m in v.maturity], index=2, key="r_mat",
-                     format_func=lambda lab: v.maturity_level(lab).name(lang))
+                     format_func=lambda lab: v.maturity_level(lab).name(lang), placeholder=t("choose", lang))
         c4, c5, c6 = st.columns(3)
         c4.multiselect(t("modes", lang), placeholder=t("modes_any", lang), options=v.transfer_modes.codes,
-                       format_func=v.transfer_modes.namer(lang), key="r_modes")
+                       format_func=v.transfer_modes.namer(lang), key="r_modes", select_all=False)
         c5.number_input(t("price", lang), min_value=0.0, max_value=1e8, value=None, key="r_price")
-        c6.selectbox(t("ip_type", lang), v.ip_types.codes, format_func=v.ip_types.namer(lang), key="r_ip")
+        c6.selectbox(t("ip_type", lang), v.ip_types.codes, format_func=v.ip_types.namer(lang), key="r_ip", placeholder=t("choose", lang))
         _inline(errors, "price")
         c7, c8 = st.columns([2, 1])
         c7.text_input(t("keywords", lang), key="r_kw", max_chars=500)

@@ -168,7 +168,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         return
     labels = {r["id"]: f"#{r['id']} [{stages.name(r['stage'], lang)}] {r['need_title']} ⇄ {r['result_title']}"
               for r in open_rows}
-    pid = state.picker(st, t("open_pairing", lang), MODEL, list(labels), labels, key=PICKER)
+    pid = state.picker(st, t("open_pairing", lang), MODEL, list(labels), labels, key=PICKER,
+                       placeholder=t("choose", lang))
     pairing = review.get_pairing(service, pid)
     _parties(pairing, lang)
     _forms(service, pairing, actor, lang)

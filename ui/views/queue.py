@@ -34,11 +34,11 @@ def _filters(service: MatchService, lang: str) -> dict:
     c0, c1, c2, c5 = st.columns([3, 3, 3, 2])
     text = c0.text_input(t("q_text", lang), key="q_text", max_chars=100, placeholder=t("q_text_hint", lang))
     industry = c1.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes,
-                              format_func=v.industries.namer(lang), key="q_ind")
+                              format_func=v.industries.namer(lang), key="q_ind", select_all=False)
     district = c2.multiselect(t("district", lang), placeholder=t("all", lang), options=v.districts.codes,
-                              format_func=v.districts.namer(lang), key="q_dist")
+                              format_func=v.districts.namer(lang), key="q_dist", select_all=False)
     status = c5.selectbox(t("status", lang), ["pending", "confirmed", "rejected"], format_func=lambda s: t(s, lang),
-                          key="q_status")
+                          key="q_status", placeholder=t("choose", lang))
     c3, c4, c6 = st.columns([3, 3, 5])
     min_conf = c3.slider(t("min_confidence", lang), 0, 90, 0, 5, format="%d%%", key="q_conf",
                          help=t("confidence_help", lang))
@@ -48,7 +48,7 @@ def _filters(service: MatchService, lang: str) -> dict:
     if rounds:  # an assignment round's pairs instead of every ranked candidate
         round_id = c6.selectbox(t("q_source", lang), [None, *rounds], key="q_round", help=t("q_source_help", lang),
                                 format_func=lambda r: t("all_candidates", lang) if r is None
-                                else t("round_n", lang, id=r))
+                                else t("round_n", lang, id=r), placeholder=t("choose", lang))
     need_id = st.session_state.get("q_need")
     if need_id is not None:  # "only this need", set from a pair's card
         c7, c8 = st.columns([6, 1])
@@ -259,7 +259,7 @@ def _bulk_tools(service: MatchService, pending: list[int], labels: dict, chosen:
     with st.expander(t("bulk", lang)):
         picked_key, reason_key = f"bulk_ids:{signature}", "bulk_reason"
         st.multiselect(t("bulk_pick", lang), pending, format_func=labels.get, key=picked_key,
-                       placeholder=t("choose", lang))
+                       placeholder=t("choose", lang), select_all=False)
         c1, c2, c3 = st.columns([3, 2, 2], vertical_alignment="bottom")
         c1.selectbox(t("reason", lang), service.vocab.reject_reasons.codes, index=None,
                      placeholder=t("choose_reason", lang), format_func=service.vocab.reject_reasons.namer(lang),
@@ -311,13 +311,16 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     narrow = {t("need", lang): st.column_config.TextColumn(width="medium"),
               t("result", lang): st.column_config.TextColumn(width="medium"),
               "#": st.column_config.NumberColumn(width="small"), "TRL": st.column_config.NumberColumn(width="small")}
-    state.table_selection(TABLE, MODEL, ids)  # the table selects the open pair's row
-    st.dataframe(table, hide_index=True, width="stretch", height=190, column_config=narrow, key=TABLE,
-                 selection_mode="single-row", on_select=functools.partial(state.table_picked, TABLE, MODEL, ids))
+    # the table is one widget per list, language and open pair: it always opens on the open pair's row
+    key = state.table_key(TABLE, MODEL, ids, lang)
+    selection = state.table_selection(key, MODEL, ids)
+    st.dataframe(table, hide_index=True, width="stretch", height=190, column_config=narrow, key=key,
+                 selection_mode="single-row", selection_default=selection,
+                 on_select=functools.partial(state.table_picked, key, MODEL, ids, TABLE))
     labels = {r["id"]: f"#{r['id']}  {_pct(r.get('confidence'))}  {r['need']['title']} ⇄ {r['result']['title']}"
               for r in rows}
     state.picker(st, t("open_pair", lang) + t("of_total", lang, n=total, status=t(f["status"], lang)), MODEL, ids,
-                 labels, key=PICKER, help=t("open_pair_help", lang))
+                 labels, key=PICKER, help=t("open_pair_help", lang, placeholder=t("choose", lang)))
     cand = review.get_candidate(service, chosen)
     pending = [r["id"] for r in rows if r["status"] == "pending"]
     if cand["status"] == "pending":
