@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from matcher.access import need_view
+from matcher.errors import Invalid
 from matcher.ingest.export import EXPORTABLE, table_rows, to_csv, to_jsonl
 from matcher.ingest.importer import KINDS, detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
@@ -138,13 +139,18 @@ def _file(data: bytes, fmt: str, name: str) -> Response:
 
 @exports.get("/decisions", response_class=Response, responses={200: {"content": {XLSX: {}, "text/csv": {}}}})
 def decisions_export(service: ServiceDep, who: Broker, format: FileFormat = "xlsx", lang: Lang = "zh",
-                     day: Annotated[dt.date | None, Query(description="The day (Beijing time); today by default.")]
-                     = None) -> Response:
+                     day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-12-07"],
+                                                      description="The day (Beijing time, YYYY-MM-DD); today by "
+                                                                  "default.")] = None) -> Response:
     """The decisions brokers took on a day: when, who, confirm / reject (with the reason) / undo, the note, the
     pair's titles, organisations and confidence."""
     from matcher.review.exports import decisions_file
 
-    return _file(decisions_file(service, day, format, lang), format, f"decisions-{day or 'today'}")
+    try:
+        date = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        raise Invalid(f"day {day!r} is not a date: give it as YYYY-MM-DD") from None
+    return _file(decisions_file(service, date, format, lang), format, f"decisions-{day or 'today'}")
 
 
 @exports.get("/pipeline", response_class=Response, responses={200: {"content": {XLSX: {}, "text/csv": {}}}})

@@ -41,7 +41,7 @@ Progress = Callable[[int, int], None]
 log = logging.getLogger("techmatch.catalogue")
 MODELS_SIDE = "models"  # change-log rows that say a model file beside the index changed (reranker, calibration)
 ENCODE_CHUNK = 256  # texts encoded (and cached) per step; a step reports progress …
-PROGRESS_CHUNK = 32  # … every this many texts when someone follows it (a progress bar, a client that may leave)
+PROGRESS_CHUNK = 16  # … every this many texts when someone follows it (a progress bar, a client that may leave)
 APPLY_CHUNK = 5_000
 
 
