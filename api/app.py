@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from matcher.alerts import AlertWorker
+from matcher.review import feed
 from matcher.service import MatchService
 from matcher.settings import Settings, get_settings
 
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None, service: MatchService | None = 
         svc = service or MatchService(settings)
         app.state.service = svc
         svc.load()
-        svc.follow()  # apply other processes' writes within settings.follow_interval, even while idle
+        svc.follow(*feed.background(svc))  # apply other processes' writes within settings.follow_interval
         worker = AlertWorker(svc).start() if svc.settings.alert_worker else None
         yield
         if worker is not None:

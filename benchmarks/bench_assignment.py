@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine, peak_mb
+from matcher.ingest import importer
 from matcher.matching.assignment import Pair, figures, greedy, solve, timed
+from matcher.review import assignments
 
 PER_NEED, CAPACITY, ORG_CAPACITY, RANKED = 5, 3, 30, 30
 
@@ -109,7 +111,7 @@ def demo_round(data_dir: Path | None) -> None:
         settings = Settings(data_dir=Path(tmp) / "demo")
         encoder = CachedEncoder(settings.make_encoder(), (data_dir or Path(tmp)) / "embeddings-cache.db")
         service = MatchService(settings, encoder=encoder)
-        service.load_demo()
+        importer.load_demo(service)
         print(f"\ndemo catalogue ({service.store.count('needs')} needs, {service.store.count('results')} results, "
               f"{service.store.count('organisations')} organisations), per_need {PER_NEED}, capacity {CAPACITY}, "
               f"min_confidence 0.1 (each need's {max(20, 4 * PER_NEED)} best ranked first)")
@@ -117,7 +119,8 @@ def demo_round(data_dir: Path | None) -> None:
               f"{'seconds':>9}")
         for org_capacity in (None, 15, 1000):
             started = time.perf_counter()
-            rnd = service.assign(per_need=PER_NEED, capacity=CAPACITY, min_confidence=0.1, org_capacity=org_capacity)
+            rnd = assignments.assign(service, per_need=PER_NEED, capacity=CAPACITY, min_confidence=0.1,
+                                     org_capacity=org_capacity)
             took = time.perf_counter() - started
             if org_capacity is None:
                 print(row("greedy top-k", rnd["figures"]["greedy_top_k"]))

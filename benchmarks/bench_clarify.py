@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import SHARED_EVAL, machine, percentiles, shared_benchmark
+from matcher.ingest import importer
 
 JISHU = Path(__file__).resolve().parents[2] / "shared" / "data" / "listings-51jishu"
 FIELDS = ("indicators", "current_state", "constraints", "substance", "trl", "budget", "deadline", "cluster")
@@ -179,7 +180,7 @@ def demo_cv(encoder, tmp: Path, folds: int) -> dict:
     from matcher.settings import Settings
 
     service = MatchService(Settings(data_dir=tmp / "demo"), encoder=encoder)
-    service.load_demo()
+    importer.load_demo(service)
     out = catalogue_cv(service, folds)
     rows = service.store.rows("needs")
     t0 = time.perf_counter()

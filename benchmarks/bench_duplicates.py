@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, percentiles
+from matcher.ingest import importer
 
 DEMO_RELISTINGS = {("DN-C007", "DN-C075"), ("DR-C064", "DR-C088"), ("DR-C041", "DR-C203"), ("DR-C001", "DR-C201"),
                    ("DR-C009", "DR-C202")}
@@ -48,7 +49,7 @@ def main() -> None:
         # one embedding cache for both catalogues (a data folder's, to reuse its vectors)
         encoder = CachedEncoder(settings.make_encoder(), (args.data_dir or Path(tmp)) / "embeddings-cache.db")
         service = MatchService(settings, encoder=encoder)
-        service.load_demo()
+        importer.load_demo(service)
         refs = {(side, r["id"]): r["ref"] for side in ("needs", "results") for r in service.store.rows(side)}
         found: set[tuple[str, str]] = set()
         seconds: list[float] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.common import machine
 from benchmarks.synthetic import build_catalogue, make_texts
+from matcher.review import batches
 
 
 def main() -> None:
@@ -86,14 +87,14 @@ def main() -> None:
         cat_settings = base.model_copy(update={"data_dir": Path(tmp) / "batch"})
         service = MatchService(cat_settings, encoder=inner)  # the data folder's own cache: the actors read it too
         build_catalogue(service, args.results, n_needs=args.needs)
-        service.batch_match(top_k=10)  # warm: queries encoded once, into the shared cache
+        batches.run_now(service, top_k=10)  # warm: queries encoded once, into the shared cache
         t0 = time.perf_counter()
-        run_local = service.batch_match(top_k=10)
+        run_local = batches.run_now(service, top_k=10)
         t_batch_local = time.perf_counter() - t0
         engine = get_engine("ray", workers=2)
         engine.connect()
         t0 = time.perf_counter()
-        run_ray = service.batch_match(top_k=10, engine=engine)
+        run_ray = batches.run_now(service, top_k=10, engine=engine)
         t_batch_ray = time.perf_counter() - t0
         ray.shutdown()
         service.close()

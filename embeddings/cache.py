@@ -149,11 +149,9 @@ class _PostgresVectors(_Rows):
 
 
 def open_vectors(target: Path | str) -> _SQLiteVectors | _PostgresVectors:
-    """The cache table at `target`: a SQLite file path, or a postgresql:// URL."""
-    text = str(target)
-    if text.startswith(("postgresql://", "postgres://")):
-        return _PostgresVectors(text)
-    return _SQLiteVectors(Path(target))
+    """The cache table at `target`: a SQLite file (a Path), or a PostgreSQL database (its URL, as the settings'
+    `Database.cache` gives it: the URL is parsed there, once)."""
+    return _SQLiteVectors(target) if isinstance(target, Path) else _PostgresVectors(target)
 
 
 class CachedEncoder(Encoder):

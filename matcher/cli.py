@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,10 +31,29 @@ def settings_for(data_dir: Path | None) -> Settings:
     return base.model_copy(update={"data_dir": data_dir}) if data_dir else base
 
 
-def service_for(data_dir: Path | None):
+_OPEN: dict[str, Any] = {}  # the services this command opened, by data folder
+
+
+@app.callback()
+def _command(ctx: typer.Context) -> None:
+    # runs before every command: whatever the command opens is closed when it ends, however it ends
+    ctx.call_on_close(_close_services)
+
+
+def _close_services() -> None:
+    while _OPEN:
+        _OPEN.popitem()[1].close()
+
+
+def service_for(data_dir: Path | None) -> Any:
+    """The command's service (a MatchService): opened once on first use, closed when the command ends (see
+    `_command`), so no command leaves a catalogue open or opens it twice."""
     from matcher.service import MatchService
 
-    return MatchService(settings_for(data_dir))
+    key = str(data_dir)
+    if key not in _OPEN:
+        _OPEN[key] = MatchService(settings_for(data_dir))
+    return _OPEN[key]
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -69,7 +88,6 @@ def init(data_dir: DataDir = None) -> None:
     service = service_for(data_dir)
     where = service.settings.db_path if not service.settings.postgres else "PostgreSQL"
     console.print(f"catalogue ready at {where} (schema version {service.schema_version})")
-    service.close()
 
 
 @app.command("import")
@@ -229,16 +247,19 @@ def demo(
     data_dir: DataDir = None,
 ) -> None:
     """Load the demo catalogue, index it, run a batch match and print example matches."""
+    from matcher.ingest import importer
+    from matcher.review import batches
+
     service = service_for(data_dir)
     counts = service.counts()
     if if_empty and (counts["needs"] or counts["results"]):
         console.print(f"catalogue in {service.settings.data_dir} has listings already: demo not loaded")
         return
     with _Bar("loading demo catalogue") as bar:
-        counts = service.load_demo(progress=bar)
+        counts = importer.load_demo(service, progress=bar)
     console.print("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     with _Bar("batch matching open needs") as bar:
-        run = service.batch_match(top_k=10, actor="demo", progress=bar)
+        run = batches.run_now(service, top_k=10, actor="demo", progress=bar)
     console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs")
     rows, _ = service.list_listings("needs", {"status": ["open"]}, sort="id", limit=3)
     for need in rows:
@@ -260,17 +281,16 @@ def batch(
     across every process on the catalogue)."""
     from matcher.bulk import get_engine
     from matcher.errors import TechmatchError
+    from matcher.review import batches
 
     service = service_for(data_dir)
     try:
         runner = get_engine(engine, ray_address, workers)
         with _Bar("batch matching open needs" + (f" on {engine}" if runner else "")) as bar:
-            run = service.batch_match(top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
-                                      resume=resume)
+            run = batches.run_now(service, top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
+                                  resume=resume)
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs "
                   f"({run['engine']})")
 
@@ -288,15 +308,15 @@ def assign(
     """An assignment round: pairs for all open needs at once, maximising total confidence under capacity and
     conflict limits (exact min-cost flow), stored for the review queue; figures beside greedy top-k."""
     from matcher.errors import TechmatchError
+    from matcher.review import assignments
 
     service = service_for(data_dir)
     try:
         with _Bar("ranking open needs") as bar:
-            rnd = service.assign(per_need, capacity, min_confidence, org_capacity, actor="cli", progress=bar)
+            rnd = assignments.assign(service, per_need, capacity, min_confidence, org_capacity, actor="cli",
+                                     progress=bar)
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     if as_json:
         print(json.dumps(rnd, ensure_ascii=False, indent=1))
         return
@@ -335,8 +355,6 @@ def publish(
         figures = publish_to(service, out or Path(f"需求目录-{by}.{fmt}"), by, fmt, base_url, lang)
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     console.print(f"{figures['path']}: {figures['published']} open needs in {len(figures['groups'])} groups "
                   f"({figures['withheld']} confidential left out), {figures['bytes']:,} bytes")
 
@@ -475,9 +493,11 @@ def train(
     data_dir: DataDir = None,
 ) -> None:
     """Fit the reranker on brokers' confirm/reject decisions; used by `--method learned`."""
+    from matcher.learning import training
+
     service = service_for(data_dir)
     try:
-        meta = service.train(min_decisions, actor="cli")
+        meta = training.train(service, min_decisions, actor="cli")
     except ValueError as exc:
         fail(str(exc))
     cv, base = meta.get("cv", {}), meta["untrained"]
@@ -540,8 +560,6 @@ def migrate(
         result = service.migrate_to(to, actor="cli", progress=progress)
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     table = Table("table", "source rows", "copied rows", "checksum")
     for name, t in result["tables"].items():
         same = t["source_rows"] == t["target_rows"] and t["source_sum"] == t["target_sum"]
@@ -601,8 +619,6 @@ def deliver(
             time.sleep(service.settings.alert_interval)
     except KeyboardInterrupt:
         pass
-    finally:
-        service.close()
 
 
 @app.command()
@@ -613,9 +629,10 @@ def ui(
 ) -> None:
     """Start the broker workbench (Streamlit). This process becomes the Streamlit server, so stopping it frees
     the port (no child left behind)."""
+    import importlib.util
     import os
 
-    script = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    script = Path(importlib.util.find_spec("ui.app").origin)  # the installed package's page script
     env = dict(os.environ)
     env["TECHMATCH_DATA_DIR"] = str(settings_for(data_dir).data_dir)
     # ui.serve imports the pages and starts the model load, then runs `streamlit run` in this same process
@@ -649,8 +666,6 @@ def conflicts_add(
         row = assignments.add_conflict(service, org_a, org_b, reason, actor="cli")
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     console.print(f"conflict {row['id']}: {row['org_a_name']} ↔ {row['org_b_name']}")
 
 
@@ -659,11 +674,7 @@ def conflicts_list(data_dir: DataDir = None) -> None:
     """Every marked conflict."""
     from matcher.review import assignments
 
-    service = service_for(data_dir)
-    try:
-        rows = assignments.list_conflicts(service)
-    finally:
-        service.close()
+    rows = assignments.list_conflicts(service_for(data_dir))
     table = Table("id", "organisation", "organisation", "reason", "marked by", title="conflicts")
     for r in rows:
         table.add_row(str(r["id"]), r["org_a_name"], r["org_b_name"], r["reason"] or "", r["actor"] or "")
@@ -682,8 +693,6 @@ def conflicts_remove(conflict_id: Annotated[int, typer.Argument(help="The confli
         assignments.remove_conflict(service, conflict_id, actor="cli")
     except TechmatchError as exc:
         fail(str(exc))
-    finally:
-        service.close()
     console.print(f"conflict {conflict_id} removed")
 
 

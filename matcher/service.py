@@ -27,8 +27,8 @@ from matcher.matching import duplicates
 from matcher.matching.matcher import OTHER, Match, Matcher
 from matcher.periodic import Periodic
 from matcher.retrieval.documents import document_text, query_views
-from matcher.settings import Settings, get_settings
-from matcher.store import AVAILABLE, LISTING_TABLES, Outsider, listing_order, listing_where, open_store
+from matcher.settings import Database, Settings, get_settings
+from matcher.store import AVAILABLE, LISTING_TABLES, Outsider, open_store
 
 Progress = Callable[[int, int], None]
 MODELS = {"needs": NeedIn, "results": ResultIn}
@@ -125,14 +125,14 @@ class MatchService:
             raise SetupError(f"a model file in {self.settings.index_dir} cannot be read ({type(exc).__name__}: "
                              f"{exc}); remove it or fit it again (`techmatch calibrate` / `techmatch train`)") from exc
 
-    def load_in_background(self) -> threading.Thread:
+    def load_in_background(self, *workers: Callable[[MatchService], Any]) -> threading.Thread:
         """Load encoder, indexes and model files in a thread, then follow the change log (the workbench: its first
         page, the review queue, needs only the store; a page that ranks waits for the load). A failure is kept in
         `load_error` for the caller to show."""
         def warm() -> None:
             try:
                 self.load()
-                self.follow()
+                self.follow(*workers)
             except Exception as exc:  # shown by the caller on its next page, not lost in the thread
                 self.load_error = exc
                 log.exception("loading the catalogue failed")
@@ -142,16 +142,14 @@ class MatchService:
         thread.start()
         return thread
 
-    def follow(self) -> None:
-        """Keep following the change log, every hubness figure computed and (`candidates_on_post`) every newly
-        posted need's candidates in the review queue, in the background (a long-running process: API, workbench)."""
+    def follow(self, *workers: Callable[[MatchService], Any]) -> None:
+        """Keep following the change log and every hubness figure computed, in the background (a long-running
+        process: API, workbench); `workers` start more background work over this service (e.g. the review queue's
+        candidate feed, review.feed.CandidateWorker), stopped with it."""
         if not self._background:
             self._background = [Follower(lambda: self.catalogue, self.settings.follow_interval).start(),
                                 Keeper(lambda: self._catalogue).start()]
-            if self.settings.candidates_on_post:
-                from matcher.review.feed import CandidateWorker
-
-                self._background.append(CandidateWorker(self).start())
+            self._background += [make(self).start() for make in workers]
 
     @property
     def applied_seq(self) -> int:
@@ -302,7 +300,7 @@ class MatchService:
         """Listings of the same side that look like copies of this one (see matching/duplicates.py), closest
         first, leaving out confidential needs `viewer` may not see."""
         row = self.get_listing(side, item_id)
-        self._readable(side, row, viewer)
+        self.require_readable(side, row, viewer)
         dense = self.catalogue.sides[side].dense
         found = duplicates.find(self.store, dense, side, row, dense.vectors([item_id]), {item_id}, limit * 2,
                                 self._unseen(side, viewer))
@@ -367,7 +365,7 @@ class MatchService:
         with self.store.transaction():
             moved = self.store.merge_listing(side, keep, drop)
             if side == "needs":  # the kept need's status follows the pairings it now holds
-                stages = {p["stage"] for p in self.store.rows("pairings", "need_id = ?", [keep])}
+                stages = {p["stage"] for p in self.store.rows("pairings", {"need_id": keep})}
                 status = self.store.get("needs", keep)["status"]
                 if stages & {"contract_signed", "closed"} and status in ("open", "matched"):
                     self.store.update("needs", keep, {"status": "solved"})
@@ -423,16 +421,14 @@ class MatchService:
         so neither the filter nor the order reveals what the listing withholds.
         """
         outsider, org = outsider_scope(viewer)
-        where, params = listing_where(self._side(side), filters, text, outsider, org, self.store.dialect)
         col = sort.lstrip("-")
-        if col not in SORTABLE[side]:
+        if col not in SORTABLE[self._side(side)]:
             raise Invalid(f"cannot sort by {col!r}; use one of {', '.join(sorted(SORTABLE[side]))}")
-        order = listing_order(side, col, sort.startswith("-"), outsider, org)
-        return (self.store.rows(side, where, params, order, limit, offset), self.store.count(side, where, params))
+        return self.store.listings(side, filters, text, sort, Outsider(org) if outsider else None, limit, offset)
 
     # -- matching -------------------------------------------------------------------------
     @staticmethod
-    def _readable(side: str, row: dict[str, Any], viewer: Principal | bool | None) -> None:
+    def require_readable(side: str, row: dict[str, Any], viewer: Principal | bool | None) -> None:
         """Refuse work on a listing the caller may not read in full (a confidential need of another organisation):
         its matches, copies or topic would be drawn from the text it withholds. Every door (API, workbench, CLI)
         asks here, so none can forget it."""
@@ -454,7 +450,7 @@ class MatchService:
         """The best counterparts of a need (results) or of a result (needs), as `viewer` may see them
         (`explain=False`: without shared terms and best sentence, for bulk work that explains only what it keeps)."""
         row = self.get_listing(side, item_id)
-        self._readable(side, row, viewer)
+        self.require_readable(side, row, viewer)
         return self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
                                     top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method,
                                     explain=explain, public=outsider_scope(viewer)[0])
@@ -472,25 +468,6 @@ class MatchService:
         return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
                                     top_k or self.settings.top_k, self._visible(side, filters, viewer), method,
                                     explain=explain, public=outsider_scope(viewer)[0])
-
-    # -- need clarification -----------------------------------------------------------------
-    def check_need(self, draft: NeedIn | dict[str, Any], viewer: Principal | bool | None = None, lang: str = "zh"
-                   ) -> dict[str, Any]:
-        """How completely a need draft is specified (0–1), what is missing with prompts and examples quoted from
-        nearby needs `viewer` may read, the suggested cluster and keywords (see matcher/clarify)."""
-        from matcher.clarify import check_need
-
-        return check_need(self, draft, viewer=viewer, lang=lang)
-
-    def research_topic(self, need_id: int | None = None, draft: NeedIn | dict[str, Any] | None = None,
-                       viewer: Principal | bool | None = True, top_k: int = 5) -> dict[str, Any]:
-        """A research-topic draft (行业难题 → 科研课题) from a stored need or a draft; a confidential need's topic only
-        for its owner, brokers and admins (it quotes the need in full)."""
-        from matcher.clarify import research_topic
-
-        if need_id is not None:
-            self._readable("needs", self.get_listing("needs", need_id), viewer)
-        return research_topic(self, need_id=need_id, draft=draft, top_k=top_k)
 
     # -- models ---------------------------------------------------------------------------
     @property
@@ -546,38 +523,6 @@ class MatchService:
             self._catalogue = self._new_catalogue()
         return self._catalogue.rebuild(progress)
 
-    def train(self, min_decisions: int = 20, actor: str = "system") -> dict[str, Any]:
-        """Fit the reranker on brokers' decisions (see learning/training.py)."""
-        from matcher.learning.training import train
-
-        return train(self, min_decisions, actor)
-
-    # -- batch and demo -------------------------------------------------------------------
-    def batch_match(self, top_k: int = 10, method: str | None = None, actor: str = "system",
-                    progress: Progress | None = None, engine: Any = None, resume: int | None = None
-                    ) -> dict[str, Any]:
-        """Candidates for every open need, stored for review (see review/batches.py); one run at a time anywhere.
-        `engine` (matcher.bulk.get_engine) scores the needs elsewhere, e.g. on Ray."""
-        from matcher.review import batches
-
-        return batches.run_now(self, top_k, method, actor, progress, engine, resume)
-
-    def assign(self, per_need: int = 5, capacity: int = 3, min_confidence: float = 0.1,
-               org_capacity: int | None = None, actor: str = "system", progress: Progress | None = None
-               ) -> dict[str, Any]:
-        """An assignment round: pairs for all open needs at once under capacity and conflict limits, solved exactly
-        (see review/assignments.py), stored for the review queue, with figures beside greedy top-k."""
-        from matcher.review import assignments
-
-        return assignments.assign(self, per_need, capacity, min_confidence, org_capacity, actor=actor,
-                                  progress=progress)
-
-    def load_demo(self, progress: Progress | None = None) -> dict[str, int]:
-        """Load the demo catalogue from `data/demo/` (organisations, needs, results) and index it."""
-        from matcher.ingest.importer import load_folder
-
-        return load_folder(self, self.settings.demo_dir, actor="demo", progress=progress)
-
     # -- helpers for other layers -----------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Rows of the main tables."""
@@ -595,10 +540,9 @@ class MatchService:
         target = open_store(url, self.settings.database_pool)
         try:
             report = TransferReport()
-            target_cache = url if url.startswith(("postgresql://", "postgres://")) else \
-                str(Path(url.removeprefix("sqlite:///")).with_name("embeddings-cache.db"))
             # vectors first (idempotent): a failure then leaves the target catalogue empty, and a re-run starts over
-            copy_vectors(open_vectors(self.settings.cache_path), open_vectors(target_cache), report, progress)
+            copy_vectors(open_vectors(self.settings.cache_path), open_vectors(Database.parse(url).cache), report,
+                         progress)
             copy_catalogue(self.store, target, progress, report)
             if report.ok:
                 target.audit(actor, "migrate", "catalogue", None, {"from": self.store.dialect.name,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -12,7 +14,55 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from embeddings import Encoder
 
-PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _bundled_data() -> Path:
+    """The data shipped with the package (vocabularies and taxonomy, the demo catalogue): the project's `data/`
+    folder, installed as the package `matcher.data` (package data read through importlib.resources), so an
+    installed wheel finds it from any directory as a checkout does."""
+    try:
+        return Path(str(resources.files("matcher.data")))
+    except ModuleNotFoundError:  # a source tree used without installing it
+        return Path(__file__).resolve().parent.parent / "data"
+
+
+PROJECT_DATA = _bundled_data()
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a catalogue lives, parsed once from its URL: a PostgreSQL database or a SQLite file."""
+
+    url: str
+
+    @classmethod
+    def parse(cls, value: str | Path) -> Database:
+        """`postgresql://…`, `sqlite:///path`, or a plain path to a SQLite file."""
+        text = str(value)
+        if text.startswith(POSTGRES_SCHEMES) or text.startswith("sqlite:///"):
+            return cls(text)
+        if "://" in text:
+            raise ValueError(f"{text.split('://')[0]}:// is no database this reads: use postgresql:// (or "
+                             "sqlite:/// for a file)")
+        return cls(f"sqlite:///{text}")
+
+    @property
+    def postgres(self) -> bool:
+        """Whether it is PostgreSQL."""
+        return self.url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (only for a SQLite catalogue)."""
+        if self.postgres:
+            raise ValueError("a PostgreSQL catalogue has no file")
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    @property
+    def cache(self) -> Path | str:
+        """Its embedding cache: a table in the same PostgreSQL database (its URL), or a SQLite file beside it."""
+        return self.url if self.postgres else self.path.with_name("embeddings-cache.db")
 
 
 class Settings(BaseSettings):
@@ -121,7 +171,7 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        if not value.startswith((*POSTGRES_SCHEMES, "sqlite:///")):
             raise ValueError("TECHMATCH_DATABASE_URL must start with postgresql:// (or sqlite:/// for a file)")
         return value
 
@@ -136,14 +186,19 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
+    def database(self) -> Database:
+        """The catalogue's location, parsed: the one place a database URL is read."""
+        return Database.parse(self.store_url)
+
+    @property
     def postgres(self) -> bool:
         """Whether the store is PostgreSQL."""
-        return self.store_url.startswith(("postgresql://", "postgres://"))
+        return self.database.postgres
 
     @property
     def cache_path(self) -> Path | str:
         """The embedding cache: a table in the PostgreSQL store, or a SQLite file beside the catalogue."""
-        return self.store_url if self.postgres else self.data_dir / "embeddings-cache.db"
+        return self.database.cache
 
     @property
     def model_path(self) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from matcher.ingest import importer
 from matcher.settings import Settings, get_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,12 +33,18 @@ def float_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def e5_encoder(tmp_path_factory):
-    """The bundled default encoder, loaded once per session, behind one embedding cache shared by every test (each
-    service's own cache in its data folder sits in front of it), so a text is encoded once per session."""
+def embedding_cache(tmp_path_factory) -> Path:
+    """The session's embedding cache file (a SQLite table of vectors by encoder, role and text hash)."""
+    return tmp_path_factory.mktemp("embeddings") / "shared-cache.db"
+
+
+@pytest.fixture(scope="session")
+def e5_encoder(embedding_cache):
+    """The bundled default encoder, loaded once per session, behind one embedding cache shared by every test, so a
+    text is encoded once per session."""
     from embeddings import CachedEncoder, get_encoder
 
-    return CachedEncoder(get_encoder("e5"), tmp_path_factory.mktemp("embeddings") / "shared-cache.db")
+    return CachedEncoder(get_encoder("e5"), embedding_cache)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +69,7 @@ def demo_catalogue(tmp_path_factory, e5_encoder) -> Path:
 
     folder = tmp_path_factory.mktemp("demo-template") / "data"
     service = MatchService(make_settings(folder), encoder=e5_encoder)
-    service.load_demo()
+    importer.load_demo(service)
     service.close()
     return folder
 

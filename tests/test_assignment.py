@@ -12,6 +12,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 from matcher.matching.assignment import Pair, figures, gini, greedy, greedy_limited, solve
+from matcher.review import assignments, batches
 
 
 def random_pairs(rng: np.random.Generator, needs: int, results: int, per: int, orgs: int) -> list[Pair]:
@@ -106,7 +107,7 @@ def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fre
     # the gear firm also lists a result of its own (a pair within one organisation is never proposed)
     own = s.add_result({"title": "减速器齿轮齿面强化工艺", "org": "测试齿轮有限公司",
                         "abstract": "齿轮齿面激光强化，接触疲劳寿命提升30%，热处理变形小于0.03毫米。"})
-    s.batch_match(top_k=3)
+    batches.run_now(s, top_k=3)
     gear_need = s.find_by_ref("needs", "T-N01")["id"]
     pending, _ = list_candidates(s, need_id=gear_need)
     rejected = next(c for c in pending if c["result_id"] != own["id"])
@@ -177,7 +178,7 @@ def test_on_the_demo_a_default_round_gives_most_needs_two_pairs_and_spreads_bett
     from tests.conftest import copy_of, make_settings
 
     s = MatchService(make_settings(copy_of(demo_catalogue, tmp_path / "data")), encoder=e5_encoder)
-    rnd = s.assign(per_need=3, capacity=2)
+    rnd = assignments.assign(s, per_need=3, capacity=2)
     per_need = Counter(i["need_id"] for i in rnd["items"])
     f = rnd["figures"]
     assert sum(n >= 2 for n in per_need.values()) >= 0.8 * f["assignment"]["needs_open"]

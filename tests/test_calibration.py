@@ -11,6 +11,7 @@ from matcher.ingest.importer import import_file
 from matcher.learning import calibration
 from matcher.learning.evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
 from matcher.retrieval.ranking import Scored
+from matcher.review import batches
 
 from .conftest import FIXTURES, make_settings, shared_path
 from .test_cli import _mini_benchmark, run
@@ -56,7 +57,7 @@ def test_matches_and_batch_candidates_carry_a_calibrated_confidence(fresh_servic
     assert all(c is not None and 0 <= c <= 1 for c in conf)
     assert matches[0].item["ref"] == "T-R01" and conf[0] == max(conf)  # the right result is the surest
     assert all(m.confidence is None for m in s.match_need(need["id"], top_k=3, method="lexical"))
-    s.batch_match(top_k=3)
+    batches.run_now(s, top_k=3)
     stored = s.store.rows("candidates", "need_id = ?", [need["id"]])
     assert {round(r["confidence"], 4) for r in stored} <= {round(c, 4) for c in conf}
 

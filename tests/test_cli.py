@@ -122,3 +122,28 @@ def test_eval_json_on_any_benchmark_folder(tmp_path):
     assert figures["hybrid"]["t1_p1"] == 1.0 and figures["hybrid"]["t2_recall10"] == 1.0
     bad = run("eval", "--benchmark", str(tmp_path), "--data-dir", str(tmp_path / "d"))
     assert bad.exit_code == 2 and "not a benchmark folder" in bad.output
+
+
+def test_each_command_opens_the_catalogue_once_and_closes_it_however_it_ends(tmp_path, monkeypatch):
+    """A command that succeeds and one that fails each open the catalogue once and close it when they end."""
+    from matcher.service import MatchService
+
+    opened, closed = [], []
+    real_init, real_close = MatchService.__init__, MatchService.close
+
+    def init(self, *args, **kwargs):
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    def close(self):
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(MatchService, "__init__", init)
+    monkeypatch.setattr(MatchService, "close", close)
+    data = str(tmp_path / "data")
+    assert CliRunner().invoke(app, ["init", "--data-dir", data]).exit_code == 0
+    assert len(opened) == 1 and closed == opened
+    run = CliRunner().invoke(app, ["conflicts", "add", "无此单位甲", "无此单位乙", "--data-dir", data])
+    assert run.exit_code != 0 and "无此单位甲" in run.output
+    assert len(opened) == 2 and closed == opened

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from matcher.review import batches
+
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
@@ -147,7 +149,7 @@ def test_tune_installs_a_cross_encoder_that_match_eval_batches_and_the_api_use(m
     assert other.catalogue.sides and other.models.cross_encoder is not None  # it followed the change log
     assert other.match_need(need, method="hybrid-ce", top_k=1)[0].components["cross"] == \
         matches[0].components["cross"]
-    run = service.batch_match(top_k=2)
+    run = batches.run_now(service, top_k=2)
     assert run["method"] == "hybrid-ce"
     figures = evaluate(bench, settings, methods=["hybrid", "hybrid-ce"], encoders=[settings.encoder])
     assert set(figures) >= {"hybrid", "hybrid-ce"} and figures["hybrid-ce"]["queries"] == figures["hybrid"]["queries"]

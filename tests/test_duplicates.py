@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from matcher import review
 from matcher.ingest.importer import import_bytes, import_file
 from matcher.matching.duplicates import among, judge, normalise_title, title_similarity
+from matcher.review import batches
 
 from .conftest import FIXTURES
 
@@ -92,7 +93,7 @@ def test_a_batch_run_never_proposes_both_copies(fresh_service):
     kept = s.without_copies(ranked)
     assert copy_result["id"] not in {m.id for m in kept} and [m.rank for m in kept] == list(range(1, len(kept) + 1))
     assert s.copies("needs", s.store.ids("needs")) == {copy_need["id"]: gear_need["id"]}
-    s.batch_match(top_k=5)
+    batches.run_now(s, top_k=5)
     rows = review.list_candidates(s, limit=500)[0]
     assert copy_need["id"] not in {r["need_id"] for r in rows}  # … a batch run proposes one copy
     gear = [r for r in rows if r["need_id"] == gear_need["id"]]
@@ -151,7 +152,7 @@ def test_merging_a_copy_keeps_its_decisions_pairings_and_history(fresh_service):
 
     s = fresh_service
     keep, copy = _catalogue_with_a_copy(s)
-    s.batch_match(top_k=3)  # scores the first copy only; give the copy candidates of its own, as before the check
+    batches.run_now(s, top_k=3)  # scores the first copy only; give the copy candidates of its own, as before the check
     from matcher.review.batches import store_candidates
 
     matches = s.match_need(copy["id"], top_k=4)

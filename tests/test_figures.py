@@ -9,6 +9,7 @@ import pytest
 
 from matcher import review
 from matcher.ingest.importer import import_file
+from matcher.review import batches
 from matcher.review.figures import figures
 
 from .conftest import FIXTURES
@@ -38,7 +39,7 @@ def test_figures_follow_the_pipeline(catalogue):
     assert next(r for r in f["by_month"] if r["month"] == "2026-04")["needs_posted"] == 0
     changshou = next(r for r in f["by_district"] if r["district"] == "长寿区")
     assert changshou["needs_posted"] == 2
-    s.batch_match(top_k=3)
+    batches.run_now(s, top_k=3)
     f = figures(s)
     assert f["totals"]["candidates_pending"] == 15 and f["last_batch"]["candidates"] == 15
     first = s.store.find("needs", ref="T-N01")

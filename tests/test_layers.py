@@ -1,7 +1,8 @@
 """One door: API routes, workbench pages and CLI commands reach the catalogue through the service layer only.
 
 They never import the store, never touch a service's `.store`, and hold no SQL; the matcher package has no import
-cycles. Checked on the source (AST), so a new route or page that takes a shortcut fails here.
+cycles. Checked on the source (AST), so a new route or page that takes a shortcut fails here; the import graph and
+its picture come from tests/imports.py.
 """
 
 from __future__ import annotations
@@ -10,16 +11,45 @@ import ast
 import re
 from pathlib import Path
 
+from tests import imports
+
 ROOT = Path(__file__).resolve().parents[1]
 DOORS = [*sorted((ROOT / "api").rglob("*.py")), *sorted((ROOT / "ui").rglob("*.py")), ROOT / "matcher" / "cli.py"]
 SQL = re.compile(r"^\s*(select\s.+\sfrom\s|insert\s+into\s|update\s+\S+\s+set\s|delete\s+from\s|create\s+table\s)",
                  re.IGNORECASE | re.DOTALL)
+# a piece of SQL: a comparison with a placeholder or literal, an IN list, NULL tests, ORDER BY or sort directions
+FRAGMENT = re.compile(r"""(\w"?\s*(=|<>|!=|<=|>=|<|>)\s*(\?|'))|\sin\s*\(\s*\?|\bis\s+(not\s+)?null\b|"""
+                      r"""\border\s+by\b|^\s*\w+\s+(desc|asc)\b|\b(desc|asc)\s*(,|$)|\bcoalesce\(""", re.IGNORECASE)
+
+FRAGMENTS_SAMPLE = '''\"\"\"Rows where status is null, in order by id.\"\"\"
+
+
+def f(store, n):
+    \"\"\"Pairs whose stage <> 'dropped'.\"\"\"
+    store.rows("a", "need_id = ?", [n])
+    store.rows("a", order="id desc")
+    store.rows("a", "stage <> 'dropped' and x in (?, ?)")
+    store.count("a", "y is not null")
+    store.rows("a", {"need_id": n}, order="-id")
+    return f"{n} = {n}"
+'''
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstring constants (prose, where words like "is null" are no SQL)."""
+    return {id(body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and (body := node.body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)}
 
 
 def offences(path: Path) -> list[str]:
     tree = ast.parse(path.read_text("utf-8"))
+    prose = _docstrings(tree)
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose \
+                and not SQL.match(node.value) and FRAGMENT.search(node.value):
+            found.append(f"{path.name}:{node.lineno} holds a piece of SQL: {node.value!r}")
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if module == "matcher.store" or module.startswith("matcher.store.") or (
@@ -42,10 +72,17 @@ def test_routes_pages_and_commands_use_the_service_layer_only():
 
 
 def test_sql_lives_in_the_store_only():
-    # the embedding cache keeps its own small SQLite table (a cache, not the catalogue)
+    """No SQL statement, fragment or placeholder outside matcher/store: the rest of the package asks the store in
+    named queries and column → value filters. (The embedding cache still keeps its own small SQLite table.)"""
     modules = [p for p in sorted((ROOT / "matcher").rglob("*.py")) if "store" not in p.relative_to(ROOT).parts]
-    problems = [p for path in modules for p in offences(path) if "holds SQL" in p]
+    problems = [p for path in modules for p in offences(path) if "SQL" in p]
     assert not problems, problems
+
+
+def test_the_check_catches_a_fragment(tmp_path):
+    bad = tmp_path / "queue.py"
+    bad.write_text(FRAGMENTS_SAMPLE)
+    assert sorted(int(p.split(":")[1].split()[0]) for p in offences(bad)) == [6, 7, 8, 9]
 
 
 def test_the_check_catches_a_shortcut(tmp_path):
@@ -54,44 +91,44 @@ def test_the_check_catches_a_shortcut(tmp_path):
     assert len(offences(bad)) == 3
 
 
-def _module(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def test_no_import_cycles_anywhere():
+    """No circle among the modules of matcher, api, ui and embeddings, counting every import (inside functions and
+    under TYPE_CHECKING too)."""
+    g = imports.graph()
+    assert len(g) > 120 and sum(map(len, g.values())) > 400
+    assert imports.cycles(g) == []
 
 
-def test_no_import_cycles_in_matcher():
-    graph: dict[str, set[str]] = {}
-    for path in (ROOT / "matcher").rglob("*.py"):
-        name = _module(path)
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        tree = ast.parse(path.read_text("utf-8"))
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                       and getattr(block.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(block)}
-        deps = set()
-        for node in ast.walk(tree):
-            if id(node) in typing_only or not isinstance(node, ast.ImportFrom):
-                continue
-            base = node.module or ""
-            if node.level:
-                base = ".".join([*package.split(".")[:len(package.split(".")) - node.level + 1], *filter(None, [base])])
-            if not base.startswith("matcher"):
-                continue
-            # `from matcher.x import y` depends on matcher.x, or on matcher.x.y when y is a module
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                deps.add(sub if (ROOT / (sub.replace(".", "/") + ".py")).exists() else base)
-        graph[name] = {d for d in deps if d != name}
-    # imports inside functions count too (a lazy import hides a cycle, it does not remove it); type-only imports
-    # don't; the documented lazy ones: the service loads the importer for the demo, settings checks method names
-    allowed = {("matcher.service", "matcher.ingest.importer"), ("matcher.settings", "matcher.retrieval.ranking")}
+def test_the_cycle_check_finds_a_hidden_circle(tmp_path):
+    """A circle closed by a lazy import inside a function and a type-only import is still a circle."""
+    pkg = tmp_path / "matcher"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from matcher.b import B\n")
+    (pkg / "b.py").write_text("def f():\n    from . import c\n")
+    (pkg / "c.py").write_text("import matcher.a\n")
+    (pkg / "d.py").write_text("from matcher import a\n")
+    g = imports.graph(tmp_path, ("matcher",))
+    assert g["matcher.d"] == {"matcher.a"}
+    assert imports.cycles(g) == [["matcher.a", "matcher.b", "matcher.c"]]
 
-    def visit(node: str, trail: list[str]) -> None:
-        for dep in graph.get(node, ()):
-            if (node, dep) in allowed:
-                continue
-            assert dep not in trail, "import cycle: " + " → ".join([*trail, dep])
-            visit(dep, [*trail, dep])
 
-    assert len(graph) > 30
-    for module in graph:
-        visit(module, [module])
+def test_layers_point_down():
+    """Doors (api, ui, the CLI) sit on the services; nothing in the library imports a door; embeddings and the
+    store import nothing above them."""
+    g = imports.graph()
+    doors = ("api", "ui", "matcher.cli")
+    for module, deps in g.items():
+        if not module.startswith(doors):
+            assert not {d for d in deps if d.startswith(doors)}, f"{module} imports a door"
+        if module.startswith("embeddings"):
+            assert all(d.startswith("embeddings") for d in deps), f"{module} imports {deps}"
+        if module.startswith("matcher.store"):
+            assert all(d.startswith(("matcher.store", "matcher.errors", "matcher.settings", "matcher.localtime",
+                                     "embeddings")) for d in deps), f"{module} imports {sorted(deps)}"
+
+
+def test_the_readme_shows_the_layers_as_they_are():
+    """The README's picture is what `python -m tests.imports` prints today."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert imports.mermaid() in readme, "regenerate the picture: python -m tests.imports"

@@ -7,7 +7,8 @@ import pytest
 
 from matcher import review
 from matcher.ingest.importer import import_file
-from matcher.learning import learn
+from matcher.learning import learn, training
+from matcher.review import batches
 
 from .conftest import FIXTURES
 
@@ -40,15 +41,15 @@ def test_simulated_broker_trains_the_learned_method(fresh_service):
     import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
     with pytest.raises(ValueError, match="techmatch train"):
         s.match_need(1, method="learned")
-    s.batch_match(top_k=5)
+    batches.run_now(s, top_k=5)
     with pytest.raises(ValueError, match="decisions so far"):
-        s.train()
+        training.train(s)
     refs = {r["id"]: r["ref"] for r in s.store.rows("needs")}
     rrefs = {r["id"]: r["ref"] for r in s.store.rows("results")}
     for cand in review.list_candidates(s, limit=200)[0]:  # a broker who knows the right answers
         good = EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]]
         review.decide(s, cand["id"], "confirm" if good else "reject", None if good else "off_topic")
-    meta = s.train(min_decisions=10)
+    meta = training.train(s, min_decisions=10)
     # the 5 decisions on the confidential T-N04 are left out: the reranker serves every caller
     assert meta["decisions"] == 20 and meta["confirmed"] == 4 and meta["version"] == 1
     assert (s.settings.index_dir / "reranker-v1.json").exists()

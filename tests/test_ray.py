@@ -9,6 +9,7 @@ import pytest
 from matcher.bulk import get_engine
 from matcher.ingest.importer import load_folder
 from matcher.retrieval.documents import document_text
+from matcher.review import batches
 from matcher.service import MatchService
 
 from .conftest import make_settings
@@ -46,8 +47,8 @@ def test_ray_import_and_batch_match_the_in_process_path(engine, tmp_path, e5_enc
         load_folder(on_ray, demo, engine=engine)
         assert on_ray.encoder.misses == 0 and on_ray.encoder.hits > before
 
-        run_local = local.batch_match(top_k=5)
-        run_ray = on_ray.batch_match(top_k=5, engine=engine)
+        run_local = batches.run_now(local, top_k=5)
+        run_ray = batches.run_now(on_ray, top_k=5, engine=engine)
         assert run_ray["engine"] == "ray" and run_local["engine"] == "local"
         assert run_ray["needs_total"] == run_local["needs_total"] == run_ray["needs_done"]
         assert run_ray["candidates"] == run_local["candidates"] > 0
@@ -74,7 +75,7 @@ def test_a_resumed_ray_run_scores_only_the_needs_it_has_not(engine, catalogue_co
         service.store.release_lock(batches.LOCK, ticket.token)
         scored = service.store.scored_needs(ticket.run_id)
         stamps = {r["id"]: r["updated_at"] for r in service.store.rows("candidates")}
-        run = service.batch_match(top_k=3, engine=engine, resume=ticket.run_id)
+        run = batches.run_now(service, top_k=3, engine=engine, resume=ticket.run_id)
         assert run["id"] == ticket.run_id and run["status"] == "done" and run["needs_done"] == len(needs)
         assert service.store.scored_needs(ticket.run_id) == set(needs)
         # the two needs scored before the interruption were not scored again

@@ -7,6 +7,7 @@ import pytest
 from matcher import review
 from matcher.errors import Conflict
 from matcher.ingest.importer import import_file
+from matcher.review import batches
 from matcher.review.figures import figures
 
 from .conftest import FIXTURES
@@ -16,7 +17,7 @@ from .conftest import FIXTURES
 def batched(fresh_service):
     import_file(fresh_service, FIXTURES / "mini_results.jsonl", "results")
     import_file(fresh_service, FIXTURES / "mini_needs.jsonl", "needs")
-    fresh_service.batch_match(top_k=3)
+    batches.run_now(fresh_service, top_k=3)
     return fresh_service
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from matcher.errors import NotFound
 from matcher.retrieval.index import IndexMismatch
+from matcher.review import batches
 from matcher.service import MatchService
 
 from .conftest import make_settings
@@ -130,11 +131,11 @@ def test_batch_match_stores_candidates_and_keeps_decisions(fresh_service):
     s = fresh_service
     import_file(s, FIXTURES / "mini_results.jsonl", "results")
     import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    run = s.batch_match(top_k=3)
+    run = batches.run_now(s, top_k=3)
     assert run["status"] == "done" and run["needs_total"] == 5 and run["candidates"] == 15
     cand = s.store.rows("candidates", order="id")[0]
     s.store.update("candidates", cand["id"], {"status": "rejected"})
-    s.batch_match(top_k=3)
+    batches.run_now(s, top_k=3)
     assert s.store.get("candidates", cand["id"])["status"] == "rejected"
     assert s.store.count("candidates") == 15
 

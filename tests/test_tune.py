@@ -10,6 +10,7 @@ import pytest
 
 from matcher.learning.adapter import Adapter, Example, fit
 from matcher.learning.tuning import MIN_GAIN, folds_of
+from matcher.review import batches
 
 from .conftest import make_settings
 
@@ -149,7 +150,7 @@ def _decided_service(s):
 
     import_file(s, FIXTURES / "mini_results.jsonl", "results")
     import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    s.batch_match(top_k=5)
+    batches.run_now(s, top_k=5)
     refs = {r["id"]: r["ref"] for r in s.store.rows("needs")}
     rrefs = {r["id"]: r["ref"] for r in s.store.rows("results")}
     return [(cand, EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]])

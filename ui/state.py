@@ -23,6 +23,8 @@ from typing import Any
 
 import streamlit as st
 
+from matcher import clarify
+from matcher.review import feed
 from matcher.service import MatchService
 from matcher.settings import get_settings
 
@@ -35,7 +37,7 @@ def get_service() -> MatchService:
     the first page, reads only the store; a page that ranks waits for them), then the service follows the change
     log, so writes of the API and other processes reach this process's indexes within a second."""
     service = MatchService(get_settings())
-    loading = service.load_in_background()
+    loading = service.load_in_background(*feed.background(service))
     threading.Thread(target=_warm, args=(service, loading), name="techmatch-warm", daemon=True).start()
     return service
 
@@ -47,7 +49,7 @@ def _warm(service: MatchService, loading: threading.Thread) -> None:
     if service.load_error is not None:
         return
     try:
-        service.check_need({"title": "预热", "description": "预热：加载需求完整度检查所用的分类器与词表。"})
+        clarify.check_need(service, {"title": "预热", "description": "预热：加载需求完整度检查所用的分类器与词表。"})
     except Exception:  # only a warm-up: the first real check does the same work and says what failed
         logging.getLogger("techmatch").exception("warming the need check failed")
 

@@ -23,7 +23,8 @@ def assign(body: AssignmentCreate, service: ServiceDep, who: Broker) -> Any:
     capacity times, never within one organisation, never a pair a broker rejected, never between conflicted
     organisations. The pairs join the review queue (`GET /candidates?round_id=`); the figures compare the round
     with greedy top-k per need on the same pairs."""
-    return service.assign(body.per_need, body.capacity, body.min_confidence, body.org_capacity, actor=who.actor)
+    return rounds.assign(service, body.per_need, body.capacity, body.min_confidence, body.org_capacity,
+                        actor=who.actor)
 
 
 @assignments.get("", response_model=Page[AssignmentRound])

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
+from matcher import clarify
 from matcher.access import Principal
 from matcher.service import AVAILABLE
 
@@ -115,20 +116,20 @@ def check_need(body: Draft, service: ServiceDep, who: AnyUser,
     state, constraints, wanted TRL, budget, deadline, cluster — each with a prompt and an example quoted from the
     nearest well-specified needs you may read; the suggested cluster (a classifier trained on the catalogue) and
     keywords. Nothing is stored."""
-    return service.check_need(_draft(body), viewer=who, lang=lang)
+    return clarify.check_need(service, _draft(body), viewer=who, lang=lang)
 
 
 @needs.post("/topic", response_model=ResearchTopic)
 def draft_topic(body: Draft, service: ServiceDep, who: AnyUser) -> Any:
     """A research-topic draft (行业难题 → 科研课题) from a draft need: title, background, objectives, indicators,
     constraints and fitting teams (its best-matched results), filled from templates. Nothing is stored."""
-    return service.research_topic(draft=_draft(body))
+    return clarify.research_topic(service, draft=_draft(body))
 
 
 @needs.get("/{need_id:id}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)
 def need_topic(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
     """The research-topic draft of a stored need (a confidential one: its owner, brokers and admins only)."""
-    return service.research_topic(need_id=need_id, viewer=who if who is not None else False)
+    return clarify.research_topic(service, need_id=need_id, viewer=who if who is not None else False)
 
 
 @needs.get("/{need_id:id}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)

@@ -8,7 +8,6 @@ from matcher.access import Principal
 from matcher.alerts.payload import current_payload
 from matcher.alerts.subscriptions import list_for
 from matcher.localtime import beijing
-from matcher.store import one_of
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -26,10 +25,10 @@ def digest(service: MatchService, who: Principal, limit: int = 500) -> list[tupl
     if not subs:
         return []
     store = service.store
-    rows = store.rows("alerts", *one_of("subscription_id", list(subs)), order="id desc", limit=limit)
-    sent = {d["alert_id"]: d["status"] for d in store.rows("deliveries", *one_of("subscription_id", list(subs)))}
+    rows = store.rows("alerts", {"subscription_id": list(subs)}, order="-id", limit=limit)
+    sent = {d["alert_id"]: d["status"] for d in store.rows("deliveries", {"subscription_id": list(subs)})}
     days: dict[str, list[dict[str, Any]]] = {}
-    owners = {r["id"]: r for r in store.rows("subscriptions", *one_of("id", list(subs)))}
+    owners = {r["id"]: r for r in store.rows("subscriptions", {"id": list(subs)})}
     for row in rows:
         shown = current_payload(service, row, owners[row["subscription_id"]])
         days.setdefault(day_of(row["created_at"]), []).append(

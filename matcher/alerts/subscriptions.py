@@ -94,7 +94,7 @@ def view(service: MatchService, row: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in ("secret", "since_seq")}
     base = service.settings.public_url
     out["feed_url"] = f"{base}/subscriptions/{row['id']}/feed.atom?token={row['feed_token']}"
-    out["alerts"] = service.store.count("alerts", "subscription_id = ?", [row["id"]])
+    out["alerts"] = service.store.count("alerts", {"subscription_id": row["id"]})
     return out
 
 
@@ -113,9 +113,9 @@ def owned(service: MatchService, sub_id: int, who: Principal | None) -> dict[str
 def list_for(service: MatchService, who: Principal) -> list[dict[str, Any]]:
     """The organisation's subscriptions (every one for an admin), newest first."""
     if who.role == "admin":
-        rows = service.store.rows("subscriptions", order="id desc")
+        rows = service.store.rows("subscriptions", order="-id")
     else:
-        rows = service.store.rows("subscriptions", "org_id = ?", [who.org_id], order="id desc")
+        rows = service.store.rows("subscriptions", {"org_id": who.org_id}, order="-id")
     return [view(service, r) for r in rows]
 
 
@@ -139,7 +139,7 @@ def alerts_of(service: MatchService, sub_id: int, who: Principal | None, limit: 
     """A subscription's alerts, newest first, as its organisation may read them now (NotFound unless `who` may see
     the subscription)."""
     sub = owned(service, sub_id, who)
-    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    rows = service.store.rows("alerts", {"subscription_id": sub_id}, order="-id", limit=limit)
     return [{**r, "payload": current_payload(service, r, sub)} for r in rows]
 
 
@@ -147,7 +147,7 @@ def deliveries_of(service: MatchService, sub_id: int, who: Principal | None, lim
                   ) -> list[dict[str, Any]]:
     """A subscription's webhook deliveries, newest first (NotFound unless `who` may see the subscription)."""
     owned(service, sub_id, who)
-    return service.store.rows("deliveries", "subscription_id = ?", [sub_id], order="id desc", limit=limit)
+    return service.store.rows("deliveries", {"subscription_id": sub_id}, order="-id", limit=limit)
 
 
 def retry(service: MatchService, sub_id: int, delivery_id: int, who: Principal, force: bool = False
@@ -167,5 +167,5 @@ def feed_of(service: MatchService, sub_id: int, token: str) -> bytes:
     from matcher.alerts.feed import atom
 
     sub = by_feed_token(service, sub_id, token)
-    rows = service.store.rows("alerts", "subscription_id = ?", [sub_id], order="id desc", limit=50)
+    rows = service.store.rows("alerts", {"subscription_id": sub_id}, order="-id", limit=50)
     return atom(service, sub, [{**r, "payload": current_payload(service, r, sub)} for r in rows])

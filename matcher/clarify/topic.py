@@ -20,6 +20,7 @@ from matcher.retrieval.text import sentences
 from matcher.store import AVAILABLE
 
 if TYPE_CHECKING:
+    from matcher.access.policy import Principal
     from matcher.matching.matcher import Match
     from matcher.service import MatchService
 
@@ -119,12 +120,14 @@ def _markdown(topic: dict[str, Any], need_title: str, need_id: int | None) -> st
 
 
 def research_topic(service: MatchService, need_id: int | None = None, draft: NeedIn | dict[str, Any] | None = None,
-                   top_k: int = 5) -> dict[str, Any]:
+                   top_k: int = 5, viewer: Principal | bool | None = True) -> dict[str, Any]:
     """Turn a stored need (`need_id`) or a draft into a research-topic draft: title, background, objectives,
     indicators, constraints, fitting teams (its top matched results) and the markdown. The topic quotes the need in
-    full: the caller decides who may read it (a confidential need: its owner, brokers, admins)."""
+    full, so a confidential need's topic is for its owner, brokers and admins only (`viewer`; True: the system)."""
     if need_id is not None:
-        d = as_draft(service.get_listing("needs", need_id))
+        row = service.get_listing("needs", need_id)
+        service.require_readable("needs", row, viewer)
+        d = as_draft(row)
         matches = service.match_need(need_id, top_k=top_k, filters={"status": AVAILABLE["results"]})
     elif draft is not None:
         d = as_draft(draft)

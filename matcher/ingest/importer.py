@@ -534,3 +534,8 @@ def load_folder(service: MatchService, folder: Path, actor: str = "system",
                 raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
             counts[kind] = counts.get(kind, 0) + report.accepted
     return counts
+
+
+def load_demo(service: MatchService, progress: Progress | None = None) -> dict[str, int]:
+    """Load the demo catalogue shipped with the package (settings.demo_dir: organisations, needs, results)."""
+    return load_folder(service, service.settings.demo_dir, actor="demo", progress=progress)

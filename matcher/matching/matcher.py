@@ -31,7 +31,7 @@ from matcher.retrieval.ranking import (
     get_method,
     shortlist,
 )
-from matcher.store import Store, listing_where
+from matcher.store import Store
 
 OTHER = {"needs": "results", "results": "needs"}
 
@@ -99,8 +99,7 @@ class Matcher:
         """Ids passing the hard filters (None: no filter)."""
         if not filters or not any(v not in (None, [], "") for v in filters.values()):
             return None
-        where, params = listing_where(side, filters, dialect=self.store.dialect)
-        return self.store.ids(side, where, params)
+        return self.store.listing_ids(side, filters)
 
     def matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
                 filters: dict[str, Any] | None = None, method: str | None = None,

@@ -74,11 +74,11 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
     posted twice. Also the counts of what was left out and why."""
     store = service.store
     pool = pool or max(POOL_MIN, POOL_PER_NEED * per_need)
-    needs = store.ids("needs", "status = ?", AVAILABLE["needs"])
+    needs = store.ids("needs", {"status": AVAILABLE["needs"]})
     copies = service.copies("needs", needs)
     needs = [n for n in needs if n not in copies]
     rejected = {(int(r["need_id"]), int(r["result_id"]))
-                for r in store.rows("candidates", "status = ?", ["rejected"])}
+                for r in store.rows("candidates", {"status": "rejected"})}
     conflicts = {(int(r["org_a"]), int(r["org_b"])) for r in store.rows("conflicts")}
     left_out = {"below_min_confidence": 0, "same_organisation": 0, "rejected": 0, "conflict": 0, "copies": 0}
     pairs: list[assignment.Pair] = []
@@ -103,7 +103,7 @@ def eligible_pairs(service: MatchService, per_need: int, min_confidence: float, 
                 pairs.append(assignment.Pair(need_id, m.id, float(conf), float(m.score), org_r, m.rank, m.components))
         if progress:
             progress(done, len(needs))
-    listed = store.count("results", "status in (?, ?)", AVAILABLE["results"])
+    listed = store.count("results", {"status": AVAILABLE["results"]})
     return pairs, {"needs_open": len(needs), "results_listed": listed,
                    **left_out}
 
@@ -164,7 +164,7 @@ def _explain_new(service: MatchService, round_id: int) -> None:
     """Shared terms, best sentence and field fits for the round's pairs that had no candidate before (the review
     cards show them); computed after the round is stored, pair by pair."""
     store = service.store
-    for row in store.rows("assignments", "round_id = ?", [round_id]):
+    for row in store.rows("assignments", {"round_id": round_id}):
         cand = store.get("candidates", int(row["candidate_id"]))
         if cand["method"] != "assignment" or cand["status"] != "pending" or cand.get("explanation"):
             continue
@@ -177,17 +177,17 @@ def _explain_new(service: MatchService, round_id: int) -> None:
 def get_round(service: MatchService, round_id: int) -> dict[str, Any]:
     """One round: its limits, figures and pairs (best first within each need)."""
     row = service.store.get("assignment_rounds", round_id)
-    items = service.store.rows("assignments", "round_id = ?", [round_id], order="need_id, confidence desc, id")
+    items = service.store.rows("assignments", {"round_id": round_id}, order=("need_id", "-confidence", "id"))
     return {**row, "items": [{k: a[k] for k in ("need_id", "result_id", "candidate_id", "score", "confidence")}
                              for a in items]}
 
 
 def list_rounds(service: MatchService, limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Assignment rounds, newest first (without their pairs), and their total."""
-    rows = service.store.rows("assignment_rounds", order="id desc", limit=limit, offset=offset)
+    rows = service.store.rows("assignment_rounds", order="-id", limit=limit, offset=offset)
     return rows, service.store.count("assignment_rounds")
 
 
 def round_ids(service: MatchService) -> Sequence[int]:
     """Ids of every round, newest first (the review queue offers them as sources)."""
-    return [int(r["id"]) for r in service.store.rows("assignment_rounds", order="id desc", limit=200)]
+    return [int(r["id"]) for r in service.store.rows("assignment_rounds", order="-id", limit=200)]

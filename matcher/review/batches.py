@@ -96,7 +96,7 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
     try:
         batch = store.get("batch_runs", ticket.run_id)
         method, top_k = batch["method"], int(batch["top_k"])
-        needs = store.ids("needs", "status = ?", ["open"])
+        needs = store.ids("needs", {"status": "open"})
         copies = service.copies("needs", needs)  # a need posted twice is scored once: its first copy
         needs = [n for n in needs if n not in copies]
         done_before = store.scored_needs(ticket.run_id)
@@ -104,7 +104,7 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
         store.update("batch_runs", ticket.run_id, {"status": "running", "needs_total": len(needs),
                                                    "needs_done": len(needs) - len(todo), "error": None})
         chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
-        done, total = len(needs) - len(todo), store.count("candidates", "run_id = ?", [ticket.run_id])
+        done, total = len(needs) - len(todo), store.count("candidates", {"run_id": ticket.run_id})
         try:
             if engine is None:
                 scored = ((len(chunk), score_needs(service, ticket.run_id, chunk, top_k, method)) for chunk in chunks)
@@ -127,7 +127,7 @@ def run(service: MatchService, ticket: Ticket, progress: Progress | None = None,
             store.update("batch_runs", ticket.run_id, {"status": "failed", "error": str(exc)[:500],
                                                        "finished_at": now()})
             raise
-        total = store.count("candidates", "run_id = ?", [ticket.run_id])  # chunks a crash left uncounted included
+        total = store.count("candidates", {"run_id": ticket.run_id})  # chunks a crash left uncounted included
         store.update("batch_runs", ticket.run_id, {"status": "done", "finished_at": now(), "candidates": total,
                                                    "engine": getattr(engine, "name", "local")})
         store.audit(batch["actor"], "batch_match", "batch_runs", ticket.run_id,
@@ -173,7 +173,7 @@ def store_candidates(service: MatchService, run_id: int | None, need_id: int, ma
 
 def list_runs(service: MatchService, limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Batch runs, newest first, and their total."""
-    return service.store.rows("batch_runs", order="id desc", limit=limit, offset=offset), \
+    return service.store.rows("batch_runs", order="-id", limit=limit, offset=offset), \
         service.store.count("batch_runs")
 
 

@@ -77,3 +77,9 @@ class CandidateWorker(Periodic):
 
     def __init__(self, service: MatchService, interval: float = 1.0) -> None:
         super().__init__("candidate-worker", interval, lambda: bool(run_once(service)) or True)
+
+
+def background(service: MatchService) -> tuple[type[CandidateWorker], ...]:
+    """The review queue's work in a long-running process (API, workbench), for `service.follow`: the candidate
+    feed, when TECHMATCH_CANDIDATES_ON_POST asks for it."""
+    return (CandidateWorker,) if service.settings.candidates_on_post else ()

@@ -10,7 +10,7 @@ import datetime as dt
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from matcher.store import AVAILABLE, one_of
+from matcher.store import AVAILABLE
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -47,14 +47,14 @@ def _days(a: str, b: str) -> float:
 def figures(service: MatchService) -> dict[str, Any]:
     """Totals, breakdowns by district / cluster / month, time to first confirmed match, and the last batch."""
     totals = {k: v or 0 for k, v in service.store.need_figures(None)[0].items()}
-    totals["results_listed"] = service.store.count("results", *one_of("status", AVAILABLE["results"]))
-    totals["candidates_pending"] = service.store.count("candidates", "status = 'pending'")
+    totals["results_listed"] = service.store.count("results", {"status": AVAILABLE["results"]})
+    totals["candidates_pending"] = service.store.count("candidates", {"status": "pending"})
     by_cluster = _grouped(service, "industry")
     for row in by_cluster:
         row["name"] = service.vocab.industries.name(row["industry"])
     firsts = service.store.first_pairings()
     days = [max(0.0, _days(r["posted"], r["first"])) for r in firsts if r["posted"] and r["first"]]
-    last = service.store.rows("batch_runs", order="id desc", limit=1)
+    last = service.store.rows("batch_runs", order="-id", limit=1)
     return {
         "totals": totals,
         "by_district": _grouped(service, "district"),

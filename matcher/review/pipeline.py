@@ -27,7 +27,7 @@ def get_pairing(service: MatchService, pairing_id: int) -> dict[str, Any]:
     """One pairing with titles and its audited history of stage moves."""
     row = service.store.pairing(pairing_id)
     # an id can be given again after its pairing was undone (a new pairing then gets it): its history starts with it
-    audited = service.store.rows("audit_log", "entity = ? and entity_id = ?", ["pairings", pairing_id])
+    audited = service.store.rows("audit_log", {"entity": "pairings", "entity_id": pairing_id})
     row["history"] = [h for h in audited if (h.get("at") or "") >= (row.get("created_at") or "")]
     return row
 

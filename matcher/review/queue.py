@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from matcher.errors import Conflict, Invalid
-from matcher.store import CANDIDATE_SORTS, now
+from matcher.store import CANDIDATE_SORTS, Not, now
 
 if TYPE_CHECKING:
     from matcher.service import MatchService
@@ -122,7 +122,7 @@ def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dic
                 service.store.audit(actor, "delete", "pairings", pairing["id"], {"undo_of": candidate_id})
             need = service.store.get("needs", cand["need_id"])
             if need["status"] == "matched" and not service.store.count(
-                    "pairings", "need_id = ? and stage <> 'dropped'", [need["id"]]):
+                    "pairings", {"need_id": need["id"], "stage": Not("dropped")}):
                 service.store.update("needs", need["id"], {"status": "open"})
         service.store.update("candidates", candidate_id, {"status": "pending"})
         service.store.insert("reviews", {"candidate_id": candidate_id, "decision": "undo", "reason_code": None,
@@ -133,7 +133,7 @@ def undo(service: MatchService, candidate_id: int, actor: str = "system") -> dic
 
 def last_review(service: MatchService, candidate_id: int) -> dict[str, Any] | None:
     """The decision that stands on a candidate (reason, note, who, when), or None while it is pending."""
-    rows = service.store.rows("reviews", "candidate_id = ?", [candidate_id], "id desc", 1, 0)
+    rows = service.store.rows("reviews", {"candidate_id": candidate_id}, order="-id", limit=1)
     return rows[0] if rows and rows[0]["decision"] != "undo" else None
 
 
@@ -156,6 +156,6 @@ def bulk_decide(service: MatchService, candidate_ids: Sequence[int], decision: s
 def list_reviews(service: MatchService, candidate_id: int | None = None, limit: int = 50, offset: int = 0
                  ) -> tuple[list[dict[str, Any]], int]:
     """Decisions taken, newest first (of one candidate when given), and their total."""
-    where, params = ("candidate_id = ?", [candidate_id]) if candidate_id else ("", [])
-    return (service.store.rows("reviews", where, params, "id desc", limit, offset),
-            service.store.count("reviews", where, params))
+    where = {"candidate_id": candidate_id} if candidate_id else {}
+    return service.store.rows("reviews", where, order="-id", limit=limit, offset=offset), \
+        service.store.count("reviews", where)

@@ -9,31 +9,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matcher.settings import Database
 from matcher.store.base import (
     CANDIDATE_SORTS,
     POSTGRES,
     SQLITE,
     Dialect,
+    Not,
     Outsider,
     Store,
-    listing_order,
-    listing_where,
     one_of,
 )
 from matcher.store.schema import AVAILABLE, JSON_COLUMNS, LISTING_TABLES, MIGRATIONS, TABLES, now
 from matcher.store.sqlite import SQLiteStore
 
 
-def open_store(url: str | Path, pool_size: int = 10) -> Store:
+def open_store(url: Database | str | Path, pool_size: int = 10) -> Store:
     """The store at `url`: `postgresql://…` for PostgreSQL, `sqlite:///path` or a plain path for a SQLite file."""
-    text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
+    db = url if isinstance(url, Database) else Database.parse(url)
+    if db.postgres:
         from matcher.store.postgres import PostgresStore  # psycopg is needed only by deployments that use it
 
-        return PostgresStore(text, pool_size)
-    return SQLiteStore(text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text)
+        return PostgresStore(db.url, pool_size)
+    return SQLiteStore(db.path)
 
 
 __all__ = ["AVAILABLE", "CANDIDATE_SORTS", "JSON_COLUMNS", "LISTING_TABLES", "MIGRATIONS", "POSTGRES", "SQLITE",
-           "TABLES", "Dialect", "Outsider", "SQLiteStore", "Store", "listing_order", "listing_where", "now", "one_of",
+           "TABLES", "Dialect", "Not", "Outsider", "SQLiteStore", "Store", "now", "one_of",
            "open_store"]

@@ -6,9 +6,10 @@ migrations, locks and the few expressions that differ (its Dialect)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -297,21 +298,45 @@ class Store(ABC):
         rows = self._select(f'select * from "{table}" where {clause} limit 1', list(where.values()))
         return self._decode(rows[0]) if rows else None
 
-    def rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str = "id",
+    def rows(self, table: str, where: Where = "", params: Sequence[Any] = (), order: Order = "id",
              limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Rows of a table; `where` is SQL built by the store's own query helpers."""
-        sql = f'select * from "{table}"' + (f" where {where}" if where else "") + f" order by {order}"
+        """Rows of a table. Outside the store `where` is a mapping of column → value (see `Where`) and `order` sort
+        keys ("-id", ("need_id", "-confidence")); SQL text for them is for the store's own modules and tests."""
+        clause, values = _where(table, where, params)
+        sql = f'select * from "{table}"' + (f" where {clause}" if clause else "") + f" order by {_order(order)}"
         if limit is not None:
             sql += f" limit {int(limit)} offset {int(offset)}"
-        return [self._decode(r) for r in self._select(sql, list(params))]
+        return [self._decode(r) for r in self._select(sql, values)]
 
-    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
-        sql = f'select count(*) as n from "{table}"' + (f" where {where}" if where else "")
-        return int(self._value(sql, list(params)))
+    def count(self, table: str, where: Where = "", params: Sequence[Any] = ()) -> int:
+        """How many rows of a table match (`where` as for `rows`)."""
+        clause, values = _where(table, where, params)
+        sql = f'select count(*) as n from "{table}"' + (f" where {clause}" if clause else "")
+        return int(self._value(sql, values))
 
-    def ids(self, table: str, where: str = "", params: Sequence[Any] = ()) -> list[int]:
-        sql = f'select id from "{table}"' + (f" where {where}" if where else "") + " order by id"
-        return [int(r["id"]) for r in self._select(sql, list(params))]
+    def ids(self, table: str, where: Where = "", params: Sequence[Any] = ()) -> list[int]:
+        """The ids of the rows that match (`where` as for `rows`), in order."""
+        clause, values = _where(table, where, params)
+        sql = f'select id from "{table}"' + (f" where {clause}" if clause else "") + " order by id"
+        return [int(r["id"]) for r in self._select(sql, values)]
+
+    def listings(self, side: str, filters: dict[str, Any] | None = None, text: str | None = None,
+                 sort: str = "-id", outsider: Outsider | None = None, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[dict[str, Any]], int]:
+        """A page of a side's listings under hard filters and a substring, sorted by a column ("-budget": going
+        down), with the total. For an `outsider` (a caller who may not read confidential needs) the substring is
+        matched against those needs' titles only and their hidden fields sort as empty."""
+        if side not in LISTING_TABLES:
+            raise Invalid(f"unknown side {side!r}")
+        org = outsider.org_id if outsider is not None else None
+        where, params = listing_where(side, filters, text, outsider is not None, org, self.dialect)
+        order = listing_order(side, sort.lstrip("-"), sort.startswith("-"), outsider is not None, org)
+        return self.rows(side, where, params, order, limit, offset), self.count(side, where, params)
+
+    def listing_ids(self, side: str, filters: dict[str, Any] | None) -> list[int]:
+        """The ids of a side's listings passing hard filters (industry, district, status, TRL, modes, …)."""
+        where, params = listing_where(side, filters, dialect=self.dialect)
+        return self.ids(side, where, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read-only SQL for the service's figures."""
@@ -746,6 +771,61 @@ def _readable(org_id: int | None) -> tuple[str, list[Any]]:
 def literal_like(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, literally (its % _ and \\ escaped; pair it with `_ESC`)."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass(frozen=True)
+class Not:
+    """A `where` value: the column holds anything but this value (`{"stage": Not("dropped")}`; a list: none of
+    them; None: any value, not empty)."""
+
+    value: Any
+
+
+Where = str | Mapping[str, Any]
+Order = str | Sequence[str]
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
+_SORT_KEY = re.compile(r"^-?[a-z_][a-z0-9_]*$")
+
+
+def _where(table: str, where: Where, params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """SQL for a `where`: a mapping keeps rows whose columns equal the values (a list, tuple or set: any of them,
+    none: no row; None: empty; `Not(v)`: anything else); a string is the store's own SQL, with its parameters."""
+    if isinstance(where, str):
+        return where, list(params)
+    clauses, values = [], []
+    for column, value in where.items():
+        if not _COLUMN.match(column):
+            raise Invalid(f"{column!r} is not a column of {table}")
+        if value is None:
+            clauses.append(f'"{column}" is null')
+        elif isinstance(value, Not) and value.value is None:
+            clauses.append(f'"{column}" is not null')
+        elif isinstance(value, Not) and isinstance(value.value, (list, tuple, set, frozenset)):
+            if value.value:
+                clause, more = one_of(column, list(value.value))
+                clauses.append(f'(not {clause} or "{column}" is null)')
+                values += more
+        elif isinstance(value, Not):
+            clauses.append(f'("{column}" <> ? or "{column}" is null)')
+            values.append(value.value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            clause, more = one_of(column, list(value))
+            clauses.append(clause)
+            values += more
+        else:
+            clauses.append(f'"{column}" = ?')
+            values.append(value)
+    return " and ".join(clauses), values
+
+
+def _order(order: Order) -> str:
+    """ORDER BY for sort keys ("-id": going down; several: in turn, then by id; empty values first going up and
+    last going down, alike on both backends), or the store's own SQL."""
+    keys = [order] if isinstance(order, str) else list(order)
+    if not all(_SORT_KEY.match(k) for k in keys):
+        return str(order)
+    sql = [f'"{k.lstrip("-")}"' + (" desc nulls last" if k.startswith("-") else " asc nulls first") for k in keys]
+    return ", ".join(sql if any(k.lstrip("-") == "id" for k in keys) else [*sql, "id"])
 
 
 def one_of(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

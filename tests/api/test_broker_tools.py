@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from matcher.access import create_key
 from matcher.ingest.importer import import_file
+from matcher.review import batches
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
@@ -23,7 +24,7 @@ def broker_api(tmp_path, e5_encoder):
     service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    service.batch_match(top_k=3)
+    batches.run_now(service, top_k=3)
     broker = {"Authorization": f"Bearer {create_key(service.store, 'broker', '测试技术转移中心')[0]}"}
     with TestClient(create_app(service.settings, service=service)) as client:
         yield client, service, broker

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from matcher.review import batches
+
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
@@ -25,7 +27,7 @@ def _app():
     service = MatchService(make_settings(Path(tempfile.mkdtemp(prefix="techmatch-st-"))), encoder=get_encoder("e5"))
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    service.batch_match(top_k=2)
+    batches.run_now(service, top_k=2)
     service.load()
     app = create_app(service.settings, service=service)
     app.state.service = service  # available even if the ASGI transport skips the lifespan

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from matcher import clarify
 from matcher.access import accounts, create_key, throttle
 from matcher.errors import Throttled
 from matcher.ingest.importer import import_bytes, import_file
@@ -195,5 +196,5 @@ def test_a_signed_in_firm_cannot_see_what_a_confidential_need_matches_in_the_wor
     with pytest.raises(Forbidden):
         service.duplicates("needs", secret["id"], viewer=firm)
     with pytest.raises(Forbidden):
-        service.research_topic(need_id=secret["id"], viewer=firm)
+        clarify.research_topic(service, need_id=secret["id"], viewer=firm)
     assert service.match_listing("needs", secret["id"], viewer=True)  # insiders (CLI, batch runs) still can

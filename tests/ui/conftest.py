@@ -6,6 +6,7 @@ import pytest
 from streamlit import config as st_config
 
 from matcher.access import accounts
+from matcher.review import batches
 from matcher.service import MatchService
 from matcher.settings import get_settings
 
@@ -24,7 +25,7 @@ def workbench(catalogue_copy, monkeypatch, e5_encoder):
     """A copy of the fixture catalogue with one batch run; the app reads it through the settings."""
     data = catalogue_copy
     service = MatchService(make_settings(data), encoder=e5_encoder)
-    service.batch_match(top_k=3)
+    batches.run_now(service, top_k=3)
     service.close()
     monkeypatch.setenv("TECHMATCH_DATA_DIR", str(data))
     get_settings.cache_clear()

@@ -18,6 +18,7 @@ import pytest
 
 from matcher import review
 from matcher.ingest.importer import import_file
+from matcher.review import batches
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
@@ -44,7 +45,7 @@ def running_app(tmp_path, e5_encoder):
     service = MatchService(make_settings(data), encoder=e5_encoder)
     import_file(service, FIXTURES / "mini_results.jsonl", "results")
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    service.batch_match(top_k=3)
+    batches.run_now(service, top_k=3)
     service.close()
     port = _free_port()
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(data)}

@@ -13,7 +13,7 @@ model promises:
 
 A failing seed is written to `model_seeds.json` beside this file (commit it): those seeds are replayed first on every
 run. `TECHMATCH_MODEL_SEEDS` (comma-separated) and `TECHMATCH_MODEL_STEPS` run more; CI runs the saved seeds and
-one seed of 200 steps. Slow; skipped where Debian's Chromium or Playwright is absent.
+one seed of 120 steps. Slow; skipped where Debian's Chromium or Playwright is absent.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from matcher import review
+from matcher.review import batches
 from matcher.service import MatchService
 from ui.i18n import STRINGS
 
@@ -43,7 +44,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS_FILE = Path(__file__).with_name("model_seeds.json")
 ARTIFACTS = ROOT / "tests" / "artifacts" / "model"
-STEPS = int(os.environ.get("TECHMATCH_MODEL_STEPS", "200"))
+STEPS = int(os.environ.get("TECHMATCH_MODEL_STEPS", "120"))
 EXTRA = [int(s) for s in os.environ.get("TECHMATCH_MODEL_SEEDS", "").split(",") if s.strip()]
 CI_SEEDS = [20261207]
 PAGES = {"queue": ("审核队列", "Review queue"), "pipeline": ("对接进度", "Pipeline"),
@@ -82,7 +83,7 @@ def served(tmp_path_factory, template_catalogue, e5_encoder):
 
     data = copy_of(template_catalogue, tmp_path_factory.mktemp("model") / "data")
     service = MatchService(make_settings(data), encoder=e5_encoder)
-    service.batch_match(top_k=4)
+    batches.run_now(service, top_k=4)
     pending = review.list_candidates(service, limit=200)[0]
     for cand, stages in zip(pending[:3], (["contacted"], ["contacted", "negotiating"], [])):
         review.decide(service, cand["id"], "confirm")

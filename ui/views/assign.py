@@ -65,7 +65,7 @@ def _run(service: MatchService, lang: str, actor: str) -> None:
     if st.button(t("run_assign", lang), type="primary", key="g_go"):
         bar = st.progress(0.0)
         try:
-            rnd = service.assign(int(per_need), int(capacity), min_conf / 100,
+            rnd = assignments.assign(service, int(per_need), int(capacity), min_conf / 100,
                                  int(org_capacity) if org_capacity else None, actor=actor,
                                  progress=lambda done, total: bar.progress(done / max(total, 1), f"{done}/{total}"))
         except TechmatchError as exc:

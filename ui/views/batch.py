@@ -51,9 +51,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
         bar = st.progress(0.0)
         try:
-            run = service.batch_match(top_k=top_k, method=method, actor=actor,
-                                      progress=lambda done, total: bar.progress(done / max(total, 1),
-                                                                                 f"{done}/{total}"))
+            run = batches.run_now(service, top_k=top_k, method=method, actor=actor,
+                                  progress=lambda done, total: bar.progress(done / max(total, 1), f"{done}/{total}"))
         except BatchRunning:
             st.warning(t("batch_running", lang))
         except TechmatchError as exc:  # e.g. the learned method before any model was trained

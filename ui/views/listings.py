@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from matcher import clarify
 from matcher.access import Principal, need_view, redact_match
 from matcher.errors import Forbidden, TechmatchError
 from matcher.ingest.importer import detect_format, import_bytes
@@ -257,7 +258,7 @@ def _clarity(service: MatchService, lang: str, who: Principal) -> None:
     memo = st.session_state.get("n_check")
     if memo is None or memo[0] != key:
         try:
-            memo = (key, service.check_need(data, viewer=who, lang=lang))
+            memo = (key, clarify.check_need(service, data, viewer=who, lang=lang))
         except TechmatchError as exc:
             st.warning(forms.own_reason(str(exc), lang))
             return
@@ -289,7 +290,7 @@ def _clarity(service: MatchService, lang: str, who: Principal) -> None:
                   args=(FORM_FIELDS["needs"]["keywords"], ",".join([*have, *extra])))
     if st.toggle(t("topic_draft", lang), key="n_topic", help=t("topic_draft_help", lang)):
         try:
-            st.markdown(service.research_topic(draft=data)["text"])
+            st.markdown(clarify.research_topic(service, draft=data)["text"])
         except TechmatchError as exc:
             st.warning(forms.own_reason(str(exc), lang))
 
