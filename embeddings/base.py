@@ -34,6 +34,7 @@ class Encoder(ABC):
     name: str
     dim: int
     batch_size: int = 32
+    batch_chars: int = 4096  # a batch pads every text to its longest: long texts go in smaller batches
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of search queries, shape (n, dim)."""
@@ -48,11 +49,16 @@ class Encoder(ABC):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        # sort by length so each batch pads little, then put rows back in order
+        # sort by length so each batch pads little, cap each batch's padded size (its count times its longest
+        # text, in characters), then put rows back in order
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            out[idx] = fn([texts[i] for i in idx])
+        idx: list[int] = []
+        for i in order:
+            if idx and (len(idx) == self.batch_size or (len(idx) + 1) * len(texts[i]) > self.batch_chars):
+                out[idx] = fn([texts[j] for j in idx])
+                idx = []
+            idx.append(i)
+        out[idx] = fn([texts[j] for j in idx])
         return normalize(out)
 
     @abstractmethod
