@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, Query
 
-from matcher.access import Principal, need_view, redact_match
-from matcher.service import SORTABLE, MatchService
+from matcher.service import SORTABLE
 
 from .schemas import District, Industry, Mode, NeedStatus, ResultStatus
 
@@ -76,25 +75,3 @@ class MatchParams:
 
 
 MatchDep = Annotated[MatchParams, Depends()]
-
-
-def need_out(service: MatchService, row: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    """A need row as the caller may see it."""
-    return need_view(row, principal, service.vocab.industries.name(row.get("industry") or "other"))
-
-
-def owned(principal: Principal, row: dict[str, Any], what: str) -> None:
-    """Refuse a change to a listing the caller's organisation does not own (admins may change any)."""
-    if principal.role != "admin" and row.get("org_id") != principal.org_id:
-        raise HTTPException(403, f"this {what} belongs to another organisation")
-
-
-def matches_out(service: MatchService, matches: list, principal: Principal | None,
-                query_need: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Matches as the caller may see them."""
-    out = []
-    for m in matches:
-        d = m.to_dict()
-        name = service.vocab.industries.name(d["item"].get("industry") or "other")
-        out.append(redact_match(d, principal, query_need, name))
-    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import CachedEncoder, Encoder
-from matcher.access.policy import Principal, can_see_confidential, outsider_scope
+from matcher.access.policy import Principal, can_see_confidential, need_view, outsider_scope, redact_match
 from matcher.catalogue import MODELS_SIDE, Follower, Keeper, LiveCatalogue, process_token
 from matcher.catalogue.live import ENCODE_CHUNK, PROGRESS_CHUNK
 from matcher.errors import Conflict, Forbidden, Invalid, NotFound, SetupError
@@ -401,9 +401,38 @@ class MatchService:
         kept = [m for pos, m in enumerate(matches) if pos not in dropped]
         return [replace(m, rank=r) for r, m in enumerate(kept, 1)]
 
-    def get_listing(self, side: str, item_id: int) -> dict[str, Any]:
-        """One listing (NotFound when unknown)."""
-        return self.store.get(self._side(side), item_id)
+    def get_listing(self, side: str, item_id: int, viewer: Principal | bool | None = True) -> dict[str, Any]:
+        """One listing (NotFound when unknown) as `viewer` may see it (see `view`)."""
+        return self.view(side, self.store.get(self._side(side), item_id), viewer)
+
+    def view(self, side: str, row: dict[str, Any], viewer: Principal | bool | None) -> dict[str, Any]:
+        """A listing as `viewer` may see it — the one redaction policy every door gets its listings through: a
+        confidential need's text, budget and contacts withheld from an outsider (None: anonymous), with `redacted`
+        saying whether anything was; an insider (True: the CLI, batch work) gets the row itself."""
+        if viewer is True:
+            return row
+        if side == "needs":
+            return need_view(row, viewer or None, self.vocab.industries.name(row.get("industry") or "other"))
+        return {**row, "redacted": False}
+
+    def seen(self, matches: list[Match], viewer: Principal | bool | None, query_need: dict[str, Any] | None = None
+             ) -> list[Match]:
+        """Matches as `viewer` may see them: a confidential need neither as the item nor through the explanation
+        (shared terms, best sentence), whether it is the match or the need matched."""
+        if viewer is True:
+            return matches
+        out = []
+        for m in matches:
+            d = redact_match(m.to_dict(), viewer or None, query_need,
+                             self.vocab.industries.name(m.item.get("industry") or "other"))
+            out.append(replace(m, item=d["item"], explanation=d["explanation"]))
+        return out
+
+    @staticmethod
+    def require_owner(who: Principal, row: dict[str, Any], what: str) -> None:
+        """Refuse a change to a listing the caller's organisation does not own (admins may change any)."""
+        if who.role != "admin" and row.get("org_id") != who.org_id:
+            raise Forbidden(f"this {what} belongs to another organisation")
 
     @staticmethod
     def _side(side: str) -> str:
@@ -424,7 +453,9 @@ class MatchService:
         col = sort.lstrip("-")
         if col not in SORTABLE[self._side(side)]:
             raise Invalid(f"cannot sort by {col!r}; use one of {', '.join(sorted(SORTABLE[side]))}")
-        return self.store.listings(side, filters, text, sort, Outsider(org) if outsider else None, limit, offset)
+        rows, total = self.store.listings(side, filters, text, sort, Outsider(org) if outsider else None, limit,
+                                          offset)
+        return [self.view(side, r, viewer) for r in rows], total
 
     # -- matching -------------------------------------------------------------------------
     @staticmethod
@@ -451,9 +482,10 @@ class MatchService:
         (`explain=False`: without shared terms and best sentence, for bulk work that explains only what it keeps)."""
         row = self.get_listing(side, item_id)
         self.require_readable(side, row, viewer)
-        return self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
-                                    top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method,
-                                    explain=explain, public=outsider_scope(viewer)[0])
+        found = self.matcher.matches(OTHER[side], self.matcher.listing_query(side, row), row,
+                                     top_k or self.settings.top_k, self._visible(OTHER[side], filters, viewer), method,
+                                     explain=explain, public=outsider_scope(viewer)[0])
+        return self.seen(found, viewer, row if side == "needs" else None)
 
     def match_need(self, need_id: int, **kw: Any) -> list[Match]:
         return self.match_listing("needs", need_id, **kw)
@@ -465,9 +497,9 @@ class MatchService:
                filters: dict[str, Any] | None = None, method: str | None = None,
                viewer: Principal | bool | None = True, explain: bool = True) -> list[Match]:
         """Free text against one side (e.g. a firm describing its problem in a sentence), as `viewer` may see it."""
-        return self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
-                                    top_k or self.settings.top_k, self._visible(side, filters, viewer), method,
-                                    explain=explain, public=outsider_scope(viewer)[0])
+        return self.seen(self.matcher.matches(self._side(side), self.matcher.text_query(text), None,
+                                              top_k or self.settings.top_k, self._visible(side, filters, viewer),
+                                              method, explain=explain, public=outsider_scope(viewer)[0]), viewer)
 
     # -- models ---------------------------------------------------------------------------
     @property

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOORS = [*sorted((ROOT / "api").rglob("*.py")), *sorted((ROOT / "ui").rglob("*.py")), ROOT / "matcher" / "cli.py"]
 SQL = re.compile(r"^\s*(select\s.+\sfrom\s|insert\s+into\s|update\s+\S+\s+set\s|delete\s+from\s|create\s+table\s)",
                  re.IGNORECASE | re.DOTALL)
+# who may see what is decided inside the services (MatchService.view / seen / require_readable / require_owner)
+POLICY = {"need_view", "redact_need", "redact_match", "can_see_confidential", "outsider_scope"}
 # a piece of SQL: a comparison with a placeholder or literal, an IN list, NULL tests, ORDER BY or sort directions
 FRAGMENT = re.compile(r"""(\w"?\s*(=|<>|!=|<=|>=|<|>)\s*(\?|'))|\sin\s*\(\s*\?|\bis\s+(not\s+)?null\b|"""
                       r"""\border\s+by\b|^\s*\w+\s+(desc|asc)\b|\b(desc|asc)\s*(,|$)|\bcoalesce\(""", re.IGNORECASE)
@@ -50,6 +52,8 @@ def offences(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose \
                 and not SQL.match(node.value) and FRAGMENT.search(node.value):
             found.append(f"{path.name}:{node.lineno} holds a piece of SQL: {node.value!r}")
+        if isinstance(node, ast.ImportFrom) and {a.name for a in node.names} & POLICY:
+            found.append(f"{path.name}:{node.lineno} decides access itself (imports the redaction policy)")
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if module == "matcher.store" or module.startswith("matcher.store.") or (
@@ -89,6 +93,8 @@ def test_the_check_catches_a_shortcut(tmp_path):
     bad = tmp_path / "route.py"
     bad.write_text("from matcher.store import Store\n\ndef f(service):\n    service.store.query('select * from needs')\n")
     assert len(offences(bad)) == 3
+    bad.write_text("from matcher.access import Principal, need_view\n")
+    assert offences(bad) == ["route.py:1 decides access itself (imports the redaction policy)"]
 
 
 def test_no_import_cycles_anywhere():

@@ -18,7 +18,6 @@ from ..schemas import (
     OwnApplicationPublic,
     Page,
 )
-from ..views import need_out, owned
 
 router = APIRouter(prefix="/challenges", tags=["challenges"])
 
@@ -27,18 +26,17 @@ router = APIRouter(prefix="/challenges", tags=["challenges"])
 def list_challenges(service: ServiceDep, who: OptionalPrincipal, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
     """Published challenges, newest first."""
-    rows, total = review.list_challenges(service, limit, offset)
-    return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": limit, "offset": offset}
+    rows, total = review.list_challenges(service, limit, offset, viewer=who)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @router.post("", response_model=NeedPublic, status_code=201)
 def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Publish one of the caller's needs as a challenge (admins: any need)."""
-    need = service.get_listing("needs", body.need_id)
-    owned(who, need, "need")
+    service.require_owner(who, service.get_listing("needs", body.need_id), "need")
     row = review.publish_challenge(service, body.need_id, body.goal, body.indicators,
                                    body.deadline.isoformat() if body.deadline else None, body.reward, who.actor)
-    return need_out(service, row, who)
+    return service.view("needs", row, who)
 
 
 @router.get("/applications", response_model=list[OwnApplicationPublic])
@@ -53,7 +51,7 @@ def applications(need_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     """Applications filed against a challenge: for its owner, brokers and admins."""
     need = service.get_listing("needs", need_id)
     if not who.privileged:
-        owned(who, need, "challenge")
+        service.require_owner(who, need, "challenge")
     return review.list_applications(service, need_id)
 
 
@@ -63,7 +61,7 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
     if who.role not in ("institution", "firm", "admin"):
         raise HTTPException(403, "brokers do not apply to challenges")
     if body.result_id is not None:
-        owned(who, service.get_listing("results", body.result_id), "result")
+        service.require_owner(who, service.get_listing("results", body.result_id), "result")
     app = review.apply_challenge(service, need_id, who.org_name, body.team, body.proposal, body.result_id,
                                  who.actor)
     return {**app, "org": who.org_name}

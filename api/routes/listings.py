@@ -29,16 +29,12 @@ from ..schemas import (
     ResultPublic,
     ResultUpdate,
 )
-from ..views import MatchDep, NeedList, ResultList, matches_out, need_out, owned
+from ..views import MatchDep, NeedList, ResultList
 
 needs = APIRouter(prefix="/needs", tags=["needs"])
 results = APIRouter(prefix="/results", tags=["results"])
 OWNER_ROLE = {"needs": "firm", "results": "institution"}
 WHAT = {"needs": "need", "results": "result"}
-
-
-def _view(service, side: str, row: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    return need_out(service, row, principal) if side == "needs" else {**row, "redacted": False}
 
 
 def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
@@ -52,7 +48,7 @@ def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
     if data.get("ref") and service.find_by_ref(side, data["ref"]):
         raise HTTPException(409, f"a {WHAT[side]} with ref {data['ref']!r} exists already")
     row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
-    return {**_view(service, side, row, who), "possible_duplicates": service.duplicates(side, row["id"], viewer=who)}
+    return {**service.view(side, row, who), "possible_duplicates": service.duplicates(side, row["id"], viewer=who)}
 
 
 def _duplicates(service, side: str, item_id: int, who: Principal | None, limit: int) -> dict[str, Any]:
@@ -61,11 +57,11 @@ def _duplicates(service, side: str, item_id: int, who: Principal | None, limit: 
 
 def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str, Any]:
     row = service.get_listing(side, item_id)
-    owned(who, row, WHAT[side])
+    service.require_owner(who, row, WHAT[side])
     changes = body.model_dump(exclude_unset=True, mode="json")
     if not changes:  # an empty PATCH changes nothing and returns the listing as it is
-        return _view(service, side, row, who)
-    return _view(service, side, service.update_listing(side, item_id, changes, actor=who.actor), who)
+        return service.view(side, row, who)
+    return service.view(side, service.update_listing(side, item_id, changes, actor=who.actor), who)
 
 
 def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int, method: str | None,
@@ -75,7 +71,7 @@ def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int
     filters = {**filters, "status": AVAILABLE["results" if side == "needs" else "needs"]}
     found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
     return {"query": {"side": side, "id": item_id, "title": row["title"]}, "method": method or service.settings.method,
-            "items": matches_out(service, found, who, row if side == "needs" else None)}
+            "items": [m.to_dict() for m in found]}
 
 
 MatchQuery = Annotated[int, Query(ge=1, le=100)]
@@ -87,7 +83,7 @@ def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) ->
     """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
     rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset,
                                         viewer=who)
-    return {"items": [need_out(service, r, who) for r in rows], "total": total, "limit": params.limit,
+    return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
 
 
@@ -134,7 +130,7 @@ def need_topic(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
 
 @needs.get("/{need_id:id}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)
 def get_need(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
-    return need_out(service, service.get_listing("needs", need_id), who)
+    return service.get_listing("needs", need_id, viewer=who)
 
 
 @needs.patch("/{need_id:id}", response_model=NeedPublic)
@@ -144,7 +140,7 @@ def update_need(need_id: Id, body: NeedUpdate, service: ServiceDep, who: AnyUser
 
 @needs.delete("/{need_id:id}", status_code=204, response_class=Response)
 def delete_need(need_id: Id, service: ServiceDep, who: AnyUser) -> Response:
-    owned(who, service.get_listing("needs", need_id), "need")
+    service.require_owner(who, service.get_listing("needs", need_id), "need")
     service.delete_listing("needs", need_id, actor=who.actor)
     return Response(status_code=204)
 
@@ -165,8 +161,8 @@ def need_duplicates(need_id: Id, service: ServiceDep, who: OptionalPrincipal, li
 @results.get("", response_model=Page[ResultPublic])
 def list_results(service: ServiceDep, params: ResultList) -> Any:
     rows, total = service.list_listings("results", params.filters, params.q, params.sort, params.limit,
-                                        params.offset)
-    return {"items": [{**r, "redacted": False} for r in rows], "total": total, "limit": params.limit,
+                                        params.offset, viewer=None)
+    return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
 
 
@@ -178,7 +174,7 @@ def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
 
 @results.get("/{result_id:id}", response_model=ResultPublic)
 def get_result(result_id: Id, service: ServiceDep) -> Any:
-    return {**service.get_listing("results", result_id), "redacted": False}
+    return service.get_listing("results", result_id, viewer=None)
 
 
 @results.patch("/{result_id:id}", response_model=ResultPublic)
@@ -188,7 +184,7 @@ def update_result(result_id: Id, body: ResultUpdate, service: ServiceDep, who: A
 
 @results.delete("/{result_id:id}", status_code=204, response_class=Response)
 def delete_result(result_id: Id, service: ServiceDep, who: AnyUser) -> Response:
-    owned(who, service.get_listing("results", result_id), "result")
+    service.require_owner(who, service.get_listing("results", result_id), "result")
     service.delete_listing("results", result_id, actor=who.actor)
     return Response(status_code=204)
 

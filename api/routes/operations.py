@@ -11,7 +11,6 @@ import anyio
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from matcher.access import need_view
 from matcher.errors import Invalid
 from matcher.ingest.export import EXPORTABLE, table_rows, to_csv, to_jsonl
 from matcher.ingest.importer import KINDS, detect_format, import_bytes
@@ -169,7 +168,7 @@ def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type
     """A whole table as CSV or JSONL (brokers and admins, who may read confidential needs)."""
     rows, columns = table_rows(service, table)
     if table == "needs":
-        rows = [need_view(r, who) for r in rows]
+        rows = [service.view("needs", r, who) for r in rows]
         columns = list(rows[0]) if rows else [*columns, "redacted"]
     if format == "jsonl":
         return Response(to_jsonl(rows), media_type="application/x-ndjson")

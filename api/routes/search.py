@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from ..deps import OPTIONAL_AUTH, OptionalPrincipal, ServiceDep
 from ..schemas import MatchesPublic, SearchRequest
-from ..views import matches_out
 
 router = APIRouter(prefix="/search", tags=["matching"])
 
@@ -20,4 +19,4 @@ def search(body: SearchRequest, service: ServiceDep, who: OptionalPrincipal) -> 
     found = service.search(body.text, side=body.side, top_k=body.top_k, filters=filters, method=body.method,
                            viewer=who)
     return {"query": {"text": body.text, "side": body.side}, "method": body.method or service.settings.method,
-            "items": matches_out(service, found, who, None)}
+            "items": [m.to_dict() for m in found]}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from matcher.errors import Conflict, Invalid
 
 if TYPE_CHECKING:
+    from matcher.access.policy import Principal
     from matcher.service import MatchService
 
 
@@ -23,11 +24,13 @@ def publish_challenge(service: MatchService, need_id: int, goal: str, indicators
     return row
 
 
-def list_challenges(service: MatchService, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Needs published as challenges, newest first, each with its number of applications; a challenge published
-    twice (a relisting, see matching/duplicates.py) is listed once, as its first copy, with `copies` naming the
-    others."""
-    rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset)
+def list_challenges(service: MatchService, limit: int = 50, offset: int = 0, viewer: Principal | bool | None = True
+                    ) -> tuple[list[dict[str, Any]], int]:
+    """Needs published as challenges, newest first, as `viewer` may see them, each with its number of
+    applications; a challenge published twice (a relisting, see matching/duplicates.py) is listed once, as its
+    first copy, with `copies` naming the others."""
+    rows, total = service.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit, offset=offset,
+                                        viewer=viewer)
     copies = service.copies("needs", [row["id"] for row in rows])
     for row in rows:
         row["copies"] = sorted(c for c, first in copies.items() if first == row["id"])

@@ -11,7 +11,7 @@ import html
 import streamlit as st
 
 from matcher import review
-from matcher.access import Principal, need_view
+from matcher.access import Principal
 from matcher.errors import Forbidden, TechmatchError
 from matcher.matching import explain
 from matcher.service import MatchService
@@ -102,8 +102,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     _publish_form(service, who, lang)
     if who.role in ("firm", "institution"):
         _mine(service, who, lang)
-    rows, _total = review.list_challenges(service, limit=200)
-    rows = [need_view(r, who) for r in rows]  # a confidential challenge shows its goal and reward to insiders only
+    rows, _total = review.list_challenges(service, limit=200, viewer=who)  # confidential ones: goal and reward hidden
     if not rows:
         st.info(t("no_challenges", lang))
         return

@@ -15,7 +15,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from matcher import clarify
-from matcher.access import Principal, need_view, redact_match
+from matcher.access import Principal
 from matcher.errors import Forbidden, TechmatchError
 from matcher.ingest.importer import detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
@@ -41,8 +41,6 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         rows = [{**m.item, "_score": m.score} for m in hits]
     else:
         rows, _ = service.list_listings(side, filters, limit=50, viewer=who)
-    if side == "needs":  # a confidential need shows its text only to its owner and brokers
-        rows = [{**need_view(r, who), **({"_score": r["_score"]} if "_score" in r else {})} for r in rows]
     if not rows:
         st.info(t("empty", lang))
         return
@@ -52,9 +50,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
     chosen = state.picker(st, t("open_listing", lang), f"{OPEN}:{side}", list(labels), labels, key="s_open",
                           placeholder=t("choose", lang))
-    row = service.get_listing(side, chosen)
-    if side == "needs":
-        row = need_view(row, who)
+    row = service.get_listing(side, chosen, viewer=who)  # a confidential need's text: its owner and brokers only
     body = row.get("description") if side == "needs" else row.get("abstract")
     badges = [badge(v.industries.name(row["industry"], lang)),
               badge(v.districts.name(row["district"], lang) if row.get("district") else "—")]
@@ -72,7 +68,6 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     if merged:
         st.success(merged)
     st.subheader(t("matches_for", lang, title=row["title"]))
-    query_need = service.get_listing("needs", chosen) if side == "needs" else None
     try:  # once per listing, caller and catalogue state (the log sequence moves with every write anywhere)
         found_all = state.cached(("matches", side, chosen, who.role, who.org_id, service.applied_seq),
                                  lambda: service.match_listing(side, chosen, top_k=5, viewer=who))
@@ -80,7 +75,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         st.info(t("matches_confidential", lang))
         found_all = []
     for found in found_all:
-        m = redact_match(found.to_dict(), who, query_need)
+        m = found.to_dict()
         ex = m["explanation"]
         sure = f" · {t('confidence', lang)} {m['confidence']:.0%}" if m.get("confidence") is not None else ""
         st.markdown(f"**{m['rank']}. {m['item']['title']}**{sure}")
