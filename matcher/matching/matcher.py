@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from embeddings import Encoder
@@ -50,7 +50,11 @@ class Match:
     confidence: float | None = None  # calibrated probability the pair is relevant (see learning/calibration.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The match as plain data (its item, components and explanation copied one level deep: a consumer may
+        replace their keys without touching the match; `dataclasses.asdict`'s deep copy cost ~0.2 ms a match)."""
+        return {"id": self.id, "side": self.side, "rank": self.rank, "score": self.score,
+                "components": dict(self.components), "item": dict(self.item),
+                "explanation": dict(self.explanation), "confidence": self.confidence}
 
     @property
     def sure(self) -> float:
