@@ -301,3 +301,23 @@ def test_posting_a_need_caches_its_query_views_so_its_first_match_only_ranks(fre
     assert s.encoder.missing("query", query_views("needs", need)[0]) == []
     s.update_listing("needs", need["id"], {"description": "希望引入激光淬火技术，寿命提升30%。"})
     assert s.encoder.missing("query", query_views("needs", s.get_listing("needs", need["id"]))[0]) == []
+
+
+def test_hard_filters_are_read_once_per_catalogue_state_and_follow_every_write(catalogue_copy, e5_encoder):
+    """The ids passing a hard filter are read from the store once per state of the catalogue: the same answer is
+    shared until a write, and a write anywhere (here: a result withdrawn) is in the next answer."""
+    from matcher.store import AVAILABLE
+
+    s = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
+    try:
+        open_only = {"status": AVAILABLE["results"]}
+        need = s.find_by_ref("needs", "T-N01")["id"]
+        first = s.match_need(need, top_k=3, filters=open_only)[0]
+        assert s.matcher.allowed("results", dict(open_only)) is s.matcher.allowed("results", open_only)
+        assert first.id in s.matcher.allowed("results", open_only)
+        s.update_listing("results", first.id, {"status": "withdrawn"})
+        assert first.id not in s.matcher.allowed("results", open_only)
+        assert first.id not in [m.id for m in s.match_need(need, top_k=3, filters=open_only)]
+        assert first.id in [m.id for m in s.match_need(need, top_k=3)]  # unfiltered, it still ranks
+    finally:
+        s.close()

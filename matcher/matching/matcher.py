@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from embeddings import Encoder
 from matcher.catalogue import LiveCatalogue
@@ -65,6 +68,18 @@ class Match:
         return min(1.0, max(0.0, self.score / 100))
 
 
+ALLOWED_KEPT = 16  # hard-filter answers kept per process (each an array of ids)
+
+
+def _frozen(value: Any) -> Any:
+    """A filter value as a hashable key (lists and sets become sorted tuples, dicts sorted item tuples)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(sorted((_frozen(v) for v in value), key=repr))
+    return value
+
+
 class Matcher:
     """Ranks, scores and explains; reads listings from the store and indexes from the live catalogue."""
 
@@ -78,6 +93,8 @@ class Matcher:
         self.models = models
         # matching is CPU-bound Python and numpy: more concurrent queries than cores only thrash the GIL
         self._slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self._allowed: OrderedDict[tuple, np.ndarray] = OrderedDict()  # hard filters' ids, by catalogue state
+        self._allowed_lock = threading.Lock()
 
     # -- queries --------------------------------------------------------------------------
     def listing_query(self, side: str, row: dict[str, Any]) -> Query:
@@ -99,11 +116,26 @@ class Matcher:
         return adapter.apply(vectors) if adapter is not None else vectors
 
     # -- ranking --------------------------------------------------------------------------
-    def allowed(self, side: str, filters: dict[str, Any] | None) -> list[int] | None:
-        """Ids passing the hard filters (None: no filter)."""
+    def allowed(self, side: str, filters: dict[str, Any] | None) -> np.ndarray | None:
+        """Ids passing the hard filters (None: no filter), read from the store once per catalogue state: the
+        answer changes only with a write, and every write moves the change log this process applies (at 10k
+        results the read cost as much as the match itself, on every request that asks only for open listings)."""
         if not filters or not any(v not in (None, [], "") for v in filters.values()):
             return None
-        return self.store.listing_ids(side, filters)
+        cat = self._catalogue()
+        key = (id(cat), cat.applied, side, _frozen(filters))
+        with self._allowed_lock:
+            ids = self._allowed.get(key)
+            if ids is not None:
+                self._allowed.move_to_end(key)
+                return ids
+        ids = np.asarray(self.store.listing_ids(side, filters), dtype=np.int64)
+        ids.setflags(write=False)  # shared by every request until the next write
+        with self._allowed_lock:
+            self._allowed[key] = ids
+            while len(self._allowed) > ALLOWED_KEPT:
+                self._allowed.popitem(last=False)
+        return ids
 
     def matches(self, target: str, query: Query, query_row: dict[str, Any] | None, top_k: int,
                 filters: dict[str, Any] | None = None, method: str | None = None,

@@ -411,7 +411,7 @@ class LexicalIndex:
                 scores = np.concatenate([base_scores[rows], delta_scores[hits]])
         scores = scores.astype(np.float32)
         if allowed is not None:
-            keep = np.isin(ids, np.asarray(list(allowed), dtype=np.int64))
+            keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
             ids, scores = ids[keep], scores[keep]
         keep = scores > 0
         ids, scores = ids[keep], scores[keep]
