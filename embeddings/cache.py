@@ -149,9 +149,11 @@ class _PostgresVectors(_Rows):
 
 
 def open_vectors(target: Path | str) -> _SQLiteVectors | _PostgresVectors:
-    """The cache table at `target`: a SQLite file (a Path), or a PostgreSQL database (its URL, as the settings'
-    `Database.cache` gives it: the URL is parsed there, once)."""
-    return _SQLiteVectors(target) if isinstance(target, Path) else _PostgresVectors(target)
+    """The cache table at `target`: a SQLite file, or a PostgreSQL database (its URL, as the settings'
+    `Database.cache` gives it)."""
+    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        return _PostgresVectors(target)
+    return _SQLiteVectors(Path(target))
 
 
 class CachedEncoder(Encoder):

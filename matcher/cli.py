@@ -41,8 +41,14 @@ def _command(ctx: typer.Context) -> None:
 
 
 def _close_services() -> None:
+    failed: Exception | None = None
     while _OPEN:
-        _OPEN.popitem()[1].close()
+        try:
+            _OPEN.popitem()[1].close()
+        except Exception as exc:  # close the others, then say what failed
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def service_for(data_dir: Path | None) -> Any:

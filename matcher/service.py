@@ -149,7 +149,8 @@ class MatchService:
         if not self._background:
             self._background = [Follower(lambda: self.catalogue, self.settings.follow_interval).start(),
                                 Keeper(lambda: self._catalogue).start()]
-            self._background += [make(self).start() for make in workers]
+        running = {type(worker) for worker in self._background}
+        self._background += [make(self).start() for make in workers if make not in running]
 
     @property
     def applied_seq(self) -> int:

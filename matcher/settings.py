@@ -43,8 +43,10 @@ class Database:
         if text.startswith(POSTGRES_SCHEMES) or text.startswith("sqlite:///"):
             return cls(text)
         if "://" in text:
-            raise ValueError(f"{text.split('://')[0]}:// is no database this reads: use postgresql:// (or "
-                             "sqlite:/// for a file)")
+            from matcher.errors import Invalid  # a ValueError too: the settings validator reports it alike
+
+            raise Invalid(f"{text.split('://')[0]}:// is no database this reads: use postgresql:// (or "
+                          "sqlite:/// for a file)")
         return cls(f"sqlite:///{text}")
 
     @property
@@ -197,8 +199,9 @@ class Settings(BaseSettings):
 
     @property
     def cache_path(self) -> Path | str:
-        """The embedding cache: a table in the PostgreSQL store, or a SQLite file beside the catalogue."""
-        return self.database.cache
+        """The embedding cache: a table in the PostgreSQL store, or the SQLite file embeddings-cache.db in
+        data_dir."""
+        return self.database.cache if self.postgres else self.data_dir / "embeddings-cache.db"
 
     @property
     def model_path(self) -> Path:

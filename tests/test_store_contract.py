@@ -304,6 +304,8 @@ def test_column_filters_and_sort_keys_mean_the_same_on_both_backends(store):
     assert [r["id"] for r in store.rows("needs", order=("-org_id", "id"), limit=2, offset=1)] == [b, c]
     with pytest.raises(Invalid):
         store.rows("needs", {"status = 'open' or 1": 1})
+    with pytest.raises(TypeError):  # a sort key passed where SQL parameters go is refused, not ignored
+        store.rows("needs", {"status": "open"}, "-id")
 
 
 def test_text_filters_are_literal_and_sorting_puts_empty_values_alike(store):

@@ -122,6 +122,8 @@ class Matcher:
         results the read cost as much as the match itself, on every request that asks only for open listings)."""
         if not filters or not any(v not in (None, [], "") for v in filters.values()):
             return None
+        if self.store.in_transaction():  # this thread's uncommitted writes are in no catalogue state yet
+            return np.asarray(self.store.listing_ids(side, filters), dtype=np.int64)
         cat = self._catalogue()
         key = (id(cat), cat.applied, side, _frozen(filters))
         with self._allowed_lock:

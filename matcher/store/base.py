@@ -792,6 +792,9 @@ def _where(table: str, where: Where, params: Sequence[Any]) -> tuple[str, list[A
     none: no row; None: empty; `Not(v)`: anything else); a string is the store's own SQL, with its parameters."""
     if isinstance(where, str):
         return where, list(params)
+    if params:
+        raise TypeError("parameters go with SQL text only: a column filter carries its own values (pass order= "
+                        "by name)")
     clauses, values = [], []
     for column, value in where.items():
         if not _COLUMN.match(column):
