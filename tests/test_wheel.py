@@ -4,6 +4,7 @@ not from a source tree)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -28,7 +29,9 @@ def installed(tmp_path_factory) -> Path:
     environment's site-packages through a path file, so no download is needed, while the source tree and its
     editable install stay out of sight (a path file's folder is not scanned for further path files)."""
     where = tmp_path_factory.mktemp("wheel")
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    # with setuptools at hand, build with it (no download); without (Python 3.12+ venvs), pip fetches it
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
                           "-w", str(where / "dist"), str(ROOT)], capture_output=True, text=True, cwd=where)
     assert run.returncode == 0, run.stderr[-3000:]
     wheel = next((where / "dist").glob("techmatch-*.whl"))
