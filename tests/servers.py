@@ -85,3 +85,21 @@ def wait_for(check, timeout: float, step: float = 0.02) -> float:
         if time.monotonic() - start > timeout:
             raise AssertionError(f"not seen within {timeout} s")
         time.sleep(step)
+
+
+def wait_workbench(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until a Streamlit workbench at `url` answers its health check; fail with its output if it does not."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    output = proc.stdout.read1(4000).decode(errors="replace") if proc.stdout is not None else ""
+    pytest.fail("the workbench did not start: " + output)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_workbench
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -98,15 +98,7 @@ def test_the_wheel_runs_the_demo_the_api_and_the_workbench_from_any_directory(in
         assert answer.json()["items"], answer.json()
         vocab = httpx.get(f"http://127.0.0.1:{port}/vocab", timeout=10).json()  # read from the package data
         assert "智能装备及智能制造" in str(vocab) and "渝北区" in str(vocab)
-        while time.time() < deadline:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{ui_port}/_stcore/health", timeout=5)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the workbench did not start from the wheel")
+        wait_workbench(f"http://127.0.0.1:{ui_port}", workbench, max(deadline - time.time(), 10))
         page = httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from matcher import review
@@ -22,18 +19,13 @@ from matcher.review import batches
 from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
+from ..servers import free_port, wait_workbench
 from .conftest import key_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def running_app(tmp_path, e5_encoder):
     import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
     batches.run_now(service, top_k=3)
     service.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(data)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
                              "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -55,15 +47,7 @@ def running_app(tmp_path, e5_encoder):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the workbench did not start: " + proc.stdout.read1(4000).decode(errors="replace"))
+        wait_workbench(url, proc, 60)
         yield url, data, key_for(data, "broker")
     finally:
         proc.terminate()

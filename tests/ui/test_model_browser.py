@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from matcher import review
@@ -37,6 +36,7 @@ from matcher.service import MatchService
 from ui.i18n import STRINGS
 
 from ..conftest import copy_of, make_settings
+from ..servers import free_port, wait_workbench
 from .conftest import ORGS
 
 pytestmark = pytest.mark.slow
@@ -98,33 +98,17 @@ def served(tmp_path_factory, template_catalogue, e5_encoder):
     catalogue_words = " ".join(str(v) for t in ("needs", "results", "organisations") for r in service.store.rows(t)
                                for v in r.values())
     service.close()
-    port = _port()
+    port = free_port()
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(data), "TECHMATCH_FOLLOW_INTERVAL": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "ui", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the workbench did not start: " + proc.stdout.read1(4000).decode(errors="replace"))
+        wait_workbench(url, proc, 120)
         yield url, data, keys, hidden, catalogue_words
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
