@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from matcher.alerts import AlertWorker
-from matcher.review import feed
-from matcher.service import MatchService
+from matcher.app import App
 from matcher.settings import Settings, get_settings
 
 from . import errors
@@ -29,20 +27,17 @@ Confidential needs are redacted for everyone but their owner, brokers and admins
 """
 
 
-def create_app(settings: Settings | None = None, service: MatchService | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, service: App | None = None) -> FastAPI:
     """Build the app; the encoder and indexes load once when it starts."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = service or MatchService(settings)
+        svc = service or App(settings)
         app.state.service = svc
         svc.load()
-        svc.follow(*feed.background(svc))  # apply other processes' writes within settings.follow_interval
-        worker = AlertWorker(svc).start() if svc.settings.alert_worker else None
+        svc.run_background()  # follow other processes' writes, the candidate feed and (settings) the alert worker
         yield
-        if worker is not None:
-            worker.stop()
         if service is None:
             svc.close()
 

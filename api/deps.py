@@ -10,8 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.convertors import Convertor, register_url_convertor
 
 from matcher.access import Principal
-from matcher.access.accounts import authenticate_key
-from matcher.service import MatchService
+from matcher.app import App
 
 MAX_ID = 2**53  # ids stay exact in JSON numbers (doubles) and within SQLite integers
 
@@ -34,12 +33,12 @@ Id = Annotated[int, Path(ge=0, le=MAX_ID, description="Numeric id.")]
 bearer = HTTPBearer(auto_error=False, description="An API key from `techmatch keys create`.")
 
 
-def get_service(request: Request) -> MatchService:
+def get_service(request: Request) -> App:
     """The service loaded once in the app's lifespan."""
     return request.app.state.service
 
 
-ServiceDep = Annotated[MatchService, Depends(get_service)]
+ServiceDep = Annotated[App, Depends(get_service)]
 
 
 def get_principal(request: Request, service: ServiceDep,
@@ -51,7 +50,7 @@ def get_principal(request: Request, service: ServiceDep,
             raise HTTPException(401, "malformed Authorization header: send `Authorization: Bearer <key>`",
                                 headers={"WWW-Authenticate": "Bearer"})
         return None
-    principal = authenticate_key(service, credentials.credentials)
+    principal = service.accounts.authenticate_key(credentials.credentials)
     if principal is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return principal

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
 
-from matcher.service import SORTABLE
+from matcher.catalogue.service import SORTABLE
 
 from .schemas import District, Industry, Mode, NeedStatus, ResultStatus
 

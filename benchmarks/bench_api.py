@@ -29,24 +29,24 @@ def main() -> None:
     args = parser.parse_args()
 
     from embeddings import get_encoder
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import get_settings
     from matcher.store import AVAILABLE
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
-        service = MatchService(settings, encoder=get_encoder("e5"))
+        service = App(settings, encoder=get_encoder("e5"))
         build_catalogue(service, args.results, n_needs=50)
         service.load()
         needs = service.store.ids("needs")
         # the reference returns what the API does: an anonymous caller's view, open results only
         same = {"top_k": 10, "filters": {"status": AVAILABLE["results"]}, "viewer": None}
         for nid in needs:  # warm the query-embedding cache both processes share
-            service.match_need(nid, **same)
+            service.matching.match_need(nid, **same)
         local = []
         for i in range(args.requests):
             t0 = time.perf_counter()
-            service.match_need(needs[i % len(needs)], **same)
+            service.matching.match_need(needs[i % len(needs)], **same)
             local.append(time.perf_counter() - t0)
         lp50, lp99 = percentiles(local)
         port = free_port()

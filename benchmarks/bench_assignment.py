@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine, peak_mb
-from matcher.ingest import importer
 from matcher.matching.assignment import Pair, figures, greedy, solve, timed
-from matcher.review import assignments
 
 PER_NEED, CAPACITY, ORG_CAPACITY, RANKED = 5, 3, 30, 30
 
@@ -104,14 +102,14 @@ def synthetic_rounds() -> None:
 
 def demo_round(data_dir: Path | None) -> None:
     from embeddings import CachedEncoder
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "demo")
         encoder = CachedEncoder(settings.make_encoder(), (data_dir or Path(tmp)) / "embeddings-cache.db")
-        service = MatchService(settings, encoder=encoder)
-        importer.load_demo(service)
+        service = App(settings, encoder=encoder)
+        service.importer.load_demo()
         print(f"\ndemo catalogue ({service.store.count('needs')} needs, {service.store.count('results')} results, "
               f"{service.store.count('organisations')} organisations), per_need {PER_NEED}, capacity {CAPACITY}, "
               f"min_confidence 0.1 (each need's {max(20, 4 * PER_NEED)} best ranked first)")
@@ -119,7 +117,7 @@ def demo_round(data_dir: Path | None) -> None:
               f"{'seconds':>9}")
         for org_capacity in (None, 15, 1000):
             started = time.perf_counter()
-            rnd = assignments.assign(service, per_need=PER_NEED, capacity=CAPACITY, min_confidence=0.1,
+            rnd = service.assignments.assign(per_need=PER_NEED, capacity=CAPACITY, min_confidence=0.1,
                                      org_capacity=org_capacity)
             took = time.perf_counter() - started
             if org_capacity is None:

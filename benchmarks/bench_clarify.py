@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import SHARED_EVAL, machine, percentiles, shared_benchmark
-from matcher.ingest import importer
 
 JISHU = Path(__file__).resolve().parents[2] / "shared" / "data" / "listings-51jishu"
 FIELDS = ("indicators", "current_state", "constraints", "substance", "trl", "budget", "deadline", "cluster")
@@ -58,9 +57,9 @@ def field_rates(scores: list[dict]) -> None:
 
 
 def part_a(encoder, tmp: Path, sample: int, folds: int) -> None:
-    from matcher.clarify import INCOMPLETE_BELOW, WEIGHTS, as_draft, catalogue_cv, check_need, score
-    from matcher.ingest.importer import import_file, validate
-    from matcher.service import MatchService
+    from matcher.app import App
+    from matcher.catalogue.importer import validate
+    from matcher.clarify import INCOMPLETE_BELOW, WEIGHTS, as_draft, score
     from matcher.settings import Settings
 
     print("\n(a) 51jishu needs")
@@ -82,23 +81,23 @@ def part_a(encoder, tmp: Path, sample: int, folds: int) -> None:
     print("  (51jishu needs carry no budget, maturity or cluster — 制造业 files under 其他 — and their deadline is "
           "the listing's validity end)")
 
-    service = MatchService(Settings(data_dir=tmp / "jishu"), encoder=encoder)
+    service = App(Settings(data_dir=tmp / "jishu"), encoder=encoder)
     t0 = time.perf_counter()
     for side in ("needs", "results"):
-        import_file(service, JISHU / f"{side}.jsonl", side, check_duplicates=False)
-    counts = service.counts()
+        service.importer.import_file(JISHU / f"{side}.jsonl", side, check_duplicates=False)
+    counts = service.catalogue.counts()
     print(f"  catalogue: {counts['needs']} needs + {counts['results']} results imported in "
           f"{time.perf_counter() - t0:.1f} s (vectors from the embedding cache)")
     rows = service.store.rows("needs", order="id", limit=sample)
-    check_need(service, rows[0])  # warm-up: classifier training, jieba dictionaries
+    service.clarification.check_need(rows[0])  # warm-up: classifier training, jieba dictionaries
     checks, searches, sources = [], [], {f: Counter() for f in FIELDS}
     for row in rows:
         draft = {k: row[k] for k in ("title", "description", "coop_modes", "deadline", "industry")}
         t0 = time.perf_counter()
-        result = check_need(service, draft)
+        result = service.clarification.check_need(draft)
         checks.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        service.search(as_draft(draft).document, side="results", top_k=10)
+        service.matching.search(as_draft(draft).document, side="results", top_k=10)
         searches.append(time.perf_counter() - t0)
         for m in result["missing"]:
             kind = "catalogue" if m.get("source") else ("classifier" if m["field"] == "cluster" else "fixed")
@@ -113,7 +112,7 @@ def part_a(encoder, tmp: Path, sample: int, folds: int) -> None:
             total = sum(found.values())
             shares = ", ".join(f"{k} {v / total:.0%}" for k, v in found.most_common())
             print(f"    {f:<14}{total:>5} missing  {shares}")
-    cv = catalogue_cv(service, folds)
+    cv = service.clusters.catalogue_cv(folds)
     service.close()
     return cv
 
@@ -175,19 +174,18 @@ def part_b(bench_dir: Path, data_dir: Path) -> None:
 
 
 def demo_cv(encoder, tmp: Path, folds: int) -> dict:
-    from matcher.clarify import catalogue_cv, check_need
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import Settings
 
-    service = MatchService(Settings(data_dir=tmp / "demo"), encoder=encoder)
-    importer.load_demo(service)
-    out = catalogue_cv(service, folds)
+    service = App(Settings(data_dir=tmp / "demo"), encoder=encoder)
+    service.importer.load_demo()
+    out = service.clusters.catalogue_cv(folds)
     rows = service.store.rows("needs")
     t0 = time.perf_counter()
-    check_need(service, rows[0])
+    service.clarification.check_need(rows[0])
     first = time.perf_counter() - t0
     out["first_check_s"] = first  # includes training the classifier on the whole catalogue
-    out["needs"] = [check_need(service, r)["completeness"] for r in rows]
+    out["needs"] = [service.clarification.check_need(r)["completeness"] for r in rows]
     service.close()
     return out
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, percentiles
-from matcher.ingest import importer
 
 DEMO_RELISTINGS = {("DN-C007", "DN-C075"), ("DR-C064", "DR-C088"), ("DR-C041", "DR-C203"), ("DR-C001", "DR-C201"),
                    ("DR-C009", "DR-C202")}
@@ -27,7 +26,7 @@ def pairs_found(service, side: str) -> tuple[dict[tuple[int, int], dict], list[f
     for page in service.store.pages(side, "id"):
         for row in page:
             started = time.perf_counter()
-            hits = service.duplicates(side, row["id"])
+            hits = service.catalogue.duplicates(side, row["id"])
             seconds.append(time.perf_counter() - started)
             found.update({tuple(sorted((row["id"], d["id"]))): d for d in hits})
     return found, seconds
@@ -39,8 +38,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=30, help="51jishu pairs to print")
     args = parser.parse_args()
     from embeddings import CachedEncoder
-    from matcher.ingest.importer import import_file
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import Settings
 
     print(machine())
@@ -48,8 +46,8 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "demo")
         # one embedding cache for both catalogues (a data folder's, to reuse its vectors)
         encoder = CachedEncoder(settings.make_encoder(), (args.data_dir or Path(tmp)) / "embeddings-cache.db")
-        service = MatchService(settings, encoder=encoder)
-        importer.load_demo(service)
+        service = App(settings, encoder=encoder)
+        service.importer.load_demo()
         refs = {(side, r["id"]): r["ref"] for side in ("needs", "results") for r in service.store.rows(side)}
         found: set[tuple[str, str]] = set()
         seconds: list[float] = []
@@ -70,9 +68,9 @@ def main() -> None:
         if not (JISHU / "needs.jsonl").exists():
             print(f"{JISHU} not found: real listings not measured")
             return
-        service = MatchService(Settings(data_dir=Path(tmp) / "jishu"), encoder=encoder)
+        service = App(Settings(data_dir=Path(tmp) / "jishu"), encoder=encoder)
         for side in ("needs", "results"):
-            report = import_file(service, JISHU / f"{side}.jsonl", side, check_duplicates=False)
+            report = service.importer.import_file(JISHU / f"{side}.jsonl", side, check_duplicates=False)
             pairs, took = pairs_found(service, side)
             p50, p99 = percentiles(took)
             rows = service.store.get_many(side, sorted({i for p in pairs for i in p}))

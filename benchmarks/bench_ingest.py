@@ -22,8 +22,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from embeddings import get_encoder
+    from matcher.app import App
     from matcher.retrieval.documents import document_text
-    from matcher.service import MatchService
     from matcher.settings import get_settings
 
     rows, _ = make_texts(args.n, seed=7)
@@ -37,19 +37,19 @@ def main() -> None:
     raw = time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory() as tmp:
-        service = MatchService(get_settings().model_copy(update={"data_dir": Path(tmp)}), encoder=encoder)
+        service = App(get_settings().model_copy(update={"data_dir": Path(tmp)}), encoder=encoder)
         service.load()
         t0 = time.perf_counter()
-        service.add_listings("results", items)
+        service.catalogue.add_listings("results", items)
         cold = time.perf_counter() - t0
-        service.rebuild_index()  # all texts now in the embedding cache
+        service.indexes.rebuild()  # all texts now in the embedding cache
         t0 = time.perf_counter()
-        service.rebuild_index()
+        service.indexes.rebuild()
         warm = time.perf_counter() - t0
         single = []
         for r in items[:20]:
             t0 = time.perf_counter()
-            service.add_result({**r, "title": r["title"] + "（单条）"})
+            service.catalogue.add_result({**r, "title": r["title"] + "（单条）"})
             single.append(time.perf_counter() - t0)
         service.close()
 

@@ -43,11 +43,12 @@ def timed(service, needs: list[int], method: str, explain: bool, cold: bool = Fa
     """p50/p99 ms of matching each need (query embeddings cached); `cold` empties the hubness cache first."""
     times = []
     for i in needs:
-        row = service.get_listing("needs", i)
+        row = service.catalogue.get_listing("needs", i)
         if cold:
-            service.catalogue.sides["results"].hubness.clear()
+            service.indexes.live.sides["results"].hubness.clear()
         t0 = time.perf_counter()
-        service.matcher.matches("results", service.matcher.listing_query("needs", row), row, 10, None, method,
+        service.matching.matcher.matches("results", service.matching.matcher.listing_query("needs", row), row, 10,
+                                         None, method,
                                 explain=explain)
         times.append(time.perf_counter() - t0)
     return percentiles(times)
@@ -56,7 +57,7 @@ def timed(service, needs: list[int], method: str, explain: bool, cold: bool = Fa
 def child_load(data_dir: str) -> None:
     """In a fresh process: load the catalogue from its snapshot and print seconds, RSS and peak RSS (MiB)."""
     from embeddings import get_encoder
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
@@ -64,7 +65,7 @@ def child_load(data_dir: str) -> None:
     gc.collect()
     base = rss_mb()
     t0 = time.perf_counter()
-    service = MatchService(get_settings().model_copy(update={"data_dir": Path(data_dir)}), encoder=encoder)
+    service = App(get_settings().model_copy(update={"data_dir": Path(data_dir)}), encoder=encoder)
     service.load()
     print(json.dumps({"seconds": time.perf_counter() - t0, "rss": rss_mb(), "base": base, "peak": peak_mb()}))
 
@@ -82,7 +83,7 @@ def main() -> None:
         return
 
     from embeddings import get_encoder
-    from matcher.service import MatchService
+    from matcher.app import App
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
@@ -91,7 +92,7 @@ def main() -> None:
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             settings = get_settings().model_copy(update={"data_dir": Path(tmp)})
-            service = MatchService(settings, encoder=encoder)
+            service = App(settings, encoder=encoder)
             build_s = build_catalogue(service, n, n_needs=max(args.needs, args.queries))
             service.close()
             # the load measured in a fresh process (in this one, memory freed by the build would be reused)
@@ -99,12 +100,12 @@ def main() -> None:
                                    capture_output=True, text=True, check=True)
             loaded = json.loads(child.stdout.strip().splitlines()[-1])
             load_s, before, after, peak = loaded["seconds"], loaded["base"], loaded["rss"], loaded["peak"]
-            service = MatchService(settings, encoder=encoder)
+            service = App(settings, encoder=encoder)
             service.load()
-            side = service.catalogue.sides["results"]
+            side = service.indexes.live.sides["results"]
             needs = service.store.ids("needs")[: args.queries]
             # reference: raw FAISS exact search of a query vector, same index, same thread count
-            qv = encoder.encode_queries([service.get_listing("needs", i)["title"] for i in needs])
+            qv = encoder.encode_queries([service.catalogue.get_listing("needs", i)["title"] for i in needs])
             raw = []
             for v in qv:
                 t0 = time.perf_counter()
@@ -117,14 +118,14 @@ def main() -> None:
             print(f"{n:>8} dense recall@10 of the {kind} index against exact search: {recall:.3f}")
             t_enc = []
             for i in needs:
-                row = service.get_listing("needs", i)
+                row = service.catalogue.get_listing("needs", i)
                 t0 = time.perf_counter()
-                service.matcher.listing_query("needs", row)
+                service.matching.matcher.listing_query("needs", row)
                 t_enc.append(time.perf_counter() - t0)
             p50, p99 = percentiles(t_enc)
             print(f"{n:>8} {'query encoding (2 views: title, full text)':<44}{p50:>9.2f}{p99:>9.2f}")
             # warm-up: jieba's dictionaries load on first use
-            service.match_need(needs[0], top_k=10)
+            service.matching.match_need(needs[0], top_k=10)
             print(f"{n:>8} (the rows below reuse the cached query embeddings: add the encoding line for a new need)")
 
             p50, p99 = timed(service, needs, "hybrid", False, cold=True)

@@ -55,8 +55,8 @@ def main() -> None:
         sys.exit(0)
 
     from embeddings import get_encoder
+    from matcher.app import App
     from matcher.retrieval.documents import query_views
-    from matcher.service import MatchService
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
@@ -66,26 +66,28 @@ def main() -> None:
         if isinstance(cached, Path) and cached.exists():
             shutil.copy(cached, settings.cache_path)
             _forget_needs(settings.cache_path, encoder.name, bench.queries[:args.queries])  # … never the needs'
-        service = MatchService(settings, encoder=encoder)
+        service = App(settings, encoder=encoder)
         t0 = time.perf_counter()
-        service.add_listings("results", [{"title": d["title"][:200] or "（无题）", "abstract": d["abstract"],
+        service.catalogue.add_listings("results", [{"title": d["title"][:200] or "（无题）",
+                                                       "abstract": d["abstract"],
                                           **{k: d[k] for k in ("keywords",) if k in d}} for d in bench.corpus])
         print(f"machine: {machine()}; encoder {encoder.name}; {len(bench.corpus)} results from {bench.name} "
               f"(loaded in {time.perf_counter() - t0:.1f} s)")
         needs = bench.queries[:args.queries]
         chars = sorted(len(q["title"]) + len(q["description"]) for q in needs)
         print(f"{len(needs)} needs, median {chars[len(chars) // 2]} characters (title + description)")
-        warm = service.add_need({"title": "预热需求", "description": "加载分词词典"})  # jieba loads on first use
-        service.match_need(warm["id"], top_k=10)
+        warm = service.catalogue.add_need({"title": "预热需求",
+                                              "description": "加载分词词典"})  # jieba loads on first use
+        service.matching.match_need(warm["id"], top_k=10)
         post, match, views = [], [], []
         for q in needs:
             t0 = time.perf_counter()
-            need = service.add_need(_need_row(q))
+            need = service.catalogue.add_need(_need_row(q))
             post.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            service.match_need(need["id"], top_k=10)
+            service.matching.match_need(need["id"], top_k=10)
             match.append(time.perf_counter() - t0)
-            texts = query_views("needs", service.get_listing("needs", need["id"]))[0]
+            texts = query_views("needs", service.catalogue.get_listing("needs", need["id"]))[0]
             t0 = time.perf_counter()
             encoder.encode_queries(texts)  # the bare encoder, no cache: what a match without cached views adds
             views.append(time.perf_counter() - t0)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from benchmarks.common import machine
 from benchmarks.synthetic import build_catalogue, make_texts
-from matcher.review import batches
 
 
 def main() -> None:
@@ -28,9 +27,9 @@ def main() -> None:
     import ray
 
     from embeddings import CachedEncoder, get_encoder
+    from matcher.app import App
     from matcher.bulk import get_engine
     from matcher.retrieval.documents import document_text
-    from matcher.service import MatchService
     from matcher.settings import get_settings
 
     rows, _ = make_texts(args.n * 3, seed=11)
@@ -85,16 +84,16 @@ def main() -> None:
 
         # a batch run: in process vs on 2 Ray workers, on a synthetic catalogue with cached vectors
         cat_settings = base.model_copy(update={"data_dir": Path(tmp) / "batch"})
-        service = MatchService(cat_settings, encoder=inner)  # the data folder's own cache: the actors read it too
+        service = App(cat_settings, encoder=inner)  # the data folder's own cache: the actors read it too
         build_catalogue(service, args.results, n_needs=args.needs)
-        batches.run_now(service, top_k=10)  # warm: queries encoded once, into the shared cache
+        service.batches.run_now(top_k=10)  # warm: queries encoded once, into the shared cache
         t0 = time.perf_counter()
-        run_local = batches.run_now(service, top_k=10)
+        run_local = service.batches.run_now(top_k=10)
         t_batch_local = time.perf_counter() - t0
         engine = get_engine("ray", workers=2)
         engine.connect()
         t0 = time.perf_counter()
-        run_ray = batches.run_now(service, top_k=10, engine=engine)
+        run_ray = service.batches.run_now(top_k=10, engine=engine)
         t_batch_ray = time.perf_counter() - t0
         ray.shutdown()
         service.close()

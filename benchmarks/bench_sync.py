@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from embeddings import get_encoder
+    from matcher.app import App
     from matcher.catalogue import LiveCatalogue
-    from matcher.service import MatchService
     from matcher.settings import get_settings
 
     encoder = get_encoder("e5")
@@ -42,7 +42,7 @@ def main() -> None:
     print(f"machine: {machine()}; {args.results} results, {args.needs} needs (synthetic); store: {store}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings().model_copy(update={"data_dir": Path(tmp), "database_url": args.database_url})
-        writer = MatchService(settings, encoder=encoder)
+        writer = App(settings, encoder=encoder)
         t0 = time.perf_counter()
         build_catalogue(writer, args.results, n_needs=args.needs)
         writer.close()  # leaves a snapshot
@@ -50,37 +50,37 @@ def main() -> None:
 
         # cold start: snapshot + tail, against a full rebuild from the store in the same run
         before = rss_mb()
-        reader = MatchService(settings, encoder=encoder)
+        reader = App(settings, encoder=encoder)
         t0 = time.perf_counter()
         reader.load()
         cold = time.perf_counter() - t0
         print(f"cold start (snapshot + log tail):            {cold:8.2f} s   RSS +{rss_mb() - before:.0f} MiB")
-        rebuild = LiveCatalogue(reader.store, reader.encoder, settings)
+        rebuild = LiveCatalogue(reader.store, reader.indexes.encoder, settings)
         t0 = time.perf_counter()
         rebuild._build(None)
         full = time.perf_counter() - t0
         print(f"reference: full rebuild from the store:      {full:8.2f} s")
         del rebuild
 
-        writer = MatchService(settings, encoder=encoder)
+        writer = App(settings, encoder=encoder)
         writer.load()  # the writing process is up before the clock starts
         need = writer.store.ids("needs")[0]
         new = synthetic_results(writer, args.writes, seed=11)
         for method in ("lexical", "hybrid"):
-            reader.match_need(need, top_k=10, method=method)  # warm: query embedding cached, jieba loaded
+            reader.matching.match_need(need, top_k=10, method=method)  # warm: query embedding cached, jieba loaded
             base, after_write, writes = [], [], []
             for i, row in enumerate(new if method == "hybrid" else synthetic_results(writer, args.writes, 12)):
                 t0 = time.perf_counter()
-                reader.match_need(need, top_k=10, method=method)
+                reader.matching.match_need(need, top_k=10, method=method)
                 base.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                writer.add_result(row)  # another process (its own store connection and indexes) writes
+                writer.catalogue.add_result(row)  # another process (its own store connection and indexes) writes
                 writes.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                reader.match_need(need, top_k=10, method=method)  # applies the log row, then ranks
+                reader.matching.match_need(need, top_k=10, method=method)  # applies the log row, then ranks
                 after_write.append(time.perf_counter() - t0)
                 if i == 0:
-                    assert reader.index_status()["lag"] == 0
+                    assert reader.indexes.status()["lag"] == 0
             w50, w99 = percentiles(writes)
             b50, b99 = percentiles(base)
             a50, a99 = percentiles(after_write)
@@ -89,15 +89,15 @@ def main() -> None:
             print(f"{method:>7}: reference, same query, no write   p50 {b50:7.1f} ms  p99 {b99:7.1f} ms")
 
         rows = synthetic_results(writer, args.catch_up, seed=13)
-        writer.add_listings("results", rows)
-        behind = reader.index_status()["lag"]
+        writer.catalogue.add_listings("results", rows)
+        behind = reader.indexes.status()["lag"]
         t0 = time.perf_counter()
-        applied = reader._catalogue.sync()
+        applied = reader.indexes._live.sync()
         catch = time.perf_counter() - t0
         print(f"catch-up of {applied} log rows ({behind} behind):   {catch:8.2f} s   vs full rebuild {full:.2f} s "
               f"({full / max(catch, 1e-9):.0f}x)")
         t0 = time.perf_counter()
-        wrote = reader._catalogue.snapshot()
+        wrote = reader.indexes._live.snapshot()
         print(f"background snapshot at {args.results + args.catch_up + 2 * args.writes} results: "
               f"{time.perf_counter() - t0:.2f} s (written: {wrote})")
         writer.close()

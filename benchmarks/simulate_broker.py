@@ -31,9 +31,9 @@ def main() -> None:
     from embeddings import CachedEncoder, get_encoder
     from matcher.learning import learn
     from matcher.learning.evaluation import RELEVANT, load_benchmark, ndcg_at, prepare, recall_at
+    from matcher.retrieval.documents import document_text
     from matcher.retrieval.lexical import LexicalIndex
     from matcher.retrieval.ranking import RERANK_POOL, rank
-    from matcher.service import document_text
 
     bench = load_benchmark(args.benchmark)
     lexical = LexicalIndex()

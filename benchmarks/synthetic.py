@@ -84,7 +84,7 @@ def build_catalogue(service, n_results: int, n_needs: int = 50, seed: int = 0) -
     with service.store.transaction():
         service.store.insert_many("needs", needs)
     del rows
-    enc = service.encoder
+    enc = service.indexes.encoder
     phrases = phrase_vectors(enc)
     for side, vectors in (("results", make_vectors(parts, phrases, seed)),
                           ("needs", make_vectors(need_parts, phrases, seed + 7))):
@@ -107,6 +107,6 @@ def synthetic_results(service, n: int, seed: int) -> list[dict]:
         row["title"] = f"{row['title']}第{seed}批{i}号"
         row.pop("maturity_label", None)
     stored = [ResultIn.model_validate(r).model_dump() for r in rows]  # the text as the store will hold it
-    vecs = make_vectors(parts, phrase_vectors(service.encoder), seed)
-    service.encoder.put("document", [document_text("results", r) for r in stored], vecs)
+    vecs = make_vectors(parts, phrase_vectors(service.indexes.encoder), seed)
+    service.indexes.encoder.put("document", [document_text("results", r) for r in stored], vecs)
     return rows

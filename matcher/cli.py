@@ -52,13 +52,13 @@ def _close_services() -> None:
 
 
 def service_for(data_dir: Path | None) -> Any:
-    """The command's service (a MatchService): opened once on first use, closed when the command ends (see
+    """The command's service (an App): opened once on first use, closed when the command ends (see
     `_command`), so no command leaves a catalogue open or opens it twice."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
     key = str(data_dir)
     if key not in _OPEN:
-        _OPEN[key] = MatchService(settings_for(data_dir))
+        _OPEN[key] = App(settings_for(data_dir))
     return _OPEN[key]
 
 
@@ -93,7 +93,7 @@ def init(data_dir: DataDir = None) -> None:
     """Create the data folder and an empty catalogue (schema migrated to the current version)."""
     service = service_for(data_dir)
     where = service.settings.db_path if not service.settings.postgres else "PostgreSQL"
-    console.print(f"catalogue ready at {where} (schema version {service.schema_version})")
+    console.print(f"catalogue ready at {where} (schema version {service.catalogue.schema_version})")
 
 
 @app.command("import")
@@ -112,8 +112,8 @@ def import_(
 ) -> None:
     """Import needs, results or organisations; invalid rows are reported with row, field and reason."""
     from matcher.bulk import get_engine
+    from matcher.catalogue.importer import KINDS
     from matcher.errors import TechmatchError
-    from matcher.ingest.importer import KINDS, import_file
 
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
@@ -121,7 +121,7 @@ def import_(
     try:
         runner = get_engine(engine, ray_address, workers)
         with _Bar(f"indexing {kind}" + (f" on {engine}" if runner else "")) as bar:
-            report = import_file(service, path, kind, actor="cli", strict=strict, progress=bar, engine=runner,
+            report = service.importer.import_file(path, kind, actor="cli", strict=strict, progress=bar, engine=runner,
                                  skip_duplicates=skip_duplicates)
     except (ValueError, FileNotFoundError, TechmatchError) as exc:
         fail(str(exc))
@@ -174,10 +174,10 @@ def index(
     """Bring the FAISS indexes up to date with the catalogue (or rebuild them)."""
     service = service_for(data_dir)
     with _Bar("encoding") as bar:
-        counts = service.rebuild_index(progress=bar) if rebuild else {
-            side: len(s.dense) for side, s in service.catalogue.sides.items()}
+        counts = service.indexes.rebuild(progress=bar) if rebuild else {
+            side: len(s.dense) for side, s in service.indexes.live.sides.items()}
     for side, n in counts.items():
-        console.print(f"{side}: {n} items indexed with {service.encoder.name}")
+        console.print(f"{side}: {n} items indexed with {service.indexes.encoder.name}")
 
 
 def _print_matches(service, matches, title: str) -> None:
@@ -230,14 +230,14 @@ def match(
 
     try:
         if need is not None:
-            head = service.get_listing("needs", need)["title"]
-            matches = service.match_need(need, top_k=top_k, filters=filters, method=method)
+            head = service.catalogue.get_listing("needs", need)["title"]
+            matches = service.matching.match_need(need, top_k=top_k, filters=filters, method=method)
         elif result is not None:
-            head = service.get_listing("results", result)["title"]
-            matches = service.match_result(result, top_k=top_k, filters=filters, method=method)
+            head = service.catalogue.get_listing("results", result)["title"]
+            matches = service.matching.match_result(result, top_k=top_k, filters=filters, method=method)
         else:
             head = text
-            matches = service.search(text, side=side, top_k=top_k, filters=filters, method=method)
+            matches = service.matching.search(text, side=side, top_k=top_k, filters=filters, method=method)
     except TechmatchError as exc:
         fail(str(exc))
     if as_json:
@@ -253,23 +253,22 @@ def demo(
     data_dir: DataDir = None,
 ) -> None:
     """Load the demo catalogue, index it, run a batch match and print example matches."""
-    from matcher.ingest import importer
-    from matcher.review import batches
 
     service = service_for(data_dir)
-    counts = service.counts()
+    counts = service.catalogue.counts()
     if if_empty and (counts["needs"] or counts["results"]):
         console.print(f"catalogue in {service.settings.data_dir} has listings already: demo not loaded")
         return
     with _Bar("loading demo catalogue") as bar:
-        counts = importer.load_demo(service, progress=bar)
+        counts = service.importer.load_demo(progress=bar)
     console.print("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     with _Bar("batch matching open needs") as bar:
-        run = batches.run_now(service, top_k=10, actor="demo", progress=bar)
+        run = service.batches.run_now(top_k=10, actor="demo", progress=bar)
     console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs")
-    rows, _ = service.list_listings("needs", {"status": ["open"]}, sort="id", limit=3)
+    rows, _ = service.catalogue.list_listings("needs", {"status": ["open"]}, sort="id", limit=3)
     for need in rows:
-        _print_matches(service, service.match_need(need["id"], top_k=top_k), f"需求 #{need['id']} 「{need['title']}」")
+        _print_matches(service, service.matching.match_need(need["id"], top_k=top_k),
+                       f"需求 #{need['id']} 「{need['title']}」")
 
 
 @app.command()
@@ -287,13 +286,12 @@ def batch(
     across every process on the catalogue)."""
     from matcher.bulk import get_engine
     from matcher.errors import TechmatchError
-    from matcher.review import batches
 
     service = service_for(data_dir)
     try:
         runner = get_engine(engine, ray_address, workers)
         with _Bar("batch matching open needs" + (f" on {engine}" if runner else "")) as bar:
-            run = batches.run_now(service, top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
+            run = service.batches.run_now(top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
                                   resume=resume)
     except TechmatchError as exc:
         fail(str(exc))
@@ -314,12 +312,11 @@ def assign(
     """An assignment round: pairs for all open needs at once, maximising total confidence under capacity and
     conflict limits (exact min-cost flow), stored for the review queue; figures beside greedy top-k."""
     from matcher.errors import TechmatchError
-    from matcher.review import assignments
 
     service = service_for(data_dir)
     try:
         with _Bar("ranking open needs") as bar:
-            rnd = assignments.assign(service, per_need, capacity, min_confidence, org_capacity, actor="cli",
+            rnd = service.assignments.assign(per_need, capacity, min_confidence, org_capacity, actor="cli",
                                      progress=bar)
     except TechmatchError as exc:
         fail(str(exc))
@@ -354,11 +351,10 @@ def publish(
     """The published needs catalogue (需求目录): open public needs grouped by cluster or district, each with its
     QR-coded link; confidential needs left out (counted on the cover)."""
     from matcher.errors import TechmatchError
-    from matcher.publish import publish_to
 
     service = service_for(data_dir)
     try:
-        figures = publish_to(service, out or Path(f"需求目录-{by}.{fmt}"), by, fmt, base_url, lang)
+        figures = service.publishing.publish_to(out or Path(f"需求目录-{by}.{fmt}"), by, fmt, base_url, lang)
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"{figures['path']}: {figures['published']} open needs in {len(figures['groups'])} groups "
@@ -372,11 +368,10 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Export a table to CSV or JSONL."""
-    from matcher.ingest.export import export_table
 
     service = service_for(data_dir)
     try:
-        n = export_table(service, table, out)
+        n = service.tables.export_table(table, out)
     except ValueError as exc:
         fail(str(exc))
     console.print(f"{n} rows written to {out}")
@@ -464,7 +459,7 @@ def tune(
     bench = _benchmark(benchmark, queries, qrels) if benchmark is not None else None
     try:
         with _Bar("re-encoding the catalogue") as bar:
-            report = service.tune(bench, folds=folds, force=force, mode=mode, log=(lambda m: err.print(m)),
+            report = service.learning.tune(bench, folds=folds, force=force, mode=mode, log=(lambda m: err.print(m)),
                                   progress=bar, decisions=decisions)
     except TechmatchError as exc:
         fail(str(exc))
@@ -499,11 +494,10 @@ def train(
     data_dir: DataDir = None,
 ) -> None:
     """Fit the reranker on brokers' confirm/reject decisions; used by `--method learned`."""
-    from matcher.learning import training
 
     service = service_for(data_dir)
     try:
-        meta = training.train(service, min_decisions, actor="cli")
+        meta = service.learning.train(min_decisions, actor="cli")
     except ValueError as exc:
         fail(str(exc))
     cv, base = meta.get("cv", {}), meta["untrained"]
@@ -530,7 +524,7 @@ def calibrate(
         model = fit_calibration(bench, s)
     except ValueError as exc:
         fail(str(exc))
-    path = service_for(data_dir).save_calibration(model)
+    path = service_for(data_dir).learning.save_calibration(model)
     meta, cv = model.meta, model.meta["cv"]
     console.print(f"{path}: {meta['pairs']} pairs ({meta['positives']} relevant) of {meta['queries']} queries; "
                   f"{meta['folds']}-fold CV grouped by query: AUC {cv['auc']:.3f}, Brier {cv['brier']:.4f}, "
@@ -563,7 +557,7 @@ def migrate(
             err.print(f"  {table}: {done} rows")
 
     try:
-        result = service.migrate_to(to, actor="cli", progress=progress)
+        result = service.catalogue.migrate_to(to, actor="cli", progress=progress)
     except TechmatchError as exc:
         fail(str(exc))
     table = Table("table", "source rows", "copied rows", "checksum")
@@ -616,7 +610,7 @@ def deliver(
     try:
         service.load()
         while True:
-            done = run_once(service)
+            done = run_once(service.alert_scan, service.deliveries)
             if once or any(done.values()):
                 console.print(f"{done['changes']} changes read, {done['alerts']} alerts recorded; webhooks: "
                               f"{done['delivered']} delivered, {done['pending']} to retry, {done['dead']} dead")
@@ -665,11 +659,10 @@ def conflicts_add(
 ) -> None:
     """Mark two organisations as conflicted."""
     from matcher.errors import TechmatchError
-    from matcher.review import assignments
 
     service = service_for(data_dir)
     try:
-        row = assignments.add_conflict(service, org_a, org_b, reason, actor="cli")
+        row = service.assignments.add_conflict(org_a, org_b, reason, actor="cli")
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"conflict {row['id']}: {row['org_a_name']} ↔ {row['org_b_name']}")
@@ -678,9 +671,8 @@ def conflicts_add(
 @conflicts_app.command("list")
 def conflicts_list(data_dir: DataDir = None) -> None:
     """Every marked conflict."""
-    from matcher.review import assignments
 
-    rows = assignments.list_conflicts(service_for(data_dir))
+    rows = service_for(data_dir).assignments.list_conflicts()
     table = Table("id", "organisation", "organisation", "reason", "marked by", title="conflicts")
     for r in rows:
         table.add_row(str(r["id"]), r["org_a_name"], r["org_b_name"], r["reason"] or "", r["actor"] or "")
@@ -692,11 +684,10 @@ def conflicts_remove(conflict_id: Annotated[int, typer.Argument(help="The confli
                      data_dir: DataDir = None) -> None:
     """Unmark a conflict."""
     from matcher.errors import TechmatchError
-    from matcher.review import assignments
 
     service = service_for(data_dir)
     try:
-        assignments.remove_conflict(service, conflict_id, actor="cli")
+        service.assignments.remove_conflict(conflict_id, actor="cli")
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"conflict {conflict_id} removed")
@@ -715,12 +706,11 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from matcher.access.accounts import create_key
     from matcher.errors import TechmatchError
 
     service = service_for(data_dir)
     try:
-        plain, row = create_key(service, role, org)
+        plain, row = service.accounts.create_key(role, org)
     except TechmatchError as exc:
         fail(str(exc))
     err.print(f"key {row['prefix']}… for {org} ({role}); store it now, it is not shown again:")
@@ -730,10 +720,9 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List keys (prefix, role, organisation); never the keys themselves."""
-    from matcher.access.accounts import list_keys
 
     table = Table("id", "prefix", "role", "organisation", "created", "revoked")
-    for r in list_keys(service_for(data_dir)):
+    for r in service_for(data_dir).accounts.list_keys():
         table.add_row(str(r["id"]), r["prefix"] + "…", r["role"], r["org"], r["created_at"][:19], r["revoked_at"] or "")
     console.print(table)
 
@@ -742,11 +731,10 @@ def keys_list(data_dir: DataDir = None) -> None:
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from `techmatch keys list`.")],
                 data_dir: DataDir = None) -> None:
     """Revoke a key: requests and workbench sessions with it are refused from now on."""
-    from matcher.access.accounts import revoke_key
     from matcher.errors import TechmatchError
 
     try:
-        revoke_key(service_for(data_dir), key_id)
+        service_for(data_dir).accounts.revoke_key(key_id)
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"key {key_id} revoked")
@@ -762,11 +750,10 @@ def users_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a workbench user with a password (stored as a salted scrypt hash)."""
-    from matcher.access.accounts import create_user
     from matcher.errors import TechmatchError
 
     try:
-        row = create_user(service_for(data_dir), name, password, role, org)
+        row = service_for(data_dir).accounts.create_user(name, password, role, org)
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"user {row['name']} ({row['role']}, {org}) created")
@@ -775,11 +762,10 @@ def users_create(
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Argument(help="User name.")], data_dir: DataDir = None) -> None:
     """Revoke a user: their workbench session ends at its next page run."""
-    from matcher.access.accounts import revoke_user
     from matcher.errors import TechmatchError
 
     try:
-        revoke_user(service_for(data_dir), name)
+        service_for(data_dir).accounts.revoke_user(name)
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"user {name} revoked")

@@ -67,6 +67,12 @@ class Database:
         return self.url if self.postgres else self.path.with_name("embeddings-cache.db")
 
 
+# the ranking methods of matcher.retrieval.ranking.METHODS, by name (settings sit below retrieval and import none of
+# it; tests/test_ranking.py checks the two lists agree)
+METHOD_NAMES = ("lexical", "dense", "hybrid", "hybrid-plain", "rrf", "hybrid-title", "hybrid-logodds", "learned",
+                "hybrid-ce")
+
+
 class Settings(BaseSettings):
     """Every knob techmatch has; each field maps to an environment variable `TECHMATCH_<NAME>`."""
 
@@ -160,12 +166,10 @@ class Settings(BaseSettings):
     @field_validator("method", "batch_method")
     @classmethod
     def _known_method(cls, value: str | None, info: ValidationInfo) -> str | None:
-        from matcher.retrieval.ranking import METHODS  # ranking pulls in FAISS: import it only when a method is checked
-
         if value == "" and info.field_name == "batch_method":
             return None  # an empty TECHMATCH_BATCH_METHOD is unset
-        if value is not None and value not in METHODS:
-            raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHODS)}")
+        if value is not None and value not in METHOD_NAMES:
+            raise ValueError(f"unknown ranking method {value!r}; choose one of {', '.join(METHOD_NAMES)}")
         return value
 
     @field_validator("database_url")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from matcher.ingest import importer
 from matcher.settings import Settings, get_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,13 +50,12 @@ def e5_encoder(embedding_cache):
 def template_catalogue(tmp_path_factory, e5_encoder) -> Path:
     """The 5-need / 12-result fixture catalogue, built once per session (store, embedding cache, index snapshot);
     tests copy it rather than build their own."""
-    from matcher.ingest.importer import import_file
-    from matcher.service import MatchService
+    from matcher.app import App
 
     folder = tmp_path_factory.mktemp("template") / "data"
-    service = MatchService(make_settings(folder), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
+    service = App(make_settings(folder), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
     service.close()  # leaves a snapshot holding every change
     return folder
 
@@ -65,11 +63,11 @@ def template_catalogue(tmp_path_factory, e5_encoder) -> Path:
 @pytest.fixture(scope="session")
 def demo_catalogue(tmp_path_factory, e5_encoder) -> Path:
     """The demo catalogue (155 needs, 443 results), loaded once per session; tests copy it (`copy_of`)."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
     folder = tmp_path_factory.mktemp("demo-template") / "data"
-    service = MatchService(make_settings(folder), encoder=e5_encoder)
-    importer.load_demo(service)
+    service = App(make_settings(folder), encoder=e5_encoder)
+    service.importer.load_demo()
     service.close()
     return folder
 
@@ -91,11 +89,11 @@ def catalogue_copy(template_catalogue, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def mini_service(template_catalogue, tmp_path_factory, e5_encoder) -> Iterator:
     """A service over the fixture catalogue (read-only use in tests)."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
     folder = tmp_path_factory.mktemp("mini") / "data"
     shutil.copytree(template_catalogue, folder)
-    service = MatchService(make_settings(folder), encoder=e5_encoder)
+    service = App(make_settings(folder), encoder=e5_encoder)
     yield service
     service.close()
 
@@ -120,9 +118,9 @@ def failing_encoder(e5_encoder):
 @pytest.fixture
 def fresh_service(tmp_path, e5_encoder) -> Iterator:
     """An empty service of its own, for tests that write."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
-    service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
+    service = App(make_settings(tmp_path / "data"), encoder=e5_encoder)
     yield service
     service.close()
 

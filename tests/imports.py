@@ -102,7 +102,7 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if parts[0] != "matcher":
         return parts[0]
-    if len(parts) == 1 or parts[1] in ("errors", "settings", "localtime", "periodic"):
+    if len(parts) == 1 or parts[1] in ("errors", "settings", "localtime", "periodic", "progress"):
         return "matcher (base)"
     return "matcher." + parts[1]
 

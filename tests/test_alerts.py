@@ -22,8 +22,7 @@ from fastapi.testclient import TestClient
 
 from matcher.access import create_key
 from matcher.alerts import run_once
-from matcher.ingest.importer import import_file
-from matcher.service import MatchService
+from matcher.app import App
 
 from .conftest import FIXTURES, make_settings
 
@@ -80,9 +79,9 @@ def alerting(tmp_path, e5_encoder):
     settings = make_settings(tmp_path / "data", alert_interval=0.2, alert_retry_base=0.2, alert_max_attempts=3,
                              alert_timeout=5.0, public_url="https://jishu.example.cn",
                              alert_private_webhooks=True)  # the receivers of these tests listen on 127.0.0.1
-    service = MatchService(settings, encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
+    service = App(settings, encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
     from api.app import create_app
 
     with TestClient(create_app(settings, service=service)) as client:
@@ -90,11 +89,11 @@ def alerting(tmp_path, e5_encoder):
     service.close()
 
 
-def bearer(service: MatchService, role: str, org: str) -> dict[str, str]:
+def bearer(service: App, role: str, org: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_key(service.store, role, org)[0]}"}
 
 
-def scanned(service: MatchService) -> bool:
+def scanned(service: App) -> bool:
     """Whether the worker has read the change log to its end."""
     return int(service.store.meta("alerts_seq") or -1) >= service.store.last_change()
 
@@ -126,7 +125,7 @@ def test_a_firm_hears_of_a_new_result_once_by_signed_webhook_and_feed(alerting):
     assert not verify(sub["secret"], headers["x-techmatch-signature"], body, now_ts=int(stamp) + 301)  # a replay
     assert not verify("another secret", headers["x-techmatch-signature"], body)
     payload = json.loads(body)
-    gear_need = service.find_by_ref("needs", "T-N01")
+    gear_need = service.catalogue.find_by_ref("needs", "T-N01")
     assert payload["listing"]["id"] == result_id and payload["listing"]["title"] == GEAR_RESULT["title"]
     assert payload["your_listing"]["id"] == gear_need["id"] and payload["confidence"] >= 0.3
     assert payload["listing"]["url"] == f"https://jishu.example.cn/results/{result_id}"
@@ -135,7 +134,7 @@ def test_a_firm_hears_of_a_new_result_once_by_signed_webhook_and_feed(alerting):
         assert client.patch(f"/results/{result_id}", headers=uni,
                             json={"abstract": GEAR_RESULT["abstract"] + text}).status_code == 200
     wait_for(lambda: scanned(service))
-    run_once(service)  # and once more here: anything the changes earned is recorded and sent by now
+    run_once(service.alert_scan, service.deliveries)  # and once more here: anything the changes earned is recorded and sent by now
     alerts = client.get(f"/subscriptions/{sub['id']}/alerts", headers=firm).json()
     assert [(a["listing_id"], a["counterpart_id"]) for a in alerts] == [(result_id, gear_need["id"])]
     assert len(hook.posts) == 1
@@ -233,17 +232,17 @@ def test_subscriptions_refuse_what_cannot_work(alerting):
 
 def test_deliver_once_in_its_own_process(tmp_path, e5_encoder):
     settings = make_settings(tmp_path / "data", alert_private_webhooks=True)  # the receiver listens on 127.0.0.1
-    service = MatchService(settings, encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
+    service = App(settings, encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
     hook = Receiver()
     from matcher import alerts
     from matcher.access import authenticate
 
     who = authenticate(service.store, create_key(service.store, "firm", "测试齿轮有限公司")[0])
-    run_once(service)  # the alert cursor starts here
-    sub = alerts.create(service, who, "own", min_confidence=0.3, webhook_url=hook.url)
-    service.add_result({**GEAR_RESULT, "org": "测试工业大学"})
+    run_once(service.alert_scan, service.deliveries)  # the alert cursor starts here
+    sub = service.alerts.create(who, "own", min_confidence=0.3, webhook_url=hook.url)
+    service.catalogue.add_result({**GEAR_RESULT, "org": "测试工业大学"})
     service.close()
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(settings.data_dir), "TECHMATCH_ALERT_PRIVATE_WEBHOOKS": "true"}
     out = subprocess.run([sys.executable, "-m", "matcher.cli", "deliver", "--once"], env=env, capture_output=True,
@@ -349,16 +348,15 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
 
 
 def test_subscribing_a_webhook_to_a_private_address_is_refused(tmp_path, e5_encoder):
-    from matcher import alerts
     from matcher.access import authenticate
     from matcher.errors import Invalid
 
-    service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
+    service = App(make_settings(tmp_path / "data"), encoder=e5_encoder)
     who = authenticate(service.store, create_key(service.store, "firm", "测试齿轮有限公司")[0])
     for url in ("http://100.64.0.1/hook", "http://127.0.0.1:8000/hook", "http://169.254.169.254/"):
         with pytest.raises(Invalid, match="not a public address"):
-            alerts.create(service, who, "own", webhook_url=url)
-    assert alerts.create(service, who, "own", webhook_url="https://no-such-host.invalid/hook")["id"]  # checked at send
+            service.alerts.create(who, "own", webhook_url=url)
+    assert service.alerts.create(who, "own", webhook_url="https://no-such-host.invalid/hook")["id"]  # checked at send
     assert service.store.count("subscriptions") == 1
     service.close()
 

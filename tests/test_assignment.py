@@ -12,7 +12,6 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 from matcher.matching.assignment import Pair, figures, gini, greedy, greedy_limited, solve
-from matcher.review import assignments, batches
 
 
 def random_pairs(rng: np.random.Generator, needs: int, results: int, per: int, orgs: int) -> list[Pair]:
@@ -96,22 +95,20 @@ def test_covering_a_need_comes_before_a_higher_total():
 def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fresh_service):
     from api.app import create_app
     from matcher.access import create_key
-    from matcher.ingest.importer import import_file
-    from matcher.review import decide, list_candidates
 
     from .conftest import FIXTURES
 
     s = fresh_service
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
+    s.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    s.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
     # the gear firm also lists a result of its own (a pair within one organisation is never proposed)
-    own = s.add_result({"title": "减速器齿轮齿面强化工艺", "org": "测试齿轮有限公司",
+    own = s.catalogue.add_result({"title": "减速器齿轮齿面强化工艺", "org": "测试齿轮有限公司",
                         "abstract": "齿轮齿面激光强化，接触疲劳寿命提升30%，热处理变形小于0.03毫米。"})
-    batches.run_now(s, top_k=3)
-    gear_need = s.find_by_ref("needs", "T-N01")["id"]
-    pending, _ = list_candidates(s, need_id=gear_need)
+    s.batches.run_now(top_k=3)
+    gear_need = s.catalogue.find_by_ref("needs", "T-N01")["id"]
+    pending, _ = s.queue.list_candidates(need_id=gear_need)
     rejected = next(c for c in pending if c["result_id"] != own["id"])
-    decide(s, rejected["id"], "reject", reason_code="off_topic", actor="broker:test")
+    s.queue.decide(rejected["id"], "reject", reason_code="off_topic", actor="broker:test")
     broker = {"Authorization": f"Bearer {create_key(s.store, 'broker', '测试技术转移中心')[0]}"}
     firm = {"Authorization": f"Bearer {create_key(s.store, 'firm', '测试齿轮有限公司')[0]}"}
     with TestClient(create_app(s.settings, service=s)) as client:
@@ -149,7 +146,7 @@ def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fre
         pairs = {(i["need_id"], i["result_id"]) for i in items}
         assert (rejected["need_id"], rejected["result_id"]) not in pairs
         assert (gear_need, own["id"]) not in pairs
-        pickle_need = s.find_by_ref("needs", "T-N03")["id"]
+        pickle_need = s.catalogue.find_by_ref("needs", "T-N03")["id"]
         farm = {r["id"] for r in s.store.rows("results") if r["org_id"] == s.store.find(
             "organisations", name="测试农业大学")["id"]}
         assert not any(n == pickle_need and r in farm for n, r in pairs)  # conflicted organisations
@@ -174,11 +171,11 @@ def test_on_the_demo_a_default_round_gives_most_needs_two_pairs_and_spreads_bett
                                                                                               tmp_path, e5_encoder):
     """per_need 3, capacity 2 and no organisation limit (the default): at least 2 pairs for 80 % of open needs, and
     proposals spread over more results than greedy top-k's, as evenly or more (lower Gini)."""
-    from matcher.service import MatchService
+    from matcher.app import App
     from tests.conftest import copy_of, make_settings
 
-    s = MatchService(make_settings(copy_of(demo_catalogue, tmp_path / "data")), encoder=e5_encoder)
-    rnd = assignments.assign(s, per_need=3, capacity=2)
+    s = App(make_settings(copy_of(demo_catalogue, tmp_path / "data")), encoder=e5_encoder)
+    rnd = s.assignments.assign(per_need=3, capacity=2)
     per_need = Counter(i["need_id"] for i in rnd["items"])
     f = rnd["figures"]
     assert sum(n >= 2 for n in per_need.values()) >= 0.8 * f["assignment"]["needs_open"]

@@ -7,11 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from matcher.ingest.importer import import_file
 from matcher.learning import calibration
 from matcher.learning.evaluation import calibration_pairs, corpus_lexical, load_benchmark, prepare
 from matcher.retrieval.ranking import Scored
-from matcher.review import batches
 
 from .conftest import FIXTURES, make_settings, shared_path
 from .test_cli import _mini_benchmark, run
@@ -49,29 +47,29 @@ def test_features_measure_each_item_against_the_best_candidate():
 
 def test_matches_and_batch_candidates_carry_a_calibrated_confidence(fresh_service):
     s = fresh_service
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    s.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    s.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
     need = s.store.find("needs", ref="T-N01")
-    matches = s.match_need(need["id"], top_k=5)
+    matches = s.matching.match_need(need["id"], top_k=5)
     conf = [m.confidence for m in matches]
     assert all(c is not None and 0 <= c <= 1 for c in conf)
     assert matches[0].item["ref"] == "T-R01" and conf[0] == max(conf)  # the right result is the surest
-    assert all(m.confidence is None for m in s.match_need(need["id"], top_k=3, method="lexical"))
-    batches.run_now(s, top_k=3)
+    assert all(m.confidence is None for m in s.matching.match_need(need["id"], top_k=3, method="lexical"))
+    s.batches.run_now(top_k=3)
     stored = s.store.rows("candidates", "need_id = ?", [need["id"]])
     assert {round(r["confidence"], 4) for r in stored} <= {round(c, 4) for c in conf}
 
 
 def test_calibrate_command_fits_saves_and_the_service_uses_it(tmp_path, e5_encoder):
-    from matcher.service import MatchService
+    from matcher.app import App
 
     _mini_benchmark(tmp_path / "bench")
     out = run("calibrate", "--benchmark", str(tmp_path / "bench"), "--data-dir", str(tmp_path / "d"))
     assert out.exit_code == 0, out.output
     saved = json.loads((tmp_path / "d" / "index" / "calibration.json").read_text())
     assert saved["encoder"] == "e5-small-q4" and saved["meta"]["pairs"] == 15 and saved["meta"]["positives"] == 5
-    service = MatchService(make_settings(tmp_path / "d"), encoder=e5_encoder)
-    assert service.calibration.weights == saved["weights"]
+    service = App(make_settings(tmp_path / "d"), encoder=e5_encoder)
+    assert service.learning.calibration.weights == saved["weights"]
     bad = run("calibrate", "--benchmark", str(tmp_path), "--data-dir", str(tmp_path / "d"))
     assert bad.exit_code == 2 and "not a benchmark folder" in bad.output
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from matcher.clarify import WEIGHTS, check_need, classifier, cross_validate, cues, research_topic, suggest_keywords
+from matcher.clarify import WEIGHTS, cross_validate, cues, suggest_keywords
 from matcher.ingest.schemas import NeedIn
 from matcher.matching.explain import GENERIC_TERMS
 from matcher.retrieval.text import sentences
@@ -44,12 +44,12 @@ def test_dates_are_no_indicators():
 
 
 def test_vague_need_scores_low_with_prompts_and_real_examples(mini_service):
-    report = check_need(mini_service, {"title": "提升产品质量"})
+    report = mini_service.clarification.check_need({"title": "提升产品质量"})
     assert report["completeness"] < 0.2 and not report["complete"]
     missing = {m["field"]: m for m in report["missing"]}
     assert {"indicators", "current_state", "budget", "deadline"} <= set(missing)
     assert not report["present"]
-    confidential = {mini_service.find_by_ref("needs", n["ref"])["id"] for n in NEEDS if n["confidentiality"] != "公开"}
+    confidential = {mini_service.catalogue.find_by_ref("needs", n["ref"])["id"] for n in NEEDS if n["confidentiality"] != "公开"}
     for field in ("indicators", "current_state"):
         item = missing[field]
         assert item["prompt"] and item["source"] is not None
@@ -57,30 +57,30 @@ def test_vague_need_scores_low_with_prompts_and_real_examples(mini_service):
         assert item["source"]["need_id"] not in confidential
     assert any(ch.isdigit() for ch in missing["indicators"]["example"])
     budget = missing["budget"]
-    source = mini_service.get_listing("needs", budget["source"]["need_id"])
+    source = mini_service.catalogue.get_listing("needs", budget["source"]["need_id"])
     assert budget["example"] == f"预算{source['budget']:g}万元"
     deadline = missing["deadline"]
-    assert mini_service.get_listing("needs", deadline["source"]["need_id"])["deadline"] in deadline["example"]
+    assert mini_service.catalogue.get_listing("needs", deadline["source"]["need_id"])["deadline"] in deadline["example"]
 
 
 def test_well_specified_need_scores_high(mini_service):
-    stored = mini_service.find_by_ref("needs", "T-N03")
-    report = check_need(mini_service, stored)
+    stored = mini_service.catalogue.find_by_ref("needs", "T-N03")
+    report = mini_service.clarification.check_need(stored)
     assert report["completeness"] >= 0.9 and report["complete"]
     assert {"indicators", "current_state", "constraints", "trl", "budget", "deadline", "cluster"} <= set(
         report["present"])
     raw = {k: v for k, v in NEEDS[2].items() if k in NeedIn.model_fields or k == "wanted_maturity"}
-    assert check_need(mini_service, NeedIn.model_validate(raw))["completeness"] >= 0.9
+    assert mini_service.clarification.check_need(NeedIn.model_validate(raw))["completeness"] >= 0.9
 
 
 def test_negotiable_budget_counts_half(mini_service):
-    given = check_need(mini_service, {"title": "榨菜减盐", "budget": "面议"})
+    given = mini_service.clarification.check_need({"title": "榨菜减盐", "budget": "面议"})
     assert given["fields"]["budget"] == 0.5
-    assert check_need(mini_service, {"title": "榨菜减盐"})["fields"]["budget"] == 0.0
+    assert mini_service.clarification.check_need({"title": "榨菜减盐"})["fields"]["budget"] == 0.0
 
 
 def test_a_half_filled_form_is_checked_with_its_invalid_fields_named(mini_service):
-    report = check_need(mini_service, {"title": "", "description": "减少焊接变形，变形量控制在0.5mm以内。",
+    report = mini_service.clarification.check_need({"title": "", "description": "减少焊接变形，变形量控制在0.5mm以内。",
                                        "deadline": "明年", "wanted_trl_min": 7, "wanted_trl_max": 3})
     assert "deadline" in report["invalid"] and "wanted_trl_min" in report["invalid"]
     assert report["fields"]["indicators"] == 1.0
@@ -92,21 +92,21 @@ def test_a_half_filled_form_is_checked_with_its_invalid_fields_named(mini_servic
     ({"title": "设备轴承振动在线监测与故障预警"}, "software"),
 ])
 def test_suggested_cluster_for_a_clear_text(mini_service, draft, cluster):
-    suggested = check_need(mini_service, draft)["suggested"]
+    suggested = mini_service.clarification.check_need(draft)["suggested"]
     assert suggested["industry"] == cluster
     assert suggested["industry_name"] == mini_service.vocab.industries.name(cluster)
     assert 0 < suggested["industry_confidence"] <= 1
 
 
 def test_keywords_are_informative_terms(mini_service):
-    words = suggest_keywords(mini_service, "传统榨菜腌制含盐量高，需要在不影响脆度的前提下将含盐量降到6%以下，并降低亚硝酸盐含量。")
+    words = suggest_keywords(mini_service.indexes.live.sides, "传统榨菜腌制含盐量高，需要在不影响脆度的前提下将含盐量降到6%以下，并降低亚硝酸盐含量。")
     assert {"榨菜", "含盐量", "亚硝酸盐"} <= set(words)
     assert len(words) <= 8 and not set(words) & GENERIC_TERMS
 
 
 def test_research_topic_of_a_stored_need(mini_service):
-    need = mini_service.find_by_ref("needs", "T-N03")
-    topic = research_topic(mini_service, need_id=need["id"])
+    need = mini_service.catalogue.find_by_ref("needs", "T-N03")
+    topic = mini_service.topics.research_topic(need_id=need["id"])
     assert topic["title"] == "面向食品及农产品加工的榨菜减盐降亚硝酸盐工艺关键技术研究"
     assert {"含盐量≤6%", "保质期≥9个月"} <= set(topic["indicators"])
     assert "传统榨菜腌制含盐量高" in topic["background"]
@@ -115,12 +115,12 @@ def test_research_topic_of_a_stored_need(mini_service):
     assert topic["teams"] and all(t["title"] in titles for t in topic["teams"])
     first = topic["teams"][0]
     assert first["title"] == "榨菜低盐腌制与乳酸菌发酵技术" and first["org"] == "测试农业大学"
-    assert mini_service.get_listing("results", first["result_id"])["title"] == first["title"]
+    assert mini_service.catalogue.get_listing("results", first["result_id"])["title"] == first["title"]
     assert "## 考核指标" in topic["text"] and "含盐量≤6%" in topic["text"]
 
 
 def test_research_topic_of_a_draft(mini_service):
-    topic = research_topic(mini_service, draft={"title": "齿轮热处理变形控制", "description": (
+    topic = mini_service.topics.research_topic(draft={"title": "齿轮热处理变形控制", "description": (
         "目前齿轮渗碳淬火后变形大。希望热处理变形控制在0.03毫米以内，成本不超过现有工艺。")}, top_k=3)
     assert topic["need_id"] is None and "热处理变形控制在0.03毫米以内" in topic["indicators"]
     assert topic["background"].startswith("目前齿轮渗碳淬火后变形大")
@@ -128,17 +128,17 @@ def test_research_topic_of_a_draft(mini_service):
 
 
 def test_classifier_refreshes_after_a_listing_is_added(catalogue_copy, e5_encoder):
-    from matcher.service import MatchService
+    from matcher.app import App
 
-    service = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
+    service = App(make_settings(catalogue_copy), encoder=e5_encoder)
     try:
-        before = classifier.model_for(service)
-        assert classifier.model_for(service) is before  # cached while the catalogue stands still
+        before = service.clusters.model_for()
+        assert service.clusters.model_for() is before  # cached while the catalogue stands still
         assert "electronics" not in before.classes
-        service.add_result({"title": "车规级32位MCU芯片设计与封装测试", "abstract": "面向汽车电子的车规级微控制器芯片，"
+        service.catalogue.add_result({"title": "车规级32位MCU芯片设计与封装测试", "abstract": "面向汽车电子的车规级微控制器芯片，"
                             "完成流片与AEC-Q100认证，集成电路设计与封装测试全流程。", "industry": "新一代电子信息制造业",
                             "org": "测试微电子研究院"})
-        after = classifier.model_for(service)
+        after = service.clusters.model_for()
         assert after is not before and after.key[2] > before.key[2]
         assert "electronics" in after.classes and after.trained_on == before.trained_on + 1
     finally:
@@ -160,9 +160,9 @@ def test_the_check_and_the_topic_through_the_api(catalogue_copy, e5_encoder):
 
     from api.app import create_app
     from matcher.access import create_key
-    from matcher.service import MatchService
+    from matcher.app import App
 
-    s = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
+    s = App(make_settings(catalogue_copy), encoder=e5_encoder)
     firm = {"Authorization": f"Bearer {create_key(s.store, 'firm', '测试齿轮有限公司')[0]}"}
     broker = {"Authorization": f"Bearer {create_key(s.store, 'broker', '测试技术转移中心')[0]}"}
     vague = {"title": "提升产品质量", "description": "我司希望提升产品质量，寻求合作。"}
@@ -185,7 +185,7 @@ def test_the_check_and_the_topic_through_the_api(catalogue_copy, e5_encoder):
         assert client.post("/needs/topic", headers=firm, json={}).status_code == 422
         topic = client.post("/needs/topic", headers=firm, json={**vague, "description": NEEDS[0]["description"]})
         assert topic.status_code == 200 and topic.json()["teams"] and topic.json()["text"].startswith("#")
-        secret = s.find_by_ref("needs", "T-N04")["id"]  # confidential: its owner, brokers and admins only
+        secret = s.catalogue.find_by_ref("needs", "T-N04")["id"]  # confidential: its owner, brokers and admins only
         assert client.get(f"/needs/{secret}/topic").status_code == 403
         assert client.get(f"/needs/{secret}/topic", headers=firm).status_code == 403
         shown = client.get(f"/needs/{secret}/topic", headers=broker)

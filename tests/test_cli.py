@@ -126,10 +126,10 @@ def test_eval_json_on_any_benchmark_folder(tmp_path):
 
 def test_each_command_opens_the_catalogue_once_and_closes_it_however_it_ends(tmp_path, monkeypatch):
     """A command that succeeds and one that fails each open the catalogue once and close it when they end."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
     opened, closed = [], []
-    real_init, real_close = MatchService.__init__, MatchService.close
+    real_init, real_close = App.__init__, App.close
 
     def init(self, *args, **kwargs):
         opened.append(self)
@@ -139,8 +139,8 @@ def test_each_command_opens_the_catalogue_once_and_closes_it_however_it_ends(tmp
         closed.append(self)
         real_close(self)
 
-    monkeypatch.setattr(MatchService, "__init__", init)
-    monkeypatch.setattr(MatchService, "close", close)
+    monkeypatch.setattr(App, "__init__", init)
+    monkeypatch.setattr(App, "close", close)
     data = str(tmp_path / "data")
     assert CliRunner().invoke(app, ["init", "--data-dir", data]).exit_code == 0
     assert len(opened) == 1 and closed == opened

@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.review import batches
-
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
@@ -121,35 +119,35 @@ def test_tune_installs_a_cross_encoder_that_match_eval_batches_and_the_api_use(m
     from fastapi.testclient import TestClient
 
     from api.app import create_app
+    from matcher.app import App
     from matcher.errors import Invalid
     from matcher.learning.evaluation import evaluate
-    from matcher.service import MatchService
 
     from .test_tune import _judged_mini_benchmark
 
     bench = _judged_mini_benchmark(mini_service, tmp_path / "bench")
     settings = make_settings(tmp_path / "data", model_dir=float_model)
-    service = MatchService(settings, encoder=mini_service.encoder)
-    other = MatchService(settings, encoder=mini_service.encoder)
-    service.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})
-    service.add_result({"title": "茶叶揉捻机", "abstract": "茶叶加工设备"})
+    service = App(settings, encoder=mini_service.indexes.encoder)
+    other = App(settings, encoder=mini_service.indexes.encoder)
+    service.catalogue.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})
+    service.catalogue.add_result({"title": "茶叶揉捻机", "abstract": "茶叶加工设备"})
     # (texts of its own: the session's embedding cache is shared, and other tests check what it has not seen)
-    need = service.add_need({"title": "变速箱齿轮磨损过快", "description": "希望采用齿面淬火工艺"})["id"]
+    need = service.catalogue.add_need({"title": "变速箱齿轮磨损过快", "description": "希望采用齿面淬火工艺"})["id"]
     with pytest.raises(Invalid, match="tune --mode cross-encoder"):
-        service.match_need(need, method="hybrid-ce")
-    assert other.catalogue.sides and other.models.cross_encoder is None  # a running process: none (remembered)
-    assert service.batch_method() == "hybrid"
-    report = service.tune(bench, folds=2, force=True, mode="cross-encoder")
+        service.matching.match_need(need, method="hybrid-ce")
+    assert other.indexes.live.sides and other.models.cross_encoder is None  # a running process: none (remembered)
+    assert service.matching.batch_method() == "hybrid"
+    report = service.learning.tune(bench, folds=2, force=True, mode="cross-encoder")
     assert report["mode"] == "cross-encoder" and report["installed"] and report["model"].startswith("ce-")
     assert report["without"]["queries"] == report["with"]["all"]["queries"] > 0
     assert (settings.index_dir / cross_encoder.FILE).exists()
-    matches = service.match_need(need, method="hybrid-ce", top_k=2)
+    matches = service.matching.match_need(need, method="hybrid-ce", top_k=2)
     assert matches[0].item["title"] == "齿轮激光淬火工艺" and "cross" in matches[0].components
-    assert service.batch_method() == "hybrid-ce"
-    assert other.catalogue.sides and other.models.cross_encoder is not None  # it followed the change log
-    assert other.match_need(need, method="hybrid-ce", top_k=1)[0].components["cross"] == \
+    assert service.matching.batch_method() == "hybrid-ce"
+    assert other.indexes.live.sides and other.models.cross_encoder is not None  # it followed the change log
+    assert other.matching.match_need(need, method="hybrid-ce", top_k=1)[0].components["cross"] == \
         matches[0].components["cross"]
-    run = batches.run_now(service, top_k=2)
+    run = service.batches.run_now(top_k=2)
     assert run["method"] == "hybrid-ce"
     figures = evaluate(bench, settings, methods=["hybrid", "hybrid-ce"], encoders=[settings.encoder])
     assert set(figures) >= {"hybrid", "hybrid-ce"} and figures["hybrid-ce"]["queries"] == figures["hybrid"]["queries"]

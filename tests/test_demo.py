@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher.ingest.importer import validate
+from matcher.catalogue.importer import validate
 from matcher.ingest.vocab import load_vocab
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"

@@ -79,8 +79,8 @@ def test_a_catalogue_on_the_float_encoder_and_the_convert_command(float_model, t
     its index records the float model's versioned name (an index of the 4-bit model is never mixed in)."""
     from typer.testing import CliRunner
 
+    from matcher.app import App
     from matcher.cli import app
-    from matcher.service import MatchService
 
     from .conftest import make_settings
 
@@ -89,14 +89,14 @@ def test_a_catalogue_on_the_float_encoder_and_the_convert_command(float_model, t
     assert run.exit_code == 0, run.output
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert manifest["name"] in run.output.replace("\n", "")
-    service = MatchService(make_settings(tmp_path / "data", encoder="e5-float", model_dir=out))
-    service.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度和疲劳寿命"})
-    service.add_result({"title": "榨菜低盐发酵", "abstract": "乳酸菌低盐发酵，缩短周期"})
-    need = service.add_need({"title": "齿轮热处理后硬度不足", "description": "希望引入表面淬火技术提高寿命"})
-    top = service.match_need(need["id"], top_k=2)
+    service = App(make_settings(tmp_path / "data", encoder="e5-float", model_dir=out))
+    service.catalogue.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度和疲劳寿命"})
+    service.catalogue.add_result({"title": "榨菜低盐发酵", "abstract": "乳酸菌低盐发酵，缩短周期"})
+    need = service.catalogue.add_need({"title": "齿轮热处理后硬度不足", "description": "希望引入表面淬火技术提高寿命"})
+    top = service.matching.match_need(need["id"], top_k=2)
     assert top[0].item["title"] == "齿轮激光淬火工艺"
-    assert service.encoder.name == manifest["name"] != "e5-small-q4"
-    assert {s.dense.encoder for s in service.catalogue.sides.values()} == {manifest["name"]}
+    assert service.indexes.encoder.name == manifest["name"] != "e5-small-q4"
+    assert {s.dense.encoder for s in service.indexes.live.sides.values()} == {manifest["name"]}
     service.close()
 
 

@@ -50,12 +50,12 @@ def _catalogue_as_benchmark(service, folder):
 
     folder.mkdir()
     with (folder / "queries.jsonl").open("w") as fh:
-        for n in service.list_listings("needs", sort="id", limit=1000)[0]:
+        for n in service.catalogue.list_listings("needs", sort="id", limit=1000)[0]:
             fh.write(json.dumps({"id": n["ref"], "title": n["title"], "content": n["description"],
                                  "keywords": n["keywords"], "industry": n["industry"], "district": n["district"],
                                  "confidentiality": n["confidentiality"]}, ensure_ascii=False) + "\n")
     with (folder / "corpus.jsonl").open("w") as fh:
-        for r in service.list_listings("results", sort="id", limit=1000)[0]:
+        for r in service.catalogue.list_listings("results", sort="id", limit=1000)[0]:
             fh.write(json.dumps({"id": r["ref"], "title": r["title"], "abstract": r["abstract"],
                                  "keywords": r["keywords"], "application_fields": r["application_fields"],
                                  "industry": r["industry"], "district": r["district"]}, ensure_ascii=False) + "\n")
@@ -70,8 +70,8 @@ def test_eval_ranks_a_need_exactly_as_match_does(mini_service, tmp_path, method)
 
     s = mini_service
     bench = _catalogue_as_benchmark(s, tmp_path / "bench")
-    prepared = prepare(bench, s.encoder, corpus_lexical(bench, s.settings))
+    prepared = prepare(bench, s.indexes.encoder, corpus_lexical(bench, s.settings))
     for q, query in zip(bench.queries, prepared.queries):
-        need = s.find_by_ref("needs", q["id"])
-        matched = [m.item["ref"] for m in s.match_need(need["id"], top_k=8, method=method)]
+        need = s.catalogue.find_by_ref("needs", q["id"])
+        matched = [m.item["ref"] for m in s.matching.match_need(need["id"], top_k=8, method=method)]
         assert ranking(bench, prepared, q, query, get_method(method), top_k=8) == matched, q["id"]

@@ -9,7 +9,7 @@ import re
 import openpyxl
 import pytest
 
-from matcher.ingest.importer import detect_format, import_bytes, validate
+from matcher.catalogue.importer import detect_format, validate
 
 from .conftest import shared_path
 
@@ -24,7 +24,7 @@ def jsonl(rows) -> bytes:
 def test_csv_with_chinese_headers_and_platform_values(fresh_service):
     data = ("成果名称,成果简介,成熟度,合作方式,价格,行业,发布日期,来源网站\n"
             "高镍正极包覆,原子层沉积包覆,通过小试,\"技术转让,技术入股\",300万,新能源,2025/3/20,某平台\n").encode("utf-8-sig")
-    report = import_bytes(fresh_service, data, "results", "csv")
+    report = fresh_service.importer.import_bytes(data, "results", "csv")
     assert report.accepted == 1 and not report.rejected
     assert report.ignored_columns == ["来源网站"]
     row = fresh_service.store.rows("results")[0]
@@ -40,7 +40,7 @@ def test_xlsx_import(fresh_service):
     sheet.append([None, None, None, None, None, None])
     buf = io.BytesIO()
     book.save(buf)
-    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    report = fresh_service.importer.import_bytes(buf.getvalue(), "needs", "xlsx")
     assert report.accepted == 1 and not report.rejected
     need = fresh_service.store.rows("needs")[0]
     assert (need["district"], need["budget"], need["coop_modes"]) == ("涪陵区", 60.0, ["commissioned_dev"])
@@ -50,50 +50,50 @@ def test_bad_rows_are_reported_and_good_rows_committed(fresh_service):
     rows = [GOOD, "{not json", {**GOOD, "ref": "X-2", "maturity": "快成熟了"},
             {**GOOD, "ref": "X-3", "title": "", "abstract": ""}, {**GOOD, "ref": "X-1"}, [1, 2],
             {**GOOD, "ref": "X-4", "title": "电池回收", "price": "很贵"}]
-    report = import_bytes(fresh_service, jsonl(rows), "results", "jsonl")
+    report = fresh_service.importer.import_bytes(jsonl(rows), "results", "jsonl")
     assert report.accepted == 1
     by_row = {(r.row, r.field) for r in report.rejected}
     assert {(2, ""), (3, "maturity"), (4, "title"), (5, "ref"), (6, ""), (7, "price")} <= by_row
     assert all(r.reason for r in report.rejected)
     assert fresh_service.store.count("results") == 1
-    assert len(fresh_service.catalogue.sides["results"].dense) == 1
+    assert len(fresh_service.indexes.live.sides["results"].dense) == 1
 
 
 def test_strict_import_changes_nothing_when_a_row_is_bad(fresh_service):
-    report = import_bytes(fresh_service, jsonl([GOOD, {**GOOD, "ref": "X-9", "price": "很贵"}]), "results",
+    report = fresh_service.importer.import_bytes(jsonl([GOOD, {**GOOD, "ref": "X-9", "price": "很贵"}]), "results",
                           "jsonl", strict=True)
     assert report.accepted == 0 and report.rejected
     assert fresh_service.store.count("results") == 0
 
 
 def test_reimport_updates_by_ref(fresh_service):
-    import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl")
-    report = import_bytes(fresh_service, jsonl([{**GOOD, "title": "齿轮激光淬火（新版）"}]), "results", "jsonl")
+    fresh_service.importer.import_bytes(jsonl([GOOD]), "results", "jsonl")
+    report = fresh_service.importer.import_bytes(jsonl([{**GOOD, "title": "齿轮激光淬火（新版）"}]), "results", "jsonl")
     assert (report.created, report.updated) == (0, 1)
     assert fresh_service.store.rows("results")[0]["title"] == "齿轮激光淬火（新版）"
 
 
 def test_a_crash_mid_import_loses_nothing_committed(fresh_service):
-    import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl")
-    real = fresh_service.encoder.inner
+    fresh_service.importer.import_bytes(jsonl([GOOD]), "results", "jsonl")
+    real = fresh_service.indexes.encoder.inner
 
     class Crashing(type(real)):
         def _encode_documents(self, texts):
             raise MemoryError("out of memory while encoding")
 
-    fresh_service.encoder.inner = Crashing.__new__(Crashing)
-    fresh_service.encoder.inner.__dict__.update(real.__dict__)
+    fresh_service.indexes.encoder.inner = Crashing.__new__(Crashing)
+    fresh_service.indexes.encoder.inner.__dict__.update(real.__dict__)
     batch = [{**GOOD, "ref": f"Y-{i}", "title": f"新成果{i}号"} for i in range(5)]
     with pytest.raises(MemoryError):
-        import_bytes(fresh_service, jsonl(batch), "results", "jsonl")
-    fresh_service.encoder.inner = real
+        fresh_service.importer.import_bytes(jsonl(batch), "results", "jsonl")
+    fresh_service.indexes.encoder.inner = real
     assert [r["ref"] for r in fresh_service.store.rows("results")] == ["X-1"]
-    assert fresh_service.catalogue.sides["results"].dense.ids() == [fresh_service.store.rows("results")[0]["id"]]
+    assert fresh_service.indexes.live.sides["results"].dense.ids() == [fresh_service.store.rows("results")[0]["id"]]
 
 
 def test_organisations_import_and_formats(fresh_service):
     data = "名称,类型,区县\n山城理工大学,高校,沙坪坝\n某齿轮公司,企业,綦江\n".encode()
-    report = import_bytes(fresh_service, data, "organisations", "csv")
+    report = fresh_service.importer.import_bytes(data, "organisations", "csv")
     assert report.accepted == 2 and fresh_service.store.count("organisations") == 2
     assert detect_format("a.XLSX") == "xlsx" and detect_format("b.ndjson") == "jsonl"
     with pytest.raises(ValueError, match=r"\.csv, \.jsonl or \.xlsx"):
@@ -102,11 +102,11 @@ def test_organisations_import_and_formats(fresh_service):
 
 def test_undecodable_and_unreadable_files_get_clear_errors(fresh_service):
     with pytest.raises(ValueError, match="xlsx"):
-        import_bytes(fresh_service, b"not a zip", "results", "xlsx")
+        fresh_service.importer.import_bytes(b"not a zip", "results", "xlsx")
     with pytest.raises(ValueError, match="UTF-8"):
-        import_bytes(fresh_service, b"title,abstract\n\xff\xfe\xfa,x\n", "results", "csv")
+        fresh_service.importer.import_bytes(b"title,abstract\n\xff\xfe\xfa,x\n", "results", "csv")
     gbk = "成果名称,成果简介\n花椒烘干,低温热泵\n".encode("gb18030")
-    assert import_bytes(fresh_service, gbk, "results", "csv").accepted == 1
+    assert fresh_service.importer.import_bytes(gbk, "results", "csv").accepted == 1
     assert fresh_service.store.count("results") == 1
 
 
@@ -132,7 +132,7 @@ def test_xlsx_formula_cells_are_refused_with_a_reason(fresh_service):
     sheet.append(["苎麻纤维脱胶", "生物酶脱胶", 30])
     buf = io.BytesIO()
     book.save(buf)
-    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    report = fresh_service.importer.import_bytes(buf.getvalue(), "needs", "xlsx")
     assert report.accepted == 1 and {r.row for r in report.rejected} == {2, 3}  # the rows Excel shows
     assert all("formula" in r.reason for r in report.rejected)
     assert [n["title"] for n in fresh_service.store.rows("needs")] == ["苎麻纤维脱胶"]
@@ -141,21 +141,21 @@ def test_xlsx_formula_cells_are_refused_with_a_reason(fresh_service):
 @pytest.mark.parametrize(("field", "value"), [("title", 1), ("abstract", True), ("title", ["齿轮"]),
                                               ("contact", 13800000000)])
 def test_jsonl_types_are_checked_like_the_api(fresh_service, field, value):
-    report = import_bytes(fresh_service, jsonl([{**GOOD, field: value}]), "results", "jsonl")
+    report = fresh_service.importer.import_bytes(jsonl([{**GOOD, field: value}]), "results", "jsonl")
     assert report.accepted == 0 and report.rejected[0].field == field and "expected text" in report.rejected[0].reason
     assert fresh_service.store.count("results") == 0
 
 
 def test_the_audit_line_of_an_import_commits_with_it(fresh_service, failing_encoder):
-    report = import_bytes(fresh_service, jsonl([GOOD]), "results", "jsonl", actor="测试")
+    report = fresh_service.importer.import_bytes(jsonl([GOOD]), "results", "jsonl", actor="测试")
     assert report.accepted == 1
     line = [a for a in fresh_service.store.rows("audit_log") if a["action"] == "import"]
     assert len(line) == 1 and line[0]["detail"]["accepted"] == 1 and line[0]["actor"] == "测试"
-    from matcher.service import MatchService
+    from matcher.app import App
 
-    broken = MatchService(fresh_service.settings, encoder=failing_encoder)
+    broken = App(fresh_service.settings, encoder=failing_encoder)
     with pytest.raises(RuntimeError):
-        import_bytes(broken, jsonl([{**GOOD, "ref": "X-2", "title": "全新的成果"}]), "results", "jsonl")
+        broken.importer.import_bytes(jsonl([{**GOOD, "ref": "X-2", "title": "全新的成果"}]), "results", "jsonl")
     assert len([a for a in broken.store.rows("audit_log") if a["action"] == "import"]) == 1  # no line for it
     broken.close()
 
@@ -164,8 +164,8 @@ def test_temporary_files_a_crash_left_beside_the_index_are_removed_at_start(fres
     import os
     import time
 
-    fresh_service.add_result({"title": "一项成果"})
-    fresh_service.catalogue.snapshot(force=True)
+    fresh_service.catalogue.add_result({"title": "一项成果"})
+    fresh_service.indexes.live.snapshot(force=True)
     index = fresh_service.settings.index_dir
     stale = [index / ".CURRENT.json.abc123", index / "snapshots" / ".tmp-000000000009-deadbeef"]
     stale[0].write_text("half")
@@ -175,9 +175,9 @@ def test_temporary_files_a_crash_left_beside_the_index_are_removed_at_start(fres
         os.utime(p, (old, old))
     fresh = index / "snapshots" / ".tmp-000000000010-cafebabe"  # another process writing right now
     fresh.mkdir()
-    from matcher.service import MatchService
+    from matcher.app import App
 
-    again = MatchService(fresh_service.settings, encoder=fresh_service.encoder.inner)
+    again = App(fresh_service.settings, encoder=fresh_service.indexes.encoder.inner)
     again.load()
     assert not any(p.exists() for p in stale) and fresh.exists()
     again.close()
@@ -185,7 +185,7 @@ def test_temporary_files_a_crash_left_beside_the_index_are_removed_at_start(fres
 
 def test_formula_like_text_in_csv_is_kept_as_text_with_a_warning(fresh_service):
     data = "成果名称,成果简介\n\"=HYPERLINK(\"\"http://x.example\"\",\"\"点我\"\")\",正常简介\n".encode()
-    report = import_bytes(fresh_service, data, "results", "csv")
+    report = fresh_service.importer.import_bytes(data, "results", "csv")
     assert report.accepted == 1 and report.warnings[0].field == "title"
     assert "formula" in report.warnings[0].reason
 
@@ -194,7 +194,7 @@ def test_formula_like_text_in_csv_is_kept_as_text_with_a_warning(fresh_service):
 def test_the_template_offers_the_vocabularies_and_imports_as_it_comes(fresh_service, kind):
     """Every column is one the importer reads, vocabulary columns have drop-downs of their names, and the
     template's example row imports without a rejection or a changed value."""
-    from matcher.ingest.importer import ALIASES
+    from matcher.catalogue.importer import ALIASES
     from matcher.ingest.template import template_xlsx
 
     data = template_xlsx(kind, fresh_service.vocab)
@@ -207,10 +207,10 @@ def test_the_template_offers_the_vocabularies_and_imports_as_it_comes(fresh_serv
     assert column["产业集群"] in rules and column["区县"] in rules
     options = [c.value for c in book["选项"][column["区县"]] if c.value]
     assert len(options) == len(fresh_service.vocab.districts.codes)
-    report = import_bytes(fresh_service, data, kind, "xlsx")
+    report = fresh_service.importer.import_bytes(data, kind, "xlsx")
     assert report.accepted == 1 and not report.rejected, report.rejected
     # the example is classed as it reads (榨菜 is food processing), not as the drop-down's first entry
-    row = fresh_service.get_listing(kind, report.ids[0])
+    row = fresh_service.catalogue.get_listing(kind, report.ids[0])
     assert row["industry"] == ("food_agri" if kind == "needs" else "smart_equipment")
     assert row["district"] == ("涪陵区" if kind == "needs" else "沙坪坝区")
 
@@ -228,7 +228,7 @@ def test_the_workbench_import_report_speaks_chinese_with_excel_rows(fresh_servic
     sheet.append(["榨菜减盐", "含盐量降到6%以下", 60, "王工"])
     buf = io.BytesIO()
     book.save(buf)
-    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    report = fresh_service.importer.import_bytes(buf.getvalue(), "needs", "xlsx")
     rows = _report_rows(report, "zh")
     assert [(r["Excel 行号"], r["字段"], r["问题"]) for r in rows] == [(3, "预算", "未导入"), (4, "标题", "可能重复")]
     assert rows[0]["原因"].startswith("无法识别金额“很多”") and rows[1]["原因"] == "与第 2 行「榨菜减盐」重复"
@@ -267,7 +267,7 @@ def test_every_value_the_importer_changes_is_reported(fresh_service):
     sheet.append(["火锅底料自动炒制", "全程自动控温", 60, "2027-06-30", "李工"])
     buf = io.BytesIO()
     book.save(buf)
-    report = import_bytes(fresh_service, buf.getvalue(), "needs", "xlsx")
+    report = fresh_service.importer.import_bytes(buf.getvalue(), "needs", "xlsx")
     assert report.accepted == 2 and not report.rejected
     assert [(w.row, w.field) for w in report.warnings] == [(2, "title"), (2, "deadline")]
     reasons = [r["原因"] for r in _report_rows(report, "zh")]

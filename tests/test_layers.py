@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOORS = [*sorted((ROOT / "api").rglob("*.py")), *sorted((ROOT / "ui").rglob("*.py")), ROOT / "matcher" / "cli.py"]
 SQL = re.compile(r"^\s*(select\s.+\sfrom\s|insert\s+into\s|update\s+\S+\s+set\s|delete\s+from\s|create\s+table\s)",
                  re.IGNORECASE | re.DOTALL)
-# who may see what is decided inside the services (MatchService.view / seen / require_readable / require_owner)
+# who may see what is decided inside the services (Catalogue.view / require_readable / require_owner, Matching.seen)
 POLICY = {"need_view", "redact_need", "redact_match", "can_see_confidential", "outsider_scope"}
 # a piece of SQL: a comparison with a placeholder or literal, an IN list, NULL tests, ORDER BY or sort directions
 FRAGMENT = re.compile(r"""(\w"?\s*(=|<>|!=|<=|>=|<|>)\s*(\?|'))|\sin\s*\(\s*\?|\bis\s+(not\s+)?null\b|"""
@@ -138,3 +138,51 @@ def test_the_readme_shows_the_layers_as_they_are():
     """The README's picture is what `python -m tests.imports` prints today."""
     readme = (ROOT / "README.md").read_text("utf-8")
     assert imports.mermaid() in readme, "regenerate the picture: python -m tests.imports"
+
+
+def test_the_concept_packages_form_no_circle_either():
+    """Between packages too, imports point one way: no two packages (catalogue and ingest, matching and learning, …)
+    import each other, directly or round a longer loop — the picture in the README is a clean top-to-bottom graph."""
+    lg = imports.layers(imports.graph())
+    assert imports.cycles(lg) == []
+
+
+def _takes_the_app(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function's first parameter is the whole application (by name or by type)."""
+    if not node.args.args:
+        return False
+    first = node.args.args[0]
+    hint = ast.unparse(first.annotation) if first.annotation else ""
+    return first.arg in ("service", "svc", "app") or hint.strip("'\"") in ("App", "MatchService")
+
+
+def test_no_library_function_takes_the_whole_app():
+    """Services are classes handed what they need (matcher/app.py composes them): no module function of the library
+    takes "the service" to reach everything, the old second door beside the service's methods."""
+    found = []
+    for path in sorted((ROOT / "matcher").rglob("*.py")):
+        if path.name in ("cli.py", "app.py"):
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}" for node in tree.body
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _takes_the_app(node)]
+    assert not found, found
+    bad = ast.parse("def scan(service: App, limit: int = 5):\n    pass\n").body[0]
+    assert _takes_the_app(bad)
+
+
+def test_services_are_composed_in_one_place():
+    """Only the app builds the services: no library module constructs another concept's service (each is handed
+    the ones it needs), and the doors get them from the app."""
+    services = {"Catalogue", "Indexes", "Matching", "Learning", "Importer", "Tables", "Accounts", "ReviewQueue",
+                "Pipeline", "Challenges", "Batches", "CandidateFeed", "Assignments", "Exports", "Figures", "Publishing",
+                "Clusters", "Examples", "Clarification", "ResearchTopics", "Payloads", "Deliveries", "AlertScan",
+                "Alerts"}
+    built = []
+    for path in [*sorted((ROOT / "matcher").rglob("*.py")), *DOORS]:
+        if path.name == "app.py" and path.parent.name == "matcher":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in services:
+                built.append(f"{path.relative_to(ROOT)}:{node.lineno} builds {node.func.id}")
+    assert not built, built

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher import review
-from matcher.ingest.importer import import_file
-from matcher.learning import learn, training
-from matcher.review import batches
+from matcher.learning import learn
 
 from .conftest import FIXTURES
 
@@ -37,25 +34,25 @@ def test_fit_learns_the_signal_and_reports_grouped_cv(tmp_path):
 
 def test_simulated_broker_trains_the_learned_method(fresh_service):
     s = fresh_service
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
+    s.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    s.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
     with pytest.raises(ValueError, match="techmatch train"):
-        s.match_need(1, method="learned")
-    batches.run_now(s, top_k=5)
+        s.matching.match_need(1, method="learned")
+    s.batches.run_now(top_k=5)
     with pytest.raises(ValueError, match="decisions so far"):
-        training.train(s)
+        s.learning.train()
     refs = {r["id"]: r["ref"] for r in s.store.rows("needs")}
     rrefs = {r["id"]: r["ref"] for r in s.store.rows("results")}
-    for cand in review.list_candidates(s, limit=200)[0]:  # a broker who knows the right answers
+    for cand in s.queue.list_candidates(limit=200)[0]:  # a broker who knows the right answers
         good = EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]]
-        review.decide(s, cand["id"], "confirm" if good else "reject", None if good else "off_topic")
-    meta = training.train(s, min_decisions=10)
+        s.queue.decide(cand["id"], "confirm" if good else "reject", None if good else "off_topic")
+    meta = s.learning.train(min_decisions=10)
     # the 5 decisions on the confidential T-N04 are left out: the reranker serves every caller
     assert meta["decisions"] == 20 and meta["confirmed"] == 4 and meta["version"] == 1
     assert (s.settings.index_dir / "reranker-v1.json").exists()
     for need_ref, result_ref in EXPECTED.items():
         nid = s.store.find("needs", ref=need_ref)["id"]
-        top = s.match_need(nid, top_k=3, method="learned")
+        top = s.matching.match_need(nid, top_k=3, method="learned")
         assert top[0].item["ref"] == result_ref
         assert all(0.0 <= m.components["confidence"] <= 1.0 for m in top)
         assert top[0].components["confidence"] > top[-1].components["confidence"]

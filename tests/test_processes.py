@@ -9,9 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from matcher.access import accounts
-from matcher.review import batches
-from matcher.service import MatchService
+from matcher.app import App
 
 from .conftest import make_settings
 from .servers import Server, wait_for
@@ -27,10 +25,10 @@ def result_body(word: str) -> dict:
 
 
 def keys_for(data) -> dict[str, str]:
-    service = MatchService(make_settings(data))
+    service = App(make_settings(data))
     try:
-        return {"admin": accounts.create_key(service, "admin", "测试科技局")[0],
-                "broker": accounts.create_key(service, "broker", "测试技术转移中心")[0]}
+        return {"admin": service.accounts.create_key("admin", "测试科技局")[0],
+                "broker": service.accounts.create_key("broker", "测试技术转移中心")[0]}
     finally:
         service.close()
 
@@ -72,8 +70,8 @@ def test_two_servers_see_each_others_writes_within_a_second(pair):
 
 def test_review_decisions_are_seen_by_the_other_server(pair, catalogue_copy):
     a, b, keys = pair
-    service = MatchService(make_settings(catalogue_copy))
-    batches.run_now(service, top_k=2)
+    service = App(make_settings(catalogue_copy))
+    service.batches.run_now(top_k=2)
     service.close()
     with a.client(keys["broker"]) as ca, b.client(keys["broker"]) as cb:
         cand = ca.get("/candidates").json()["items"][0]
@@ -86,15 +84,15 @@ def test_review_decisions_are_seen_by_the_other_server(pair, catalogue_copy):
 
 def test_a_batch_run_anywhere_blocks_a_second_one_everywhere(pair, catalogue_copy):
     a, b, keys = pair
-    holder = MatchService(make_settings(catalogue_copy))
-    ticket = batches.start(holder, top_k=2, method=None, actor="test")  # a third process holds the lock
+    holder = App(make_settings(catalogue_copy))
+    ticket = holder.batches.start(top_k=2, method=None, actor="test")  # a third process holds the lock
     try:
         for server in (a, b):
             with server.client(keys["admin"]) as c:
                 r = c.post("/batch-runs", json={"top_k": 2})
                 assert r.status_code == 409 and r.json()["error"]["code"] == "batch_running", r.text
     finally:
-        batches.run(holder, ticket)
+        holder.batches.run(ticket)
         holder.close()
     with a.client(keys["admin"]) as c:
         r = c.post("/batch-runs", json={"top_k": 2})

@@ -12,9 +12,8 @@ import openpyxl
 import pytest
 
 from matcher.errors import Invalid
-from matcher.ingest.importer import import_file
 from matcher.ingest.template import COLUMNS
-from matcher.publish import collect, find_cjk_font, publish, publish_to
+from matcher.publish import find_cjk_font
 from matcher.publish import fonts as font_lookup
 from matcher.publish.content import amount_text
 
@@ -37,18 +36,18 @@ EXTRA = [
 def service(template_catalogue, tmp_path_factory, e5_encoder):
     """The fixture catalogue (one confidential need among five open ones) plus a need with markup in it, one
     with no district or deadline, and a closed one."""
-    from matcher.service import MatchService
+    from matcher.app import App
 
     folder = tmp_path_factory.mktemp("publish") / "data"
     shutil.copytree(template_catalogue, folder)
-    s = MatchService(make_settings(folder), encoder=e5_encoder)
-    s.add_listings("needs", EXTRA)
+    s = App(make_settings(folder), encoder=e5_encoder)
+    s.catalogue.add_listings("needs", EXTRA)
     yield s
     s.close()
 
 
 def open_public(service) -> list[dict]:
-    rows, _ = service.list_listings("needs", {"status": "open", "confidentiality": "public"}, limit=1000)
+    rows, _ = service.catalogue.list_listings("needs", {"status": "open", "confidentiality": "public"}, limit=1000)
     return rows
 
 
@@ -76,7 +75,7 @@ def cjk_font():
 
 
 def test_the_catalogue_holds_open_public_needs_grouped_and_ordered(service):
-    cat = collect(service)
+    cat = service.publishing.collect()
     titles = [e.title for e in cat.entries]
     assert sorted(titles) == sorted(r["title"] for r in open_public(service))
     assert CONFIDENTIAL not in titles and CLOSED not in titles
@@ -87,11 +86,11 @@ def test_the_catalogue_holds_open_public_needs_grouped_and_ordered(service):
     figures = cat.figures()
     assert (figures["published"], figures["withheld"], figures["open"]) == (len(titles), 1, len(titles) + 1)
     assert figures["budget_total"] == 150 + 60 + 30 + 12.5 and figures["negotiable"] == 2
-    by_district = collect(service, by="district")
+    by_district = service.publishing.collect(by="district")
     assert by_district.groups[-1].name == "未注明区县" and by_district.groups[-1].entries[0].title == TRICKY
     assert [g.name for g in by_district.groups[:-1]] == ["涪陵区", "长寿区", "綦江区"]  # the vocabulary's order
     assert all(e.link == f"/needs/{e.id}" for e in cat.entries)
-    linked = collect(service, base_url="https://kj.example.org/")
+    linked = service.publishing.collect(base_url="https://kj.example.org/")
     assert linked.entries[0].link == f"https://kj.example.org/needs/{linked.entries[0].id}"
 
 
@@ -104,11 +103,11 @@ def test_pdf_holds_every_title_and_the_cover_figures(service):
 
         assert TTCollection(str(font.regular), lazy=True).fonts[font.regular_index]["name"].getDebugName(1) \
             .endswith(" SC")
-    data = publish(service, fmt="pdf")
+    data = service.publishing.publish(fmt="pdf")
     reader = PdfReader(io.BytesIO(data))
     pages = pdf_text(data)
     text = squeeze("".join(pages))
-    cat = collect(service)
+    cat = service.publishing.collect()
     for e in cat.entries:
         assert squeeze(e.title) in text
     assert squeeze(CONFIDENTIAL) not in text and squeeze(CLOSED) not in text
@@ -120,13 +119,13 @@ def test_pdf_holds_every_title_and_the_cover_figures(service):
     # every character is itself, in order: bold titles and regular text alike (no stray or swapped glyphs)
     assert "\x00" not in "".join(pages) and all(e.title in "".join(pages).replace("\r\n", "") or
                                                   squeeze(e.title) in text for e in cat.entries)
-    english = pdf_text(publish(service, by="district", fmt="pdf", lang="en"))
+    english = pdf_text(service.publishing.publish(by="district", fmt="pdf", lang="en"))
     assert "ChongqingTechnologyNeedsCatalogue" in squeeze(english[0])
 
 
 def test_html_is_one_escaped_page_with_a_qr_code_per_need(service):
-    page = publish(service, fmt="html", base_url="https://kj.example.org").decode("utf-8")
-    cat = collect(service)
+    page = service.publishing.publish(fmt="html", base_url="https://kj.example.org").decode("utf-8")
+    cat = service.publishing.collect()
     assert page.startswith("<!doctype html>") and '<html lang="zh-CN">' in page
     assert "Noto Sans CJK SC" in page and "Microsoft YaHei" in page and "<link" not in page and "<script" not in page
     for e in cat.entries:
@@ -143,7 +142,7 @@ def test_html_is_one_escaped_page_with_a_qr_code_per_need(service):
 
 def test_xlsx_round_trips_through_the_importer(service, fresh_service, tmp_path):
     path = tmp_path / "needs.xlsx"
-    figures = publish_to(service, path)
+    figures = service.publishing.publish_to(path)
     assert figures["format"] == "xlsx" and figures["published"] == len(open_public(service))
     book = openpyxl.load_workbook(path)
     sheet = book.worksheets[0]
@@ -152,7 +151,7 @@ def test_xlsx_round_trips_through_the_importer(service, fresh_service, tmp_path)
     cover = {row[0]: row[1:] for row in book["封面"].iter_rows(values_only=True) if row[0]}
     assert cover["保密需求（未列入）"] == (1, None) and cover["智能装备及智能制造"] == (3, 162.5)
     assert CONFIDENTIAL not in {c.value for row in sheet.iter_rows() for c in row}
-    report = import_file(fresh_service, path, "needs")
+    report = fresh_service.importer.import_file(path, "needs")
     assert report.rejected == [] and report.warnings == [] and report.accepted == figures["published"]
     assert sorted(report.ignored_columns) == sorted(["需求编号", "链接"])
     orgs = {o["id"]: o["name"] for o in service.store.rows("organisations")}
@@ -172,15 +171,15 @@ def test_xlsx_round_trips_through_the_importer(service, fresh_service, tmp_path)
 
 def test_bad_options_are_refused_clearly(service, tmp_path):
     with pytest.raises(Invalid, match=r"cannot group a catalogue by 'org'; use one of industry, district"):
-        publish(service, by="org")
+        service.publishing.publish(by="org")
     with pytest.raises(Invalid, match=r"unknown catalogue format 'docx'; use one of xlsx, html, pdf"):
-        publish(service, fmt="docx")
+        service.publishing.publish(fmt="docx")
     with pytest.raises(Invalid, match="unknown language"):
-        publish(service, fmt="html", lang="fr")
+        service.publishing.publish(fmt="html", lang="fr")
     with pytest.raises(Invalid, match="must start with http"):
-        publish(service, fmt="html", base_url="kj.example.org")
+        service.publishing.publish(fmt="html", base_url="kj.example.org")
     with pytest.raises(Invalid, match=r"cannot tell the catalogue format of 'needs\.docx'"):
-        publish_to(service, tmp_path / "needs.docx")
+        service.publishing.publish_to(tmp_path / "needs.docx")
     assert not list(tmp_path.iterdir())
 
 
@@ -188,7 +187,7 @@ def test_publish_to_writes_atomically_and_returns_the_figures(service, tmp_path)
     out = tmp_path / "site" / "catalogue.html"
     out.parent.mkdir()
     out.write_text("old")
-    figures = publish_to(service, out, by="district")
+    figures = service.publishing.publish_to(out, by="district")
     assert out.read_bytes().startswith(b"<!doctype html>") and [p.name for p in out.parent.iterdir()] == [out.name]
     assert figures["by"] == "district" and figures["withheld"] == 1 and figures["bytes"] == out.stat().st_size
     assert list(figures["groups"])[-1] == "未注明区县" and figures["relative_links"]
@@ -196,14 +195,14 @@ def test_publish_to_writes_atomically_and_returns_the_figures(service, tmp_path)
 
 def test_a_missing_or_unusable_font_is_refused_before_any_work(service, tmp_path, monkeypatch):
     with pytest.raises(Invalid, match=r"does not exist.*fonts-noto-cjk.*TECHMATCH_CJK_FONT"):
-        publish(service, fmt="pdf", font=tmp_path / "nope.ttc")
+        service.publishing.publish(fmt="pdf", font=tmp_path / "nope.ttc")
     (tmp_path / "not-a-font.ttf").write_bytes(b"hello")
     with pytest.raises(Invalid, match="no Simplified Chinese glyphs"):
-        publish(service, fmt="pdf", font=tmp_path / "not-a-font.ttf")
+        service.publishing.publish(fmt="pdf", font=tmp_path / "not-a-font.ttf")
     monkeypatch.setattr(font_lookup, "CANDIDATES", ())
     monkeypatch.setattr(font_lookup, "_fontconfig", lambda: None)
     with pytest.raises(Invalid, match=r"no font with Chinese glyphs.*apt-get install fonts-noto-cjk"):
-        publish_to(service, tmp_path / "out.pdf")
+        service.publishing.publish_to(tmp_path / "out.pdf")
     assert not (tmp_path / "out.pdf").exists()
 
 
@@ -214,18 +213,18 @@ def test_a_pdf_with_hundreds_of_distinct_characters_reads_back_as_written(fresh_
     pool = "".join(chr(0x4E00 + 37 * i) for i in range(400))  # 400 distinct ideographs (all in Noto Sans CJK)
     titles = [pool[i:i + 16] for i in range(0, len(pool), 16)]
     assert len(set("".join(titles))) > 256
-    fresh_service.add_listings("needs", [{"title": t, "description": pool[::-1][:60], "org": "字形测试企业"}
+    fresh_service.catalogue.add_listings("needs", [{"title": t, "description": pool[::-1][:60], "org": "字形测试企业"}
                                          for t in titles])
-    text = squeeze("".join(pdf_text(publish(fresh_service, fmt="pdf"))))
+    text = squeeze("".join(pdf_text(fresh_service.publishing.publish(fmt="pdf"))))
     assert all(squeeze(t) in text for t in titles)
 
 
 def test_an_empty_catalogue_is_published_as_such(fresh_service):
-    assert "目前没有征集中的公开需求" in publish(fresh_service, fmt="html").decode()
-    sheet = openpyxl.load_workbook(io.BytesIO(publish(fresh_service))).worksheets[0]
+    assert "目前没有征集中的公开需求" in fresh_service.publishing.publish(fmt="html").decode()
+    sheet = openpyxl.load_workbook(io.BytesIO(fresh_service.publishing.publish())).worksheets[0]
     assert sheet.max_row == 1
     cjk_font()  # the PDF last: skipped where no CJK font is installed
-    pages = pdf_text(publish(fresh_service, fmt="pdf"))
+    pages = pdf_text(fresh_service.publishing.publish(fmt="pdf"))
     assert len(pages) == 1 and "目前没有征集中的公开需求" in squeeze(pages[0])
 
 

@@ -274,3 +274,12 @@ def test_hubness_refresh_after_the_first_sweep_looks_only_at_what_changed(monkey
     with hub._lock:
         live = [i for i in range(1, 201) if i != 3]
         assert np.allclose(hub._value[live], _exact(results, needs, live), atol=1e-6)
+
+
+def test_settings_know_every_ranking_method_by_name():
+    """Settings validate TECHMATCH_METHOD against their own list of names (they sit below retrieval): it is the
+    ranking module's list."""
+    from matcher.retrieval.ranking import METHODS
+    from matcher.settings import METHOD_NAMES
+
+    assert tuple(METHODS) == METHOD_NAMES

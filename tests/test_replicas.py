@@ -10,8 +10,7 @@ import threading
 import httpx
 import pytest
 
-from matcher.access import accounts
-from matcher.service import MatchService
+from matcher.app import App
 
 from .conftest import make_settings
 from .servers import Server, wait_for
@@ -24,8 +23,8 @@ NEED = {"title": "喷涂车间挥发性有机物废气治理", "description": "�
 @pytest.fixture
 def migrated(postgres, catalogue_copy, e5_encoder):
     """The fixture catalogue copied into a fresh PostgreSQL database with `techmatch migrate` (a real process)."""
-    filler = MatchService(make_settings(catalogue_copy), encoder=e5_encoder.inner)
-    filler.rebuild_index()  # the folder's own embedding cache holds every listing's vector, as in production
+    filler = App(make_settings(catalogue_copy), encoder=e5_encoder.inner)
+    filler.indexes.rebuild()  # the folder's own embedding cache holds every listing's vector, as in production
     filler.close()
     url = postgres.database()
     done = subprocess.run([sys.executable, "-m", "matcher.cli", "migrate", "--to", url, "--data-dir",
@@ -37,8 +36,8 @@ def migrated(postgres, catalogue_copy, e5_encoder):
 
 def test_migrate_copies_every_table_and_vectors_and_refuses_a_second_copy(migrated, catalogue_copy, tmp_path,
                                                                           e5_encoder):
-    source = MatchService(make_settings(catalogue_copy), encoder=e5_encoder.inner)
-    target = MatchService(make_settings(tmp_path / "replica", database_url=migrated), encoder=e5_encoder.inner)
+    source = App(make_settings(catalogue_copy), encoder=e5_encoder.inner)
+    target = App(make_settings(tmp_path / "replica", database_url=migrated), encoder=e5_encoder.inner)
     try:
         for table in ("organisations", "needs", "results", "api_keys", "audit_log"):
             assert source.store.count(table) == target.store.count(table) - (table == "audit_log")
@@ -46,13 +45,13 @@ def test_migrate_copies_every_table_and_vectors_and_refuses_a_second_copy(migrat
         assert target.store.catalogue_id != source.store.catalogue_id
         # a replica with an empty data folder builds its index from the store and the shared vectors: no encoding
         target.load()
-        assert target.encoder.misses == 0 and target.encoder.hits >= 17
-        assert target.index_status()["counts"] == {"needs": 5, "results": 12}
-        top = target.match_listing("needs", 1, top_k=3)
-        assert [m.item["id"] for m in top] == [m.item["id"] for m in source.match_listing("needs", 1, top_k=3)]
+        assert target.indexes.encoder.misses == 0 and target.indexes.encoder.hits >= 17
+        assert target.indexes.status()["counts"] == {"needs": 5, "results": 12}
+        top = target.matching.match_listing("needs", 1, top_k=3)
+        assert [m.item["id"] for m in top] == [m.item["id"] for m in source.matching.match_listing("needs", 1, top_k=3)]
         # the target is no longer empty: a second migration is refused and changes nothing
         with pytest.raises(Exception, match="not empty"):
-            source.migrate_to(migrated)
+            source.catalogue.migrate_to(migrated)
         assert target.store.count("needs") == 5
     finally:
         source.close()
@@ -62,8 +61,8 @@ def test_migrate_copies_every_table_and_vectors_and_refuses_a_second_copy(migrat
 @pytest.mark.slow
 def test_two_replicas_on_one_postgresql_agree_within_a_second_and_survive_kill_9(migrated, tmp_path):
     env = {"TECHMATCH_DATABASE_URL": migrated}
-    admin = MatchService(make_settings(tmp_path / "admin", database_url=migrated))
-    key = accounts.create_key(admin, "admin", "测试科技局")[0]
+    admin = App(make_settings(tmp_path / "admin", database_url=migrated))
+    key = admin.accounts.create_key("admin", "测试科技局")[0]
     admin.close()
     a = Server(tmp_path / "replica-a", env=env).start()
     b = Server(tmp_path / "replica-b", env=env).start()
@@ -126,22 +125,22 @@ def test_two_replicas_on_one_postgresql_agree_within_a_second_and_survive_kill_9
 def test_a_replica_started_later_catches_up_from_a_shared_snapshot(migrated, tmp_path, e5_encoder):
     """Replicas may share one snapshot folder: a new one loads the newest snapshot and replays only the tail."""
     shared = tmp_path / "snapshots"
-    first = MatchService(make_settings(tmp_path / "one", database_url=migrated, snapshot_dir=shared),
+    first = App(make_settings(tmp_path / "one", database_url=migrated, snapshot_dir=shared),
                          encoder=e5_encoder.inner)
     first.load()
-    first.add_listings("results", [result_body("快照后")], actor="test")
-    assert first.catalogue.snapshot(force=True)
-    snap = first.catalogue.snapshot_seq
-    first.add_listings("results", [result_body("尾部")], actor="test")  # only in the log: no snapshot has it
-    later = MatchService(make_settings(tmp_path / "two", database_url=migrated, snapshot_dir=shared),
+    first.catalogue.add_listings("results", [result_body("快照后")], actor="test")
+    assert first.indexes.live.snapshot(force=True)
+    snap = first.indexes.live.snapshot_seq
+    first.catalogue.add_listings("results", [result_body("尾部")], actor="test")  # only in the log: no snapshot has it
+    later = App(make_settings(tmp_path / "two", database_url=migrated, snapshot_dir=shared),
                          encoder=e5_encoder.inner)
     try:
         later.load()
-        status = later.index_status()
+        status = later.indexes.status()
         assert status["snapshot_seq"] == snap < status["applied_seq"]  # loaded the snapshot, replayed the tail
         assert status["lag"] == 0 and status["counts"]["results"] == 14
-        assert later.encoder.misses == 0  # nothing encoded: snapshot + vectors of the tail from the shared cache
-        assert later.search("尾部低温等离子体废气净化装置", side="results", top_k=1)[0].item["title"].startswith("尾部")
+        assert later.indexes.encoder.misses == 0  # nothing encoded: snapshot + vectors of the tail from the shared cache
+        assert later.matching.search("尾部低温等离子体废气净化装置", side="results", top_k=1)[0].item["title"].startswith("尾部")
     finally:
         later.close()
         first.close()

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from embeddings import CachedEncoder
+from matcher.app import App
 from matcher.review import batches
-from matcher.service import MatchService
 from matcher.store import MIGRATIONS
 from matcher.store import SQLiteStore as Store
 
@@ -53,16 +53,16 @@ def test_threads_that_end_leave_no_open_connection(tmp_path):
 
 def test_racing_snapshots_leave_a_pointer_to_the_newest_existing_snapshot(catalogue_copy, e5_encoder):
     settings = make_settings(catalogue_copy)
-    a, b = MatchService(settings, encoder=e5_encoder), MatchService(settings, encoder=e5_encoder)
+    a, b = App(settings, encoder=e5_encoder), App(settings, encoder=e5_encoder)
     a.load()
     b.load()
     errors = []
 
-    def writer(service: MatchService, tag: str) -> None:
+    def writer(service: App, tag: str) -> None:
         try:
             for i in range(4):
-                service.add_result({"title": f"快照竞争{tag}{i}号成果"})
-                service.catalogue.snapshot()
+                service.catalogue.add_result({"title": f"快照竞争{tag}{i}号成果"})
+                service.indexes.live.snapshot()
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 
@@ -72,12 +72,12 @@ def test_racing_snapshots_leave_a_pointer_to_the_newest_existing_snapshot(catalo
     for t in threads:
         t.join()
     assert not errors, errors
-    current = a._catalogue.current()
-    assert (a._catalogue.folder / current["snapshot"]).is_dir()
-    assert current["seq"] == max(int(p.name.split("-")[0]) for p in a._catalogue.folder.iterdir()
+    current = a.indexes._live.current()
+    assert (a.indexes._live.folder / current["snapshot"]).is_dir()
+    assert current["seq"] == max(int(p.name.split("-")[0]) for p in a.indexes._live.folder.iterdir()
                                  if not p.name.startswith(".tmp"))
-    fresh = MatchService(settings, encoder=e5_encoder)
-    assert sorted(fresh.catalogue.sides["results"].dense.ids()) == fresh.store.ids("results")
+    fresh = App(settings, encoder=e5_encoder)
+    assert sorted(fresh.indexes.live.sides["results"].dense.ids()) == fresh.store.ids("results")
     for s in (a, b, fresh):
         s.close()
 
@@ -96,13 +96,13 @@ def test_a_locked_embedding_cache_fails_one_write_and_recovers(tmp_path, e5_enco
 
 
 def test_a_batch_left_running_by_a_dead_process_is_marked_failed(catalogue_copy, e5_encoder):
-    s = MatchService(make_settings(catalogue_copy), encoder=e5_encoder)
-    ticket = batches.start(s, 2, None, "test")
+    s = App(make_settings(catalogue_copy), encoder=e5_encoder)
+    ticket = s.batches.start(2, None, "test")
     s.store.update("batch_runs", ticket.run_id, {"status": "running"})
     s.store.release_lock(batches.LOCK, ticket.token)  # its process died: the lock lapsed, the row says running
-    run = batches.run_now(s, top_k=2)
+    run = s.batches.run_now(top_k=2)
     assert run["status"] == "done"
-    dead = batches.get_run(s, ticket.run_id)
+    dead = s.batches.get_run(ticket.run_id)
     assert dead["status"] == "failed" and "interrupted" in dead["error"]
     s.close()
 

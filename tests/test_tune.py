@@ -10,7 +10,6 @@ import pytest
 
 from matcher.learning.adapter import Adapter, Example, fit
 from matcher.learning.tuning import MIN_GAIN, folds_of
-from matcher.review import batches
 
 from .conftest import make_settings
 
@@ -64,7 +63,7 @@ def _judged_mini_benchmark(service, folder):
 
     bench = _catalogue_as_benchmark(service, folder)
     answers = [(q["id"], m.item["ref"]) for q in bench.queries
-               for m in service.match_need(service.find_by_ref("needs", q["id"])["id"], top_k=2)]
+               for m in service.matching.match_need(service.catalogue.find_by_ref("needs", q["id"])["id"], top_k=2)]
     (folder / "qrels.tsv").write_text("query_id\tdoc_id\trelevance\n" + "".join(
         f"{q}\t{d}\t{3 if i % 2 == 0 else 0}\n" for i, (q, d) in enumerate(answers)))
     return load_benchmark(folder)
@@ -76,9 +75,9 @@ def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_
     --force the adapter is installed, the change log tells other processes, and match and eval apply it."""
     from typer.testing import CliRunner
 
+    from matcher.app import App
     from matcher.cli import app
     from matcher.learning.evaluation import evaluate
-    from matcher.service import MatchService
 
     s = mini_service
     folder = tmp_path / "bench"
@@ -92,21 +91,21 @@ def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_
     assert set(report["with"]) == {"25", "50", "all"} and report["without"]["queries"] == len(bench.queries)
     assert report["installed"] == (report["gain"] > MIN_GAIN)
     (data / "index" / "adapter.npz").unlink(missing_ok=True)
-    service = MatchService(make_settings(data))
-    other = MatchService(make_settings(data))  # another process on the same folder
-    assert other.catalogue is not None and other.models.adapter is None  # read: none installed
-    forced = service.tune(bench, folds=3, force=True)
+    service = App(make_settings(data))
+    other = App(make_settings(data))  # another process on the same folder
+    assert other.indexes.live is not None and other.models.adapter is None  # read: none installed
+    forced = service.learning.tune(bench, folds=3, force=True)
     assert forced["installed"] and (data / "index" / "adapter.npz").exists()
     assert other.models.adapter is None  # still its first reading …
-    assert other.catalogue is not None and other.models.adapter is not None  # … until the log's notice is applied
+    assert other.indexes.live is not None and other.models.adapter is not None  # … until the log's notice is applied
     with_adapter = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
     (data / "index" / "adapter.npz").unlink()
     without = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
     assert with_adapter["hybrid"] != without["hybrid"] or forced["gain"] == pytest.approx(0.0, abs=1e-4)
-    q = service.matcher.text_query("齿轮热处理")
-    service.install_model(Adapter(np.linspace(-0.5, 0.5, q.vectors.shape[1]).astype(np.float32),
-                                 service.encoder.name, {}))
-    adapted = service.matcher.text_query("齿轮热处理")
+    q = service.matching.matcher.text_query("齿轮热处理")
+    service.learning.install_model(Adapter(np.linspace(-0.5, 0.5, q.vectors.shape[1]).astype(np.float32),
+                                 service.indexes.encoder.name, {}))
+    adapted = service.matching.matcher.text_query("齿轮热处理")
     assert not np.allclose(adapted.vectors, q.vectors) and np.isclose(np.linalg.norm(adapted.vectors), 1.0)
     service.close()
     other.close()
@@ -117,24 +116,24 @@ def test_fine_tuning_the_top_layers_is_cross_validated_installed_and_replaces_th
     with --force the model is trained on every judged need, saved under a new versioned name in the data folder,
     and this data folder's e5 is then that model (eval and match rank with it)."""
     pytest.importorskip("torch")
+    from matcher.app import App
     from matcher.learning.evaluation import evaluate
-    from matcher.service import MatchService
 
     bench = _judged_mini_benchmark(mini_service, tmp_path / "bench")
-    service = MatchService(make_settings(tmp_path / "data"))
-    service.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})  # a catalogue to re-encode
-    service.add_need({"title": "齿轮寿命不足", "description": "希望引入表面淬火技术"})
+    service = App(make_settings(tmp_path / "data"))
+    service.catalogue.add_result({"title": "齿轮激光淬火工艺", "abstract": "提高齿轮表面硬度"})  # a catalogue to re-encode
+    service.catalogue.add_need({"title": "齿轮寿命不足", "description": "希望引入表面淬火技术"})
     calls = []
-    report = service.tune(bench, folds=2, force=True, mode="top-layers", progress=lambda d, n: calls.append((d, n)))
+    report = service.learning.tune(bench, folds=2, force=True, mode="top-layers", progress=lambda d, n: calls.append((d, n)))
     assert report["mode"] == "top-layers" and report["installed"] and report["without"]["queries"] > 0
     assert set(report["with"]) == {"all"} and report["with"]["all"]["fit_cpu_s"] >= 0
     tuned = json.loads((tmp_path / "data" / "models" / "tuned" / "manifest.json").read_text("utf-8"))
     stock = json.loads((tmp_path / "data" / "models" / "e5-small-f32" / "manifest.json").read_text("utf-8"))
     assert tuned["name"] == report["model"] != stock["name"] and tuned["trained_on"]["benchmark"] == bench.name
-    assert service.encoder.name == tuned["name"]
+    assert service.indexes.encoder.name == tuned["name"]
     assert report["reindexed"] == {"needs": 1, "results": 1} and calls  # re-encoded with it, with progress
-    assert {side.dense.encoder for side in service.catalogue.sides.values()} == {tuned["name"]}
-    assert service.match_need(service.list_listings("needs")[0][0]["id"], top_k=1)[0].item["title"] == "齿轮激光淬火工艺"
+    assert {side.dense.encoder for side in service.indexes.live.sides.values()} == {tuned["name"]}
+    assert service.matching.match_need(service.catalogue.list_listings("needs")[0][0]["id"], top_k=1)[0].item["title"] == "齿轮激光淬火工艺"
     figures = evaluate(bench, service.settings, methods=["hybrid"], encoders=[service.settings.encoder])
     assert figures["hybrid"]["queries"] == report["without"]["queries"]
     service.close()
@@ -142,19 +141,17 @@ def test_fine_tuning_the_top_layers_is_cross_validated_installed_and_replaces_th
 
 def _decided_service(s):
     """The mini catalogue with every batch candidate decided by a broker who knows the right answers."""
-    from matcher import review
-    from matcher.ingest.importer import import_file
 
     from .conftest import FIXTURES
     from .test_learn import EXPECTED
 
-    import_file(s, FIXTURES / "mini_results.jsonl", "results")
-    import_file(s, FIXTURES / "mini_needs.jsonl", "needs")
-    batches.run_now(s, top_k=5)
+    s.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    s.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    s.batches.run_now(top_k=5)
     refs = {r["id"]: r["ref"] for r in s.store.rows("needs")}
     rrefs = {r["id"]: r["ref"] for r in s.store.rows("results")}
     return [(cand, EXPECTED[refs[cand["need_id"]]] == rrefs[cand["result_id"]])
-            for cand in review.list_candidates(s, limit=200)[0]]
+            for cand in s.queue.list_candidates(limit=200)[0]]
 
 
 def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
@@ -163,7 +160,6 @@ def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
     folder, ids kept apart), and refuses with a reason while nothing is confirmed."""
     from typer.testing import CliRunner
 
-    from matcher import review
     from matcher.cli import app
     from matcher.errors import Invalid
     from matcher.learning.judgements import combine, decisions_benchmark
@@ -172,15 +168,15 @@ def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
     decided = _decided_service(s)
     for cand, good in decided:
         if not good:
-            review.decide(s, cand["id"], "reject", "off_topic")
+            s.queue.decide(cand["id"], "reject", "off_topic")
     with pytest.raises(Invalid, match="no confirmed candidate"):
-        decisions_benchmark(s)
+        decisions_benchmark(s.store)
     for cand, good in decided:
         if good:
-            review.decide(s, cand["id"], "confirm")
-    bench = decisions_benchmark(s)
+            s.queue.decide(cand["id"], "confirm")
+    bench = decisions_benchmark(s.store)
     # the confidential need's decisions are left out: a model every caller is served by learns no hidden text
-    secret = s.find_by_ref("needs", "T-N04")["id"]
+    secret = s.catalogue.find_by_ref("needs", "T-N04")["id"]
     public = [(c, g) for c, g in decided if c["need_id"] != secret]
     assert len(bench.corpus) == s.store.count("results") and len(bench.queries) == 4
     assert str(secret) not in {q["id"] for q in bench.queries}
@@ -193,7 +189,7 @@ def test_brokers_decisions_are_judged_pairs_for_tune(fresh_service, tmp_path):
     both = combine(bench, bench.__class__("other", bench.queries, bench.corpus, binary, 1))
     assert len({q["id"] for q in both.queries}) == 8 and len({d["id"] for d in both.corpus}) == 2 * len(bench.corpus)
     assert max(g for q in both.qrels.values() for g in q.values()) == 2  # binary judgements lifted to the scale
-    report = s.tune(decisions=True, folds=2, mode="adapter")
+    report = s.learning.tune(decisions=True, folds=2, mode="adapter")
     assert report["benchmark"] == "decisions" and report["without"]["queries"] == 4
     assert report["installed"] == (report["gain"] > MIN_GAIN)
     run = CliRunner().invoke(app, ["tune", "--data-dir", str(tmp_path / "empty")])

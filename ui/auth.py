@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from matcher.access import Principal, accounts
+from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import Throttled
-from matcher.service import MatchService
 from ui.i18n import t
 
 # which pages each role may open (the API's roles: the review queue, pipeline and figures are brokers' work)
@@ -23,12 +23,12 @@ PAGE_ROLES = {
 KEY = "principal"
 
 
-def current(service: MatchService) -> Principal | None:
+def current(service: App) -> Principal | None:
     """The signed-in principal of this browser session, or None (also when its key or user was revoked)."""
     who = st.session_state.get(KEY)
     if who is None:
         return None
-    if not accounts.still_valid(service, who):
+    if not service.accounts.still_valid(who):
         del st.session_state[KEY]
         st.session_state["signin_notice"] = "revoked"
         return None
@@ -40,7 +40,7 @@ def pages_for(who: Principal) -> list[str]:
     return [page for page, roles in PAGE_ROLES.items() if who.role in roles]
 
 
-def sign_in_form(service: MatchService, lang: str) -> None:
+def sign_in_form(service: App, lang: str) -> None:
     """The sign-in page: an API key, or a user name and password set by an admin."""
     st.header(t("signin", lang))
     if st.session_state.pop("signin_notice", None) == "revoked":
@@ -50,12 +50,12 @@ def sign_in_form(service: MatchService, lang: str) -> None:
         key = st.text_input(t("api_key", lang), type="password", key="signin_key", max_chars=200,
                             help=t("api_key_help", lang))
         if st.form_submit_button(t("signin", lang), type="primary"):
-            _enter(lambda: accounts.sign_in_with_key(service, key, _client()), lang, "signin_bad_key")
+            _enter(lambda: service.accounts.sign_in_with_key(key, _client()), lang, "signin_bad_key")
     with by_password, st.form("signin_password_form"):
         name = st.text_input(t("user_name", lang), key="signin_name", max_chars=50)
         password = st.text_input(t("password", lang), type="password", key="signin_password", max_chars=200)
         if st.form_submit_button(t("signin", lang), type="primary"):
-            _enter(lambda: accounts.sign_in(service, name, password, _client()), lang, "signin_bad_password")
+            _enter(lambda: service.accounts.sign_in(name, password, _client()), lang, "signin_bad_password")
 
 
 def _client() -> str | None:

@@ -23,33 +23,31 @@ from typing import Any
 
 import streamlit as st
 
-from matcher import clarify
-from matcher.review import feed
-from matcher.service import MatchService
+from matcher.app import App
 from matcher.settings import get_settings
 
 TRANSIENT = "_transient"  # session keys of the current page's messages, dropped when the page changes
 
 
 @st.cache_resource(show_spinner=False)
-def get_service() -> MatchService:
-    """One MatchService shared by every session. The encoder and indexes load in the background (the review queue,
+def get_service() -> App:
+    """One App shared by every session. The encoder and indexes load in the background (the review queue,
     the first page, reads only the store; a page that ranks waits for them), then the service follows the change
     log, so writes of the API and other processes reach this process's indexes within a second."""
-    service = MatchService(get_settings())
-    loading = service.load_in_background(*feed.background(service))
+    service = App(get_settings())
+    loading = service.load_in_background()
     threading.Thread(target=_warm, args=(service, loading), name="techmatch-warm", daemon=True).start()
     return service
 
 
-def _warm(service: MatchService, loading: threading.Thread) -> None:
+def _warm(service: App, loading: threading.Thread) -> None:
     """Once the catalogue is loaded, run one need check in the background: the first title a firm types then
     answers at once (the cluster classifier is trained and the tagger's dictionary read here, not on that keystroke)."""
     loading.join()
     if service.load_error is not None:
         return
     try:
-        clarify.check_need(service, {"title": "预热", "description": "预热：加载需求完整度检查所用的分类器与词表。"})
+        service.clarification.check_need({"title": "预热", "description": "预热：加载需求完整度检查所用的分类器与词表。"})
     except Exception:  # only a warm-up: the first real check does the same work and says what failed
         logging.getLogger("techmatch").exception("warming the need check failed")
 

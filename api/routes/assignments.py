@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from matcher.review import assignments as rounds
-
 from ..deps import Broker, Id, ServiceDep
 from ..schemas import AssignmentCreate, AssignmentRound, ConflictCreate, ConflictPublic, Page
 
@@ -23,7 +21,7 @@ def assign(body: AssignmentCreate, service: ServiceDep, who: Broker) -> Any:
     capacity times, never within one organisation, never a pair a broker rejected, never between conflicted
     organisations. The pairs join the review queue (`GET /candidates?round_id=`); the figures compare the round
     with greedy top-k per need on the same pairs."""
-    return rounds.assign(service, body.per_need, body.capacity, body.min_confidence, body.org_capacity,
+    return service.assignments.assign(body.per_need, body.capacity, body.min_confidence, body.org_capacity,
                         actor=who.actor)
 
 
@@ -31,27 +29,27 @@ def assign(body: AssignmentCreate, service: ServiceDep, who: Broker) -> Any:
 def list_rounds(service: ServiceDep, who: Broker, limit: Annotated[int, Query(ge=1, le=200)] = 20,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
     """Assignment rounds, newest first (pairs in GET /assignments/{id})."""
-    rows, total = rounds.list_rounds(service, limit, offset)
+    rows, total = service.assignments.list_rounds(limit, offset)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @assignments.get("/{round_id:id}", response_model=AssignmentRound)
 def get_round(round_id: Id, service: ServiceDep, who: Broker) -> Any:
-    return rounds.get_round(service, round_id)
+    return service.assignments.get_round(round_id)
 
 
 @conflicts.post("", response_model=ConflictPublic, status_code=201)
 def add_conflict(body: ConflictCreate, service: ServiceDep, who: Broker) -> Any:
     """Mark two organisations as conflicted: no assignment round proposes a pair between them."""
-    return rounds.add_conflict(service, body.org_a, body.org_b, body.reason, actor=who.actor)
+    return service.assignments.add_conflict(body.org_a, body.org_b, body.reason, actor=who.actor)
 
 
 @conflicts.get("", response_model=list[ConflictPublic])
 def list_conflicts(service: ServiceDep, who: Broker) -> Any:
-    return rounds.list_conflicts(service)
+    return service.assignments.list_conflicts()
 
 
 @conflicts.delete("/{conflict_id:id}", status_code=204)
 def remove_conflict(conflict_id: Id, service: ServiceDep, who: Broker) -> Response:
-    rounds.remove_conflict(service, conflict_id, actor=who.actor)
+    service.assignments.remove_conflict(conflict_id, actor=who.actor)
     return Response(status_code=204)

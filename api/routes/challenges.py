@@ -6,8 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from matcher import review
-
 from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
     ApplicationCreate,
@@ -26,33 +24,33 @@ router = APIRouter(prefix="/challenges", tags=["challenges"])
 def list_challenges(service: ServiceDep, who: OptionalPrincipal, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
     """Published challenges, newest first."""
-    rows, total = review.list_challenges(service, limit, offset, viewer=who)
+    rows, total = service.challenges.list_challenges(limit, offset, viewer=who)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @router.post("", response_model=NeedPublic, status_code=201)
 def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Publish one of the caller's needs as a challenge (admins: any need)."""
-    service.require_owner(who, service.get_listing("needs", body.need_id), "need")
-    row = review.publish_challenge(service, body.need_id, body.goal, body.indicators,
+    service.catalogue.require_owner(who, service.catalogue.get_listing("needs", body.need_id), "need")
+    row = service.challenges.publish_challenge(body.need_id, body.goal, body.indicators,
                                    body.deadline.isoformat() if body.deadline else None, body.reward, who.actor)
-    return service.view("needs", row, who)
+    return service.catalogue.view("needs", row, who)
 
 
 @router.get("/applications", response_model=list[OwnApplicationPublic])
 def own_applications(service: ServiceDep, who: AnyUser) -> Any:
     """The caller's organisation's own applications, newest first, each with the challenge's title and where it
     stands (submitted, shortlisted, declined)."""
-    return [{**a, "org": who.org_name} for a in review.applications_of(service, who.org_id)]
+    return [{**a, "org": who.org_name} for a in service.challenges.applications_of(who.org_id)]
 
 
 @router.get("/{need_id:id}/applications", response_model=list[ApplicationPublic])
 def applications(need_id: Id, service: ServiceDep, who: AnyUser) -> Any:
     """Applications filed against a challenge: for its owner, brokers and admins."""
-    need = service.get_listing("needs", need_id)
+    need = service.catalogue.get_listing("needs", need_id)
     if not who.privileged:
-        service.require_owner(who, need, "challenge")
-    return review.list_applications(service, need_id)
+        service.catalogue.require_owner(who, need, "challenge")
+    return service.challenges.list_applications(need_id)
 
 
 @router.post("/{need_id:id}/applications", response_model=ApplicationPublic, status_code=201)
@@ -61,8 +59,8 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
     if who.role not in ("institution", "firm", "admin"):
         raise HTTPException(403, "brokers do not apply to challenges")
     if body.result_id is not None:
-        service.require_owner(who, service.get_listing("results", body.result_id), "result")
-    app = review.apply_challenge(service, need_id, who.org_name, body.team, body.proposal, body.result_id,
+        service.catalogue.require_owner(who, service.catalogue.get_listing("results", body.result_id), "result")
+    app = service.challenges.apply_challenge(need_id, who.org_name, body.team, body.proposal, body.result_id,
                                  who.actor)
     return {**app, "org": who.org_name}
 
@@ -70,7 +68,7 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
 @router.post("/{need_id:id}/applications/{app_id:id}/review", response_model=ApplicationPublic)
 def review_application(need_id: Id, app_id: Id, body: ApplicationReview, service: ServiceDep, who: Broker) -> Any:
     """Shortlist or decline an application (brokers and admins); audited."""
-    apps = {a["id"]: a for a in review.list_applications(service, need_id)}
+    apps = {a["id"]: a for a in service.challenges.list_applications(need_id)}
     if app_id not in apps:
         raise HTTPException(404, f"challenge {need_id} has no application {app_id}")
-    return {**review.review_application(service, app_id, body.status, who.actor), "org": apps[app_id]["org"]}
+    return {**service.challenges.review_application(app_id, body.status, who.actor), "org": apps[app_id]["org"]}

@@ -18,9 +18,9 @@ def health(service: ServiceDep) -> Any:
     """Ready only when the encoder and both indexes are loaded."""
     if not service.ready:
         return JSONResponse({"status": "loading"}, status_code=503)
-    status = service.index_status()
-    return {"status": "ready", "encoder": service.encoder.name, "dim": service.encoder.dim,
-            "counts": service.counts(), "indexed": status["counts"], "log_seq": status["log_seq"],
+    status = service.indexes.status()
+    return {"status": "ready", "encoder": service.indexes.encoder.name, "dim": service.indexes.encoder.dim,
+            "counts": service.catalogue.counts(), "indexed": status["counts"], "log_seq": status["log_seq"],
             "applied_seq": status["applied_seq"], "lag": status["lag"], "snapshot_seq": status["snapshot_seq"],
             "index": status["index"], "store": status["store"]}
 

@@ -6,9 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
-from matcher import clarify
 from matcher.access import Principal
-from matcher.service import AVAILABLE
+from matcher.catalogue.service import AVAILABLE
 
 from ..deps import OPTIONAL_AUTH, AnyUser, Broker, Id, OptionalPrincipal, ServiceDep
 from ..schemas import (
@@ -44,32 +43,34 @@ def _create(service, side: str, body, who: Principal) -> dict[str, Any]:
     org_id = data.pop("org_id", None)
     if org_id is not None and who.role != "admin":
         raise HTTPException(403, "only admins may post on behalf of another organisation")
-    data["org"] = service.get_org(org_id)["name"] if org_id else who.org_name
-    if data.get("ref") and service.find_by_ref(side, data["ref"]):
+    data["org"] = service.catalogue.get_org(org_id)["name"] if org_id else who.org_name
+    if data.get("ref") and service.catalogue.find_by_ref(side, data["ref"]):
         raise HTTPException(409, f"a {WHAT[side]} with ref {data['ref']!r} exists already")
-    row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
-    return {**service.view(side, row, who), "possible_duplicates": service.duplicates(side, row["id"], viewer=who)}
+    catalogue = service.catalogue
+    row = (catalogue.add_need if side == "needs" else catalogue.add_result)(data, actor=who.actor)
+    return {**catalogue.view(side, row, who), "possible_duplicates": catalogue.duplicates(side, row["id"], viewer=who)}
 
 
 def _duplicates(service, side: str, item_id: int, who: Principal | None, limit: int) -> dict[str, Any]:
-    return {"items": service.duplicates(side, item_id, limit=limit, viewer=who)}
+    return {"items": service.catalogue.duplicates(side, item_id, limit=limit, viewer=who)}
 
 
 def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str, Any]:
-    row = service.get_listing(side, item_id)
-    service.require_owner(who, row, WHAT[side])
+    row = service.catalogue.get_listing(side, item_id)
+    service.catalogue.require_owner(who, row, WHAT[side])
     changes = body.model_dump(exclude_unset=True, mode="json")
     if not changes:  # an empty PATCH changes nothing and returns the listing as it is
-        return service.view(side, row, who)
-    return service.view(side, service.update_listing(side, item_id, changes, actor=who.actor), who)
+        return service.catalogue.view(side, row, who)
+    return service.catalogue.view(side, service.catalogue.update_listing(side, item_id, changes,
+                                                                               actor=who.actor), who)
 
 
 def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int, method: str | None,
              filters: dict[str, Any]) -> dict[str, Any]:
-    row = service.get_listing(side, item_id)
+    row = service.catalogue.get_listing(side, item_id)
     # only counterparts still available: open needs, results not yet transferred or withdrawn
     filters = {**filters, "status": AVAILABLE["results" if side == "needs" else "needs"]}
-    found = service.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
+    found = service.matching.match_listing(side, item_id, top_k=top_k, filters=filters, method=method, viewer=who)
     return {"query": {"side": side, "id": item_id, "title": row["title"]}, "method": method or service.settings.method,
             "items": [m.to_dict() for m in found]}
 
@@ -81,7 +82,8 @@ DuplicateLimit = Annotated[int, Query(ge=1, le=200)]
 @needs.get("", response_model=Page[NeedPublic], openapi_extra=OPTIONAL_AUTH)
 def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) -> Any:
     """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
-    rows, total = service.list_listings("needs", params.filters, params.q, params.sort, params.limit, params.offset,
+    rows, total = service.catalogue.list_listings("needs", params.filters, params.q, params.sort, params.limit,
+                                                     params.offset,
                                         viewer=who)
     return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
@@ -112,25 +114,25 @@ def check_need(body: Draft, service: ServiceDep, who: AnyUser,
     state, constraints, wanted TRL, budget, deadline, cluster — each with a prompt and an example quoted from the
     nearest well-specified needs you may read; the suggested cluster (a classifier trained on the catalogue) and
     keywords. Nothing is stored."""
-    return clarify.check_need(service, _draft(body), viewer=who, lang=lang)
+    return service.clarification.check_need(_draft(body), viewer=who, lang=lang)
 
 
 @needs.post("/topic", response_model=ResearchTopic)
 def draft_topic(body: Draft, service: ServiceDep, who: AnyUser) -> Any:
     """A research-topic draft (行业难题 → 科研课题) from a draft need: title, background, objectives, indicators,
     constraints and fitting teams (its best-matched results), filled from templates. Nothing is stored."""
-    return clarify.research_topic(service, draft=_draft(body))
+    return service.topics.research_topic(draft=_draft(body))
 
 
 @needs.get("/{need_id:id}/topic", response_model=ResearchTopic, openapi_extra=OPTIONAL_AUTH)
 def need_topic(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
     """The research-topic draft of a stored need (a confidential one: its owner, brokers and admins only)."""
-    return clarify.research_topic(service, need_id=need_id, viewer=who if who is not None else False)
+    return service.topics.research_topic(need_id=need_id, viewer=who if who is not None else False)
 
 
 @needs.get("/{need_id:id}", response_model=NeedPublic, openapi_extra=OPTIONAL_AUTH)
 def get_need(need_id: Id, service: ServiceDep, who: OptionalPrincipal) -> Any:
-    return service.get_listing("needs", need_id, viewer=who)
+    return service.catalogue.get_listing("needs", need_id, viewer=who)
 
 
 @needs.patch("/{need_id:id}", response_model=NeedPublic)
@@ -140,8 +142,8 @@ def update_need(need_id: Id, body: NeedUpdate, service: ServiceDep, who: AnyUser
 
 @needs.delete("/{need_id:id}", status_code=204, response_class=Response)
 def delete_need(need_id: Id, service: ServiceDep, who: AnyUser) -> Response:
-    service.require_owner(who, service.get_listing("needs", need_id), "need")
-    service.delete_listing("needs", need_id, actor=who.actor)
+    service.catalogue.require_owner(who, service.catalogue.get_listing("needs", need_id), "need")
+    service.catalogue.delete_listing("needs", need_id, actor=who.actor)
     return Response(status_code=204)
 
 
@@ -160,7 +162,7 @@ def need_duplicates(need_id: Id, service: ServiceDep, who: OptionalPrincipal, li
 
 @results.get("", response_model=Page[ResultPublic])
 def list_results(service: ServiceDep, params: ResultList) -> Any:
-    rows, total = service.list_listings("results", params.filters, params.q, params.sort, params.limit,
+    rows, total = service.catalogue.list_listings("results", params.filters, params.q, params.sort, params.limit,
                                         params.offset, viewer=None)
     return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
@@ -174,7 +176,7 @@ def create_result(body: ResultCreate, service: ServiceDep, who: AnyUser) -> Any:
 
 @results.get("/{result_id:id}", response_model=ResultPublic)
 def get_result(result_id: Id, service: ServiceDep) -> Any:
-    return service.get_listing("results", result_id, viewer=None)
+    return service.catalogue.get_listing("results", result_id, viewer=None)
 
 
 @results.patch("/{result_id:id}", response_model=ResultPublic)
@@ -184,8 +186,8 @@ def update_result(result_id: Id, body: ResultUpdate, service: ServiceDep, who: A
 
 @results.delete("/{result_id:id}", status_code=204, response_class=Response)
 def delete_result(result_id: Id, service: ServiceDep, who: AnyUser) -> Response:
-    service.require_owner(who, service.get_listing("results", result_id), "result")
-    service.delete_listing("results", result_id, actor=who.actor)
+    service.catalogue.require_owner(who, service.catalogue.get_listing("results", result_id), "result")
+    service.catalogue.delete_listing("results", result_id, actor=who.actor)
     return Response(status_code=204)
 
 
@@ -206,10 +208,10 @@ def result_duplicates(result_id: Id, service: ServiceDep, who: OptionalPrincipal
 def merge_need(need_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
     """Fold a duplicate need into this one (brokers and admins): its candidates, decisions, pairings and
     applications move over, the duplicate is deleted; audited."""
-    return service.merge_listings("needs", need_id, body.duplicate_id, actor=who.actor)
+    return service.catalogue.merge_listings("needs", need_id, body.duplicate_id, actor=who.actor)
 
 
 @results.post("/{result_id:id}/merge", response_model=MergeReport)
 def merge_result(result_id: Id, body: MergeRequest, service: ServiceDep, who: Broker) -> Any:
     """Fold a duplicate result into this one (brokers and admins); audited."""
-    return service.merge_listings("results", result_id, body.duplicate_id, actor=who.actor)
+    return service.catalogue.merge_listings("results", result_id, body.duplicate_id, actor=who.actor)

@@ -11,12 +11,10 @@ import anyio
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from matcher.catalogue.export import EXPORTABLE, to_csv, to_jsonl
+from matcher.catalogue.importer import KINDS, detect_format
 from matcher.errors import Invalid
-from matcher.ingest.export import EXPORTABLE, table_rows, to_csv, to_jsonl
-from matcher.ingest.importer import KINDS, detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
-from matcher.review import batches
-from matcher.review.figures import figures as compute_figures
 
 from ..deps import Admin, Broker, Id, ServiceDep
 from ..schemas import BatchCreate, BatchPublic, ImportReportPublic, Page
@@ -31,28 +29,28 @@ log = logging.getLogger("techmatch.api")
 @batch.post("", response_model=BatchPublic, status_code=202)
 def start_batch(body: BatchCreate, service: ServiceDep, who: Admin) -> Any:
     """Compute candidates for every open need in the background; poll GET /batch-runs/{id} for progress."""
-    ticket = batches.start(service, body.top_k, body.method, who.actor)  # 409 while any process runs one
+    ticket = service.batches.start(body.top_k, body.method, who.actor)  # 409 while any process runs one
 
     def work() -> None:
         try:
-            batches.run(service, ticket)
+            service.batches.run(ticket)
         except Exception:  # recorded on the run row
             log.exception("batch run %s failed", ticket.run_id)
 
     threading.Thread(target=work, name=f"batch-{ticket.run_id}", daemon=True).start()
-    return batches.get_run(service, ticket.run_id)
+    return service.batches.get_run(ticket.run_id)
 
 
 @batch.get("", response_model=Page[BatchPublic])
 def list_batches(service: ServiceDep, who: Broker, limit: Annotated[int, Query(ge=1, le=200)] = 20,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
-    rows, total = batches.list_runs(service, limit, offset)
+    rows, total = service.batches.list_runs(limit, offset)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @batch.get("/{run_id:id}", response_model=BatchPublic)
 def get_batch(run_id: Id, service: ServiceDep, who: Broker) -> Any:
-    return batches.get_run(service, run_id)
+    return service.batches.get_run(run_id)
 
 
 @imports.post("", response_model=ImportReportPublic, status_code=201)
@@ -80,7 +78,8 @@ async def import_file(request: Request, service: ServiceDep, who: Admin,
             await anyio.sleep(0.25)
 
     def work() -> Any:
-        return import_bytes(service, data, kind, fmt, actor=who.actor, strict=strict, source=file.filename or "",
+        return service.importer.import_bytes(data, kind, fmt, actor=who.actor, strict=strict,
+                                             source=file.filename or "",
                             skip_duplicates=skip_duplicates, cancelled=gone.is_set)
 
     outcome: dict[str, Any] = {}
@@ -117,9 +116,8 @@ def needs_catalogue(service: ServiceDep, who: Broker,
                     lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> Response:
     """The published needs catalogue (需求目录): open public needs grouped and sorted, each with a QR code of its
     link (TECHMATCH_PUBLIC_URL); confidential needs are left out."""
-    from matcher.publish import publish
 
-    data = publish(service, by, format, lang=lang)
+    data = service.publishing.publish(by, format, lang=lang)
     media = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[format]
     name = f"needs-catalogue-{by}.{format}"
@@ -143,22 +141,20 @@ def decisions_export(service: ServiceDep, who: Broker, format: FileFormat = "xls
                                                                   "default.")] = None) -> Response:
     """The decisions brokers took on a day: when, who, confirm / reject (with the reason) / undo, the note, the
     pair's titles, organisations and confidence."""
-    from matcher.review.exports import decisions_file
 
     try:
         date = dt.date.fromisoformat(day) if day else None
     except ValueError:
         raise Invalid(f"day {day!r} is not a date: give it as YYYY-MM-DD") from None
-    return _file(decisions_file(service, date, format, lang), format, f"decisions-{day or 'today'}")
+    return _file(service.exports.decisions_file(date, format, lang), format, f"decisions-{day or 'today'}")
 
 
 @exports.get("/pipeline", response_class=Response, responses={200: {"content": {XLSX: {}, "text/csv": {}}}})
 def pipeline_export(service: ServiceDep, who: Broker, format: FileFormat = "xlsx", lang: Lang = "zh") -> Response:
     """Every pairing with its stage, both parties and their contacts, the next action and its date, the contract
     value and the notes."""
-    from matcher.review.exports import pipeline_file
 
-    return _file(pipeline_file(service, format, lang), format, "pipeline")
+    return _file(service.exports.pipeline_file(format, lang), format, "pipeline")
 
 
 @exports.get("/{table}", response_class=Response,
@@ -166,9 +162,9 @@ def pipeline_export(service: ServiceDep, who: Broker, format: FileFormat = "xlsx
 def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type: ignore[valid-type]
            format: Literal["csv", "jsonl"] = "jsonl") -> Response:
     """A whole table as CSV or JSONL (brokers and admins, who may read confidential needs)."""
-    rows, columns = table_rows(service, table)
+    rows, columns = service.tables.table_rows(table)
     if table == "needs":
-        rows = [service.view("needs", r, who) for r in rows]
+        rows = [service.catalogue.view("needs", r, who) for r in rows]
         columns = list(rows[0]) if rows else [*columns, "redacted"]
     if format == "jsonl":
         return Response(to_jsonl(rows), media_type="application/x-ndjson")
@@ -178,4 +174,4 @@ def export(table: Literal[EXPORTABLE], service: ServiceDep, who: Broker,  # type
 @figures.get("", response_model=dict[str, Any])
 def get_figures(service: ServiceDep, who: Broker) -> Any:
     """Needs posted / matched / solved, pairings, contracts and value, by district, cluster and month."""
-    return compute_figures(service)
+    return service.figures.figures()

@@ -6,8 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from matcher import review
-
 from ..deps import MAX_ID, Broker, Id, ServiceDep
 from ..schemas import (
     BulkConfirm,
@@ -53,7 +51,7 @@ def list_candidates(service: ServiceDep, who: Broker,
                     sort: Annotated[str, Query(pattern=r"^-?(score|confidence|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
-    rows, total = review.list_candidates(service, status or ["pending"], industry, district, min_score, trl_min,
+    rows, total = service.queue.list_candidates(status or ["pending"], industry, district, min_score, trl_min,
                                          trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence,
                                          round_id, q, org_id)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
@@ -61,42 +59,42 @@ def list_candidates(service: ServiceDep, who: Broker,
 
 @candidates.get("/{candidate_id:id}", response_model=CandidatePublic)
 def get_candidate(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
-    return review.get_candidate(service, candidate_id)
+    return service.queue.get_candidate(candidate_id)
 
 
 @candidates.post("/{candidate_id:id}/decision", response_model=CandidatePublic)
 def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -> Any:
     """Confirm (opens a pairing) or reject (with a reason code) a pending candidate."""
-    review.decide(service, candidate_id, body.decision, getattr(body, "reason_code", None), body.note,
+    service.queue.decide(candidate_id, body.decision, getattr(body, "reason_code", None), body.note,
                   actor=who.actor)
-    return review.get_candidate(service, candidate_id)
+    return service.queue.get_candidate(candidate_id)
 
 
 @candidates.post("/{candidate_id:id}/undo", response_model=CandidatePublic)
 def undo(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
     """Take back a decision: the candidate is pending again; a confirmation only while its pairing has not moved
     on (409 otherwise)."""
-    review.undo(service, candidate_id, actor=who.actor)
-    return review.get_candidate(service, candidate_id)
+    service.queue.undo(candidate_id, actor=who.actor)
+    return service.queue.get_candidate(candidate_id)
 
 
 @candidates.post("/bulk-reject", response_model=dict[str, int])
 def bulk_reject(body: BulkReject, service: ServiceDep, who: Broker) -> Any:
     """Reject many pending candidates at once; if any cannot be rejected, none is."""
-    return {"rejected": review.bulk_reject(service, body.candidate_ids, body.reason_code, body.note, who.actor)}
+    return {"rejected": service.queue.bulk_reject(body.candidate_ids, body.reason_code, body.note, who.actor)}
 
 
 @candidates.post("/bulk-confirm", response_model=dict[str, int])
 def bulk_confirm(body: BulkConfirm, service: ServiceDep, who: Broker) -> Any:
     """Confirm many pending candidates at once (each opens a pairing); if any cannot be confirmed, none is."""
-    return {"confirmed": review.bulk_decide(service, body.candidate_ids, "confirm", None, body.note, who.actor)}
+    return {"confirmed": service.queue.bulk_decide(body.candidate_ids, "confirm", None, body.note, who.actor)}
 
 
 @reviews.get("", response_model=Page[ReviewPublic])
 def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  limit: Limit = 50, offset: Offset = 0) -> Any:
     """Decisions taken, newest first."""
-    rows, total = review.list_reviews(service, candidate_id, limit, offset)
+    rows, total = service.queue.list_reviews(candidate_id, limit, offset)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
@@ -104,29 +102,29 @@ def list_reviews(service: ServiceDep, who: Broker, candidate_id: Annotated[int |
 def list_pairings(service: ServiceDep, who: Broker, stage: Annotated[list[Stage] | None, Query()] = None,
                   limit: Limit = 50, offset: Offset = 0) -> Any:
     """Confirmed pairs on their way to a contract."""
-    rows, total = review.list_pairings(service, stage, limit, offset)
+    rows, total = service.pipeline.list_pairings(stage, limit, offset)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @pairings.get("/{pairing_id:id}", response_model=PairingPublic)
 def get_pairing(pairing_id: Id, service: ServiceDep, who: Broker) -> Any:
-    return review.get_pairing(service, pairing_id)
+    return service.pipeline.get_pairing(pairing_id)
 
 
 @pairings.get("/due", response_model=list[PairingPublic])
 def due(service: ServiceDep, who: Broker) -> Any:
     """Open pairings whose next action is due today (Beijing time) or overdue, earliest first."""
-    return review.due_pairings(service)
+    return service.pipeline.due_pairings()
 
 
 @pairings.post("/{pairing_id:id}/plan", response_model=PairingPublic)
 def plan(pairing_id: Id, body: PairingPlan, service: ServiceDep, who: Broker) -> Any:
     """Set a pairing's next action and its date; audited."""
     when = body.next_action_at.isoformat() if body.next_action_at else None
-    return review.plan_pairing(service, pairing_id, body.next_action, when, who.actor)
+    return service.pipeline.plan_pairing(pairing_id, body.next_action, when, who.actor)
 
 
 @pairings.post("/{pairing_id:id}/stage", response_model=PairingPublic)
 def move_pairing(pairing_id: Id, body: StageMove, service: ServiceDep, who: Broker) -> Any:
     """Move a pairing on: confirmed → contacted → negotiating → contract_signed (with value) → closed, or dropped."""
-    return review.move_pairing(service, pairing_id, body.stage, who.actor, body.note, body.contract_value)
+    return service.pipeline.move_pairing(pairing_id, body.stage, who.actor, body.note, body.contract_value)

@@ -17,17 +17,16 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from matcher.alerts.address import Refused, resolve, send
-from matcher.alerts.payload import current_payload
+from matcher.alerts.payload import Payloads
 from matcher.errors import Conflict
-from matcher.store import now
+from matcher.settings import Settings
+from matcher.store import Store, now
 
 log = logging.getLogger("techmatch.alerts")
 
-if TYPE_CHECKING:
-    from matcher.service import MatchService
 
 MAX_WAIT = 3600.0  # the longest pause between two attempts
 USER_AGENT = "techmatch-webhook/2"
@@ -78,60 +77,67 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, private
     return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
-def deliver_one(service: MatchService, delivery: dict[str, Any]) -> str:
-    """Send one claimed delivery and record the outcome; returns its new status."""
-    store, settings = service.store, service.settings
-    alert = store.get("alerts", int(delivery["alert_id"]))
-    sub = store.get("subscriptions", int(delivery["subscription_id"]))
-    body = json.dumps({**current_payload(service, alert, sub), "alert_id": alert["id"],
-                       "delivery_id": delivery["id"]}, ensure_ascii=False).encode()
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-               "X-Techmatch-Signature": sign(sub["secret"], body), "X-Techmatch-Delivery": str(delivery["id"]),
-               "X-Techmatch-Event": "match"}
-    status, error = post(sub["webhook_url"], body, headers, settings.alert_timeout, settings.alert_private_webhooks)
-    attempts = int(delivery["attempts"] or 0) + 1
-    change: dict[str, Any] = {"attempts": attempts, "last_status": status, "claimed_by": None,
-                              "claimed_until": None, "updated_at": now()}
-    if status is not None and 200 <= status < 300:
-        change.update(status="delivered", delivered_at=now(), last_error=None)
-    elif attempts >= settings.alert_max_attempts:
-        change.update(status="dead", last_error=error or f"HTTP {status}")
-    else:
-        change.update(next_attempt_at=time.time() + backoff(attempts, settings.alert_retry_base),
-                      last_error=error or f"HTTP {status}")
-    if not store.finish_delivery(int(delivery["id"]), str(delivery["claimed_by"]), change):
-        return "pending"  # the claim lapsed while sending and another worker took it: its outcome stands
-    return change.get("status", "pending")
+class Deliveries:
+    """Webhook deliveries: signed, retried with backoff, claimed by one worker."""
 
+    def __init__(self, settings: Settings, store: Store, owner: str, payloads: Payloads) -> None:
+        self.settings = settings
+        self.store = store
+        self.owner = owner
+        self.payloads = payloads
 
-def deliver_due(service: MatchService, limit: int = 20) -> dict[str, int]:
-    """Send the deliveries that are due (each claimed first); counts by outcome."""
-    store = service.store
-    owner = f"{service.owner}:{uuid.uuid4().hex[:8]}"
-    counts = {"delivered": 0, "pending": 0, "dead": 0}
-    for row in store.due_deliveries(time.time(), limit):
-        lease = time.time() + 3 * service.settings.alert_timeout
-        if not store.claim_delivery(int(row["id"]), owner, time.time(), lease):
-            continue  # another worker has it
-        try:
-            counts[deliver_one(service, store.get("deliveries", int(row["id"])))] += 1
-        except Exception:  # a bug or a store error: the claim lapses and the delivery is tried again
-            log.exception("delivery %s failed", row["id"])
-    return counts
+    def deliver_one(self, delivery: dict[str, Any]) -> str:
+        """Send one claimed delivery and record the outcome; returns its new status."""
+        store, settings = self.store, self.settings
+        alert = store.get("alerts", int(delivery["alert_id"]))
+        sub = store.get("subscriptions", int(delivery["subscription_id"]))
+        body = json.dumps({**self.payloads.current_payload(alert, sub), "alert_id": alert["id"],
+                           "delivery_id": delivery["id"]}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+                   "X-Techmatch-Signature": sign(sub["secret"], body), "X-Techmatch-Delivery": str(delivery["id"]),
+                   "X-Techmatch-Event": "match"}
+        status, error = post(sub["webhook_url"], body, headers, settings.alert_timeout, settings.alert_private_webhooks)
+        attempts = int(delivery["attempts"] or 0) + 1
+        change: dict[str, Any] = {"attempts": attempts, "last_status": status, "claimed_by": None,
+                                  "claimed_until": None, "updated_at": now()}
+        if status is not None and 200 <= status < 300:
+            change.update(status="delivered", delivered_at=now(), last_error=None)
+        elif attempts >= settings.alert_max_attempts:
+            change.update(status="dead", last_error=error or f"HTTP {status}")
+        else:
+            change.update(next_attempt_at=time.time() + backoff(attempts, settings.alert_retry_base),
+                          last_error=error or f"HTTP {status}")
+        if not store.finish_delivery(int(delivery["id"]), str(delivery["claimed_by"]), change):
+            return "pending"  # the claim lapsed while sending and another worker took it: its outcome stands
+        return change.get("status", "pending")
 
+    def deliver_due(self, limit: int = 20) -> dict[str, int]:
+        """Send the deliveries that are due (each claimed first); counts by outcome."""
+        store = self.store
+        owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"
+        counts = {"delivered": 0, "pending": 0, "dead": 0}
+        for row in store.due_deliveries(time.time(), limit):
+            lease = time.time() + 3 * self.settings.alert_timeout
+            if not store.claim_delivery(int(row["id"]), owner, time.time(), lease):
+                continue  # another worker has it
+            try:
+                counts[self.deliver_one(store.get("deliveries", int(row["id"])))] += 1
+            except Exception:  # a bug or a store error: the claim lapses and the delivery is tried again
+                log.exception("delivery %s failed", row["id"])
+        return counts
 
-def redeliver(service: MatchService, delivery_id: int, actor: str = "system", force: bool = False) -> dict[str, Any]:
-    """Put a dead-lettered (or failing) delivery back in line, due now, its attempts counted afresh; a delivered one
-    only with `force` (the receiver asked for it again: a retry never repeats a success by accident)."""
-    store = service.store
-    row = store.get("deliveries", delivery_id)
-    if row["status"] == "pending" and (row.get("claimed_until") or 0) > time.time():
-        raise Conflict("this delivery is being sent right now")
-    if row["status"] == "delivered" and not force:
-        raise Conflict(f"delivery {delivery_id} was delivered at {row.get('delivered_at')}; to send it again, retry "
-                       "with force=true")
-    with store.transaction():
-        store.update("deliveries", delivery_id, {"status": "pending", "attempts": 0, "next_attempt_at": time.time(),
-                                                 "claimed_by": None, "claimed_until": None, "updated_at": now()})
-        store.audit(actor, "redeliver", "deliveries", delivery_id, {"was": row["status"]})
-    return store.get("deliveries", delivery_id)
+    def redeliver(self, delivery_id: int, actor: str = "system", force: bool = False) -> dict[str, Any]:
+        """Put a dead-lettered (or failing) delivery back in line, due now, its attempts counted afresh; a delivered one
+        only with `force` (the receiver asked for it again: a retry never repeats a success by accident)."""
+        store = self.store
+        row = store.get("deliveries", delivery_id)
+        if row["status"] == "pending" and (row.get("claimed_until") or 0) > time.time():
+            raise Conflict("this delivery is being sent right now")
+        if row["status"] == "delivered" and not force:
+            raise Conflict(f"delivery {delivery_id} was delivered at {row.get('delivered_at')}; to send it again, "
+                           "retry with force=true")
+        with store.transaction():
+            store.update("deliveries", delivery_id, {"status": "pending", "attempts": 0, "next_attempt_at": time.time(),
+                                                     "claimed_by": None, "claimed_until": None, "updated_at": now()})
+            store.audit(actor, "redeliver", "deliveries", delivery_id, {"was": row["status"]})
+        return store.get("deliveries", delivery_id)

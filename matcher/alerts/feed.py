@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree import ElementTree as ET
-
-if TYPE_CHECKING:
-    from matcher.service import MatchService
 
 ATOM = "http://www.w3.org/2005/Atom"
 ENTRIES = 50
@@ -28,14 +25,14 @@ def entry_title(payload: dict[str, Any]) -> str:
     return title
 
 
-def atom(service: MatchService, sub: dict[str, Any], alerts: list[dict[str, Any]]) -> bytes:
-    """The feed document of a subscription (alerts newest first)."""
+def atom(base: str, catalogue_id: str, sub: dict[str, Any], alerts: list[dict[str, Any]]) -> bytes:
+    """The feed document of a subscription (alerts newest first); `base` is the public site's address, `catalogue_id`
+    the catalogue's, for the entries' ids."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    base = service.settings.public_url
     name = sub.get("name") or ("我的清单的新对接方" if sub["kind"] == "own" else f"保存的检索：{sub['query'][:40]}")
     _text(feed, "title", f"techmatch 提醒 · {name}")
-    _text(feed, "id", f"urn:techmatch:{service.store.catalogue_id}:subscription:{sub['id']}")
+    _text(feed, "id", f"urn:techmatch:{catalogue_id}:subscription:{sub['id']}")
     _text(feed, "updated", alerts[0]["created_at"] if alerts else sub["created_at"])
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "techmatch")
@@ -43,7 +40,7 @@ def atom(service: MatchService, sub: dict[str, Any], alerts: list[dict[str, Any]
     for alert in alerts[:ENTRIES]:
         p = alert["payload"]
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        _text(entry, "id", f"urn:techmatch:{service.store.catalogue_id}:alert:{alert['id']}")
+        _text(entry, "id", f"urn:techmatch:{catalogue_id}:alert:{alert['id']}")
         _text(entry, "title", entry_title(p))
         _text(entry, "updated", alert["created_at"])
         ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate", "href": p["listing"]["url"]})

@@ -4,29 +4,24 @@ catalogue (the scan takes a lock, each delivery is claimed)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from matcher.alerts.delivery import deliver_due
-from matcher.alerts.scan import scan
+from matcher.alerts.delivery import Deliveries
+from matcher.alerts.scan import AlertScan
 from matcher.periodic import Periodic
 
-if TYPE_CHECKING:
-    from matcher.service import MatchService
 
-
-def run_once(service: MatchService) -> dict[str, int]:
+def run_once(scan: AlertScan, deliveries: Deliveries) -> dict[str, int]:
     """One round: scan (until the change log is read), then deliver what is due."""
     found = {"changes": 0, "alerts": 0}
     while True:
-        step = scan(service)
+        step = scan.scan()
         found = {k: found[k] + step[k] for k in found}
         if step["changes"] == 0:
             break
-    return {**found, **deliver_due(service)}
+    return {**found, **deliveries.deliver_due()}
 
 
 class AlertWorker(Periodic):
     """run_once on a daemon thread every `alert_interval` seconds."""
 
-    def __init__(self, service: MatchService) -> None:
-        super().__init__("alert-worker", service.settings.alert_interval, lambda: bool(run_once(service)) or True)
+    def __init__(self, scan: AlertScan, deliveries: Deliveries, interval: float) -> None:
+        super().__init__("alert-worker", interval, lambda: bool(run_once(scan, deliveries)) or True)

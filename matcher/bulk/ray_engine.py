@@ -16,15 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ray
 from ray.util import ActorPool
 
 from matcher.settings import Settings
-
-if TYPE_CHECKING:
-    from matcher.service import MatchService
 
 
 @dataclass(frozen=True)
@@ -123,12 +120,10 @@ class _RankActor:
     """One worker's copy of the catalogue (snapshot + log tail), scoring needs for a batch run."""
 
     def __init__(self, wire: dict[str, Any]) -> None:
-        from matcher.service import MatchService
+        from matcher.app import App
 
-        self.service: MatchService = MatchService(Settings.model_validate(wire))
-        self.service.load()
+        self.app = App(Settings.model_validate(wire))
+        self.app.load()
 
     def rank(self, run_id: int, need_ids: list[int], top_k: int, method: str) -> tuple[int, int]:
-        from matcher.review.batches import score_needs
-
-        return len(need_ids), score_needs(self.service, run_id, need_ids, top_k, method)
+        return len(need_ids), self.app.batches.score_needs(run_id, need_ids, top_k, method)

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-if TYPE_CHECKING:
-    from matcher.service import MatchService
+from matcher.catalogue.indexes import Indexes
+from matcher.store import Store
 
 OTHER = "other"
 MAX_TRAIN = 20_000  # listings a model is trained on at most (a seeded sample above that: seconds, not minutes)
@@ -60,27 +59,6 @@ def _centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return out / np.where(norms > 0, norms, 1.0)
 
 
-def labelled(service: MatchService, limit: int | None = MAX_TRAIN, seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """(stored passage vectors, cluster codes) of the listings of both sides filed under a cluster other than 其他
-    (a seeded sample of `limit` of them when there are more: only those vectors are read)."""
-    cat = service.catalogue  # brought up to date with the store
-    keys = [(side, int(r["id"]), str(r["industry"])) for side in ("needs", "results")
-            for r in service.store.labelled(side, OTHER)]
-    if limit is not None and len(keys) > limit:
-        keys = [keys[i] for i in np.sort(np.random.default_rng(seed).choice(len(keys), limit, replace=False))]
-    blocks, labels = [], []
-    for side in ("needs", "results"):
-        mine = [(i, label) for s, i, label in keys if s == side]
-        if not mine:
-            continue
-        vectors = cat.sides[side].dense.vectors([i for i, _ in mine])
-        present = np.flatnonzero(np.any(vectors != 0, axis=1))  # a row not indexed yet stays out
-        blocks.append(vectors[present])
-        labels.extend(mine[i][1] for i in present)
-    dim = service.encoder.dim
-    return (np.vstack(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)), labels
-
-
 def fit(vectors: np.ndarray, labels: list[str], key: tuple[str, str, int] = ("", "", 0), seed: int = 0
         ) -> ClusterModel:
     """Train the classifier on labelled vectors (a seeded sample of MAX_TRAIN when there are more)."""
@@ -101,8 +79,6 @@ def fit(vectors: np.ndarray, labels: list[str], key: tuple[str, str, int] = ("",
     return ClusterModel(key, classes, mean, model, len(labels), time.perf_counter() - started, counts)
 
 
-_models: weakref.WeakKeyDictionary[Any, ClusterModel] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 REFIT_SHARE = 0.02  # train again once the change log has moved by this share of the listings trained on …
@@ -118,31 +94,6 @@ def _stale(current: ClusterModel | None, key: tuple[str, str, int]) -> bool:
     if moved <= 0:
         return False
     return moved >= max(1.0, REFIT_SHARE * current.trained_on) or time.monotonic() - current.at >= REFIT_SECONDS
-
-
-def model_for(service: MatchService) -> ClusterModel:
-    """The service's classifier, trained again when the catalogue changed enough since (keyed on the catalogue, the
-    encoder and the applied change-log sequence)."""
-    _ = service.catalogue  # applies the log's tail first, so the key reflects every committed write
-    key = (service.store.catalogue_id, service.encoder.name, service.applied_seq)
-    current = _models.get(service)
-    if not _stale(current, key):
-        return current
-    with _lock:  # one training at a time; a second caller finds the fresh model
-        current = _models.get(service)
-        if _stale(current, key):
-            vectors, labels = labelled(service)
-            current = fit(vectors, labels, key)
-            _models[service] = current
-        return current
-
-
-def suggest(service: MatchService, vector: np.ndarray | None, top: int = 3) -> list[tuple[str, float]]:
-    """The `top` most likely clusters of one passage vector, with probabilities (empty: no labelled listings)."""
-    model = model_for(service)
-    if vector is None or not model.classes:
-        return []
-    return model.predict(vector)[0][:top]
 
 
 def cross_validate(vectors: np.ndarray, labels: list[str], folds: int = 5, seed: int = 0) -> dict[str, Any]:
@@ -174,7 +125,60 @@ def cross_validate(vectors: np.ndarray, labels: list[str], folds: int = 5, seed:
             "fit_seconds": round(float(np.mean(fit_seconds)), 3)}
 
 
-def catalogue_cv(service: MatchService, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """`cross_validate` on the service's own labelled listings (the figures of the model `suggest` uses)."""
-    vectors, labels = labelled(service)
-    return cross_validate(vectors, labels, folds, seed)
+class Clusters:
+    """The industry-cluster classifier over the catalogue's public needs, trained when first asked."""
+
+    def __init__(self, store: Store, indexes: Indexes) -> None:
+        self.store = store
+        self.indexes = indexes
+        self._model: ClusterModel | None = None
+        self._lock = threading.Lock()
+
+    def labelled(self, limit: int | None = MAX_TRAIN, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+        """(stored passage vectors, cluster codes) of the listings of both sides filed under a cluster other than 其他
+        (a seeded sample of `limit` of them when there are more: only those vectors are read)."""
+        cat = self.indexes.live  # brought up to date with the store
+        keys = [(side, int(r["id"]), str(r["industry"])) for side in ("needs", "results")
+                for r in self.store.labelled(side, OTHER)]
+        if limit is not None and len(keys) > limit:
+            keys = [keys[i] for i in np.sort(np.random.default_rng(seed).choice(len(keys), limit, replace=False))]
+        blocks, labels = [], []
+        for side in ("needs", "results"):
+            mine = [(i, label) for s, i, label in keys if s == side]
+            if not mine:
+                continue
+            vectors = cat.sides[side].dense.vectors([i for i, _ in mine])
+            present = np.flatnonzero(np.any(vectors != 0, axis=1))  # a row not indexed yet stays out
+            blocks.append(vectors[present])
+            labels.extend(mine[i][1] for i in present)
+        dim = self.indexes.encoder.dim
+        return (np.vstack(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)), labels
+
+    def model_for(self) -> ClusterModel:
+        """The catalogue's classifier, trained again when the catalogue changed enough since (keyed on the catalogue,
+        the
+        encoder and the applied change-log sequence)."""
+        _ = self.indexes.live  # applies the log's tail first, so the key reflects every committed write
+        key = (self.store.catalogue_id, self.indexes.encoder.name, self.indexes.applied_seq)
+        current = self._model
+        if not _stale(current, key):
+            return current
+        with self._lock:  # one training at a time; a second caller finds the fresh model
+            current = self._model
+            if _stale(current, key):
+                vectors, labels = self.labelled()
+                current = fit(vectors, labels, key)
+                self._model = current
+            return current
+
+    def suggest(self, vector: np.ndarray | None, top: int = 3) -> list[tuple[str, float]]:
+        """The `top` most likely clusters of one passage vector, with probabilities (empty: no labelled listings)."""
+        model = self.model_for()
+        if vector is None or not model.classes:
+            return []
+        return model.predict(vector)[0][:top]
+
+    def catalogue_cv(self, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+        """`cross_validate` on the catalogue's own labelled listings (the figures of the model `suggest` uses)."""
+        vectors, labels = self.labelled()
+        return cross_validate(vectors, labels, folds, seed)

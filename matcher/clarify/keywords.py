@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from matcher.clarify.completeness import informative_terms
 from matcher.matching.explain import word_idf
 from matcher.matching.matcher import Matcher
+from matcher.retrieval.ranking import CatalogueSide
 from matcher.retrieval.text import content_words, latin_words
-
-if TYPE_CHECKING:
-    from matcher.service import MatchService
 
 # the way needs are written, not what they are about
 _FORM = (
@@ -34,12 +31,12 @@ MAX_KEYWORDS = 8
 CUTOFF = 0.5  # share of the best word's weight a keyword needs
 
 
-def suggest_keywords(service: MatchService, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
-    """Up to `limit` informative terms of a text, rarest first; words inside a better longer one are left out."""
+def suggest_keywords(sides: dict[str, CatalogueSide], text: str, limit: int = MAX_KEYWORDS) -> list[str]:
+    """Up to `limit` informative terms of a text, rarest first (by their IDF in the live indexes' `sides`); words
+    inside a better longer one are left out."""
     words = [w for w in informative_terms(text) if w not in FORM_WORDS and not _number_like(w)]
     if not words:
         return []
-    sides = service.catalogue.sides
     idf = Matcher.idf(sides)
     total = sum(s.lexical.size(public=True) for s in sides.values())
     unseen = math.log1p((total + 0.5) / 0.5)  # BM25's IDF of a term no listing holds

@@ -10,19 +10,22 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from matcher.catalogue.indexes import Indexes
+from matcher.catalogue.service import Catalogue
 from matcher.clarify import cues
-from matcher.clarify.check import suggest_cluster
+from matcher.clarify.check import Clarification
 from matcher.clarify.draft import Draft, as_draft
 from matcher.clarify.keywords import suggest_keywords
 from matcher.errors import Invalid
 from matcher.ingest.schemas import NeedIn
+from matcher.ingest.vocab import Vocab
+from matcher.matching.service import Matching
 from matcher.retrieval.text import sentences
-from matcher.store import AVAILABLE
+from matcher.store import AVAILABLE, Store
 
 if TYPE_CHECKING:
     from matcher.access.policy import Principal
     from matcher.matching.matcher import Match
-    from matcher.service import MatchService
 
 CLUSTER_FLOOR = 0.3  # a suggested cluster names the topic only from this confidence
 _SUFFIX = re.compile(r"(?:的)?(?:问题攻关|技术攻关|攻关|技术难题|难题|问题|技术需求|需求|关键技术|的研究|研究|"
@@ -48,54 +51,12 @@ def core_problem(title: str) -> str:
     return core
 
 
-def topic_area(service: MatchService, d: Draft, keywords: list[str]) -> tuple[str, str | None]:
-    """(what the topic is 面向, cluster code or None): the need's cluster, else a confident suggestion, else its
-    two leading keywords."""
-    code = d.row.get("industry") or "other"
-    if code != "other":
-        return service.vocab.industries.name(code), code
-    guess = suggest_cluster(service, d)
-    if guess["industry"] and guess["industry"] != "other" and guess["industry_confidence"] >= CLUSTER_FLOOR:
-        return guess["industry_name"], guess["industry"]
-    area = "与".join(k for k in keywords[:2] if k not in core_problem(d.title))
-    return (area or "产业应用"), None
-
-
 def _unique(items: list[str]) -> list[str]:
     out: list[str] = []
     for item in (i.strip(" 。；;，,") for i in items):
         if item and not any(item in o for o in out):
             out = [o for o in out if o not in item] + [item]
     return out
-
-
-def _form_constraints(service: MatchService, d: Draft) -> list[str]:
-    row, out = d.row, []
-    lo, hi = int(row.get("wanted_trl_min") or 1), int(row.get("wanted_trl_max") or 9)
-    if (lo, hi) != (1, 9):
-        out.append(f"成果成熟度要求：TRL {lo}–{hi}")
-    if row.get("budget"):
-        out.append(f"预算：{float(row['budget']):g}万元")
-    elif row.get("budget_negotiable"):
-        out.append("预算：面议")
-    if row.get("deadline"):
-        out.append(f"完成期限：{row['deadline']}前")
-    modes = [service.vocab.transfer_modes.name(m) for m in row.get("coop_modes") or []]
-    if modes:
-        out.append("合作方式：" + "、".join(modes))
-    if row.get("district"):
-        out.append(f"实施地点：{row['district']}")
-    return out
-
-
-def _teams(service: MatchService, matches: list[Match]) -> list[dict[str, Any]]:
-    org_ids = [m.item["org_id"] for m in matches if m.item.get("org_id")]
-    orgs = service.store.get_many("organisations", org_ids) if org_ids else {}
-    return [{"result_id": m.id, "title": m.item.get("title") or "",
-             "org": (orgs.get(m.item.get("org_id")) or {}).get("name") or m.item.get("team") or "",
-             "team": m.item.get("team") or "", "trl": m.item.get("trl"),
-             "confidence": None if m.confidence is None else round(float(m.confidence), 4),
-             "score": round(float(m.score), 4)} for m in matches]
 
 
 def _markdown(topic: dict[str, Any], need_title: str, need_id: int | None) -> str:
@@ -119,47 +80,99 @@ def _markdown(topic: dict[str, Any], need_title: str, need_id: int | None) -> st
     return "\n".join(lines) + "\n"
 
 
-def research_topic(service: MatchService, need_id: int | None = None, draft: NeedIn | dict[str, Any] | None = None,
-                   top_k: int = 5, viewer: Principal | bool | None = True) -> dict[str, Any]:
-    """Turn a stored need (`need_id`) or a draft into a research-topic draft: title, background, objectives,
-    indicators, constraints, fitting teams (its top matched results) and the markdown. The topic quotes the need in
-    full, so a confidential need's topic is for its owner, brokers and admins only (`viewer`; True: the system)."""
-    if need_id is not None:
-        row = service.get_listing("needs", need_id)
-        service.require_readable("needs", row, viewer)
-        d = as_draft(row)
-        matches = service.match_need(need_id, top_k=top_k, filters={"status": AVAILABLE["results"]})
-    elif draft is not None:
-        d = as_draft(draft)
-        if not d.document.strip():
-            raise Invalid("the draft has no text to build a research topic from")
-        matches = service.search(d.document, side="results", top_k=top_k, filters={"status": AVAILABLE["results"]})
-    else:
-        raise Invalid("give a need id or a draft")
-    text, body = d.text, d.body
-    keywords = suggest_keywords(service, text)
-    area, code = topic_area(service, d, keywords)
-    core = core_problem(d.title) or "、".join(keywords[:3]) or "技术难题"
-    state = cues.state_sentences(body)
-    described = [s for s in state if not cues.sentence_targets(s)] or state  # the present, not what is wanted
-    background = "".join(described) or (sentences(body)[0] if body else "") or f"企业提出“{d.title}”的技术需求。"
-    indicators = _unique(cues.target_clauses(text) + cues.target_clauses(d.row.get("challenge_indicators") or ""))
-    goals = [s for s in cues.goal_sentences(body) if s not in described or cues.sentence_targets(s)]
-    objectives = _unique(([d.row["challenge_goal"]] if d.row.get("challenge_goal") else []) + goals)
-    if not objectives:
-        objectives = [f"解决{core}问题，形成可在企业应用的技术方案"]
-    constraints = _unique([c for c in cues.constraint_clauses(body) if c not in indicators])
-    constraints = [c for c in constraints if not any(c in i or i in c for i in indicators)]
-    topic = {
-        "need_id": d.need_id,
-        "title": f"面向{area}的{core}关键技术研究",
-        "cluster": code,
-        "background": background,
-        "objectives": objectives,
-        "indicators": indicators,
-        "constraints": constraints + _form_constraints(service, d),
-        "keywords": keywords,
-        "teams": _teams(service, matches),
-    }
-    topic["text"] = _markdown(topic, d.title, d.need_id)
-    return topic
+class ResearchTopics:
+    """A need turned into a research-topic draft (行业难题 → 科研课题)."""
+
+    def __init__(self, store: Store, vocab: Vocab, indexes: Indexes, catalogue: Catalogue, matching: Matching,
+                 clarification: Clarification) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.clarification = clarification
+        self.vocab = vocab
+        self.catalogue = catalogue
+        self.matching = matching
+
+    def topic_area(self, d: Draft, keywords: list[str]) -> tuple[str, str | None]:
+        """(what the topic is 面向, cluster code or None): the need's cluster, else a confident suggestion, else its
+        two leading keywords."""
+        code = d.row.get("industry") or "other"
+        if code != "other":
+            return self.vocab.industries.name(code), code
+        guess = self.clarification.suggest_cluster(d)
+        if guess["industry"] and guess["industry"] != "other" and guess["industry_confidence"] >= CLUSTER_FLOOR:
+            return guess["industry_name"], guess["industry"]
+        area = "与".join(k for k in keywords[:2] if k not in core_problem(d.title))
+        return (area or "产业应用"), None
+
+    def _form_constraints(self, d: Draft) -> list[str]:
+        row, out = d.row, []
+        lo, hi = int(row.get("wanted_trl_min") or 1), int(row.get("wanted_trl_max") or 9)
+        if (lo, hi) != (1, 9):
+            out.append(f"成果成熟度要求：TRL {lo}–{hi}")
+        if row.get("budget"):
+            out.append(f"预算：{float(row['budget']):g}万元")
+        elif row.get("budget_negotiable"):
+            out.append("预算：面议")
+        if row.get("deadline"):
+            out.append(f"完成期限：{row['deadline']}前")
+        modes = [self.vocab.transfer_modes.name(m) for m in row.get("coop_modes") or []]
+        if modes:
+            out.append("合作方式：" + "、".join(modes))
+        if row.get("district"):
+            out.append(f"实施地点：{row['district']}")
+        return out
+
+    def _teams(self, matches: list[Match]) -> list[dict[str, Any]]:
+        org_ids = [m.item["org_id"] for m in matches if m.item.get("org_id")]
+        orgs = self.store.get_many("organisations", org_ids) if org_ids else {}
+        return [{"result_id": m.id, "title": m.item.get("title") or "",
+                 "org": (orgs.get(m.item.get("org_id")) or {}).get("name") or m.item.get("team") or "",
+                 "team": m.item.get("team") or "", "trl": m.item.get("trl"),
+                 "confidence": None if m.confidence is None else round(float(m.confidence), 4),
+                 "score": round(float(m.score), 4)} for m in matches]
+
+    def research_topic(self, need_id: int | None = None, draft: NeedIn | dict[str, Any] | None = None,
+                       top_k: int = 5, viewer: Principal | bool | None = True) -> dict[str, Any]:
+        """Turn a stored need (`need_id`) or a draft into a research-topic draft: title, background, objectives,
+        indicators, constraints, fitting teams (its top matched results) and the markdown. The topic quotes the need in
+        full, so a confidential need's topic is for its owner, brokers and admins only (`viewer`; True: the system)."""
+        if need_id is not None:
+            row = self.catalogue.get_listing("needs", need_id)
+            self.catalogue.require_readable("needs", row, viewer)
+            d = as_draft(row)
+            matches = self.matching.match_need(need_id, top_k=top_k, filters={"status": AVAILABLE["results"]})
+        elif draft is not None:
+            d = as_draft(draft)
+            if not d.document.strip():
+                raise Invalid("the draft has no text to build a research topic from")
+            matches = self.matching.search(d.document, side="results", top_k=top_k,
+                                           filters={"status": AVAILABLE["results"]})
+        else:
+            raise Invalid("give a need id or a draft")
+        text, body = d.text, d.body
+        keywords = suggest_keywords(self.indexes.live.sides, text)
+        area, code = self.topic_area(d, keywords)
+        core = core_problem(d.title) or "、".join(keywords[:3]) or "技术难题"
+        state = cues.state_sentences(body)
+        described = [s for s in state if not cues.sentence_targets(s)] or state  # the present, not what is wanted
+        background = "".join(described) or (sentences(body)[0] if body else "") or f"企业提出“{d.title}”的技术需求。"
+        indicators = _unique(cues.target_clauses(text) + cues.target_clauses(d.row.get("challenge_indicators") or ""))
+        goals = [s for s in cues.goal_sentences(body) if s not in described or cues.sentence_targets(s)]
+        objectives = _unique(([d.row["challenge_goal"]] if d.row.get("challenge_goal") else []) + goals)
+        if not objectives:
+            objectives = [f"解决{core}问题，形成可在企业应用的技术方案"]
+        constraints = _unique([c for c in cues.constraint_clauses(body) if c not in indicators])
+        constraints = [c for c in constraints if not any(c in i or i in c for i in indicators)]
+        topic = {
+            "need_id": d.need_id,
+            "title": f"面向{area}的{core}关键技术研究",
+            "cluster": code,
+            "background": background,
+            "objectives": objectives,
+            "indicators": indicators,
+            "constraints": constraints + self._form_constraints(d),
+            "keywords": keywords,
+            "teams": self._teams(matches),
+        }
+        topic["text"] = _markdown(topic, d.title, d.need_id)
+        return topic

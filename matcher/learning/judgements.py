@@ -9,17 +9,16 @@ folder's pairs, and can be joined with one (`combine`).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from matcher.errors import Invalid
 from matcher.learning.evaluation import RELEVANT, Benchmark
+from matcher.store import Store
 
 _FIELDS = ("title", "keywords", "application_fields", "industry", "district")
 
 
-def decisions_benchmark(service: Any, name: str = "decisions") -> Benchmark:
+def decisions_benchmark(store: Store, name: str = "decisions") -> Benchmark:
     """The brokers' decisions as a benchmark: needs with at least one decision, every result of the catalogue."""
-    store = service.store
     judged: dict[str, dict[str, int]] = {}
     for row in store.decided_candidates():
         grade = RELEVANT if row["status"] == "confirmed" else 0

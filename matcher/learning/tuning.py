@@ -12,8 +12,9 @@ need's pairs fall in one fold), fit on the others and rank the held-out fold thr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,15 +118,14 @@ def headline(figures: dict[str, float]) -> float:
     return float(np.mean([figures[k] for k in HEADLINE]))
 
 
-def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | None] = (25, 50, None),
-         force: bool = False, log: Any = None) -> dict[str, Any]:
+def tune(settings: Any, install: Callable[[Any], Path], bench: Benchmark, folds: int = 5,
+         sizes: Sequence[int | None] = (25, 50, None), force: bool = False, log: Any = None) -> dict[str, Any]:
     """Measure the adapter by grouped cross-validation on `bench`, then fit it on every judged need and install it
     beside the index when it lifted the headline figures in cross-validation by more than MIN_GAIN (or `force`)."""
     from matcher.learning.evaluation import cached_encoder, corpus_lexical, prepare
     from matcher.retrieval.ranking import get_method
 
     say = log or (lambda _m: None)
-    settings = service.settings
     encoder = cached_encoder(settings.encoder, settings)
     prepared = prepare(bench, encoder, corpus_lexical(bench, settings))  # raw query vectors: no adapter yet
     say(f"{bench.name}: {len(bench.queries)} needs, {len(bench.corpus)} listings; {folds}-fold cross-validation")
@@ -138,7 +138,7 @@ def tune(service: Any, bench: Benchmark, folds: int = 5, sizes: Sequence[int | N
                     trained_on={"benchmark": bench.name, "cv": report["with"]["all"],
                                 "cv_without": report["without"]})
         report["fit_cpu_s"] = round(time.process_time() - started, 2)
-        report["path"] = str(service.install_model(model))
+        report["path"] = str(install(model))
     return report
 
 
@@ -228,8 +228,9 @@ def _export_onnx(folder: Any, say: Any) -> str:
     return "onnx"
 
 
-def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-layers", force: bool = False,
-               log: Any = None, progress: Any = None) -> dict[str, Any]:
+def tune_model(settings: Any, reindex: Callable[[Any], dict[str, int]], bench: Benchmark, folds: int = 5,
+               mode: str = "top-layers", force: bool = False, log: Any = None, progress: Any = None
+               ) -> dict[str, Any]:
     """Cross-validate fine-tuning (`mode`: top-layers, lora or full) on `bench`, then fine-tune on every judged
     need and install the model in the data folder (it then replaces the bundled encoder there) when it lifted the
     figures by more than MIN_GAIN in cross-validation (or `force`); the catalogue's listings are re-encoded with
@@ -237,7 +238,6 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-
     from matcher.learning import finetune
 
     say = log or (lambda _m: None)
-    settings = service.settings
     report, encoder = cross_validate_finetune(bench, settings, folds, mode=mode, say=say)
     if _verdict(report, force):
         stats = finetune.train(encoder, finetune.benchmark_pairs(bench, range(len(bench.queries))), mode=mode)
@@ -247,7 +247,7 @@ def tune_model(service: Any, bench: Benchmark, folds: int = 5, mode: str = "top-
         report.update(path=str(settings.tuned_model_path), model=manifest["name"], fit_cpu_s=stats["cpu_s"])
         report["runtime"] = _export_onnx(settings.tuned_model_path, say)
         say(f"{manifest['name']} installed in {settings.tuned_model_path}; re-encoding the catalogue")
-        report["reindexed"] = service.use_tuned_model(progress)
+        report["reindexed"] = reindex(progress)
     return report
 
 
@@ -312,8 +312,8 @@ def cross_validate_cross_encoder(bench: Benchmark, prepared: Prepared, settings:
             "without": without, "with": curves}, model
 
 
-def tune_cross_encoder(service: Any, bench: Benchmark, folds: int = 5, force: bool = False, log: Any = None
-                       ) -> dict[str, Any]:
+def tune_cross_encoder(settings: Any, install: Callable[[Any], Path], adapter: Any, bench: Benchmark,
+                       folds: int = 5, force: bool = False, log: Any = None) -> dict[str, Any]:
     """Cross-validate a cross-encoder reranker on `bench`, then train it on every judged need and install it
     beside the index when it lifted the figures by more than MIN_GAIN in cross-validation (or `force`); method
     hybrid-ce then uses it, and batch runs by default."""
@@ -322,9 +322,8 @@ def tune_cross_encoder(service: Any, bench: Benchmark, folds: int = 5, force: bo
     from matcher.retrieval.ranking import get_method
 
     say = log or (lambda _m: None)
-    settings = service.settings
     encoder = cached_encoder(settings.encoder, settings)
-    prepared = prepare(bench, encoder, corpus_lexical(bench, settings), service.models.adapter)
+    prepared = prepare(bench, encoder, corpus_lexical(bench, settings), adapter)
     say(f"{bench.name}: {len(bench.queries)} needs, {len(bench.corpus)} listings; {folds}-fold cross-validation")
     report, model = cross_validate_cross_encoder(bench, prepared, settings, folds, say=say)
     if _verdict(report, force):
@@ -332,6 +331,6 @@ def tune_cross_encoder(service: Any, bench: Benchmark, folds: int = 5, force: bo
         stats = train(model, groups)
         model.meta["trained_on"] = {"benchmark": bench.name, **stats,
                                     "cv": report["with"]["all"], "cv_without": report["without"]}
-        report.update(path=str(service.install_model(model)), model=model.meta["name"], fit_cpu_s=stats["cpu_s"])
+        report.update(path=str(install(model)), model=model.meta["name"], fit_cpu_s=stats["cpu_s"])
         say(f"{model.meta['name']} installed: method hybrid-ce uses it, and batch runs by default")
     return report

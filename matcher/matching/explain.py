@@ -6,21 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from matcher.ingest.vocab import Vocab
+from matcher.learning.fits import field_fits
 from matcher.retrieval.text import char_bigrams, content_words, explain_words, sentences
-
-# transfer modes a need can be served by, beyond the identical mode
-COMPATIBLE_MODES: dict[str, set[str]] = {
-    "commissioned_dev": {"joint_dev", "service", "consulting"},
-    "joint_dev": {"commissioned_dev", "equity"},
-    "transfer": {"license"},
-    "license": {"transfer"},
-    "service": {"consulting", "commissioned_dev"},
-    "consulting": {"service"},
-    "equity": {"joint_dev"},
-    "other": set(),
-    "self_implement": set(),
-}
-
 
 # words of listing boilerplate that tell a broker nothing about the technology, however rare a small catalogue makes
 # them look: actions (实现, 完成), evaluation words (评估, 综合) and transfer terms (技术转让, the field fits say that)
@@ -72,29 +59,6 @@ def best_sentence(query_text: str, doc_text: str, idf: Callable[[str], float]) -
         if score > best_score:
             best, best_score = s, score
     return best[:300]
-
-
-def field_fits(need: dict[str, Any], result: dict[str, Any], vocab: Vocab) -> dict[str, Any]:
-    """How the structured fields of a need and a result fit: industry, district, maturity gap, transfer modes."""
-    wanted = set(need.get("coop_modes") or [])
-    offered = set(result.get("transfer_modes") or [])
-    same = sorted(wanted & offered)
-    compatible = sorted(m for m in offered - wanted if any(m in COMPATIBLE_MODES.get(w, set()) for w in wanted))
-    lo, hi, trl = need.get("wanted_trl_min") or 1, need.get("wanted_trl_max") or 9, result.get("trl") or 0
-    gap = 0 if lo <= trl <= hi else (lo - trl if trl < lo else trl - hi)
-    return {
-        "industry_match": need.get("industry") == result.get("industry"),
-        "industry": vocab.industries.name(result.get("industry") or "other"),
-        "industry_code": result.get("industry") or "other",
-        "district_match": bool(need.get("district")) and need.get("district") == result.get("district"),
-        "maturity_gap": int(gap),
-        "result_trl": int(trl),
-        "wanted_trl": [int(lo), int(hi)],
-        "modes_match": [vocab.transfer_modes.name(m) for m in same],
-        "modes_compatible": [vocab.transfer_modes.name(m) for m in compatible],
-        "mode_codes": {"match": same, "compatible": compatible},
-        "modes_fit": bool(same or compatible) if wanted and offered else None,
-    }
 
 
 def summary(terms: list[str], fits: dict[str, Any], lang: str = "zh", vocab: Vocab | None = None) -> str:

@@ -51,7 +51,7 @@ class Group:
 
 
 @dataclass
-class Catalogue:
+class NeedsCatalogue:
     """What a published catalogue holds: its groups, what was withheld, and the words and names to print."""
 
     by: str

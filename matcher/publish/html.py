@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from matcher.publish.content import Catalogue, Entry
+from matcher.publish.content import Entry, NeedsCatalogue
 from matcher.publish.qr import qr_svg
 
 FONTS = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "PingFang SC", '
@@ -68,12 +68,12 @@ footer { max-width: 960px; margin: 0 auto; padding: 16px 24px 40px; color: var(-
 """.replace("FONTS", FONTS)
 
 
-def _field(c: Catalogue, key: str, value: str, wide: bool = False) -> str:
+def _field(c: NeedsCatalogue, key: str, value: str, wide: bool = False) -> str:
     cls = ' class="wide"' if wide else ""
     return f"<dt>{escape(c.label(key))}</dt><dd{cls}>{escape(value) or '—'}</dd>"
 
 
-def _entry(c: Catalogue, e: Entry, number: int) -> str:
+def _entry(c: NeedsCatalogue, e: Entry, number: int) -> str:
     badge = f'<span class="badge">{escape(c.label("challenge"))}</span>' if e.is_challenge else ""
     fields = [_field(c, "org", e.org), _field(c, "district", c.district(e)),
               _field(c, "cluster", c.cluster(e)), _field(c, "budget", c.money(e.budget)),
@@ -95,7 +95,7 @@ def _entry(c: Catalogue, e: Entry, number: int) -> str:
             f'<p class="link">{escape(c.field("link"))}<a href="{link}">{link}</a></p></article>')
 
 
-def _cover(c: Catalogue) -> str:
+def _cover(c: NeedsCatalogue) -> str:
     f = c.figures()
     boxes = [("published", str(f["published"])), ("budget_total", c.budget_total()),
              ("negotiable_count", str(f["negotiable"])), ("withheld", str(f["withheld"]))]
@@ -114,7 +114,7 @@ def _cover(c: Catalogue) -> str:
             + "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "</header>")
 
 
-def render_html(c: Catalogue) -> bytes:
+def render_html(c: NeedsCatalogue) -> bytes:
     """The page: cover with the figures, table of contents, then each group's needs with their QR codes."""
     toc = "".join(f'<li><a href="#group-{n}">{escape(g.name)}</a><span class="n">'
                   f'{escape(c.label("items", n=len(g.entries)))}</span></li>' for n, g in enumerate(c.groups, 1))

@@ -8,7 +8,7 @@ from typing import Any
 
 from fpdf import FPDF
 
-from matcher.publish.content import Catalogue, Entry
+from matcher.publish.content import Entry, NeedsCatalogue
 from matcher.publish.fonts import CjkFont, find_cjk_font
 from matcher.publish.qr import qr_runs
 from matcher.publish.wrap import wrap
@@ -48,7 +48,7 @@ class Layout:
 class CataloguePDF(FPDF):
     """An A4 document in the CJK font, with the running header (title, date, group) and page-numbered footer."""
 
-    def __init__(self, catalogue: Catalogue, font: CjkFont) -> None:
+    def __init__(self, catalogue: NeedsCatalogue, font: CjkFont) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.catalogue = catalogue
         self.add_font("cjk", "", str(font.regular), collection_font_number=font.regular_index)
@@ -183,7 +183,7 @@ def _group_table(pdf: CataloguePDF, outline: list[Any]) -> None:
             y += height
 
 
-def _fields(c: Catalogue, e: Entry) -> list[tuple[tuple[str, str], ...]]:
+def _fields(c: NeedsCatalogue, e: Entry) -> list[tuple[tuple[str, str], ...]]:
     """The field rows of a block: pairs side by side, then whole-width rows."""
     rows: list[tuple[tuple[str, str], ...]] = [
         (("org", e.org), ("district", c.district(e))), (("cluster", c.cluster(e)), ("budget", c.money(e.budget))),
@@ -194,7 +194,7 @@ def _fields(c: Catalogue, e: Entry) -> list[tuple[tuple[str, str], ...]]:
     return rows
 
 
-def _short(c: Catalogue, text: str) -> str:
+def _short(c: NeedsCatalogue, text: str) -> str:
     return text if len(text) <= LONG else text[:LONG].rstrip() + c.label("more")
 
 
@@ -293,7 +293,7 @@ def _group_header(pdf: CataloguePDF, name: str, count: int, y: float) -> float:
     return y + 13
 
 
-def render_pdf(catalogue: Catalogue, font: CjkFont | str | Path | None = None) -> bytes:
+def render_pdf(catalogue: NeedsCatalogue, font: CjkFont | str | Path | None = None) -> bytes:
     """The PDF: cover (figures, groups with their pages), then every group's needs, page numbers below."""
     if not isinstance(font, CjkFont):
         font = find_cjk_font(font)

@@ -7,14 +7,14 @@ import datetime as dt
 import io
 from typing import Any
 
-from matcher.ingest.export import safe_cell
+from matcher.catalogue.export import safe_cell
 from matcher.ingest.template import COLUMNS
-from matcher.publish.content import Catalogue, Entry, maturity_level
+from matcher.publish.content import Entry, NeedsCatalogue, maturity_level
 
 EXTRA = [("需求编号", 10), ("链接", 36)]  # not import columns: reported as ignored, never a rejected row
 
 
-def importable(catalogue: Catalogue, e: Entry) -> list[Any]:
+def importable(catalogue: NeedsCatalogue, e: Entry) -> list[Any]:
     """A need as a row of the import template, in Chinese whatever the catalogue's language (the importer reads
     these names back to the same codes; the wanted TRL range as its maturity label when it is one, else 6-8)."""
     vocab = catalogue.vocab
@@ -30,7 +30,7 @@ def importable(catalogue: Catalogue, e: Entry) -> list[Any]:
     return [safe_cell(values[c[0]]) for c in COLUMNS["needs"]] + [e.id, safe_cell(e.link)]
 
 
-def render_xlsx(catalogue: Catalogue) -> bytes:
+def render_xlsx(catalogue: NeedsCatalogue) -> bytes:
     """The workbook: the needs (first sheet, importable), then a cover sheet with the figures."""
     import openpyxl
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -65,7 +65,7 @@ def render_xlsx(catalogue: Catalogue) -> bytes:
     return buf.getvalue()
 
 
-def _cover(sheet: Any, c: Catalogue) -> None:
+def _cover(sheet: Any, c: NeedsCatalogue) -> None:
     """The figures: title, date, needs published and withheld, budget, then the count per group."""
     from openpyxl.styles import Font
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from matcher.catalogue.export import safe_cell, to_csv
 from matcher.errors import Invalid
-from matcher.ingest.export import safe_cell, to_csv
+from matcher.ingest.vocab import Vocab
 from matcher.localtime import BEIJING, beijing, today
-
-if TYPE_CHECKING:
-    from matcher.service import MatchService
+from matcher.store import Store
 
 # column → (Chinese header, English header)
 DECISION_COLUMNS = {
@@ -38,33 +37,6 @@ FORMATS = ("xlsx", "csv")
 
 def _stamp(value: str | None) -> str:
     return beijing(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def decision_rows(service: MatchService, day: dt.date | None = None, lang: str = "zh") -> list[dict[str, Any]]:
-    """The decisions taken on a day (Beijing time; today by default), oldest first, as the file lists them."""
-    day = day or today()
-    start = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.timezone.utc)
-    rows = service.store.decisions_between(start.isoformat(), (start + dt.timedelta(days=1)).isoformat())
-    reasons, i = service.vocab.reject_reasons, int(lang == "en")
-    return [{"time": _stamp(r["created_at"]), "actor": r["actor"], "decision": DECISION_NAMES.get(
-                r["decision"], (r["decision"],) * 2)[i],
-             "reason": reasons.name(r["reason_code"], lang) if r.get("reason_code") else "", "note": r["note"] or "",
-             "candidate_id": r["candidate_id"], "need_title": r["need_title"], "need_org": r["need_org"] or "",
-             "result_title": r["result_title"], "result_org": r["result_org"] or "",
-             "confidence": round(float(r["confidence"]), 3) if r.get("confidence") is not None else None}
-            for r in rows]
-
-
-def pipeline_rows(service: MatchService, lang: str = "zh") -> list[dict[str, Any]]:
-    """Every pairing, newest change first, with both parties' contacts and its next action, as the file lists them."""
-    rows, _ = service.store.pairings([], 100_000, 0)
-    stages = service.vocab.pairing_stages
-    return [{"id": r["id"], "stage": stages.name(r["stage"], lang), "need_title": r["need_title"],
-             "need_org": r["need_org"] or "", "need_contact": r.get("need_contact") or "",
-             "result_title": r["result_title"], "result_org": r["result_org"] or "",
-             "result_contact": r.get("result_contact") or "", "next_action": r.get("next_action") or "",
-             "next_action_at": r.get("next_action_at") or "", "contract_value": r.get("contract_value"),
-             "notes": r.get("notes") or "", "updated": _stamp(r.get("updated_at"))} for r in rows]
 
 
 def write(rows: Sequence[dict[str, Any]], columns: dict[str, tuple[str, str]], fmt: str = "xlsx", lang: str = "zh",
@@ -97,12 +69,45 @@ def write(rows: Sequence[dict[str, Any]], columns: dict[str, tuple[str, str]], f
     return out.getvalue()
 
 
-def decisions_file(service: MatchService, day: dt.date | None = None, fmt: str = "xlsx", lang: str = "zh") -> bytes:
-    """The day's decisions as a file."""
-    title = "决定" if lang == "zh" else "decisions"
-    return write(decision_rows(service, day, lang), DECISION_COLUMNS, fmt, lang, title)
+class Exports:
+    """Decisions and the pipeline as files for operators (CSV, XLSX)."""
 
+    def __init__(self, store: Store, vocab: Vocab) -> None:
+        self.store = store
+        self.vocab = vocab
 
-def pipeline_file(service: MatchService, fmt: str = "xlsx", lang: str = "zh") -> bytes:
-    """The pipeline as a file."""
-    return write(pipeline_rows(service, lang), PIPELINE_COLUMNS, fmt, lang, "对接进度" if lang == "zh" else "pipeline")
+    def decision_rows(self, day: dt.date | None = None, lang: str = "zh") -> list[dict[str, Any]]:
+        """The decisions taken on a day (Beijing time; today by default), oldest first, as the file lists them."""
+        day = day or today()
+        start = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.timezone.utc)
+        rows = self.store.decisions_between(start.isoformat(), (start + dt.timedelta(days=1)).isoformat())
+        reasons, i = self.vocab.reject_reasons, int(lang == "en")
+        return [{"time": _stamp(r["created_at"]), "actor": r["actor"], "decision": DECISION_NAMES.get(
+                    r["decision"], (r["decision"],) * 2)[i],
+                 "reason": reasons.name(r["reason_code"],
+                                        lang) if r.get("reason_code") else "", "note": r["note"] or "",
+                 "candidate_id": r["candidate_id"], "need_title": r["need_title"], "need_org": r["need_org"] or "",
+                 "result_title": r["result_title"], "result_org": r["result_org"] or "",
+                 "confidence": round(float(r["confidence"]), 3) if r.get("confidence") is not None else None}
+                for r in rows]
+
+    def pipeline_rows(self, lang: str = "zh") -> list[dict[str, Any]]:
+        """Every pairing, newest change first, with both parties' contacts and its next action, as the file lists
+        them."""
+        rows, _ = self.store.pairings([], 100_000, 0)
+        stages = self.vocab.pairing_stages
+        return [{"id": r["id"], "stage": stages.name(r["stage"], lang), "need_title": r["need_title"],
+                 "need_org": r["need_org"] or "", "need_contact": r.get("need_contact") or "",
+                 "result_title": r["result_title"], "result_org": r["result_org"] or "",
+                 "result_contact": r.get("result_contact") or "", "next_action": r.get("next_action") or "",
+                 "next_action_at": r.get("next_action_at") or "", "contract_value": r.get("contract_value"),
+                 "notes": r.get("notes") or "", "updated": _stamp(r.get("updated_at"))} for r in rows]
+
+    def decisions_file(self, day: dt.date | None = None, fmt: str = "xlsx", lang: str = "zh") -> bytes:
+        """The day's decisions as a file."""
+        title = "决定" if lang == "zh" else "decisions"
+        return write(self.decision_rows(day, lang), DECISION_COLUMNS, fmt, lang, title)
+
+    def pipeline_file(self, fmt: str = "xlsx", lang: str = "zh") -> bytes:
+        """The pipeline as a file."""
+        return write(self.pipeline_rows(lang), PIPELINE_COLUMNS, fmt, lang, "对接进度" if lang == "zh" else "pipeline")

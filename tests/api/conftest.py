@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.access import create_key
-from matcher.ingest.importer import import_file
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import FIXTURES, make_settings
 
@@ -25,9 +24,9 @@ ROLES = {
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, e5_encoder):
     """(client, service, keys) for a module: the app started through its lifespan."""
-    service = MatchService(make_settings(tmp_path_factory.mktemp("api")), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
+    service = App(make_settings(tmp_path_factory.mktemp("api")), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
     keys = {name: create_key(service.store, role, org)[0] for name, (role, org) in ROLES.items()}
     with TestClient(create_app(service.settings, service=service)) as client:
         yield client, service, keys

@@ -6,8 +6,6 @@ import json
 
 import pytest
 
-from matcher.review import batches
-
 from .conftest import auth
 
 WHO = [None, "firm", "other_firm", "institution", "broker", "admin"]
@@ -52,7 +50,7 @@ MATRIX = [
 @pytest.mark.parametrize(("name", "method", "path", "body", "expect"), MATRIX, ids=[m[0] for m in MATRIX])
 def test_role_matrix(api, who, name, method, path, body, expect):
     client, service, keys = api
-    if name == "batch run" and batches.running(service):
+    if name == "batch run" and service.batches.running():
         pytest.skip("a batch is running")
     url = path.format(**ids(service))
     want = expect[who] if who in expect else expect["else"]
@@ -65,7 +63,7 @@ def test_role_matrix(api, who, name, method, path, body, expect):
     if name == "batch run" and r.status_code == 202:
         import time
 
-        while batches.running(service):
+        while service.batches.running():
             time.sleep(0.05)
 
 

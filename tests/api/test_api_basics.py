@@ -130,16 +130,16 @@ def test_review_flow_to_a_signed_contract_is_audited(api):
 
 def test_a_second_batch_while_one_runs_is_refused(api):
     client, service, keys = api
+    from matcher.app import App
     from matcher.review import batches
-    from matcher.service import MatchService
 
-    other = MatchService(service.settings)  # another process on the same catalogue holds the batch lock
-    ticket = batches.start(other, 3, None, "test")
+    other = App(service.settings)  # another process on the same catalogue holds the batch lock
+    ticket = other.batches.start(3, None, "test")
     try:
         r = client.post("/batch-runs", json={"top_k": 3}, headers=auth(keys, "admin"))
         assert r.status_code == 409 and r.json()["error"]["code"] == "batch_running"
         with pytest.raises(batches.BatchRunning):
-            batches.run_now(service)
+            service.batches.run_now()
     finally:
         other.store.release_lock(batches.LOCK, ticket.token)
         other.close()

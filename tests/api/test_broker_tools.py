@@ -12,19 +12,17 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.access import create_key
-from matcher.ingest.importer import import_file
-from matcher.review import batches
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import FIXTURES, make_settings
 
 
 @pytest.fixture
 def broker_api(tmp_path, e5_encoder):
-    service = MatchService(make_settings(tmp_path / "data"), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    batches.run_now(service, top_k=3)
+    service = App(make_settings(tmp_path / "data"), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    service.batches.run_now(top_k=3)
     broker = {"Authorization": f"Bearer {create_key(service.store, 'broker', '测试技术转移中心')[0]}"}
     with TestClient(create_app(service.settings, service=service)) as client:
         yield client, service, broker
@@ -83,8 +81,8 @@ def test_the_days_decisions_and_the_pipeline_as_files(broker_api):
 def test_a_need_posted_through_the_api_reaches_the_queue_within_seconds_without_a_batch_run(tmp_path, e5_encoder):
     import time
 
-    service = MatchService(make_settings(tmp_path / "data", follow_interval=0.2), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
+    service = App(make_settings(tmp_path / "data", follow_interval=0.2), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
     firm = {"Authorization": f"Bearer {create_key(service.store, 'firm', '测试齿轮有限公司')[0]}"}
     broker = {"Authorization": f"Bearer {create_key(service.store, 'broker', '测试技术转移中心')[0]}"}
     with TestClient(create_app(service.settings, service=service)) as client:

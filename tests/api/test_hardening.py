@@ -7,24 +7,24 @@ import io
 
 import pytest
 
-from matcher.ingest.export import safe_cell
+from matcher.catalogue.export import safe_cell
 
 from .conftest import auth
 
 
 def ref_id(service, side, ref):
-    return service.find_by_ref(side, ref)["id"]
+    return service.catalogue.find_by_ref(side, ref)["id"]
 
 
 @pytest.mark.parametrize("field", ["confidentiality", "status", "industry", "description", "keywords", "title"])
 def test_null_cannot_reset_a_field_that_may_not_be_empty(api, field):
     client, service, keys = api
     nid = ref_id(service, "needs", "T-N04")  # the confidential need of the auto firm
-    before = service.get_listing("needs", nid)
+    before = service.catalogue.get_listing("needs", nid)
     r = client.patch(f"/needs/{nid}", json={field: None}, headers=auth(keys, "auto_firm"))
     assert r.status_code == 422, r.text
     assert "null is not allowed" in r.json()["error"]["details"][0]["reason"]
-    assert service.get_listing("needs", nid) == before
+    assert service.catalogue.get_listing("needs", nid) == before
     assert client.get(f"/needs/{nid}").json()["redacted"] is True  # still confidential to anonymous callers
 
 
@@ -63,7 +63,7 @@ def test_a_malformed_authorization_header_is_refused(api, header):
 
 
 def _secret(service):
-    need = service.find_by_ref("needs", "T-N04")
+    need = service.catalogue.find_by_ref("needs", "T-N04")
     assert need["confidentiality"] == "brokers"
     return need
 

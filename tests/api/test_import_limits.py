@@ -20,9 +20,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.access import create_key
+from matcher.app import App
 from matcher.errors import Cancelled
-from matcher.ingest.importer import import_bytes, import_file
-from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
 
@@ -33,15 +32,15 @@ NEED = {"title": "齿轮箱噪声诊断", "description": "希望降低齿轮箱�
 
 @pytest.fixture(scope="module")
 def importing(tmp_path_factory, e5_encoder):
-    service = MatchService(make_settings(tmp_path_factory.mktemp("imports"), **LIMITS), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
+    service = App(make_settings(tmp_path_factory.mktemp("imports"), **LIMITS), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
     admin = {"Authorization": f"Bearer {create_key(service.store, 'admin', '测试科技局')[0]}"}
     with TestClient(create_app(service.settings, service=service)) as client:
         yield client, service, admin
     service.close()
 
 
-def written(service: MatchService) -> dict[str, int]:
+def written(service: App) -> dict[str, int]:
     """What an import could have written: listings, organisations, audit lines and change-log rows."""
     return {t: service.store.count(t) for t in ("needs", "results", "organisations", "audit_log", "changes")}
 
@@ -151,10 +150,10 @@ def test_an_import_whose_caller_has_gone_stops_and_writes_nothing(importing):
     data = "\n".join(json.dumps({**NEED, "title": f"取消测试{i}", "description": f"第{i}个需要取消的导入需求，说明文字各不相同{i * 7}"},
                                 ensure_ascii=False) for i in range(30)).encode()
     with pytest.raises(Cancelled):
-        import_bytes(service, data, "needs", "jsonl", cancelled=lambda: True)
+        service.importer.import_bytes(data, "needs", "jsonl", cancelled=lambda: True)
     calls = []
     with pytest.raises(Cancelled):  # gone while it encodes
-        import_bytes(service, data, "needs", "jsonl", cancelled=lambda: calls.append(1) or len(calls) > 2)
+        service.importer.import_bytes(data, "needs", "jsonl", cancelled=lambda: calls.append(1) or len(calls) > 2)
     assert written(service) == before
 
 
@@ -231,7 +230,7 @@ def test_a_real_server_stops_an_import_when_its_client_disconnects(tmp_path):
     from tests.servers import Server
 
     data = tmp_path / "data"
-    service = MatchService(make_settings(data))
+    service = App(make_settings(data))
     key = create_key(service.store, "admin", "测试科技局")[0]
     service.close()
     server = Server(data).start()

@@ -11,7 +11,7 @@ GOOD = {"title": "输入测试需求", "industry": "other"}
 
 def counts(service):
     return {t: service.store.count(t) for t in ("needs", "results", "audit_log")}, len(
-        service.catalogue.sides["needs"].dense)
+        service.indexes.live.sides["needs"].dense)
 
 
 @pytest.mark.parametrize(("body", "headers", "status", "code", "hint"), [

@@ -16,10 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matcher import review
-from matcher.access import accounts
-from matcher.ingest.importer import import_bytes
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import copy_of, make_settings
 
@@ -37,11 +34,11 @@ OWNERLESS = {"title": "无主保密需求：高温合金涂层", "confidentialit
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, e5_encoder, demo_catalogue):
     data = copy_of(demo_catalogue, tmp_path_factory.mktemp("leaks") / "data")
-    service = MatchService(make_settings(data), encoder=e5_encoder)
-    report = import_bytes(service, json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
+    service = App(make_settings(data), encoder=e5_encoder)
+    report = service.importer.import_bytes(json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
     assert report.accepted == 1 and service.store.get("needs", report.ids[0])["org_id"] is None
-    keys = {name: accounts.create_key(service, *spec)[0] if spec else None for name, spec in OUTSIDERS.items()}
-    broker = accounts.create_key(service, "broker", "泄露测试经纪机构")[0]
+    keys = {name: service.accounts.create_key(*spec)[0] if spec else None for name, spec in OUTSIDERS.items()}
+    broker = service.accounts.create_key("broker", "泄露测试经纪机构")[0]
     with TestClient(create_app(service.settings, service=service)) as client:
         yield client, service, keys, broker
     service.close()
@@ -52,11 +49,11 @@ def _texts(row: dict, fields) -> list[str]:
     return [t for t in out if t]
 
 
-def secrets_of(service: MatchService) -> list[tuple[dict, list[str], list[str]]]:
+def secrets_of(service: App) -> list[tuple[dict, list[str], list[str]]]:
     """(need, hidden windows found nowhere else, hidden-only fragments for q/search) per confidential need."""
-    needs = service.list_listings("needs", limit=10_000)[0]
-    results = service.list_listings("results", limit=10_000)[0]
-    orgs = service.list_orgs(limit=10_000)[0]
+    needs = service.catalogue.list_listings("needs", limit=10_000)[0]
+    results = service.catalogue.list_listings("results", limit=10_000)[0]
+    orgs = service.catalogue.list_orgs(limit=10_000)[0]
     out = []
     for need in needs:
         if need["confidentiality"] != "brokers":
@@ -144,9 +141,9 @@ def test_the_need_check_suggests_no_keyword_only_confidential_needs_hold(demo, w
     """The suggester's probe: a draft holding a keyword found only in confidential needs. A tagger that learnt the
     keyword would hand it back whole as a suggestion."""
     client, service, keys, _ = demo
-    needs = service.list_listings("needs", limit=10_000)[0]
+    needs = service.catalogue.list_listings("needs", limit=10_000)[0]
     public_text = json.dumps([n for n in needs if n["confidentiality"] != "brokers"]
-                             + service.list_listings("results", limit=10_000)[0], ensure_ascii=False)
+                             + service.catalogue.list_listings("results", limit=10_000)[0], ensure_ascii=False)
     from matcher.retrieval import text as text_mod
 
     known = text_mod._explain_tagger.__wrapped__()[0].tokenizer.FREQ  # a fresh tagger's dictionary: learnt nothing
@@ -175,7 +172,7 @@ def test_no_hidden_fact_reaches_an_outsider_in_the_workbench(demo, role, monkeyp
     monkeypatch.setenv("TECHMATCH_DATA_DIR", str(service.settings.data_dir))
     get_settings.cache_clear()
     get_service.clear()
-    key = accounts.create_key(service, role, f"泄露测试{role}")[0]
+    key = service.accounts.create_key(role, f"泄露测试{role}")[0]
     at = AppTest.from_file(str(Path(__file__).parents[2] / "ui" / "app.py"), default_timeout=120).run()
     at.text_input(key="signin_key").input(key)
     next(b for b in at.button if b.label == "登录").click().run()
@@ -207,7 +204,7 @@ def test_no_hidden_fact_reaches_an_outsider_in_the_workbench(demo, role, monkeyp
             at.text_input(key="s_text").input("").run()
         at.sidebar.radio(key="page").set_value("challenges").run()
         hidden_windows = [w for _, windows, _ in secrets for w in windows]
-        challenges = review.list_challenges(service, limit=200)[0]
+        challenges = service.challenges.list_challenges(limit=200)[0]
         for challenge in challenges:
             at.radio(key="c_open").set_value(challenge["id"]).run()
             assert not at.exception

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.review import batches
-
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from matcher.access import create_key  # noqa: E402
-from matcher.ingest.importer import import_file  # noqa: E402
-from matcher.service import MatchService  # noqa: E402
+from matcher.app import App  # noqa: E402
 
 from ..conftest import FIXTURES, make_settings  # noqa: E402
 
@@ -24,10 +21,10 @@ def _app():
 
     from embeddings import get_encoder
 
-    service = MatchService(make_settings(Path(tempfile.mkdtemp(prefix="techmatch-st-"))), encoder=get_encoder("e5"))
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    batches.run_now(service, top_k=2)
+    service = App(make_settings(Path(tempfile.mkdtemp(prefix="techmatch-st-"))), encoder=get_encoder("e5"))
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    service.batches.run_now(top_k=2)
     service.load()
     app = create_app(service.settings, service=service)
     app.state.service = service  # available even if the ASGI transport skips the lifespan

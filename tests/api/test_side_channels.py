@@ -10,11 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matcher import clarify
-from matcher.access import accounts, create_key, throttle
+from matcher.access import create_key, throttle
+from matcher.app import App
 from matcher.errors import Throttled
-from matcher.ingest.importer import import_bytes, import_file
-from matcher.service import MatchService
 
 from ..conftest import FIXTURES, make_settings
 
@@ -28,10 +26,10 @@ OWNERLESS = {"title": "无主保密需求样本", "description": f"型号{PROBE}
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory, e5_encoder):
     """A catalogue with the fixture listings and one ownerless confidential need, served by the real app."""
-    service = MatchService(make_settings(tmp_path_factory.mktemp("probe")), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    report = import_bytes(service, json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
+    service = App(make_settings(tmp_path_factory.mktemp("probe")), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    report = service.importer.import_bytes(json.dumps(OWNERLESS, ensure_ascii=False).encode(), "needs", "jsonl")
     assert report.accepted == 1 and not report.rejected
     secret = service.store.get("needs", report.ids[0])
     assert secret["org_id"] is None and secret["confidentiality"] == "brokers"
@@ -68,7 +66,7 @@ def test_a_confidential_need_with_no_organisation_is_nobody_s_own(probe, who):
 
 def test_a_redacted_need_withholds_its_deadline(probe):
     client, service, keys, _ = probe
-    t_n04 = service.find_by_ref("needs", "T-N04")
+    t_n04 = service.catalogue.find_by_ref("needs", "T-N04")
     assert t_n04["deadline"]
     assert client.get(f"/needs/{t_n04['id']}").json()["deadline"] is None
     assert client.get(f"/needs/{t_n04['id']}", headers=as_(keys, "broker")).json()["deadline"] == t_n04["deadline"]
@@ -89,7 +87,7 @@ def test_bm25_scores_seen_by_an_outsider_do_not_count_hidden_text(probe):
         "title": "探测需求", "description": f"我司需要{term}储氧材料的制备工艺。", "industry": "advanced_materials"}).json()
     before = lexical_of(client, keys, "firm", term, own["id"])
     broker_before = lexical_of(client, keys, "broker", term, own["id"])
-    service.add_need({"title": "另一家的保密需求", "description": f"{term}{term}{term}催化剂老化问题", "org": "他家企业",
+    service.catalogue.add_need({"title": "另一家的保密需求", "description": f"{term}{term}{term}催化剂老化问题", "org": "他家企业",
                       "confidentiality": "brokers", "industry": "advanced_materials"})
     after = lexical_of(client, keys, "firm", term, own["id"])
     assert after == pytest.approx(before, rel=1e-6), "the outsider's score moved with hidden text"
@@ -102,13 +100,13 @@ def test_the_keyword_suggester_learns_no_confidential_keyword(probe):
     client, service, keys, _ = probe
     word = "铱钌锇复合涂层"  # found in no dictionary: only a listing's keywords could teach it
     draft = {"title": word, "description": f"需要{word}。"}
-    service.add_need({"title": "保密的涂层需求", "description": "高温部件防护。", "keywords": [word], "org": "他家企业",
+    service.catalogue.add_need({"title": "保密的涂层需求", "description": "高温部件防护。", "keywords": [word], "org": "他家企业",
                       "confidentiality": "brokers", "industry": "advanced_materials"})
     for who in ("firm", "broker"):
         checked = client.post("/needs/check", headers=as_(keys, who), json=draft).json()
         assert word not in checked["suggested"]["keywords"], who
     # the same keyword on a public listing is learnt (so the check above can see learning when it happens)
-    service.add_result({"title": "公开的涂层成果", "abstract": "高温部件防护涂层。", "keywords": [word],
+    service.catalogue.add_result({"title": "公开的涂层成果", "abstract": "高温部件防护涂层。", "keywords": [word],
                         "org": "某研究院", "industry": "advanced_materials"})
     assert word in client.post("/needs/check", headers=as_(keys, "firm"), json=draft).json()["suggested"]["keywords"]
 
@@ -125,14 +123,14 @@ def test_ids_of_any_length_are_404_not_500(probe, path):
 
 
 def test_password_sign_in_is_throttled_per_account_then_locked(tmp_path, monkeypatch):
-    service = MatchService(make_settings(tmp_path / "data"))
-    accounts.create_user(service, "li.broker", "the right password", "broker", "某技术转移中心")
+    service = App(make_settings(tmp_path / "data"))
+    service.accounts.create_user("li.broker", "the right password", "broker", "某技术转移中心")
     clock = [1_000_000.0]
     monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
     checked = refused = 0
     for _ in range(60):  # the probe: 60 wrong passwords as fast as allowed, then the right one
         try:
-            assert accounts.sign_in(service, "li.broker", "wrong password!", client="10.1.2.3") is None
+            assert service.accounts.sign_in("li.broker", "wrong password!", client="10.1.2.3") is None
             checked += 1
         except Throttled as exc:
             refused += 1
@@ -140,34 +138,34 @@ def test_password_sign_in_is_throttled_per_account_then_locked(tmp_path, monkeyp
                 clock[0] += exc.retry_after  # wait exactly as long as told
     assert checked == throttle.RULES["account"].lock_at and refused == 60 - checked  # only 10 were even checked
     with pytest.raises(Throttled) as locked:
-        accounts.sign_in(service, "li.broker", "the right password", client="10.1.2.3")
+        service.accounts.sign_in("li.broker", "the right password", client="10.1.2.3")
     assert locked.value.retry_after > 600  # locked for a quarter of an hour
     # the same answer for a name that does not exist: the throttle does not tell which accounts exist
     checked = 0
     while checked < throttle.RULES["account"].lock_at:
         try:
-            assert accounts.sign_in(service, "no.such.user", "whatever", client="10.9.9.9") is None
+            assert service.accounts.sign_in("no.such.user", "whatever", client="10.9.9.9") is None
             checked += 1
         except Throttled as exc:
             clock[0] += exc.retry_after
     with pytest.raises(Throttled) as locked_too:
-        accounts.sign_in(service, "no.such.user", "whatever", client="10.9.9.9")
+        service.accounts.sign_in("no.such.user", "whatever", client="10.9.9.9")
     assert locked_too.value.retry_after > 600
     lockouts = [r for r in service.store.rows("audit_log") if r["action"] == "lockout"]
     assert {r["detail"]["key"] for r in lockouts} >= {"account:li.broker", "account:no.such.user"}
     clock[0] += 901  # the lockout ends; the right password works and clears the account's failures
-    assert accounts.sign_in(service, "li.broker", "the right password", client="10.1.2.3").user == "li.broker"
+    assert service.accounts.sign_in("li.broker", "the right password", client="10.1.2.3").user == "li.broker"
     assert throttle.wait(service.store, throttle.keys("li.broker", None), clock[0]) == 0
     service.close()
 
 
 def test_growing_delays_come_before_the_lockout(tmp_path, monkeypatch):
-    service = MatchService(make_settings(tmp_path / "data"))
+    service = App(make_settings(tmp_path / "data"))
     clock = [5_000.0]
     monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
     waits = []
     for _ in range(9):
-        assert accounts.sign_in(service, "wang", "nope-nope-nope") is None
+        assert service.accounts.sign_in("wang", "nope-nope-nope") is None
         waits.append(round(throttle.wait(service.store, throttle.keys("wang", None))))
         clock[0] += waits[-1]
     assert waits == [0, 0, 1, 2, 4, 8, 16, 32, 60]
@@ -175,11 +173,11 @@ def test_growing_delays_come_before_the_lockout(tmp_path, monkeypatch):
 
 
 def test_many_names_from_one_client_are_throttled_too(tmp_path, monkeypatch):
-    service = MatchService(make_settings(tmp_path / "data"))
+    service = App(make_settings(tmp_path / "data"))
     clock = [9_000.0]
     monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
     for i in range(throttle.RULES["client"].free):
-        accounts.sign_in(service, f"user{i}", "password-guess", client="198.51.100.7")
+        service.accounts.sign_in(f"user{i}", "password-guess", client="198.51.100.7")
     assert throttle.wait(service.store, throttle.keys("someone.new", "198.51.100.7")) > 0
     assert throttle.wait(service.store, throttle.keys("someone.new", "198.51.100.8")) == 0
     service.close()
@@ -190,11 +188,11 @@ def test_a_signed_in_firm_cannot_see_what_a_confidential_need_matches_in_the_wor
     from matcher.errors import Forbidden
 
     _, service, _, secret = probe
-    firm = accounts.authenticate_key(service, create_key(service.store, "firm", "另一家企业")[0])
+    firm = service.accounts.authenticate_key(create_key(service.store, "firm", "另一家企业")[0])
     with pytest.raises(Forbidden):
-        service.match_listing("needs", secret["id"], viewer=firm)
+        service.matching.match_listing("needs", secret["id"], viewer=firm)
     with pytest.raises(Forbidden):
-        service.duplicates("needs", secret["id"], viewer=firm)
+        service.catalogue.duplicates("needs", secret["id"], viewer=firm)
     with pytest.raises(Forbidden):
-        clarify.research_topic(service, need_id=secret["id"], viewer=firm)
-    assert service.match_listing("needs", secret["id"], viewer=True)  # insiders (CLI, batch runs) still can
+        service.topics.research_topic(need_id=secret["id"], viewer=firm)
+    assert service.matching.match_listing("needs", secret["id"], viewer=True)  # insiders (CLI, batch runs) still can

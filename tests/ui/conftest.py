@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit import config as st_config
 
-from matcher.access import accounts
-from matcher.review import batches
-from matcher.service import MatchService
+from matcher.app import App
 from matcher.settings import get_settings
 
 from ..conftest import FIXTURES, make_settings
@@ -24,8 +22,8 @@ ORGS = {"broker": "测试技术转移中心", "admin": "测试科技局", "firm"
 def workbench(catalogue_copy, monkeypatch, e5_encoder):
     """A copy of the fixture catalogue with one batch run; the app reads it through the settings."""
     data = catalogue_copy
-    service = MatchService(make_settings(data), encoder=e5_encoder)
-    batches.run_now(service, top_k=3)
+    service = App(make_settings(data), encoder=e5_encoder)
+    service.batches.run_now(top_k=3)
     service.close()
     monkeypatch.setenv("TECHMATCH_DATA_DIR", str(data))
     get_settings.cache_clear()
@@ -39,9 +37,9 @@ def workbench(catalogue_copy, monkeypatch, e5_encoder):
 
 def key_for(data, role: str = "broker") -> str:
     """A fresh API key of a role for the fixture organisation of that role."""
-    service = MatchService(make_settings(data))
+    service = App(make_settings(data))
     try:
-        return accounts.create_key(service, role, ORGS[role])[0]
+        return service.accounts.create_key(role, ORGS[role])[0]
     finally:
         service.close()
 

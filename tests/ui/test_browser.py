@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher import review
-from matcher.ingest.importer import import_file
-from matcher.review import batches
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import FIXTURES, make_settings
 from ..servers import free_port, wait_workbench
@@ -34,10 +31,10 @@ def running_app(tmp_path, e5_encoder):
         pytest.skip("Debian's chromium is not installed (.ci/install-browser.sh installs it)")
     pytest.importorskip("playwright.sync_api")
     data = tmp_path / "data"
-    service = MatchService(make_settings(data), encoder=e5_encoder)
-    import_file(service, FIXTURES / "mini_results.jsonl", "results")
-    import_file(service, FIXTURES / "mini_needs.jsonl", "needs")
-    batches.run_now(service, top_k=3)
+    service = App(make_settings(data), encoder=e5_encoder)
+    service.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
+    service.importer.import_file(FIXTURES / "mini_needs.jsonl", "needs")
+    service.batches.run_now(top_k=3)
     service.close()
     port = free_port()
     env = {**os.environ, "TECHMATCH_DATA_DIR": str(data)}
@@ -72,12 +69,12 @@ def test_broker_confirms_a_pair_by_clicking(running_app):
         page.get_by_role("button", name=re.compile("确认对接")).wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "workbench-queue.png"), full_page=True)
-        service = MatchService(make_settings(data))
-        pending_before = review.list_candidates(service)[1]
+        service = App(make_settings(data))
+        pending_before = service.queue.list_candidates()[1]
         page.get_by_role("button", name=re.compile("确认对接")).click()
         page.get_by_text("已确认，进入对接进度。").wait_for(timeout=60_000)
-        assert review.list_candidates(service)[1] == pending_before - 1
-        (pairing,), _ = review.list_pairings(service)
+        assert service.queue.list_candidates()[1] == pending_before - 1
+        (pairing,), _ = service.pipeline.list_pairings()
         page.get_by_text("对接进度", exact=True).first.click()
         page.get_by_role("heading", name="对接进度").wait_for(timeout=60_000)
         page.get_by_text(pairing["need_title"]).first.wait_for(timeout=60_000)
@@ -117,7 +114,7 @@ def test_a_brokers_day_in_the_browser(running_app):
 
     url, data, key = running_app
     SCREENS.mkdir(parents=True, exist_ok=True)
-    service = MatchService(make_settings(data))
+    service = App(make_settings(data))
     with sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="zh-CN")
@@ -130,18 +127,18 @@ def test_a_brokers_day_in_the_browser(running_app):
         page.get_by_role("button", name=re.compile("确认对接")).click()
         page.get_by_text("已确认，进入对接进度。").wait_for(timeout=60_000)
         _settle(page)
-        assert review.get_candidate(service, first)["status"] == "confirmed"
+        assert service.queue.get_candidate(first)["status"] == "confirmed"
         shown = int(_picker(page, "打开候选对").split()[0][1:])
         assert shown != first
-        opened = review.get_candidate(service, shown)
+        opened = service.queue.get_candidate(shown)
         cards = page.locator(".listing h4").all_inner_texts()
         assert cards[:2] == [opened["need"]["title"], opened["result"]["title"]]  # picker and cards agree
         page.keyboard.press("u")  # the undo shortcut
         page.get_by_text(f"已撤销对 #{first} 的决定").wait_for(timeout=60_000)
         _settle(page)
-        assert review.get_candidate(service, first)["status"] == "pending"
+        assert service.queue.get_candidate(first)["status"] == "pending"
         assert int(_picker(page, "打开候选对").split()[0][1:]) == first
-        assert page.locator(".listing h4").all_inner_texts()[0] == review.get_candidate(service, first)["need"]["title"]
+        assert page.locator(".listing h4").all_inner_texts()[0] == service.queue.get_candidate(first)["need"]["title"]
 
         page.get_by_text("需求与成果", exact=True).first.click()
         page.get_by_role("heading", name="需求与成果").wait_for(timeout=60_000)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matcher import review
-from matcher.access import accounts
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import make_settings
 from ..servers import Server, wait_for
@@ -16,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_workbench_and_api_see_each_others_writes_within_a_second(workbench):
-    s = MatchService(make_settings(workbench))
-    firm = accounts.create_key(s, "firm", "测试齿轮有限公司")[0]
-    broker = accounts.create_key(s, "broker", "测试技术转移中心")[0]
+    s = App(make_settings(workbench))
+    firm = s.accounts.create_key("firm", "测试齿轮有限公司")[0]
+    broker = s.accounts.create_key("broker", "测试技术转移中心")[0]
     server = Server(workbench).start()
     try:
         at = app(workbench, role="broker").run()
@@ -38,7 +36,7 @@ def test_workbench_and_api_see_each_others_writes_within_a_second(workbench):
         at.button(key="confirm_now").click().run()
         with server.client(broker) as c:
             wait_for(lambda: c.get(f"/candidates/{pair_id}").json()["status"] == "confirmed", timeout=1.0)
-        assert review.get_candidate(s, pair_id)["status"] == "confirmed"
+        assert s.queue.get_candidate(pair_id)["status"] == "confirmed"
     finally:
         server.stop()
         s.close()

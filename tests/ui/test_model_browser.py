@@ -30,9 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher import review
-from matcher.review import batches
-from matcher.service import MatchService
+from matcher.app import App
 from ui.i18n import STRINGS
 
 from ..conftest import copy_of, make_settings
@@ -82,18 +80,18 @@ def served(tmp_path_factory, template_catalogue, e5_encoder):
     from matcher.access import create_key
 
     data = copy_of(template_catalogue, tmp_path_factory.mktemp("model") / "data")
-    service = MatchService(make_settings(data), encoder=e5_encoder)
-    batches.run_now(service, top_k=4)
-    pending = review.list_candidates(service, limit=200)[0]
+    service = App(make_settings(data), encoder=e5_encoder)
+    service.batches.run_now(top_k=4)
+    pending = service.queue.list_candidates(limit=200)[0]
     for cand, stages in zip(pending[:3], (["contacted"], ["contacted", "negotiating"], [])):
-        review.decide(service, cand["id"], "confirm")
+        service.queue.decide(cand["id"], "confirm")
         pid = service.store.find("pairings", candidate_id=cand["id"])["id"]
         for stage in stages:
-            review.move_pairing(service, pid, stage)
-    review.publish_challenge(service, service.find_by_ref("needs", "T-N02")["id"], "锂回收率≥95%", "电池级碳酸锂",
+            service.pipeline.move_pairing(pid, stage)
+    service.challenges.publish_challenge(service.catalogue.find_by_ref("needs", "T-N02")["id"], "锂回收率≥95%", "电池级碳酸锂",
                              "2027-06-30", 200)
     keys = {role: create_key(service.store, role, ORGS[role])[0] for role in ROLE_PAGES}
-    secret = service.find_by_ref("needs", "T-N04")
+    secret = service.catalogue.find_by_ref("needs", "T-N04")
     hidden = [secret["description"][i:i + 6] for i in range(0, len(secret["description"]) - 6, 3)]
     catalogue_words = " ".join(str(v) for t in ("needs", "results", "organisations") for r in service.store.rows(t)
                                for v in r.values())
@@ -127,7 +125,7 @@ class Bench:
 
     def __init__(self, page, url: str, keys: dict[str, str], data: Path) -> None:
         self.page, self.url, self.keys = page, url, keys
-        self.service = MatchService(make_settings(data))
+        self.service = App(make_settings(data))
 
     # -- seeing ---------------------------------------------------------------------------------
     def settle(self) -> None:
@@ -301,7 +299,7 @@ def check(bench: Bench, world: World, hidden: list[str], english: set[str], chin
     if world.page == "queue" and world.role in ("broker", "admin"):
         pid = bench.picked_id(bench.t("open_pair", world.lang))
         if pid is not None:
-            cand = review.get_candidate(bench.service, pid)
+            cand = bench.service.queue.get_candidate(pid)
             cards = page.locator(".listing h4").all_inner_texts()
             assert cards[:2] == [cand["need"]["title"], cand["result"]["title"]], (pid, cards[:2])
             assert bench.selected_row() == pid, f"the table selects #{bench.selected_row()}, the picker #{pid}"
@@ -311,7 +309,7 @@ def check(bench: Bench, world: World, hidden: list[str], english: set[str], chin
         if pid is not None and box.count():
             # the form belongs to the open pairing: its stored plan, or (until the form is drawn anew) what was typed
             # for this same pairing — never another pairing's text
-            stored = review.get_pairing(bench.service, pid).get("next_action") or ""
+            stored = bench.service.pipeline.get_pairing(pid).get("next_action") or ""
             allowed = {stored, world.typed_plans.get(pid, stored)}
             assert box.first.input_value() in allowed, (pid, box.first.input_value(), allowed)
 
@@ -423,7 +421,7 @@ def _pipeline(bench: Bench, world: World, rng: random.Random) -> str:
         date.first.fill("2026-12-31")
         date.first.press("Enter")
     saved = bench.button(t("save_plan", lang))
-    stored = review.get_pairing(bench.service, pid).get("next_action") or ""
+    stored = bench.service.pipeline.get_pairing(pid).get("next_action") or ""
     world.typed_plans.pop(pid, None)
     if stored != action:  # refused (an action without a date): what was typed stays in the form
         world.typed_plans[pid] = action

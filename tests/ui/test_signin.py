@@ -6,17 +6,15 @@ import contextlib
 import re
 import time
 
-from matcher import review
-from matcher.access import accounts
+from matcher.app import App
 from matcher.errors import Throttled
-from matcher.service import MatchService
 
 from ..conftest import make_settings
 from .conftest import app, button, key_for
 
 
 def service_for(data):
-    return MatchService(make_settings(data))
+    return App(make_settings(data))
 
 
 def pages(at) -> list[str]:
@@ -35,7 +33,7 @@ def test_nothing_but_the_sign_in_form_without_a_principal(workbench):
 
 def test_a_broker_with_a_password_decides_under_their_own_name(workbench):
     s = service_for(workbench)
-    accounts.create_user(s, "zhang.broker", "correct horse battery", "broker", "测试技术转移中心")
+    s.accounts.create_user("zhang.broker", "correct horse battery", "broker", "测试技术转移中心")
     at = app(workbench, role=None).run()
     at.text_input(key="signin_name").input("zhang.broker")
     at.text_input(key="signin_password").input("wrong password!")
@@ -57,7 +55,7 @@ def test_a_firm_sees_no_queue_and_no_confidential_text(workbench):
     assert pages(at) == ["需求与成果", "揭榜挂帅", "对接提醒"]
     at.radio(key="s_side").set_value("needs").run()
     s = service_for(workbench)
-    secret = s.find_by_ref("needs", "T-N04")
+    secret = s.catalogue.find_by_ref("needs", "T-N04")
     assert secret["confidentiality"] == "brokers"
     at.selectbox(key="s_open").set_value(secret["id"]).run()
     assert not at.exception
@@ -81,27 +79,27 @@ def test_a_revoked_key_ends_the_session_and_sign_out_works(workbench):
     button(at, "登录").click().run()
     assert pages(at)[0] == "审核队列"
     s = service_for(workbench)
-    key_id = next(k["id"] for k in accounts.list_keys(s) if key.startswith(k["prefix"]))
-    accounts.revoke_key(s, key_id)
+    key_id = next(k["id"] for k in s.accounts.list_keys() if key.startswith(k["prefix"]))
+    s.accounts.revoke_key(key_id)
     at.run()
     assert at.header[0].value == "登录" and "已被撤销" in at.warning[0].value
     at = app(workbench, role="broker").run()
     at.sidebar.button(key="signout").click().run()
     assert at.header[0].value == "登录"
-    assert review.list_candidates(s)[1] > 0  # nothing was decided on the way
+    assert s.queue.list_candidates()[1] > 0  # nothing was decided on the way
 
 
 def test_password_sign_in_is_throttled_and_says_so_without_naming_the_account(workbench, monkeypatch):
     from matcher.access import throttle
 
     s = service_for(workbench)
-    accounts.create_user(s, "chen.broker", "the right password", "broker", "测试技术转移中心")
+    s.accounts.create_user("chen.broker", "the right password", "broker", "测试技术转移中心")
     clock = [time.time()]
     monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
     for name in ("chen.broker", "nobody.here"):
         for _ in range(throttle.RULES["account"].lock_at):  # an attacker's failures (waiting out each delay)
             with contextlib.suppress(Throttled):
-                accounts.sign_in(s, name, "a wrong guess")
+                s.accounts.sign_in(name, "a wrong guess")
             clock[0] += 61
         clock[0] -= 61
     messages = []

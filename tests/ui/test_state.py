@@ -7,8 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from matcher import review
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import make_settings
 from .conftest import app, button
@@ -17,7 +16,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def service_for(data):
-    return MatchService(make_settings(data))
+    return App(make_settings(data))
 
 
 def _cards(at) -> list[str]:
@@ -28,7 +27,7 @@ def _agree(at, s) -> int:
     """The open pair as the picker names it, checked against the cards and the table's selection."""
     pid = at.selectbox(key="pair").value
     assert pid in at.selectbox(key="pair").options or at.selectbox(key="pair").format_func(pid).startswith(f"#{pid} ")
-    cand = review.get_candidate(s, pid)
+    cand = s.queue.get_candidate(pid)
     cards = _cards(at)
     assert cards[0].startswith(cand["need"]["title"]) and cards[1].startswith(cand["result"]["title"])
     key = next(k for k in at.session_state if str(k).startswith("q_table:"))  # the table of this list
@@ -47,7 +46,7 @@ def test_after_a_filter_change_picker_table_and_cards_name_one_pair_and_y_confir
     at.selectbox(key="q_status").set_value("pending").run()
     at.multiselect(key="q_ind").set_value(["food_agri"]).run()  # the open pair is filtered out
     pid = _agree(at, s)
-    assert review.get_candidate(s, pid)["need"]["industry"] == "food_agri"
+    assert s.queue.get_candidate(pid)["need"]["industry"] == "food_agri"
     at.button(key="confirm_now").click().run()
     assert s.store.get("candidates", pid)["status"] == "confirmed"  # the pair the picker named, nothing else
     assert s.store.count("candidates", "status = 'confirmed'") == 1
@@ -70,10 +69,10 @@ def test_the_table_selection_follows_every_decision_and_undo(workbench):
 
 def test_the_next_action_form_belongs_to_its_pairing(workbench):
     s = service_for(workbench)
-    first, second = review.list_candidates(s)[0][:2]
-    review.decide(s, first["id"], "confirm")
-    review.decide(s, second["id"], "confirm")
-    pairings = {p["candidate_id"]: p["id"] for p in review.list_pairings(s)[0]}
+    first, second = s.queue.list_candidates()[0][:2]
+    s.queue.decide(first["id"], "confirm")
+    s.queue.decide(second["id"], "confirm")
+    pairings = {p["candidate_id"]: p["id"] for p in s.pipeline.list_pairings()[0]}
     one, two = pairings[first["id"]], pairings[second["id"]]
     at = app(workbench).run()
     at.sidebar.radio(key="page").set_value("pipeline").run()
@@ -87,9 +86,9 @@ def test_the_next_action_form_belongs_to_its_pairing(workbench):
     at.text_input(key=f"plan_action:{one}").input("约面谈")
     at.date_input(key=f"plan_at:{one}").set_value(dt.date(2026, 1, 6))
     button(at, "保存下一步").click().run()
-    assert review.get_pairing(s, two)["next_action"] == "寄送样品"  # #2 kept its own
-    assert review.get_pairing(s, one)["next_action"] == "约面谈"
-    assert {p["id"]: p["next_action"] for p in review.due_pairings(s, "2026-12-31")} == {one: "约面谈", two: "寄送样品"}
+    assert s.pipeline.get_pairing(two)["next_action"] == "寄送样品"  # #2 kept its own
+    assert s.pipeline.get_pairing(one)["next_action"] == "约面谈"
+    assert {p["id"]: p["next_action"] for p in s.pipeline.due_pairings("2026-12-31")} == {one: "约面谈", two: "寄送样品"}
     # the history names every plan (no blank rows) and who made it
     history = at.dataframe[-1].value
     assert all(str(x).strip() for x in history.iloc[:, 2]) and any("约面谈" in str(x) for x in history.iloc[:, 2])
@@ -97,9 +96,9 @@ def test_the_next_action_form_belongs_to_its_pairing(workbench):
 
 def test_a_refused_undo_is_said_in_chinese_without_codes(workbench):
     s = service_for(workbench)
-    cand = review.list_candidates(s)[0][0]
-    review.decide(s, cand["id"], "confirm")
-    review.move_pairing(s, review.list_pairings(s)[0][0]["id"], "contacted")
+    cand = s.queue.list_candidates()[0][0]
+    s.queue.decide(cand["id"], "confirm")
+    s.pipeline.move_pairing(s.pipeline.list_pairings()[0][0]["id"], "contacted")
     at = app(workbench).run()
     at.selectbox(key="q_status").set_value("confirmed").run()
     at.button(key=f"undo_decided:{cand['id']}").click().run()
@@ -146,9 +145,9 @@ def test_english_pages_show_no_chinese_labels_units_or_punctuation(workbench):
     """Listings' own texts stay as written; everything the workbench itself says is English: no 万元, no 【】, no
     full-width colon, no ×10k."""
     s = service_for(workbench)
-    need = s.find_by_ref("needs", "T-N02")
-    review.publish_challenge(s, need["id"], "锂回收率≥95%", "电池级碳酸锂", "2027-06-30", 200)
-    review.decide(s, review.list_candidates(s)[0][0]["id"], "confirm")
+    need = s.catalogue.find_by_ref("needs", "T-N02")
+    s.challenges.publish_challenge(need["id"], "锂回收率≥95%", "电池级碳酸锂", "2027-06-30", 200)
+    s.queue.decide(s.queue.list_candidates()[0][0]["id"], "confirm")
     at = app(workbench, role="admin").run()
     listing_text = " ".join(str(v) for t in ("needs", "results", "organisations") for r in s.store.rows(t)
                             for v in r.values())  # the catalogue's own words (organisations' names among them)
@@ -171,7 +170,7 @@ def test_english_pages_show_no_chinese_labels_units_or_punctuation(workbench):
 def test_the_dashboard_names_every_bar_and_sums_no_other(workbench):
     s = service_for(workbench)
     districts = [d for d in s.vocab.districts.codes][:16]  # more districts than the 12 bars a chart shows
-    s.add_listings("needs", [{"title": f"看板测试需求{i}", "description": "看板测试", "district": d, "org": "看板测试企业"}
+    s.catalogue.add_listings("needs", [{"title": f"看板测试需求{i}", "description": "看板测试", "district": d, "org": "看板测试企业"}
                              for i, d in enumerate(districts)])
     at = app(workbench).run()
     at.sidebar.radio(key="page").set_value("dashboard").run()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from matcher.service import MatchService
+from matcher.app import App
 
 from ..conftest import make_settings
 from .conftest import app, button
@@ -16,7 +16,7 @@ PAGES = {"queue": "审核队列", "pipeline": "对接进度", "listings": "需�
 
 
 def service_for(data):
-    return MatchService(make_settings(data))
+    return App(make_settings(data))
 
 
 @pytest.mark.parametrize(("page", "header"), PAGES.items())
@@ -65,7 +65,6 @@ def test_confirm_a_pair_and_find_it_in_the_pipeline(workbench):
 def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workbench):
     """Confirm, reject, next and undo: after each, the picker's label, the open pair and the cards are the same
     pair; undo puts the decided pair back in the queue and opens it; a decided pair shows who decided what."""
-    from matcher import review
 
     s = service_for(workbench)
     at = app(workbench).run()
@@ -96,7 +95,7 @@ def test_after_a_decision_the_next_pair_opens_and_picker_and_cards_agree(workben
     assert any("已确认" in i.value and "测试技术转移中心（经纪人）" in i.value for i in at.info)
     assert not any("broker:" in i.value for i in at.info)
     at.button(key=f"undo_decided:{first}").click().run()
-    assert s.store.get("candidates", first)["status"] == "pending" and not review.list_pairings(s)[1]
+    assert s.store.get("candidates", first)["status"] == "pending" and not s.pipeline.list_pairings()[1]
 
 
 def test_a_filter_that_hides_everything_says_so(workbench):
@@ -106,13 +105,12 @@ def test_a_filter_that_hides_everything_says_so(workbench):
 
 
 def test_move_a_pairing_to_a_signed_contract(workbench):
-    from matcher import review
 
     s = service_for(workbench)
-    cand = review.list_candidates(s)[0][0]
-    review.decide(s, cand["id"], "confirm")
+    cand = s.queue.list_candidates()[0][0]
+    s.queue.decide(cand["id"], "confirm")
     at = app(workbench).run()
-    pid = review.list_pairings(s)[0][0]["id"]
+    pid = s.pipeline.list_pairings()[0][0]["id"]
     at.sidebar.radio(key="page").set_value("pipeline").run()
     at.selectbox(key=f"target:{pid}:confirmed").set_value("contacted")
     button(at, "推进").click().run()
@@ -123,7 +121,7 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
     at.text_input(key=f"move_note:{pid}:contacted").input("已约第二次面谈")
     button(at, "推进").click().run()
     assert not at.error and at.success[0].value == "已推进到「洽谈中」。"
-    assert review.get_pairing(s, pid)["stage"] == "negotiating" and "已约第二次面谈" in review.get_pairing(s, pid)["notes"]
+    assert s.pipeline.get_pairing(pid)["stage"] == "negotiating" and "已约第二次面谈" in s.pipeline.get_pairing(pid)["notes"]
     at.selectbox(key=f"target:{pid}:negotiating").set_value("contract_signed")
     at.text_input(key=f"move_note:{pid}:negotiating").input("合同已盖章")
     button(at, "推进").click().run()
@@ -132,7 +130,7 @@ def test_move_a_pairing_to_a_signed_contract(workbench):
     at.number_input(key=f"value:{pid}:negotiating").set_value(150.0)
     button(at, "推进").click().run()
     assert not at.exception
-    pairing = review.list_pairings(s)[0][0]
+    pairing = s.pipeline.list_pairings()[0][0]
     assert pairing["stage"] == "contract_signed" and pairing["contract_value"] == 150.0
     at.sidebar.radio(key="page").set_value("dashboard").run()
     assert "150 万元" in [m.value for m in at.metric]
@@ -256,7 +254,7 @@ def test_publish_a_challenge_and_see_fitting_results(workbench):
     at.text_area(key="c_ind").input("电池级碳酸锂；中试线验证")
     button(at, "提交").click().run()
     assert not at.exception
-    assert s.get_listing("needs", need["id"])["is_challenge"]
+    assert s.catalogue.get_listing("needs", need["id"])["is_challenge"]
     assert at.success[0].value.startswith(f"已发布为揭榜挂帅：#{need['id']}")  # publishing says so
     at.radio(key="c_open").set_value(need["id"]).run()
     assert any("磷酸铁锂废旧电池湿法回收工艺" in m.value for m in at.markdown)
@@ -285,11 +283,10 @@ def test_queue_shows_confidence_and_filters_by_it(workbench):
 
 
 def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbench):
-    from matcher import review
 
     s = service_for(workbench)
     need = s.store.find("needs", ref="T-N02")
-    review.publish_challenge(s, need["id"], "锂回收率≥95%", "电池级碳酸锂；中试线验证", "2027-06-30", 200)
+    s.challenges.publish_challenge(need["id"], "锂回收率≥95%", "电池级碳酸锂；中试线验证", "2027-06-30", 200)
     at = app(workbench, role="institution").run()  # 测试工业大学 owns T-R01, T-R02, T-R08, T-R11
     at.sidebar.radio(key="page").set_value("challenges").run()
     at.radio(key="c_open").set_value(need["id"]).run()
@@ -299,7 +296,7 @@ def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbe
     at.selectbox(key=f"a_result:{need['id']}").set_value(own["id"])
     button(at, "揭榜（提交申请）").click().run()
     assert not at.exception and at.success[0].value == "申请已提交。"
-    (filed,) = review.list_applications(s, need["id"])
+    (filed,) = s.challenges.list_applications(need["id"])
     assert (filed["org"], filed["result_id"], filed["status"]) == ("测试工业大学", own["id"], "submitted")
     # an institution applies once, and sees its application and where it stands instead of a second form
     assert not [b for b in at.button if b.label == "揭榜（提交申请）"]
@@ -311,7 +308,7 @@ def test_an_institution_applies_to_a_challenge_and_a_broker_shortlists_it(workbe
     at.radio(key="c_open").set_value(need["id"]).run()
     assert any("以自有湿法回收工艺揭榜" in m.value for m in at.markdown)
     at.button(key=f"a_short_{filed['id']}").click().run()
-    assert not at.exception and review.list_applications(s, need["id"])[0]["status"] == "shortlisted"
+    assert not at.exception and s.challenges.list_applications(need["id"])[0]["status"] == "shortlisted"
     assert any("已入围" in m.value for m in at.markdown)
 
 
@@ -337,9 +334,9 @@ def test_the_queue_opens_before_the_model_loads_and_a_load_failure_is_shown(work
 
 def test_a_broker_merges_a_copy_from_the_listing_page(workbench):
     s = service_for(workbench)
-    keep = s.find_by_ref("needs", "T-N01")
+    keep = s.catalogue.find_by_ref("needs", "T-N01")
     org = s.store.get("organisations", keep["org_id"])["name"]
-    copy = s.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
+    copy = s.catalogue.add_need({**{k: keep[k] for k in ("title", "description", "industry", "district")}, "org": org})
     at = app(workbench).run()
     at.sidebar.radio(key="page").set_value("listings").run()
     at.radio(key="s_side").set_value("needs").run()
@@ -353,12 +350,11 @@ def test_a_broker_merges_a_copy_from_the_listing_page(workbench):
 def test_a_broker_plans_the_next_action_and_sees_it_due(workbench):
     import datetime as dt
 
-    from matcher import review
 
     s = service_for(workbench)
-    review.decide(s, review.list_candidates(s)[0][0]["id"], "confirm")
+    s.queue.decide(s.queue.list_candidates()[0][0]["id"], "confirm")
     at = app(workbench).run()
-    pid = review.list_pairings(s)[0][0]["id"]
+    pid = s.pipeline.list_pairings()[0][0]["id"]
     at.sidebar.radio(key="page").set_value("pipeline").run()
     assert any(c.value == "今天没有到期的事项。" for c in at.caption)
     at.text_input(key=f"plan_action:{pid}").input("约企业技术总监面谈")
@@ -366,7 +362,7 @@ def test_a_broker_plans_the_next_action_and_sees_it_due(workbench):
     button(at, "保存下一步").click().run()
     assert not at.exception and at.success[0].value == "已保存下一步行动。"
     assert at.subheader[0].value.startswith("到期事项（1）")
-    (pairing,), _ = review.list_pairings(s)
+    (pairing,), _ = s.pipeline.list_pairings()
     assert (pairing["next_action"], pairing["next_action_at"]) == ("约企业技术总监面谈", "2026-01-05")
 
 
@@ -404,7 +400,7 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
     from matcher.alerts import run_once
 
     s = service_for(workbench)
-    run_once(s)  # alerts start from here
+    run_once(s.alert_scan, s.deliveries)  # alerts start from here
     at = app(workbench, role="firm").run()  # 测试齿轮有限公司 owns the gear need T-N01
     at.sidebar.radio(key="page").set_value("alerts").run()
     assert "暂无提醒" in at.info[0].value
@@ -419,9 +415,9 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
     at.radio(key="s_section").set_value("digest").run()
     sub = s.store.rows("subscriptions")[0]
     assert sub["kind"] == "own" and sub["side"] == "results" and sub["min_confidence"] == 0.2
-    s.add_result({"title": "齿轮齿面渗氮与激光复合强化工艺", "org": "测试工业大学", "industry": "smart_equipment",
+    s.catalogue.add_result({"title": "齿轮齿面渗氮与激光复合强化工艺", "org": "测试工业大学", "industry": "smart_equipment",
                   "abstract": "针对减速器齿轮齿面点蚀，离子渗氮与激光淬火复合强化，接触疲劳寿命提升40%。"})
-    assert run_once(s)["alerts"] == 1
+    assert run_once(s.alert_scan, s.deliveries)["alerts"] == 1
     at.run()
     text = " ".join(m.value for m in at.markdown)
     assert "齿轮齿面渗氮与激光复合强化工艺" in text and "减速器齿轮早期点蚀问题攻关" in text and "1 条提醒" in text

@@ -7,25 +7,23 @@ import html
 
 import streamlit as st
 
-from matcher import alerts
 from matcher.access import Principal
-from matcher.alerts.digest import digest
 from matcher.alerts.subscriptions import OWN_SIDE
+from matcher.app import App
 from matcher.errors import TechmatchError
-from matcher.service import MatchService
 from ui import state
 from ui.forms import error_text
 from ui.i18n import t
 from ui.render import badge, local_time
 
 
-def _create(service: MatchService, who: Principal, lang: str) -> None:
+def _create(service: App, who: Principal, lang: str) -> None:
     """(Form callback) subscribe: it runs before the page is drawn again, so the list above shows the new
     subscription at once (never "no subscriptions yet" beside "subscribed")."""
     session = st.session_state
     kind, side = session.get("s_kind"), session.get("s_watch")
     try:
-        sub = alerts.create(service, who, kind, side if kind == "search" or who.privileged else None,
+        sub = service.alerts.create(who, kind, side if kind == "search" or who.privileged else None,
                             session.get("s_query") or "", {"industry": session.get("s_ind_f") or [],
                                                            "district": session.get("s_dist_f") or []},
                             (session.get("s_conf") or 0) / 100, session.get("s_hook") or "", session.get("s_name") or "")
@@ -37,7 +35,7 @@ def _create(service: MatchService, who: Principal, lang: str) -> None:
         session[key] = ""
 
 
-def _subscribe(service: MatchService, lang: str, who: Principal) -> None:
+def _subscribe(service: App, lang: str, who: Principal) -> None:
     v = service.vocab
     done = state.take("s_done")
     if done:
@@ -70,8 +68,8 @@ def _subscribe(service: MatchService, lang: str, who: Principal) -> None:
         st.form_submit_button(t("subscribe", lang), type="primary", on_click=_create, args=(service, who, lang))
 
 
-def _subscriptions(service: MatchService, lang: str, who: Principal) -> None:
-    subs = alerts.list_for(service, who)
+def _subscriptions(service: App, lang: str, who: Principal) -> None:
+    subs = service.alerts.list_for(who)
     if not subs:
         st.info(t("no_subscriptions", lang))
         return
@@ -83,12 +81,12 @@ def _subscriptions(service: MatchService, lang: str, who: Principal) -> None:
         c1.markdown(f"**#{sub['id']} {html.escape(sub['name'] or what)}** — {html.escape(what)} · ≥ {sub['min_confidence']:.0%} · "
                     f"{t('alerts_n', lang, n=sub['alerts'])}" + (" · webhook" if sub["webhook_url"] else ""))
         c1.caption(t("feed", lang) + f": `{sub['feed_url']}`")
-        c2.button(t("unsubscribe", lang), key=f"s_rm_{sub['id']}", on_click=alerts.delete,
-                  args=(service, int(sub["id"]), who))
+        c2.button(t("unsubscribe", lang), key=f"s_rm_{sub['id']}", on_click=service.alerts.delete,
+                  args=(int(sub["id"]), who))
 
 
-def _digest(service: MatchService, lang: str, who: Principal) -> None:
-    days = digest(service, who)
+def _digest(service: App, lang: str, who: Principal) -> None:
+    days = service.alerts.digest(who)
     if not days:
         st.info(t("no_alerts", lang))
         return
@@ -111,7 +109,7 @@ def _digest(service: MatchService, lang: str, who: Principal) -> None:
             st.caption(f"{local_time(a['created_at'])} · {listing['summary'][:120]}")
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (every role: alerts belong to the signed-in organisation)."""
     st.header(t("alerts", lang))
     section = st.radio(t("section", lang), ["digest", "subscriptions"], format_func=lambda n: t(n, lang),

@@ -6,9 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import TechmatchError
-from matcher.review import assignments
-from matcher.service import MatchService
 from ui.forms import error_text
 from ui.i18n import t
 from ui.render import actor_label, local_time
@@ -53,7 +52,7 @@ def _figures(rnd: dict, lang: str) -> None:
                  rejected=out["rejected"], conflict=out["conflict"], copies=out["copies"]))
 
 
-def _run(service: MatchService, lang: str, actor: str) -> None:
+def _run(service: App, lang: str, actor: str) -> None:
     c1, c2, c3, c4 = st.columns(4)
     per_need = c1.number_input(t("per_need", lang), 1, 50, 3, key="g_per_need")
     capacity = c2.number_input(t("capacity", lang), 1, 1000, 2, key="g_capacity")
@@ -65,7 +64,7 @@ def _run(service: MatchService, lang: str, actor: str) -> None:
     if st.button(t("run_assign", lang), type="primary", key="g_go"):
         bar = st.progress(0.0)
         try:
-            rnd = assignments.assign(service, int(per_need), int(capacity), min_conf / 100,
+            rnd = service.assignments.assign(int(per_need), int(capacity), min_conf / 100,
                                  int(org_capacity) if org_capacity else None, actor=actor,
                                  progress=lambda done, total: bar.progress(done / max(total, 1), f"{done}/{total}"))
         except TechmatchError as exc:
@@ -76,8 +75,8 @@ def _run(service: MatchService, lang: str, actor: str) -> None:
                      open=f["needs_open"]))
 
 
-def _rounds(service: MatchService, lang: str) -> None:
-    rows, _ = assignments.list_rounds(service, limit=10)
+def _rounds(service: App, lang: str) -> None:
+    rows, _ = service.assignments.list_rounds(limit=10)
     if not rows:
         return
     st.subheader(t("rounds", lang))
@@ -89,10 +88,10 @@ def _rounds(service: MatchService, lang: str) -> None:
                    t("by", lang): actor_label(r["actor"], lang)} for r in rows], hide_index=True, width="stretch")
 
 
-def _conflicts(service: MatchService, lang: str, actor: str) -> None:
+def _conflicts(service: App, lang: str, actor: str) -> None:
     st.subheader(t("conflicts", lang))
     st.caption(t("conflicts_help", lang))
-    orgs, _ = service.list_orgs(limit=1000)
+    orgs, _ = service.catalogue.list_orgs(limit=1000)
     names = sorted(o["name"] for o in orgs)
     with st.form("conflict_form", clear_on_submit=True):
         c1, c2, c3 = st.columns([3, 3, 3])
@@ -103,21 +102,21 @@ def _conflicts(service: MatchService, lang: str, actor: str) -> None:
             try:
                 if not org_a or not org_b:
                     raise TechmatchError(key="pick_two_orgs")
-                assignments.add_conflict(service, org_a, org_b, reason, actor=actor)
+                service.assignments.add_conflict(org_a, org_b, reason, actor=actor)
             except TechmatchError as exc:
                 st.error(error_text(exc, lang, service.vocab))
-    rows = assignments.list_conflicts(service)
+    rows = service.assignments.list_conflicts()
     if not rows:
         st.info(t("no_conflicts", lang))
         return
     for r in rows:
         c1, c2 = st.columns([8, 1])
         c1.markdown(f"**{r['org_a_name']}** ↔ **{r['org_b_name']}**" + (f" — {r['reason']}" if r["reason"] else ""))
-        c2.button(t("remove", lang), key=f"g_rm_{r['id']}", on_click=assignments.remove_conflict,
-                  args=(service, int(r["id"])), kwargs={"actor": actor})
+        c2.button(t("remove", lang), key=f"g_rm_{r['id']}", on_click=service.assignments.remove_conflict,
+                  args=(int(r["id"]),), kwargs={"actor": actor})
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (brokers and admins)."""
     st.header(t("assign", lang))
     st.caption(t("assign_intro", lang))

@@ -5,18 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import TechmatchError
 from matcher.retrieval.ranking import METHODS
-from matcher.review import batches
 from matcher.review.batches import BatchRunning
-from matcher.service import MatchService
 from ui.forms import error_text
 from ui.i18n import STRINGS, t
 from ui.render import actor_label, local_time
 
 
-def _last(service: MatchService, lang: str) -> None:
-    runs, _ = batches.list_runs(service, limit=5)
+def _last(service: App, lang: str) -> None:
+    runs, _ = service.batches.list_runs(limit=5)
     if not runs:
         return
     st.subheader(t("last_run", lang))
@@ -39,19 +38,19 @@ def method_name(method: str, lang: str) -> str:
     return t(key, lang) if key in STRINGS else method
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
     st.header(t("batch", lang))
     c1, c2 = st.columns(2)
     top_k = c1.slider(t("top_k", lang), 1, 30, 10, key="b_k")
     method = c2.selectbox(t("method", lang), list(METHODS), key="b_method",
-                          index=list(METHODS).index(service.batch_method()),
+                          index=list(METHODS).index(service.matching.batch_method()),
                           format_func=lambda m: method_name(m, lang), placeholder=t("choose", lang))
-    if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=batches.running(service)):
+    if st.button(t("run_batch", lang), type="primary", key="b_go", disabled=service.batches.running()):
         bar = st.progress(0.0)
         try:
-            run = batches.run_now(service, top_k=top_k, method=method, actor=actor,
+            run = service.batches.run_now(top_k=top_k, method=method, actor=actor,
                                   progress=lambda done, total: bar.progress(done / max(total, 1), f"{done}/{total}"))
         except BatchRunning:
             st.warning(t("batch_running", lang))

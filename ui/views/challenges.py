@@ -10,11 +10,10 @@ import html
 
 import streamlit as st
 
-from matcher import review
 from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import Forbidden, TechmatchError
 from matcher.matching import explain
-from matcher.service import MatchService
 from ui import state
 from ui.forms import error_text
 from ui.i18n import t
@@ -24,7 +23,7 @@ MODEL = "c_sel"
 APP_STATUS = {"submitted": "app_submitted", "shortlisted": "app_shortlisted", "declined": "app_declined"}
 
 
-def _publish(service: MatchService, who: Principal, lang: str) -> None:
+def _publish(service: App, who: Principal, lang: str) -> None:
     """(Form callback) publish the chosen need as a challenge — held first when it looks like a copy of a challenge
     already published, until "publish anyway" is ticked — and say so."""
     session = st.session_state
@@ -32,14 +31,14 @@ def _publish(service: MatchService, who: Principal, lang: str) -> None:
     if need_id is None:
         state.note("c_error", t("choose_need", lang))
         return
-    copies = [d for d in service.duplicates("needs", need_id, viewer=who)
-              if service.get_listing("needs", d["id"]).get("is_challenge")]
+    copies = [d for d in service.catalogue.duplicates("needs", need_id, viewer=who)
+              if service.catalogue.get_listing("needs", d["id"]).get("is_challenge")]
     if copies and not session.get("c_force"):
         state.note("c_dup", copies[0])
         return
     deadline = session.get("c_dl")
     try:
-        row = review.publish_challenge(service, need_id, session.get("c_goal") or "", session.get("c_ind") or "",
+        row = service.challenges.publish_challenge(need_id, session.get("c_goal") or "", session.get("c_ind") or "",
                                        deadline.isoformat() if deadline else None, session.get("c_rw"), who.actor)
     except TechmatchError as exc:
         state.note("c_error", error_text(exc, lang, service.vocab))
@@ -50,14 +49,14 @@ def _publish(service: MatchService, who: Principal, lang: str) -> None:
     state.choose(MODEL, row["id"])
 
 
-def _publish_form(service: MatchService, who: Principal, lang: str) -> None:
+def _publish_form(service: App, who: Principal, lang: str) -> None:
     if who.role not in ("firm", "broker", "admin"):
         return  # institutions answer challenges; they publish none
     publishable = {"status": ["open"], "is_challenge": False}
     if not who.privileged:  # a firm publishes its own needs only
         publishable["org_id"] = who.org_id
     with st.expander(t("publish_challenge", lang), expanded=bool(state.peek("c_dup") or state.peek("c_error"))):
-        needs, _ = service.list_listings("needs", publishable, limit=500)
+        needs, _ = service.catalogue.list_listings("needs", publishable, limit=500)
         if not needs:
             st.info(t("nothing_to_publish", lang))
             return
@@ -81,9 +80,9 @@ def _publish_form(service: MatchService, who: Principal, lang: str) -> None:
             st.form_submit_button(t("submit", lang), type="primary", on_click=_publish, args=(service, who, lang))
 
 
-def _mine(service: MatchService, who: Principal, lang: str) -> None:
+def _mine(service: App, who: Principal, lang: str) -> None:
     """A firm's or an institution's own applications, with where each stands."""
-    mine = review.applications_of(service, who.org_id)
+    mine = service.challenges.applications_of(who.org_id)
     st.subheader(t("my_applications", lang))
     if not mine:
         st.caption(t("no_own_applications", lang))
@@ -93,7 +92,7 @@ def _mine(service: MatchService, who: Principal, lang: str) -> None:
                  hide_index=True, width="stretch")
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     st.header(t("challenges", lang))
     flash = state.take("c_flash")
@@ -102,7 +101,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
     _publish_form(service, who, lang)
     if who.role in ("firm", "institution"):
         _mine(service, who, lang)
-    rows, _total = review.list_challenges(service, limit=200, viewer=who)  # confidential ones: goal and reward hidden
+    rows, _total = service.challenges.list_challenges(limit=200, viewer=who)  # confidential ones: goal and reward hidden
     if not rows:
         st.info(t("no_challenges", lang))
         return
@@ -126,8 +125,8 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
         st.markdown(f"**{t('reward', lang)}**{sep}{reward} · **{t('deadline', lang)}**{sep}{need.get('deadline') or '—'}")
         st.subheader(t("fitting_results", lang))
         try:
-            fitting = state.cached(("fitting", chosen, who.role, who.org_id, service.applied_seq),
-                                   lambda: service.match_need(chosen, top_k=5, viewer=who))
+            fitting = state.cached(("fitting", chosen, who.role, who.org_id, service.indexes.applied_seq),
+                                   lambda: service.matching.match_need(chosen, top_k=5, viewer=who))
         except Forbidden:  # a confidential challenge's matches are ranked by the text it withholds
             st.info(t("matches_confidential", lang))
             fitting = []
@@ -145,11 +144,11 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
             _applications(service, chosen, who, lang)
 
 
-def _applications(service: MatchService, need_id: int, who: Principal, lang: str) -> None:
-    apps = review.list_applications(service, need_id)
+def _applications(service: App, need_id: int, who: Principal, lang: str) -> None:
+    apps = service.challenges.list_applications(need_id)
     sep = colon(lang)
     for a in apps:
-        cited = service.get_listing("results", a["result_id"])["title"] if a.get("result_id") else "—"
+        cited = service.catalogue.get_listing("results", a["result_id"])["title"] if a.get("result_id") else "—"
         head = " · ".join(x for x in (a["org"] or "", a.get("team") or "", t(APP_STATUS[a["status"]], lang)) if x)
         st.markdown(f"**{html.escape(head)}**  \n{html.escape(a['proposal'] or '')}  \n"
                     f"{t('cites', lang)}{sep}{html.escape(cited)} · {local_time(a['created_at'])}")
@@ -163,16 +162,16 @@ def _applications(service: MatchService, need_id: int, who: Principal, lang: str
         st.info(t("no_applications", lang))
 
 
-def _review(service: MatchService, app_id: int, status: str, actor: str) -> None:
+def _review(service: App, app_id: int, status: str, actor: str) -> None:
     """(Button callback) shortlist or decline an application."""
-    review.review_application(service, app_id, status, actor)
+    service.challenges.review_application(app_id, status, actor)
 
 
-def _apply(service: MatchService, need_id: int, who: Principal, lang: str) -> None:
+def _apply(service: App, need_id: int, who: Principal, lang: str) -> None:
     """(Form callback) file the application for the caller's organisation; say so, or why not, beside the form."""
     session = st.session_state
     try:
-        review.apply_challenge(service, need_id, who.org_name, session.get(state.entity_key("a_team", need_id)) or "",
+        service.challenges.apply_challenge(need_id, who.org_name, session.get(state.entity_key("a_team", need_id)) or "",
                                session.get(state.entity_key("a_proposal", need_id)) or "",
                                session.get(state.entity_key("a_result", need_id)), who.actor)
     except TechmatchError as exc:
@@ -181,16 +180,16 @@ def _apply(service: MatchService, need_id: int, who: Principal, lang: str) -> No
     state.note("c_flash", t("applied", lang))
 
 
-def _apply_form(service: MatchService, need_id: int, who: Principal, lang: str) -> None:
+def _apply_form(service: App, need_id: int, who: Principal, lang: str) -> None:
     """An institution (or firm) applies for its own organisation, citing one of its own results — once per
     challenge: an organisation that applied sees where its application stands instead."""
-    standing = [a for a in review.applications_of(service, who.org_id)
+    standing = [a for a in service.challenges.applications_of(who.org_id)
                 if a["need_id"] == need_id and a["status"] in ("submitted", "shortlisted")]
     if standing:
         st.info(t("applied_status", lang, status=t(APP_STATUS[standing[0]["status"]], lang),
                   when=local_time(standing[0]["created_at"])))
         return
-    own, _ = service.list_listings("results", {"org_id": who.org_id}, limit=200)
+    own, _ = service.catalogue.list_listings("results", {"org_id": who.org_id}, limit=200)
     with st.form(state.entity_key("apply", need_id), clear_on_submit=False):
         st.text_input(t("team", lang), key=state.entity_key("a_team", need_id), max_chars=200)
         st.text_area(t("proposal", lang) + " *", key=state.entity_key("a_proposal", need_id), max_chars=5000)

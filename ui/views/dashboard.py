@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from matcher.access import Principal
-from matcher.review.figures import FUNNEL, figures
-from matcher.service import MatchService
+from matcher.app import App
+from matcher.review.figures import FUNNEL
 from ui.forms import error_text
 from ui.i18n import t
 from ui.render import actor_label, local_time, money
@@ -28,10 +28,10 @@ def _bars(rows: list[dict], label: str, value: str, lang: str, title: str, keep_
         st.caption(t("more_rows", lang, n=len(rest), total=int(rest[value].sum())))
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (brokers and admins)."""
     st.header(t("dashboard", lang))
-    f = figures(service)
+    f = service.figures.figures()
     tot = f["totals"]
     st.subheader(t("funnel", lang), help=t("funnel_help", lang))
     for col, key in zip(st.columns(len(FUNNEL)), FUNNEL, strict=True):  # one row of five: no label is cut
@@ -89,10 +89,9 @@ MEDIA = {"pdf": "application/pdf", "html": "text/html",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def _catalogue(service: MatchService, lang: str) -> None:
+def _catalogue(service: App, lang: str) -> None:
     """The published needs catalogue (需求目录), made on request and offered as a download."""
     from matcher.errors import TechmatchError
-    from matcher.publish import publish
 
     st.subheader(t("needs_catalogue", lang), help=t("needs_catalogue_help", lang))
     c1, c2, c3 = st.columns([2, 2, 3])
@@ -102,7 +101,7 @@ def _catalogue(service: MatchService, lang: str) -> None:
     if c3.button(t("make_catalogue", lang), key="p_go"):
         try:
             with st.spinner(t("making_catalogue", lang)):
-                st.session_state["p_file"] = (by, fmt, publish(service, by, fmt, lang=lang))
+                st.session_state["p_file"] = (by, fmt, service.publishing.publish(by, fmt, lang=lang))
         except TechmatchError as exc:
             st.error(error_text(exc, lang, service.vocab))
     made = st.session_state.get("p_file")

@@ -14,13 +14,12 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from matcher import clarify
 from matcher.access import Principal
+from matcher.app import App
+from matcher.catalogue.importer import detect_format
 from matcher.errors import Forbidden, TechmatchError
-from matcher.ingest.importer import detect_format, import_bytes
 from matcher.ingest.template import template_xlsx
 from matcher.matching import explain
-from matcher.service import MatchService
 from ui import forms, state
 from ui.i18n import t
 from ui.render import badge, card, colon, highlight
@@ -28,7 +27,7 @@ from ui.render import badge, card, colon, highlight
 OPEN = "s_sel"  # the open listing's id (the model)
 
 
-def _search(service: MatchService, lang: str, who: Principal) -> None:
+def _search(service: App, lang: str, who: Principal) -> None:
     v = service.vocab
     c1, c2, c3 = st.columns([5, 2, 3])
     text = c1.text_input(t("search_text", lang), key="s_text", max_chars=500)
@@ -37,10 +36,10 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     industry = c3.multiselect(t("cluster", lang), placeholder=t("all", lang), options=v.industries.codes, format_func=v.industries.namer(lang), key="s_ind", select_all=False)
     filters = {"industry": industry}
     if text.strip():
-        hits = service.search(text, side=side, top_k=20, filters=filters, viewer=who)
+        hits = service.matching.search(text, side=side, top_k=20, filters=filters, viewer=who)
         rows = [{**m.item, "_score": m.score} for m in hits]
     else:
-        rows, _ = service.list_listings(side, filters, limit=50, viewer=who)
+        rows, _ = service.catalogue.list_listings(side, filters, limit=50, viewer=who)
     if not rows:
         st.info(t("empty", lang))
         return
@@ -50,7 +49,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
     labels = {r["id"]: f"#{r['id']} {r['title']}" for r in rows}
     chosen = state.picker(st, t("open_listing", lang), f"{OPEN}:{side}", list(labels), labels, key="s_open",
                           placeholder=t("choose", lang))
-    row = service.get_listing(side, chosen, viewer=who)  # a confidential need's text: its owner and brokers only
+    row = service.catalogue.get_listing(side, chosen, viewer=who)  # a confidential need's text: its owner and brokers only
     body = row.get("description") if side == "needs" else row.get("abstract")
     badges = [badge(v.industries.name(row["industry"], lang)),
               badge(v.districts.name(row["district"], lang) if row.get("district") else "—")]
@@ -58,7 +57,7 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         badges.insert(0, badge(t("confidential", lang), "secret"))
     st.markdown(card(row["title"], badges, f"#{row['id']}", highlight(body or "", [])), unsafe_allow_html=True)
     if who.privileged:
-        for dup in service.duplicates(side, chosen, viewer=who):
+        for dup in service.catalogue.duplicates(side, chosen, viewer=who):
             c1, c2 = st.columns([5, 1])
             c1.warning(t("possible_duplicate_of", lang, id=dup["id"], title=dup["title"],
                          sim=f"{dup['similarity']:.2f}"))
@@ -69,8 +68,8 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         st.success(merged)
     st.subheader(t("matches_for", lang, title=row["title"]))
     try:  # once per listing, caller and catalogue state (the log sequence moves with every write anywhere)
-        found_all = state.cached(("matches", side, chosen, who.role, who.org_id, service.applied_seq),
-                                 lambda: service.match_listing(side, chosen, top_k=5, viewer=who))
+        found_all = state.cached(("matches", side, chosen, who.role, who.org_id, service.indexes.applied_seq),
+                                 lambda: service.matching.match_listing(side, chosen, top_k=5, viewer=who))
     except Forbidden:  # a confidential need's matches are ranked by the text it withholds: the service says no
         st.info(t("matches_confidential", lang))
         found_all = []
@@ -83,9 +82,9 @@ def _search(service: MatchService, lang: str, who: Principal) -> None:
         st.markdown(f'<div class="muted">{html.escape(line)}</div>', unsafe_allow_html=True)
 
 
-def _merge(service: MatchService, side: str, keep: int, drop: int, actor: str, lang: str) -> None:
+def _merge(service: App, side: str, keep: int, drop: int, actor: str, lang: str) -> None:
     """(Button callback) fold the duplicate into the open listing."""
-    done = service.merge_listings(side, keep, drop, actor)
+    done = service.catalogue.merge_listings(side, keep, drop, actor)
     state.note("s_merged", t("merged", lang, drop=drop, keep=keep, n=done["candidates"] + done["pairings"]))
 
 
@@ -123,7 +122,7 @@ def _form_data(side: str, who: Principal) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _submit(service: MatchService, side: str, who: Principal, lang: str) -> None:
+def _submit(service: App, side: str, who: Principal, lang: str) -> None:
     """(Form callback) post the listing: refused fields are shown beside their inputs and the form keeps its
     values; a likely duplicate is shown first and posted only when the broker ticks "post anyway"; after a post
     the form is emptied, so a second click cannot post the same listing again."""
@@ -137,11 +136,11 @@ def _submit(service: MatchService, side: str, who: Principal, lang: str) -> None
         return
     try:
         if not session.get(f"{prefix}_force"):
-            found = service.draft_duplicates(side, [data], viewer=who)
+            found = service.catalogue.draft_duplicates(side, [data], viewer=who)
             if 0 in found and found[0].get("id") is not None:
                 state.note(f"{prefix}_dup", found[0])  # held until "post anyway", or forgotten with the page
                 return
-        row = (service.add_need if side == "needs" else service.add_result)(data, actor=who.actor)
+        row = (service.catalogue.add_need if side == "needs" else service.catalogue.add_result)(data, actor=who.actor)
     except ValidationError as exc:
         state.note(f"{prefix}_errors", forms.messages(exc, lang))
         return
@@ -183,7 +182,7 @@ def _inline(errors: dict[str, str], *fields: str) -> None:
             st.caption(f":red[{errors[f]}]")
 
 
-def _head(service: MatchService, side: str, errors: dict[str, str], who: Principal, lang: str):
+def _head(service: App, side: str, errors: dict[str, str], who: Principal, lang: str):
     """The fields both forms open with: organisation (brokers and admins name it), title, text, cluster, district;
     returns the third column of the cluster row for the side's own field."""
     v, keys = service.vocab, FORM_FIELDS[side]
@@ -206,7 +205,7 @@ def _head(service: MatchService, side: str, errors: dict[str, str], who: Princip
     return c3
 
 
-def _post_need(service: MatchService, lang: str, who: Principal) -> None:
+def _post_need(service: App, lang: str, who: Principal) -> None:
     v = service.vocab
     errors = _feedback("needs", lang)
     form, advice = st.columns([3, 2])
@@ -241,7 +240,7 @@ def _use(key: str, value: object) -> None:
     st.session_state[key] = value
 
 
-def _clarity(service: MatchService, lang: str, who: Principal) -> None:
+def _clarity(service: App, lang: str, who: Principal) -> None:
     """The need check beside the form: completeness, what is missing with an example from similar needs, the
     suggested cluster and keywords (one click each), and a research-topic draft."""
     data = _form_data("needs", who)
@@ -249,11 +248,11 @@ def _clarity(service: MatchService, lang: str, who: Principal) -> None:
         st.info(t("clarity_intro", lang))
         return
     # every rerun of this page draws the check: look it up again only when the draft, language or catalogue changed
-    key = (repr(sorted(data.items(), key=lambda kv: kv[0])), lang, service.applied_seq)
+    key = (repr(sorted(data.items(), key=lambda kv: kv[0])), lang, service.indexes.applied_seq)
     memo = st.session_state.get("n_check")
     if memo is None or memo[0] != key:
         try:
-            memo = (key, clarify.check_need(service, data, viewer=who, lang=lang))
+            memo = (key, service.clarification.check_need(data, viewer=who, lang=lang))
         except TechmatchError as exc:
             st.warning(forms.own_reason(str(exc), lang))
             return
@@ -285,12 +284,12 @@ def _clarity(service: MatchService, lang: str, who: Principal) -> None:
                   args=(FORM_FIELDS["needs"]["keywords"], ",".join([*have, *extra])))
     if st.toggle(t("topic_draft", lang), key="n_topic", help=t("topic_draft_help", lang)):
         try:
-            st.markdown(clarify.research_topic(service, draft=data)["text"])
+            st.markdown(service.topics.research_topic(draft=data)["text"])
         except TechmatchError as exc:
             st.warning(forms.own_reason(str(exc), lang))
 
 
-def _post_result(service: MatchService, lang: str, who: Principal) -> None:
+def _post_result(service: App, lang: str, who: Principal) -> None:
     v = service.vocab
     errors = _feedback("results", lang)
     with st.form("post_result", clear_on_submit=False):
@@ -331,7 +330,7 @@ def _report_rows(report, lang: str) -> list[dict]:
     return sorted(out, key=lambda r: r[t("row", lang)])
 
 
-def _import(service: MatchService, lang: str, actor: str) -> None:
+def _import(service: App, lang: str, actor: str) -> None:
     kind = st.radio(t("kind", lang), ["needs", "results", "organisations"], horizontal=True, key="i_kind",
                     format_func=lambda k: t(k, lang))
     if kind != "organisations":
@@ -348,7 +347,7 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
     skip = st.checkbox(t("skip_duplicates", lang), key="i_skip", value=True)
     if upload is not None and st.button(t("import", lang), key="i_go", type="primary"):
         try:
-            report = import_bytes(service, upload.getvalue(), kind, detect_format(upload.name), actor=actor,
+            report = service.importer.import_bytes(upload.getvalue(), kind, detect_format(upload.name), actor=actor,
                                   source=upload.name, skip_duplicates=skip)
         except (TechmatchError, ValueError) as exc:
             st.error(forms.error_text(exc, lang, service.vocab))
@@ -365,7 +364,7 @@ def _import(service: MatchService, lang: str, actor: str) -> None:
                                key="i_report")
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     st.header(t("listings", lang))
     # the API's roles: firms post needs, institutions results, brokers and admins both; only admins import

@@ -14,9 +14,8 @@ import streamlit as st
 
 from matcher import review
 from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import TechmatchError
-from matcher.review.exports import pipeline_file
-from matcher.service import MatchService
 from ui import state
 from ui.forms import error_text
 from ui.i18n import t
@@ -28,7 +27,7 @@ PICKER = "pairing"  # its picker
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _move(service: MatchService, pid: int, stage: str, actor: str, lang: str) -> None:
+def _move(service: App, pid: int, stage: str, actor: str, lang: str) -> None:
     """(Form callback) move the pairing to the stage chosen in its form; it stays open, under its new stage. A
     refused move keeps what was typed and says why beside the form."""
     session, key = st.session_state, (pid, stage)
@@ -43,7 +42,7 @@ def _move(service: MatchService, pid: int, stage: str, actor: str, lang: str) ->
         state.note(error, t("need_value", lang))
         return
     try:
-        review.move_pairing(service, pid, target, actor, note, value)
+        service.pipeline.move_pairing(pid, target, actor, note, value)
     except TechmatchError as exc:
         state.note(error, error_text(exc, lang, service.vocab))
         return
@@ -51,12 +50,12 @@ def _move(service: MatchService, pid: int, stage: str, actor: str, lang: str) ->
     state.choose(MODEL, pid)
 
 
-def _plan(service: MatchService, pid: int, actor: str, lang: str) -> None:
+def _plan(service: App, pid: int, actor: str, lang: str) -> None:
     """(Form callback) save this pairing's next action and its date."""
     session = st.session_state
     when = session.get(state.entity_key("plan_at", pid))
     try:
-        review.plan_pairing(service, pid, session.get(state.entity_key("plan_action", pid)) or "",
+        service.pipeline.plan_pairing(pid, session.get(state.entity_key("plan_action", pid)) or "",
                             when.isoformat() if when else None, actor)
     except TechmatchError as exc:
         state.note(state.entity_key("p_plan_error", pid), error_text(exc, lang, service.vocab))
@@ -64,7 +63,7 @@ def _plan(service: MatchService, pid: int, actor: str, lang: str) -> None:
     state.note("p_flash", t("planned", lang))
 
 
-def _history_line(service: MatchService, entry: dict, lang: str) -> str:
+def _history_line(service: App, entry: dict, lang: str) -> str:
     """One audited step of a pairing, as a broker reads it (a move, a plan, its creation); never blank."""
     d, stages, sep = entry.get("detail") or {}, service.vocab.pairing_stages, colon(lang)
     action = entry.get("action")
@@ -82,7 +81,7 @@ def _history_line(service: MatchService, entry: dict, lang: str) -> str:
     return t("history_" + str(action), lang) if action else ""
 
 
-def _board(service: MatchService, rows: list[dict], lang: str) -> None:
+def _board(service: App, rows: list[dict], lang: str) -> None:
     stages = service.vocab.pairing_stages
     counts = {s: sum(r["stage"] == s for r in rows) for s in BOARD}
     for col, stage in zip(st.columns(len(BOARD)), BOARD):
@@ -111,7 +110,7 @@ def _parties(pairing: dict, lang: str) -> None:
                      f'{contact_html(contact) or "—"}</div></div>', unsafe_allow_html=True)
 
 
-def _forms(service: MatchService, pairing: dict, actor: str, lang: str) -> None:
+def _forms(service: App, pairing: dict, actor: str, lang: str) -> None:
     pid, stage, stages = pairing["id"], pairing["stage"], service.vocab.pairing_stages
     refused = state.take(state.entity_key("p_error", pid))
     with st.form(state.entity_key("move", pid, stage), clear_on_submit=False):
@@ -136,22 +135,22 @@ def _forms(service: MatchService, pairing: dict, actor: str, lang: str) -> None:
         st.form_submit_button(t("save_plan", lang), on_click=_plan, args=(service, pid, actor, lang))
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
     head, export = st.columns([5, 2], vertical_alignment="bottom")
     head.header(t("pipeline", lang))
-    export.download_button(t("export_pipeline", lang), lambda: pipeline_file(service, "xlsx", lang),
+    export.download_button(t("export_pipeline", lang), lambda: service.exports.pipeline_file("xlsx", lang),
                            file_name="pipeline.xlsx", mime=XLSX, key="p_export")
     flash = state.take("p_flash")
     if flash:
         st.success(flash)
-    rows, _total = review.list_pairings(service, limit=500)
+    rows, _total = service.pipeline.list_pairings(limit=500)
     if not rows:
         st.info(t("no_pairings", lang))
         return
     stages = service.vocab.pairing_stages
-    due = review.due_pairings(service)
+    due = service.pipeline.due_pairings()
     st.subheader(t("due", lang) + (f"（{len(due)}）" if lang == "zh" else f" ({len(due)})"), help=t("due_help", lang))
     if due:
         st.dataframe([{t("due_on", lang): r["next_action_at"], t("next_action", lang): r["next_action"],
@@ -170,7 +169,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
               for r in open_rows}
     pid = state.picker(st, t("open_pairing", lang), MODEL, list(labels), labels, key=PICKER,
                        placeholder=t("choose", lang))
-    pairing = review.get_pairing(service, pid)
+    pairing = service.pipeline.get_pairing(pid)
     _parties(pairing, lang)
     _forms(service, pairing, actor, lang)
     st.caption(t("history", lang))

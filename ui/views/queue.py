@@ -11,13 +11,10 @@ import functools
 
 import streamlit as st
 
-from matcher import review
 from matcher.access import Principal
+from matcher.app import App
 from matcher.errors import TechmatchError
 from matcher.matching import explain
-from matcher.review import assignments
-from matcher.review.exports import decisions_file
-from matcher.service import MatchService
 from ui import state
 from ui.forms import error_text
 from ui.i18n import t
@@ -29,7 +26,7 @@ TABLE = "q_table"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _filters(service: MatchService, lang: str) -> dict:
+def _filters(service: App, lang: str) -> dict:
     v = service.vocab
     c0, c1, c2, c5 = st.columns([3, 3, 3, 2])
     text = c0.text_input(t("q_text", lang), key="q_text", max_chars=100, placeholder=t("q_text_hint", lang))
@@ -43,7 +40,7 @@ def _filters(service: MatchService, lang: str) -> dict:
     min_conf = c3.slider(t("min_confidence", lang), 0, 90, 0, 5, format="%d%%", key="q_conf",
                          help=t("confidence_help", lang))
     trl = c4.slider(t("trl", lang), 1, 9, (1, 9), key="q_trl")
-    rounds = assignments.round_ids(service)
+    rounds = service.assignments.round_ids()
     round_id = None
     if rounds:  # an assignment round's pairs instead of every ranked candidate
         round_id = c6.selectbox(t("q_source", lang), [None, *rounds], key="q_round", help=t("q_source_help", lang),
@@ -79,7 +76,7 @@ def _facts(row: dict, side: str, lang: str) -> str:
     return " · ".join(b for b in bits if b) + f" · #{row['id']}"
 
 
-def _pair(service: MatchService, cand: dict, lang: str) -> None:
+def _pair(service: App, cand: dict, lang: str) -> None:
     need, result, ex = cand["need"], cand["result"], cand["explanation"] or {}
     terms, best = ex.get("shared_terms", []), ex.get("best_sentence", "")
     v = service.vocab
@@ -150,7 +147,7 @@ def _next_after(pending: list[int], cid: int) -> int | None:
     return rest[0] if rest else None
 
 
-def _decide(service: MatchService, pending: list[int], cid: int, decision: str, actor: str, lang: str) -> None:
+def _decide(service: App, pending: list[int], cid: int, decision: str, actor: str, lang: str) -> None:
     """(Button callback) record the decision with this pair's reason and note and open the next pending pair; or
     keep the pair open and say, beside the controls, why it was refused. A rejection needs its reason chosen for
     this pair: nothing is carried over from the last one."""
@@ -160,7 +157,7 @@ def _decide(service: MatchService, pending: list[int], cid: int, decision: str, 
         state.note(state.entity_key("q_error", cid), t("err_reason_required", lang))
         return
     try:
-        review.decide(service, cid, decision, reason, session.get(state.entity_key("note", cid)) or "", actor)
+        service.queue.decide(cid, decision, reason, session.get(state.entity_key("note", cid)) or "", actor)
     except TechmatchError as exc:
         state.note(state.entity_key("q_error", cid), error_text(exc, lang, service.vocab))
         return
@@ -169,10 +166,10 @@ def _decide(service: MatchService, pending: list[int], cid: int, decision: str, 
     state.choose(MODEL, _next_after(pending, cid))
 
 
-def _undo(service: MatchService, cid: int, actor: str, lang: str) -> None:
+def _undo(service: App, cid: int, actor: str, lang: str) -> None:
     """(Button callback) take back a decision and open that pair again where the queue shows it."""
     try:
-        review.undo(service, cid, actor)
+        service.queue.undo(cid, actor)
     except TechmatchError as exc:
         state.note("q_error", error_text(exc, lang, service.vocab))
         return
@@ -186,7 +183,7 @@ def _step(ids: list[int], cid: int) -> None:
     state.choose(MODEL, ids[(ids.index(cid) + 1) % len(ids)] if cid in ids else (ids[0] if ids else None))
 
 
-def _bulk(service: MatchService, pending: list[int], chosen: int, decision: str, actor: str, lang: str,
+def _bulk(service: App, pending: list[int], chosen: int, decision: str, actor: str, lang: str,
           picked_key: str, reason_key: str) -> None:
     """(Button callback) confirm or reject the pairs picked for it (a rejection with the reason chosen for it);
     the open pair moves on if it was one of them."""
@@ -197,7 +194,7 @@ def _bulk(service: MatchService, pending: list[int], chosen: int, decision: str,
         state.note("q_bulk_error", t("err_reason_required", lang))
         return
     try:
-        n = review.bulk_decide(service, picked, decision, reason, actor=actor)
+        n = service.queue.bulk_decide(picked, decision, reason, actor=actor)
     except TechmatchError as exc:
         state.note("q_bulk_error", error_text(exc, lang, service.vocab))
         return
@@ -207,7 +204,7 @@ def _bulk(service: MatchService, pending: list[int], chosen: int, decision: str,
         state.choose(MODEL, next((i for i in pending if i not in picked), None))
 
 
-def _decided(service: MatchService, cand: dict, lang: str, actor: str) -> None:
+def _decided(service: App, cand: dict, lang: str, actor: str) -> None:
     """What was decided on a pair that is no longer pending: decision, reason, note, who, when; undo."""
     shown = cand.get("review") or {}
     sep = colon(lang)
@@ -236,7 +233,7 @@ def _empty(f: dict, lang: str) -> None:
         st.info(t("no_candidates", lang))
 
 
-def _decision_bar(service: MatchService, cid: int, pending: list[int], ids: list[int], actor: str, lang: str) -> None:
+def _decision_bar(service: App, cid: int, pending: list[int], ids: list[int], actor: str, lang: str) -> None:
     """Reason (chosen for this pair, every time), note, ✓ / ✗ / →, and why the last try was refused."""
     c0, c1, b1, b2, b3 = st.columns([2.2, 3.0, 1.5, 1.2, 1.4], vertical_alignment="bottom")
     reasons = service.vocab.reject_reasons
@@ -254,7 +251,7 @@ def _decision_bar(service: MatchService, cid: int, pending: list[int], ids: list
         st.error(refused)
 
 
-def _bulk_tools(service: MatchService, pending: list[int], labels: dict, chosen: int, signature: str, actor: str,
+def _bulk_tools(service: App, pending: list[int], labels: dict, chosen: int, signature: str, actor: str,
                 lang: str) -> None:
     with st.expander(t("bulk", lang)):
         picked_key, reason_key = f"bulk_ids:{signature}", "bulk_reason"
@@ -274,12 +271,12 @@ def _bulk_tools(service: MatchService, pending: list[int], labels: dict, chosen:
             st.error(refused)
 
 
-def render(service: MatchService, lang: str, who: Principal) -> None:
+def render(service: App, lang: str, who: Principal) -> None:
     """The page (for a signed-in principal, who is the audit actor)."""
     actor = who.actor
     head, export = st.columns([5, 2], vertical_alignment="bottom")
     head.header(t("queue", lang))
-    export.download_button(t("export_decisions", lang), lambda: decisions_file(service, None, "xlsx", lang),
+    export.download_button(t("export_decisions", lang), lambda: service.exports.decisions_file(None, "xlsx", lang),
                            file_name=f"decisions-{dt.date.today().isoformat()}.xlsx", mime=XLSX, key="q_export",
                            help=t("export_decisions_help", lang))
     flash = state.take("q_flash")
@@ -294,7 +291,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
             c2.button("↶ " + t("undo", lang), key="undo_last", shortcut="U", on_click=_undo,
                       args=(service, last, actor, lang))
     f = _filters(service, lang)
-    rows, total = review.list_candidates(service, f["status"], f["industry"], f["district"], None,
+    rows, total = service.queue.list_candidates(f["status"], f["industry"], f["district"], None,
                                          f["trl_min"], f["trl_max"], f["need_id"], limit=200,
                                          min_confidence=f["min_confidence"], round_id=f["round_id"], text=f["text"])
     if not rows:
@@ -321,7 +318,7 @@ def render(service: MatchService, lang: str, who: Principal) -> None:
               for r in rows}
     state.picker(st, t("open_pair", lang) + t("of_total", lang, n=total, status=t(f["status"], lang)), MODEL, ids,
                  labels, key=PICKER, help=t("open_pair_help", lang, placeholder=t("choose", lang)))
-    cand = review.get_candidate(service, chosen)
+    cand = service.queue.get_candidate(chosen)
     pending = [r["id"] for r in rows if r["status"] == "pending"]
     if cand["status"] == "pending":
         _decision_bar(service, chosen, pending, ids, actor, lang)

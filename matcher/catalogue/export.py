@@ -7,13 +7,10 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from matcher.errors import Invalid
-from matcher.store import TABLES
-
-if TYPE_CHECKING:
-    from matcher.service import MatchService
+from matcher.store import TABLES, Store
 
 EXPORTABLE = tuple(t for t in TABLES if t not in ("api_keys", "subscriptions"))  # no keys, secrets or tokens
 
@@ -45,25 +42,30 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def table_rows(service: MatchService, table: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every row of an exportable table and its columns (in the table's order)."""
-    if table not in EXPORTABLE:
-        raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
-    rows = service.store.rows(table)
-    return rows, (list(rows[0]) if rows else sorted(service.store.columns(table)))
+class Tables:
+    """Whole tables of the catalogue as JSONL or CSV."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-def export_table(service: MatchService, table: str, out: Path) -> int:
-    """Write every row of `table` to `out` (.csv or .jsonl, by suffix); returns the row count."""
-    if table not in EXPORTABLE:
-        raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in {"csv", "jsonl"}:
-        raise Invalid("the output file must end in .csv or .jsonl")
-    rows, columns = table_rows(service, table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "jsonl":
-        out.write_text(to_jsonl(rows), encoding="utf-8")
-    else:
-        out.write_text(to_csv(rows, columns), encoding="utf-8-sig")
-    return len(rows)
+    def table_rows(self, table: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every row of an exportable table and its columns (in the table's order)."""
+        if table not in EXPORTABLE:
+            raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
+        rows = self.store.rows(table)
+        return rows, (list(rows[0]) if rows else sorted(self.store.columns(table)))
+
+    def export_table(self, table: str, out: Path) -> int:
+        """Write every row of `table` to `out` (.csv or .jsonl, by suffix); returns the row count."""
+        if table not in EXPORTABLE:
+            raise Invalid(f"cannot export {table!r}; choose one of {', '.join(EXPORTABLE)}")
+        fmt = out.suffix.lower().lstrip(".")
+        if fmt not in {"csv", "jsonl"}:
+            raise Invalid("the output file must end in .csv or .jsonl")
+        rows, columns = self.table_rows(table)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "jsonl":
+            out.write_text(to_jsonl(rows), encoding="utf-8")
+        else:
+            out.write_text(to_csv(rows, columns), encoding="utf-8-sig")
+        return len(rows)

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import ValidationError
 
+from matcher.catalogue.service import Catalogue
 from matcher.errors import Cancelled, Invalid, TooLarge
 from matcher.ingest import normalize as nz
 from matcher.ingest.schemas import NeedIn, OrgIn, ResultIn, vocab
+from matcher.settings import Settings
 
 if TYPE_CHECKING:
-    from matcher.service import MatchService, Progress
+    from matcher.progress import Progress
 
 KINDS = ("needs", "results", "organisations")
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -440,102 +442,107 @@ def _changes(kind: str, raw: dict[str, Any], mapped: dict[str, Any], item: Any) 
     return out
 
 
-def import_bytes(service: MatchService, data: bytes, kind: str, fmt: str, actor: str = "system",
-                 strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None,
-                 skip_duplicates: bool = False, check_duplicates: bool = True,
-                 cancelled: Callable[[], bool] | None = None) -> ImportReport:
-    """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. Rows that
-    copy a listing already in the catalogue (a file imported twice) or an earlier row are reported as warnings,
-    and left out with `skip_duplicates`. `engine` (matcher.bulk.get_engine) encodes the listings elsewhere, e.g.
-    on Ray. A file beyond the settings' import limits is refused (TooLarge) before any work; when `cancelled()`
-    turns true (the client went away) the work stops with Cancelled, having written nothing."""
-    if kind not in KINDS:
-        raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+class Importer:
+    """Files of listings or organisations into the catalogue: validated row by row, all or nothing."""
 
-    def check() -> None:
-        if cancelled is not None and cancelled():
-            raise Cancelled("the import was stopped: its client went away before it finished; nothing was written")
+    def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
 
-    def step(done: int, total: int) -> None:
+    def import_bytes(self, data: bytes, kind: str, fmt: str, actor: str = "system",
+                     strict: bool = False, progress: Progress | None = None, source: str = "", engine: Any = None,
+                     skip_duplicates: bool = False, check_duplicates: bool = True,
+                     cancelled: Callable[[], bool] | None = None) -> ImportReport:
+        """Validate and import a file's bytes; with `strict`, any rejected row cancels the whole import. Rows that
+        copy a listing already in the catalogue (a file imported twice) or an earlier row are reported as warnings,
+        and left out with `skip_duplicates`. `engine` (matcher.bulk.get_engine) encodes the listings elsewhere, e.g.
+        on Ray. A file beyond the settings' import limits is refused (TooLarge) before any work; when `cancelled()`
+        turns true (the client went away) the work stops with Cancelled, having written nothing."""
+        if kind not in KINDS:
+            raise Invalid(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+
+        def check() -> None:
+            if cancelled is not None and cancelled():
+                raise Cancelled("the import was stopped: its client went away before it finished; nothing was written")
+
+        def step(done: int, total: int) -> None:
+            check()
+            if progress is not None:
+                progress(done, total)
+
+        valid, report = validate(kind, data, fmt, ImportLimits.of(self.settings), check)
+        report.source = source or fmt
+        if strict and report.rejected:
+            return report
+        if kind != "organisations" and check_duplicates and valid:
+            if engine is None and len(valid) <= DUPLICATE_CHECK_MAX:
+                valid = self._flag_duplicates(kind, valid, report, skip_duplicates, step)
+            else:
+                report.warnings.append(Rejection(0, "",
+                                                 f"not checked for duplicates: a bulk import of {len(valid)} rows"
+                                                        + (" on an engine" if engine is not None else "")))
+        items = [item for _, item in valid]
+        report.accepted = len(items)
+        audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
+                                  "rejected_rows": len({r.row for r in report.rejected})})
         check()
-        if progress is not None:
-            progress(done, total)
-
-    valid, report = validate(kind, data, fmt, ImportLimits.of(service.settings), check)
-    report.source = source or fmt
-    if strict and report.rejected:
+        if kind == "organisations":
+            report.ids, report.created = self.catalogue.upsert_orgs(items, actor, audit=audit)
+            report.updated = len(items) - report.created
+        else:
+            known = {i.ref for i in items if i.ref and self.catalogue.find_by_ref(kind, i.ref)}
+            report.ids = self.catalogue.add_listings(kind, items, actor, step, audit=audit,
+                                                      # audit line in its transaction
+                                              engine=engine)
+            report.updated = len(known)
+            report.created = len(items) - len(known)
         return report
-    if kind != "organisations" and check_duplicates and valid:
-        if engine is None and len(valid) <= DUPLICATE_CHECK_MAX:
-            valid = _flag_duplicates(service, kind, valid, report, skip_duplicates, step)
-        else:
-            report.warnings.append(Rejection(0, "", f"not checked for duplicates: a bulk import of {len(valid)} rows"
-                                                    + (" on an engine" if engine is not None else "")))
-    items = [item for _, item in valid]
-    report.accepted = len(items)
-    audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
-                              "rejected_rows": len({r.row for r in report.rejected})})
-    check()
-    if kind == "organisations":
-        report.ids, report.created = service.upsert_orgs(items, actor, audit=audit)
-        report.updated = len(items) - report.created
-    else:
-        known = {i.ref for i in items if i.ref and service.find_by_ref(kind, i.ref)}
-        report.ids = service.add_listings(kind, items, actor, step, audit=audit,  # audit line in its transaction
-                                          engine=engine)
-        report.updated = len(known)
-        report.created = len(items) - len(known)
-    return report
 
+    def _flag_duplicates(self, kind: str, valid: list[tuple[int, Any]], report: ImportReport,
+                         skip: bool, progress: Progress | None = None) -> list[tuple[int, Any]]:
+        """Report each row that copies a listing or an earlier row (a `duplicates` entry with the reason); returns the
+        rows to import (without those rows when `skip`)."""
+        found = self.catalogue.draft_duplicates(kind, [item for _, item in valid], progress=progress)
+        for pos, dup in sorted(found.items()):
+            n = valid[pos][0]
+            if dup.get("id") is not None:
+                entry = {"row": n, "duplicate_of": dup["id"], "title": dup["title"], "similarity": dup["similarity"]}
+                why = f"likely a copy of {kind[:-1]} #{dup['id']} «{dup['title']}» (similarity {dup['similarity']:.2f})"
+            else:
+                entry = {"row": n, "duplicate_of_row": valid[dup["row"]][0], "title": dup["title"]}
+                why = f"repeats row {valid[dup['row']][0]} «{dup['title']}»"
+            report.duplicates.append({**entry, "reason": why + ("; skipped" if skip else "")})
+        if not skip:
+            return valid
+        report.skipped = len(found)
+        return [v for pos, v in enumerate(valid) if pos not in found]
 
-def _flag_duplicates(service: MatchService, kind: str, valid: list[tuple[int, Any]], report: ImportReport,
-                     skip: bool, progress: Progress | None = None) -> list[tuple[int, Any]]:
-    """Report each row that copies a listing or an earlier row (a `duplicates` entry with the reason); returns the
-    rows to import (without those rows when `skip`)."""
-    found = service.draft_duplicates(kind, [item for _, item in valid], progress=progress)
-    for pos, dup in sorted(found.items()):
-        n = valid[pos][0]
-        if dup.get("id") is not None:
-            entry = {"row": n, "duplicate_of": dup["id"], "title": dup["title"], "similarity": dup["similarity"]}
-            why = f"likely a copy of {kind[:-1]} #{dup['id']} «{dup['title']}» (similarity {dup['similarity']:.2f})"
-        else:
-            entry = {"row": n, "duplicate_of_row": valid[dup["row"]][0], "title": dup["title"]}
-            why = f"repeats row {valid[dup['row']][0]} «{dup['title']}»"
-        report.duplicates.append({**entry, "reason": why + ("; skipped" if skip else "")})
-    if not skip:
-        return valid
-    report.skipped = len(found)
-    return [v for pos, v in enumerate(valid) if pos not in found]
+    def import_file(self, path: Path | str, kind: str, actor: str = "system", strict: bool = False,
+                    progress: Progress | None = None, fmt: str | None = None, engine: Any = None,
+                    skip_duplicates: bool = False, check_duplicates: bool = True) -> ImportReport:
+        """Import a CSV, JSONL or XLSX file of needs, results or organisations (encoded on `engine` when given)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        return self.import_bytes(path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
+                            progress, source=path.name, engine=engine, skip_duplicates=skip_duplicates,
+                            check_duplicates=check_duplicates)
 
+    def load_folder(self, folder: Path, actor: str = "system",
+                    progress: Progress | None = None, engine: Any = None) -> dict[str, int]:
+        """Import every organisations*, needs* and results* .jsonl file of a folder (the demo catalogue), refusing a
+        folder with any invalid row; returns the rows accepted per kind."""
+        counts: dict[str, int] = {}
+        for kind in ("organisations", "needs", "results"):
+            for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
+                # the demo catalogue holds relistings on purpose (the duplicate detector is measured on them)
+                report = self.import_file(path, kind, actor=actor, progress=progress, engine=engine,
+                                     check_duplicates=False)
+                if report.rejected:
+                    raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
+                counts[kind] = counts.get(kind, 0) + report.accepted
+        return counts
 
-def import_file(service: MatchService, path: Path | str, kind: str, actor: str = "system", strict: bool = False,
-                progress: Progress | None = None, fmt: str | None = None, engine: Any = None,
-                skip_duplicates: bool = False, check_duplicates: bool = True) -> ImportReport:
-    """Import a CSV, JSONL or XLSX file of needs, results or organisations (encoded on `engine` when given)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    return import_bytes(service, path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
-                        progress, source=path.name, engine=engine, skip_duplicates=skip_duplicates,
-                        check_duplicates=check_duplicates)
-
-
-def load_folder(service: MatchService, folder: Path, actor: str = "system",
-                progress: Progress | None = None, engine: Any = None) -> dict[str, int]:
-    """Import every organisations*, needs* and results* .jsonl file of a folder (the demo catalogue), refusing a
-    folder with any invalid row; returns the rows accepted per kind."""
-    counts: dict[str, int] = {}
-    for kind in ("organisations", "needs", "results"):
-        for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
-            # the demo catalogue holds relistings on purpose (the duplicate detector is measured on them)
-            report = import_file(service, path, kind, actor=actor, progress=progress, engine=engine,
-                                 check_duplicates=False)
-            if report.rejected:
-                raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
-            counts[kind] = counts.get(kind, 0) + report.accepted
-    return counts
-
-
-def load_demo(service: MatchService, progress: Progress | None = None) -> dict[str, int]:
-    """Load the demo catalogue shipped with the package (settings.demo_dir: organisations, needs, results)."""
-    return load_folder(service, service.settings.demo_dir, actor="demo", progress=progress)
+    def load_demo(self, progress: Progress | None = None) -> dict[str, int]:
+        """Load the demo catalogue shipped with the package (settings.demo_dir: organisations, needs, results)."""
+        return self.load_folder(self.settings.demo_dir, actor="demo", progress=progress)
