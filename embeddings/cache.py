@@ -11,12 +11,15 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .base import Encoder, clean
+
+RECENT = 4096  # vectors kept in memory per process (~6 MB at 384 dimensions)
 
 
 class _Rows:
@@ -168,6 +171,9 @@ class CachedEncoder(Encoder):
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        # the vectors this process looked up or wrote last: a listing posted is encoded before its write and looked
+        # up again when the change log is applied, and its first match asks for its query views — from memory
+        self._recent: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
     @staticmethod
     def _hash(text: str) -> str:
@@ -202,9 +208,25 @@ class CachedEncoder(Encoder):
         unique = list(dict.fromkeys(hashes))
         found: dict[str, bytes] = {}
         with self.lock:
-            for start in range(0, len(unique), 900):
-                found.update(self.table.get(self.name, role, unique[start:start + 900]))
+            for h in unique:
+                blob = self._recent.get((role, h))
+                if blob is not None:
+                    self._recent.move_to_end((role, h))
+                    found[h] = blob
+            rest = [h for h in unique if h not in found]
+            for start in range(0, len(rest), 900):
+                stored = dict(self.table.get(self.name, role, rest[start:start + 900]))
+                found.update(stored)
+                self._remember((role, h, blob) for h, blob in stored.items())
         return found
+
+    def _remember(self, items: Iterable[tuple[str, str, bytes]]) -> None:
+        """Keep these vectors among the RECENT last used (caller holds the lock)."""
+        for role, h, blob in items:
+            self._recent[(role, h)] = blob
+            self._recent.move_to_end((role, h))
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
 
     def put(self, role: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store vectors computed elsewhere (a bulk encoder, a benchmark's synthetic vectors) for these texts."""
@@ -214,6 +236,7 @@ class CachedEncoder(Encoder):
     def _write(self, rows: list[tuple]) -> None:
         with self.lock:
             self.table.put(rows)
+            self._remember((role, h, blob) for name, role, h, blob in rows if name == self.name)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._lookup("query", texts, self.inner.encode_queries)

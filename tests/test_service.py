@@ -317,3 +317,31 @@ def test_hard_filters_are_read_once_per_catalogue_state_and_follow_every_write(c
         assert first.id in [m.id for m in s.matching.match_need(need, top_k=3)]  # unfiltered, it still ranks
     finally:
         s.close()
+
+
+def test_a_post_prepares_its_text_once_and_its_first_match_reads_no_stored_vector(fresh_service, monkeypatch):
+    """A write does its work once: the listing's text is made once by the writer (and once more by the log follower
+    that every process runs), one audit line per listing, and the vectors it encoded stay in memory, so the need's
+    first match reads none from the embedding cache's table."""
+    import matcher.catalogue.live as live
+    import matcher.catalogue.service as catalogue_service
+
+    s = fresh_service
+    s.catalogue.add_result({"title": "齿轮激光淬火工艺", "abstract": "硬化层深度0.8毫米，疲劳寿命提升35%。"})
+    s.load()
+    made: list[str] = []
+    for module in (live, catalogue_service):
+        real = module.document_text
+        monkeypatch.setattr(module, "document_text",
+                            lambda side, row, _real=real, _m=module.__name__: made.append(_m) or _real(side, row))
+    reads: list[int] = []
+    table = s.indexes.encoder.table
+    real_get = table.get
+    monkeypatch.setattr(table, "get", lambda *a: reads.append(len(a[2])) or real_get(*a))
+    audits = s.store.count("audit_log")
+    need = s.catalogue.add_need({"title": "齿轮淬火变形控制", "description": "希望将淬火变形降低50%。"})
+    assert made == ["matcher.catalogue.service", "matcher.catalogue.live"]
+    assert s.store.count("audit_log") == audits + 1
+    reads.clear()
+    assert s.matching.match_need(need["id"], top_k=3)[0].item["title"] == "齿轮激光淬火工艺"
+    assert reads == []

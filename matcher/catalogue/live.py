@@ -206,13 +206,16 @@ class LiveCatalogue:
 
         Writers call it before their write transaction: encoding takes ~40 ms a listing, and other processes must
         not wait that long for the store's write lock; every process then finds the vectors in the cache."""
+        return self.encode_texts([document_text(side, r) for r in rows], progress)
+
+    def encode_texts(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Document vectors of listing texts (`document_text`), from the cache or encoded, in chunks."""
         out = [np.zeros((0, self.encoder.dim), dtype=np.float32)]
         step = PROGRESS_CHUNK if progress else ENCODE_CHUNK
-        for start in range(0, len(rows), step):
-            chunk = rows[start:start + step]
-            out.append(self.encoder.encode_documents([document_text(side, r) for r in chunk]))
+        for start in range(0, len(texts), step):
+            out.append(self.encoder.encode_documents(list(texts[start:start + step])))
             if progress:
-                progress(min(start + step, len(rows)), len(rows))
+                progress(min(start + step, len(texts)), len(texts))
         return np.vstack(out)
 
     def rebuild(self, progress: Progress | None = None) -> dict[str, int]:
@@ -227,39 +230,6 @@ class LiveCatalogue:
             raise Busy("the indexes were rebuilt in memory but no snapshot could be written: another process holds "
                        "the snapshot lock; try again")
         return counts
-
-    # -- writes ---------------------------------------------------------------------------
-    def upsert(self, side: str, rows: Sequence[tuple[str | None, dict[str, Any]]], actor: str) -> list[int]:
-        """Insert or update (by external ref) listing rows in one transaction, all or nothing; returns their ids.
-
-        The caller has put their vectors into the embedding cache first (`encode`). The commit appends the
-        change-log rows; this process then applies them like any other process does. No index file is written.
-        """
-        ids: list[int] = []
-        with self.store.transaction():
-            for ref, row in rows:
-                item_id, created = self.store.upsert_listing(side, ref, row)
-                ids.append(item_id)
-                self.store.audit(actor, "create" if created else "update", side, item_id, {"ref": ref})
-        self.sync()
-        return ids
-
-    def update(self, side: str, item_id: int, row: dict[str, Any], actor: str, fields: Sequence[str]
-               ) -> dict[str, Any]:
-        """Change a listing's row (validated, its vector cached by `encode`) and re-index it; the stored row."""
-        with self.store.transaction():
-            self.store.update(side, item_id, row)
-            self.store.audit(actor, "update", side, item_id, {"fields": list(fields)})
-            stored = self.store.get(side, item_id)
-        self.sync()
-        return stored
-
-    def remove(self, side: str, item_id: int, actor: str) -> None:
-        """Delete a listing (and what hangs off it) and drop it from the indexes."""
-        with self.store.transaction():
-            self.store.delete_listing(side, item_id)
-            self.store.audit(actor, "delete", side, item_id)
-        self.sync()
 
     # -- following the log ----------------------------------------------------------------
     def sync(self) -> int:
@@ -299,10 +269,9 @@ class LiveCatalogue:
                 s.dense.remove(gone)
                 s.lexical.remove(gone)
             if present:
-                vectors = self.encode(side, present)
-                s.dense.add([r["id"] for r in present], vectors)
-                s.lexical.add([r["id"] for r in present], [document_text(side, r) for r in present],
-                              hidden_ids(side, present))
+                texts = [document_text(side, r) for r in present]
+                s.dense.add([r["id"] for r in present], self.encode_texts(texts))
+                s.lexical.add([r["id"] for r in present], texts, hidden_ids(side, present))
                 learn_terms(k for r in present if not is_hidden(side, r) for k in r.get("keywords") or [])
         if models and self.on_models:
             self.on_models()

@@ -92,12 +92,25 @@ class Catalogue:
         return self.store.organisations(kind, limit, offset)
 
     # -- listings -------------------------------------------------------------------------
-    def _row(self, side: str, model: NeedIn | ResultIn) -> dict[str, Any]:
-        row = model.model_dump()
+    def _stored(self, side: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A validated listing as the store keeps it: its organisation (a name) as an id, created when new."""
+        row = dict(row)
         org = row.pop("org", None)
         if org:
             row["org_id"] = self.store.org_id(org, "firm" if side == "needs" else "institute")
         return row
+
+    def _prepare(self, side: str, rows: Sequence[dict[str, Any]], progress: Progress | None = None,
+                 engine: Any = None) -> None:
+        """Put the vectors of listings about to be saved into the embedding cache — before the write lock is taken
+        (encoding takes ~40 ms a listing; other processes must not wait that long), each text prepared once.
+        `engine` (matcher.bulk.get_engine) encodes elsewhere and fills the same cache."""
+        texts = [document_text(side, r) for r in rows]
+        if engine is not None:
+            engine.encode(self.settings, "document", self.indexes.encoder.missing("document", texts), progress)
+        self.indexes.live.encode_texts(texts, progress)
+        if side == "needs" and engine is None:
+            self._encode_views(side, rows, progress)
 
     def add_listings(self, side: str, items: Sequence[NeedIn | ResultIn | dict[str, Any]], actor: str = "system",
                      progress: Progress | None = None, audit: tuple[str, str, dict[str, Any]] | None = None,
@@ -106,19 +119,17 @@ class Catalogue:
         when given; all or nothing, searchable on return. `engine` (matcher.bulk.get_engine) encodes elsewhere."""
         model = MODELS[side]
         items = [i if isinstance(i, model) else model.model_validate(i) for i in items]
-        cat = self.indexes.live
         rows = [item.model_dump() for item in items]
-        if engine is not None:  # the engine fills the shared embedding cache; encoding below then finds every vector
-            texts = [document_text(side, r) for r in rows]
-            engine.encode(self.settings, "document", self.indexes.encoder.missing("document", texts), progress)
-        cat.encode(side, rows, progress)  # before the write lock is taken
-        if side == "needs" and engine is None:
-            self._encode_views(side, rows, progress)
+        self._prepare(side, rows, progress, engine)
+        ids: list[int] = []
         with self.store.transaction():  # organisations created for the listings commit (or not) with them
-            ids = cat.upsert(side, [(item.ref, self._row(side, item)) for item in items], actor)
+            for item, row in zip(items, rows, strict=True):
+                item_id, created = self.store.upsert_listing(side, item.ref, self._stored(side, row))
+                self.store.audit(actor, "create" if created else "update", side, item_id, {"ref": item.ref})
+                ids.append(item_id)
             if audit:
                 self.store.audit(actor, audit[0], audit[1], None, audit[2])
-        cat.sync()
+        self.indexes.live.sync()  # the indexes follow the change log only: this process applies it like any other
         return ids
 
     def _encode_views(self, side: str, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> None:
@@ -151,20 +162,22 @@ class Catalogue:
         if side == "results" and "trl" in changes:
             merged.pop("maturity_label", None)  # a new TRL gets its own label
         merged.update(changes)
-        model = MODELS[side].model_validate(merged)
-        cat = self.indexes.live
-        cat.encode(side, [model.model_dump()])
-        if side == "needs":
-            self._encode_views(side, [model.model_dump()])
+        row = MODELS[side].model_validate(merged).model_dump()
+        self._prepare(side, [row])
         with self.store.transaction():
-            row = cat.update(side, item_id, self._row(side, model), actor, sorted(changes))
-        cat.sync()
-        return row
+            self.store.update(side, item_id, self._stored(side, row))
+            self.store.audit(actor, "update", side, item_id, {"fields": sorted(changes)})
+            stored = self.store.get(side, item_id)
+        self.indexes.live.sync()
+        return stored
 
     def delete_listing(self, side: str, item_id: int, actor: str = "system") -> None:
         """Remove a listing with its candidates, reviews, pairings and applications, and its index entries."""
         self.get_listing(side, item_id)
-        self.indexes.live.remove(side, item_id, actor)
+        with self.store.transaction():
+            self.store.delete_listing(side, item_id)
+            self.store.audit(actor, "delete", side, item_id)
+        self.indexes.live.sync()
 
     def find_by_ref(self, side: str, ref: str) -> dict[str, Any] | None:
         """The listing of a side with this external reference, if any."""
