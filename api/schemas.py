@@ -1,66 +1,41 @@
-"""Request and response shapes of the API (Create / Update / Public families), built on the vocabularies."""
+"""Request and response shapes of the API, built on the vocabularies; the listings' own family (NeedCreate, NeedUpdate,
+NeedPublic, and the same for results) is matcher.ingest.schemas', shared with the importer and the workbench."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.ingest.schemas import SHORT_MAX, TEXT_MAX, TITLE_MAX, vocab
+from matcher.ingest.schemas import (
+    MONEY,
+    SHORT_MAX,
+    TEXT_MAX,
+    TITLE_MAX,
+    District,
+    IdField,
+    Industry,
+    IsoDate,
+    Mode,
+    NeedPublic,
+    OrgKind,
+    RejectReason,
+    ResultPublic,
+    Stage,
+    Strict,
+)
+from matcher.ingest.schemas import NeedCreate as NeedCreate  # the listing family, re-exported for the routes
+from matcher.ingest.schemas import NeedUpdate as NeedUpdate
+from matcher.ingest.schemas import ResultCreate as ResultCreate
+from matcher.ingest.schemas import ResultUpdate as ResultUpdate
 from matcher.retrieval.ranking import METHODS
 
-_v = vocab()
-Industry = Literal[tuple(_v.industries.codes)]  # type: ignore[valid-type]
-District = Literal[tuple(_v.districts.codes)]  # type: ignore[valid-type]
-Mode = Literal[tuple(_v.transfer_modes.codes)]  # type: ignore[valid-type]
-IPType = Literal[tuple(_v.ip_types.codes)]  # type: ignore[valid-type]
-NeedStatus = Literal[tuple(_v.need_statuses.codes)]  # type: ignore[valid-type]
-ResultStatus = Literal[tuple(_v.result_statuses.codes)]  # type: ignore[valid-type]
-Confidentiality = Literal[tuple(_v.confidentiality.codes)]  # type: ignore[valid-type]
-RejectReason = Literal[tuple(_v.reject_reasons.codes)]  # type: ignore[valid-type]
-Stage = Literal[tuple(_v.pairing_stages.codes)]  # type: ignore[valid-type]
-OrgKind = Literal[tuple(_v.org_kinds.codes)]  # type: ignore[valid-type]
 Side = Literal["needs", "results"]
 Method = Literal[tuple(METHODS)]  # every ranking method by name, as `techmatch eval` reports them
 
-Title = Field(min_length=1, max_length=TITLE_MAX)
-Keyword = Field(default_factory=list, max_length=30)
-Money = Field(default=None, ge=0, le=1e8, description="万元; null means 面议 (negotiable)")
 T = TypeVar("T")
-IdField = Annotated[int, Field(ge=1, le=2**53)]
 
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _has(annotation: Any, types: tuple[type, ...]) -> bool:
-    """Whether a field's type is one of `types` (or an optional one, or a list of them)."""
-    if annotation in types:
-        return True
-    return any(_has(a, types) for a in get_args(annotation))
-
-
-class Strict(BaseModel):
-    """Request bodies: unknown fields refused, no silent type coercion (a number is not a date or a string)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, data: Any) -> Any:
-        # pydantic's lax mode would turn "5" or true into 5; a JSON API should not
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                value = data.get(name)
-                values = value if isinstance(value, list) else [value]
-                if _has(field.annotation, (int, float)) and any(isinstance(v, str | bool) for v in values):
-                    raise ValueError(f"{name}: expected a JSON number, not a string or boolean")
-                if _has(field.annotation, (dt.date,)) and value is not None and (
-                        not isinstance(value, str) or not _ISO_DATE.match(value)):
-                    raise ValueError(f"{name}: expected a date written YYYY-MM-DD")
-        return data
 
 
 class Page(BaseModel, Generic[T]):
@@ -95,177 +70,6 @@ class OrgPublic(BaseModel):
     created_at: str | None = None
 
 
-# -- needs ------------------------------------------------------------------------------------
-class NeedBase(Strict):
-    description: str = Field("", max_length=TEXT_MAX)
-    industry: Industry = "other"
-    district: District | None = None
-    coop_modes: list[Mode] = Field(default_factory=list, max_length=9)
-    budget: float | None = Money
-    deadline: dt.date | None = None
-    wanted_trl_min: int = Field(1, ge=1, le=9)
-    wanted_trl_max: int = Field(9, ge=1, le=9)
-    keywords: list[str] = Keyword
-    confidentiality: Confidentiality = "public"
-    contact: str = Field("", max_length=SHORT_MAX)
-
-
-class NeedCreate(NeedBase):
-    """A new technology need; firms post for their own organisation."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "减速器齿轮早期点蚀问题攻关",
-        "description": "齿轮满载运行3000小时后出现齿面点蚀，希望接触疲劳寿命提升30%。",
-        "industry": "smart_equipment", "district": "綦江区", "coop_modes": ["license", "joint_dev"], "budget": 150,
-        "deadline": "2027-06-30", "wanted_trl_min": 6, "wanted_trl_max": 9, "keywords": ["齿轮", "点蚀"],
-        "confidentiality": "public"}]})
-    title: str = Title
-    ref: str | None = Field(None, max_length=100)
-    org_id: IdField | None = Field(None, description="Admins only: post on behalf of this organisation.")
-
-
-class Patch(Strict):
-    """A partial update: absent fields stay as they are; `null` only clears a field that may be empty."""
-
-    NULLABLE: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_only_where_allowed(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            refused = sorted(k for k, v in data.items()
-                             if v is None and k in cls.model_fields and k not in cls.NULLABLE)
-            if refused:
-                raise ValueError(f"{', '.join(refused)}: null is not allowed here; leave the field out to keep it, "
-                                 "or send a value (nullable: " + (", ".join(sorted(cls.NULLABLE)) or "none") + ")")
-        return data
-
-
-class NeedUpdate(Patch):
-    """Fields to change; absent fields stay as they are; null clears district, budget or deadline."""
-
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"district", "budget", "deadline"})
-
-    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
-    description: str | None = Field(None, max_length=TEXT_MAX)
-    industry: Industry | None = None
-    district: District | None = None
-    coop_modes: list[Mode] | None = Field(None, max_length=9)
-    budget: float | None = Money
-    deadline: dt.date | None = None
-    wanted_trl_min: int | None = Field(None, ge=1, le=9)
-    wanted_trl_max: int | None = Field(None, ge=1, le=9)
-    keywords: list[str] | None = Field(None, max_length=30)
-    confidentiality: Confidentiality | None = None
-    status: NeedStatus | None = None
-    contact: str | None = Field(None, max_length=SHORT_MAX)
-
-
-class NeedPublic(BaseModel):
-    id: int
-    ref: str | None = None
-    title: str
-    description: str | None = None
-    org_id: int | None = None
-    industry: str
-    district: str | None = None
-    coop_modes: list[str] = []
-    budget: float | None = None
-    budget_negotiable: bool | None = None
-    deadline: str | None = None
-    wanted_trl_min: int | None = None
-    wanted_trl_max: int | None = None
-    keywords: list[str] = []
-    confidentiality: str
-    status: str
-    is_challenge: bool = False
-    reward: float | None = None
-    challenge_goal: str | None = None
-    challenge_indicators: str | None = None
-    contact: str | None = None
-    posted_at: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    redacted: bool = Field(False, description="True when confidential fields were withheld from this caller.")
-
-
-# -- results ----------------------------------------------------------------------------------
-class ResultBase(Strict):
-    abstract: str = Field("", max_length=TEXT_MAX)
-    team: str = Field("", max_length=SHORT_MAX)
-    contact: str = Field("", max_length=SHORT_MAX)
-    industry: Industry = "other"
-    district: District | None = None
-    trl: int = Field(3, ge=1, le=9, description="Technology readiness level (GB/T 22900-2022).")
-    ip_type: IPType = "know_how"
-    patent_no: str = Field("", max_length=SHORT_MAX)
-    transfer_modes: list[Mode] = Field(default_factory=list, max_length=9)
-    price: float | None = Money
-    application_fields: str = Field("", max_length=TEXT_MAX)
-    keywords: list[str] = Keyword
-
-
-class ResultCreate(ResultBase):
-    """A new research result; institutions list for their own organisation."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "齿轮齿面激光淬火强化工艺", "abstract": "光纤激光扫描淬火，硬化层0.8–1.2毫米，接触疲劳寿命提升35%。",
-        "industry": "smart_equipment", "district": "巴南区", "trl": 7, "ip_type": "invention_patent",
-        "patent_no": "ZL202310000001.1", "transfer_modes": ["license", "joint_dev"], "price": None,
-        "keywords": ["激光淬火", "齿轮"]}]})
-    title: str = Title
-    ref: str | None = Field(None, max_length=100)
-    org_id: IdField | None = Field(None, description="Admins only: list on behalf of this organisation.")
-
-
-class ResultUpdate(Patch):
-    """Fields to change; absent fields stay as they are; null clears district or price."""
-
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"district", "price"})
-
-    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
-    abstract: str | None = Field(None, max_length=TEXT_MAX)
-    team: str | None = Field(None, max_length=SHORT_MAX)
-    contact: str | None = Field(None, max_length=SHORT_MAX)
-    industry: Industry | None = None
-    district: District | None = None
-    trl: int | None = Field(None, ge=1, le=9)
-    ip_type: IPType | None = None
-    patent_no: str | None = Field(None, max_length=SHORT_MAX)
-    transfer_modes: list[Mode] | None = Field(None, max_length=9)
-    price: float | None = Money
-    application_fields: str | None = Field(None, max_length=TEXT_MAX)
-    keywords: list[str] | None = Field(None, max_length=30)
-    status: ResultStatus | None = None
-
-
-class ResultPublic(BaseModel):
-    id: int
-    ref: str | None = None
-    title: str
-    abstract: str | None = None
-    org_id: int | None = None
-    team: str | None = None
-    contact: str | None = None
-    industry: str
-    district: str | None = None
-    trl: int
-    maturity_label: str | None = None
-    ip_type: str | None = None
-    patent_no: str | None = None
-    transfer_modes: list[str] = []
-    price: float | None = None
-    price_negotiable: bool | None = None
-    application_fields: str | None = None
-    keywords: list[str] = []
-    status: str
-    posted_at: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    redacted: bool = False
-
-
-# -- matching ---------------------------------------------------------------------------------
 class MatchFilters(Strict):
     industry: list[Industry] | None = None
     district: list[District] | None = None
@@ -481,8 +285,8 @@ class ChallengeCreate(Strict):
     need_id: IdField
     goal: str = Field(min_length=1, max_length=TEXT_MAX)
     indicators: str = Field(min_length=1, max_length=TEXT_MAX)
-    deadline: dt.date | None = None
-    reward: float | None = Money
+    deadline: IsoDate | None = None
+    reward: float | None = MONEY
 
 
 class ApplicationCreate(Strict):

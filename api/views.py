@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 
 from matcher.catalogue.service import SORTABLE
-
-from .schemas import District, Industry, Mode, NeedStatus, ResultStatus
+from matcher.ingest.schemas import District, Industry, Mode, NeedStatus, ResultStatus
 
 
 def _sorts(side: str) -> Any:

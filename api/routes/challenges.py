@@ -33,7 +33,7 @@ def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Publish one of the caller's needs as a challenge (admins: any need)."""
     service.catalogue.require_owner(who, service.catalogue.get_listing("needs", body.need_id), "need")
     row = service.challenges.publish_challenge(body.need_id, body.goal, body.indicators,
-                                   body.deadline.isoformat() if body.deadline else None, body.reward, who.actor)
+                                   body.deadline, body.reward, who.actor)
     return service.catalogue.view("needs", row, who)
 
 
