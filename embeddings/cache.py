@@ -12,8 +12,9 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,66 +109,78 @@ class _SQLiteVectors(_Rows):
 
 
 class _PostgresVectors(_Rows):
-    """The cache table in the PostgreSQL store, shared by every replica."""
+    """The cache table in the PostgreSQL store, shared by every replica. Given `connection` (the store's pool, as
+    `Store.connections` hands it out), it borrows the catalogue's connections — one pool per process for both;
+    alone (a migration, a Ray worker) it keeps one connection of its own."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connection: Callable[[], Any] | None = None) -> None:
         import psycopg  # only deployments on PostgreSQL need it
+        from psycopg.rows import tuple_row
 
         self.psycopg = psycopg
+        self.tuple_row = tuple_row
         self.url = url
-        self.conn = psycopg.connect(url, autocommit=True)
+        self.connection = connection
+        self.conn = None if connection is not None else psycopg.connect(url, autocommit=True)
         with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process created it at the same instant
-            self.conn.execute("create table if not exists embeddings (encoder text, role text, hash text, "
-                              "vector bytea, primary key (encoder, role, hash))")
+            self._run(lambda cur: cur.execute("create table if not exists embeddings (encoder text, role text, "
+                                              "hash text, vector bytea, primary key (encoder, role, hash))"))
 
-    def _retry(self, fn):
+    def _run(self, fn: Callable[[Any], Any], transaction: bool = False) -> Any:
+        """fn(cursor) on a borrowed pool connection, or on the own one (reconnected once if the server dropped
+        it); in one transaction when asked."""
+        def on(conn: Any) -> Any:
+            with conn.transaction() if transaction else contextlib.nullcontext(), \
+                    conn.cursor(row_factory=self.tuple_row) as cur:
+                return fn(cur)
+
+        if self.connection is not None:
+            with self.connection() as conn:
+                return on(conn)
         try:
-            return fn()
+            return on(self.conn)
         except self.psycopg.OperationalError:  # the server restarted or dropped us: one fresh connection, once
             self.conn = self.psycopg.connect(self.url, autocommit=True)
-            return fn()
+            return on(self.conn)
 
     def get(self, encoder: str, role: str, hashes: Sequence[str]) -> list[tuple[str, bytes]]:
-        def read():
-            return [(h, bytes(v)) for h, v in self.conn.execute(
-                "select hash, vector from embeddings where encoder = %s and role = %s and hash = any(%s)",
-                [encoder, role, list(hashes)]).fetchall()]
-        return self._retry(read)
+        return [(h, bytes(v)) for h, v in self._run(lambda cur: cur.execute(
+            "select hash, vector from embeddings where encoder = %s and role = %s and hash = any(%s)",
+            [encoder, role, list(hashes)]).fetchall())]
 
     def _page(self, after):
         where, params = ("where (encoder, role, hash) > (%s, %s, %s)", list(after)) if after else ("", [])
-        return self._retry(lambda: [(e, r, h, bytes(v)) for e, r, h, v in self.conn.execute(
+        return [(e, r, h, bytes(v)) for e, r, h, v in self._run(lambda cur: cur.execute(
             f"select encoder, role, hash, vector from embeddings {where} order by encoder, role, hash "
-            f"limit {self.PAGE}", params).fetchall()])  # the primary key's order: an index scan per page
+            f"limit {self.PAGE}", params).fetchall())]  # the primary key's order: an index scan per page
 
     def count(self) -> int:
-        return int(self._retry(lambda: self.conn.execute("select count(*) from embeddings").fetchone()[0]))
+        return int(self._run(lambda cur: cur.execute("select count(*) from embeddings").fetchone()[0]))
 
     def put(self, rows: list[tuple[str, str, str, bytes]]) -> None:
-        def write():
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.executemany("insert into embeddings values (%s, %s, %s, %s) on conflict (encoder, role, hash) "
-                                "do update set vector = excluded.vector", rows)
-        self._retry(write)
+        self._run(lambda cur: cur.executemany(
+            "insert into embeddings values (%s, %s, %s, %s) on conflict (encoder, role, hash) "
+            "do update set vector = excluded.vector", rows), transaction=True)
 
 
-def open_vectors(target: Path | str) -> _SQLiteVectors | _PostgresVectors:
+def open_vectors(target: Path | str, connection: Callable[[], Any] | None = None
+                 ) -> _SQLiteVectors | _PostgresVectors:
     """The cache table at `target`: a SQLite file, or a PostgreSQL database (its URL, as the settings'
-    `Database.cache` gives it)."""
+    `Database.cache` gives it), through `connection` (a pool's connection context) when given."""
     if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
-        return _PostgresVectors(target)
+        return _PostgresVectors(target, connection)
     return _SQLiteVectors(Path(target))
 
 
 class CachedEncoder(Encoder):
     """Wraps an encoder; looks every text up in the cache (a SQLite file, or a postgresql:// store) first."""
 
-    def __init__(self, inner: Encoder, path: Path | str) -> None:
+    def __init__(self, inner: Encoder, path: Path | str, connection: Callable[[], Any] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self.batch_size = inner.batch_size
-        self.table = open_vectors(path)
+        self.table = open_vectors(path, connection)
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0

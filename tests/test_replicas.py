@@ -140,6 +140,8 @@ def test_a_replica_started_later_catches_up_from_a_shared_snapshot(migrated, tmp
         assert status["snapshot_seq"] == snap < status["applied_seq"]  # loaded the snapshot, replayed the tail
         assert status["lag"] == 0 and status["counts"]["results"] == 14
         assert later.indexes.encoder.misses == 0  # nothing encoded: snapshot + vectors of the tail from the shared cache
+        # one pool per process: the embedding cache borrows the catalogue's pooled connections, opening none
+        assert later.indexes.encoder.table.conn is None and later.indexes.encoder.table.connection is not None
         assert later.matching.search("尾部低温等离子体废气净化装置", side="results", top_k=1)[0].item["title"].startswith("尾部")
     finally:
         later.close()

@@ -40,9 +40,10 @@ class Indexes:
     def encoder(self) -> Encoder:
         """The dense encoder (with its embedding cache), loaded on first use."""
         if self._encoder is None:
-            self._encoder = CachedEncoder(self.settings.make_encoder(), self.settings.cache_path)
+            self._encoder = CachedEncoder(self.settings.make_encoder(), self.settings.cache_path,
+                                          self.store.connections)
         elif not isinstance(self._encoder, CachedEncoder):
-            self._encoder = CachedEncoder(self._encoder, self.settings.cache_path)
+            self._encoder = CachedEncoder(self._encoder, self.settings.cache_path, self.store.connections)
         return self._encoder
 
     def _new(self) -> LiveCatalogue:

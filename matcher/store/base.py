@@ -9,8 +9,8 @@ import json
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,9 @@ class Store(ABC):
 
     dialect: Dialect = SQLITE
     url: str = ""
+    # a context manager factory lending one of the store's pooled connections to the embedding cache when it lives
+    # in the same database (PostgreSQL); None where it is a file of its own (SQLite)
+    connections: Callable[[], AbstractContextManager[Any]] | None = None
 
     # -- what a backend supplies ----------------------------------------------------------------
     @property

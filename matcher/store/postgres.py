@@ -138,6 +138,7 @@ class PostgresStore(Store):
             raise SetupError(f"cannot connect to PostgreSQL at {_safe(url)} within {timeout:.0f} s; is it running, "
                              f"and do the user, password and database exist?") from None
         self._init_transactions()
+        self.connections = self._pool.connection  # lent to the embedding cache: one pool per process
         self._conn: psycopg.Connection | None = None
         self._held: dict[str, tuple[str, psycopg.Connection]] = {}
         self._held_mutex = threading.Lock()
