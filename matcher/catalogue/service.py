@@ -187,7 +187,7 @@ class Catalogue:
     # -- duplicates -----------------------------------------------------------------------
     def duplicates(self, side: str, item_id: int, limit: int = 5, viewer: Principal | bool | None = True
                    ) -> list[dict[str, Any]]:
-        """Listings of the same side that look like copies of this one (see matching/duplicates.py), closest
+        """Listings of the same side that look like copies of this one (see catalogue/duplicates.py), closest
         first, leaving out confidential needs `viewer` may not see."""
         row = self.get_listing(side, item_id)
         self.require_readable(side, row, viewer)
