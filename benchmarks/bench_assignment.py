@@ -118,7 +118,7 @@ def demo_round(data_dir: Path | None) -> None:
         for org_capacity in (None, 15, 1000):
             started = time.perf_counter()
             rnd = service.assignments.assign(per_need=PER_NEED, capacity=CAPACITY, min_confidence=0.1,
-                                     org_capacity=org_capacity)
+                                             org_capacity=org_capacity)
             took = time.perf_counter() - started
             if org_capacity is None:
                 print(row("greedy top-k", rnd["figures"]["greedy_top_k"]))

@@ -49,7 +49,7 @@ def timed(service, needs: list[int], method: str, explain: bool, cold: bool = Fa
         t0 = time.perf_counter()
         service.matching.matcher.matches("results", service.matching.matcher.listing_query("needs", row), row, 10,
                                          None, method,
-                                explain=explain)
+                                         explain=explain)
         times.append(time.perf_counter() - t0)
     return percentiles(times)
 

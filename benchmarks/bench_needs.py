@@ -77,7 +77,7 @@ def main() -> None:
         chars = sorted(len(q["title"]) + len(q["description"]) for q in needs)
         print(f"{len(needs)} needs, median {chars[len(chars) // 2]} characters (title + description)")
         warm = service.catalogue.add_need({"title": "预热需求",
-                                              "description": "加载分词词典"})  # jieba loads on first use
+                                           "description": "加载分词词典"})  # jieba loads on first use
         service.matching.match_need(warm["id"], top_k=10)
         post, match, views = [], [], []
         for q in needs:

@@ -122,12 +122,12 @@ def import_(
         runner = get_engine(engine, ray_address, workers)
         with _Bar(f"indexing {kind}" + (f" on {engine}" if runner else "")) as bar:
             report = service.importer.import_file(path, kind, actor="cli", strict=strict, progress=bar, engine=runner,
-                                 skip_duplicates=skip_duplicates)
+                                                  skip_duplicates=skip_duplicates)
     except (ValueError, FileNotFoundError, TechmatchError) as exc:
         fail(str(exc))
     console.print(f"{report.accepted} rows accepted ({report.created} new, {report.updated} updated), "
                   f"{len({r.row for r in report.rejected})} rejected" + (" — strict: nothing imported"
-                                                                          if strict and report.rejected else ""))
+                                                                         if strict and report.rejected else ""))
     if report.rejected:
         table = Table("row", "field", "reason", title="rejected rows")
         for r in report.rejected[:50]:
@@ -292,7 +292,7 @@ def batch(
         runner = get_engine(engine, ray_address, workers)
         with _Bar("batch matching open needs" + (f" on {engine}" if runner else "")) as bar:
             run = service.batches.run_now(top_k=top_k, method=method, actor="cli", progress=bar, engine=runner,
-                                  resume=resume)
+                                          resume=resume)
     except TechmatchError as exc:
         fail(str(exc))
     console.print(f"batch run {run['id']}: {run['candidates']} candidates for {run['needs_total']} open needs "
@@ -317,7 +317,7 @@ def assign(
     try:
         with _Bar("ranking open needs") as bar:
             rnd = service.assignments.assign(per_need, capacity, min_confidence, org_capacity, actor="cli",
-                                     progress=bar)
+                                             progress=bar)
     except TechmatchError as exc:
         fail(str(exc))
     if as_json:
@@ -421,7 +421,7 @@ def eval_(
             continue
         mark = " (default)" if figures["default"] == f else ""
         table.add_row(name + mark, *(f"{f[k]:.3f}" for k in ("t1_ndcg10", "t1_mrr", "t1_p1", "t2_recall10",
-                                                                 "t2_recall100", "t2_ndcg10", "t2_mrr")))
+                                                             "t2_recall100", "t2_ndcg10", "t2_mrr")))
     console.print(table)
 
 
@@ -460,7 +460,7 @@ def tune(
     try:
         with _Bar("re-encoding the catalogue") as bar:
             report = service.learning.tune(bench, folds=folds, force=force, mode=mode, log=(lambda m: err.print(m)),
-                                  progress=bar, decisions=decisions)
+                                           progress=bar, decisions=decisions)
     except TechmatchError as exc:
         fail(str(exc))
     name = report.get("benchmark") or (bench.name if bench is not None else "decisions")

@@ -175,7 +175,7 @@ def test_a_confidential_need_reaches_brokers_not_outsiders(alerting):
     secret = client.post("/needs", headers=firm, json=ALLOY_NEED)
     assert secret.status_code == 201, secret.text
     public = client.post("/needs", headers=firm, json={**ALLOY_NEED, "title": "铝合金压铸件表面缺陷检测",
-                                                         "confidentiality": "public"}).json()
+                                                       "confidentiality": "public"}).json()
     wait_for(lambda: scanned(service))
     seen = wait_for(lambda: client.get(f"/subscriptions/{search['id']}/alerts", headers=broker).json())
     assert secret.json()["id"] in {a["listing_id"] for a in seen}
@@ -191,7 +191,7 @@ def test_a_failing_receiver_is_retried_then_dead_lettered_and_can_be_redelivered
     flaky, down = Receiver([500]), Receiver([500, 503, 500])
     firm = bearer(service, "firm", "测试齿轮有限公司")
     subs = [client.post("/subscriptions", headers=firm, json={"kind": "own", "min_confidence": 0.3,
-                                                               "webhook_url": hook.url}).json()
+                                                              "webhook_url": hook.url}).json()
             for hook in (flaky, down)]
     wait_for(lambda: scanned(service))
     client.post("/results", headers=bearer(service, "institution", "测试工业大学"), json=GEAR_RESULT)
@@ -297,7 +297,7 @@ def test_a_need_made_confidential_after_its_alert_is_redacted_wherever_the_alert
     assert "280MPa" in told[0]["payload"]["listing"]["summary"]
     assert client.patch(f"/needs/{need['id']}", headers=firm, json={"confidentiality": "brokers"}).status_code == 200
     now_told = next(a for a in client.get(f"/subscriptions/{sub['id']}/alerts", headers=uni).json()
-                if a["listing_id"] == need["id"])["payload"]["listing"]
+                    if a["listing_id"] == need["id"])["payload"]["listing"]
     assert now_told["redacted"] and "280MPa" not in now_told["summary"] and now_told["organisation"] is None
     token = client.get(f"/subscriptions/{sub['id']}", headers=uni).json()["feed_url"].split("token=")[1]
     feed = client.get(f"/subscriptions/{sub['id']}/feed.atom", params={"token": token}).text

@@ -103,7 +103,7 @@ def test_a_round_through_the_api_keeps_out_rejected_conflicted_and_own_pairs(fre
     s.importer.import_file(FIXTURES / "mini_results.jsonl", "results")
     # the gear firm also lists a result of its own (a pair within one organisation is never proposed)
     own = s.catalogue.add_result({"title": "减速器齿轮齿面强化工艺", "org": "测试齿轮有限公司",
-                        "abstract": "齿轮齿面激光强化，接触疲劳寿命提升30%，热处理变形小于0.03毫米。"})
+                                  "abstract": "齿轮齿面激光强化，接触疲劳寿命提升30%，热处理变形小于0.03毫米。"})
     s.batches.run_now(top_k=3)
     gear_need = s.catalogue.find_by_ref("needs", "T-N01")["id"]
     pending, _ = s.queue.list_candidates(need_id=gear_need)

@@ -81,7 +81,7 @@ def test_negotiable_budget_counts_half(mini_service):
 
 def test_a_half_filled_form_is_checked_with_its_invalid_fields_named(mini_service):
     report = mini_service.clarification.check_need({"title": "", "description": "减少焊接变形，变形量控制在0.5mm以内。",
-                                       "deadline": "明年", "wanted_trl_min": 7, "wanted_trl_max": 3})
+                                                    "deadline": "明年", "wanted_trl_min": 7, "wanted_trl_max": 3})
     assert "deadline" in report["invalid"] and "wanted_trl_min" in report["invalid"]
     assert report["fields"]["indicators"] == 1.0
 
@@ -137,7 +137,7 @@ def test_classifier_refreshes_after_a_listing_is_added(catalogue_copy, e5_encode
         assert "electronics" not in before.classes
         service.catalogue.add_result({"title": "车规级32位MCU芯片设计与封装测试", "abstract": "面向汽车电子的车规级微控制器芯片，"
                             "完成流片与AEC-Q100认证，集成电路设计与封装测试全流程。", "industry": "新一代电子信息制造业",
-                            "org": "测试微电子研究院"})
+                                      "org": "测试微电子研究院"})
         after = service.clusters.model_for()
         assert after is not before and after.key[2] > before.key[2]
         assert "electronics" in after.classes and after.trained_on == before.trained_on + 1

@@ -111,7 +111,7 @@ def test_rerank_reorders_the_head_and_keeps_the_scale(base):
 
 
 def test_tune_installs_a_cross_encoder_that_match_eval_batches_and_the_api_use(mini_service, tmp_path,
-                                                                                float_model):
+                                                                               float_model):
     """--mode cross-encoder on the mini catalogue's judged benchmark: cross-validated beside the method alone,
     installed with --force; then method hybrid-ce re-ranks in match (scores carry the cross-encoder's), eval
     reports it, batch runs default to it, another process on the same folder picks it up, and before it exists

@@ -80,11 +80,11 @@ def test_a_batch_run_never_proposes_both_copies(fresh_service):
     gear_need = s.catalogue.find_by_ref("needs", "T-N01")
     org = s.store.get("organisations", gear_need["org_id"])["name"]
     copy_need = s.catalogue.add_need({**{k: gear_need[k] for k in ("title", "description", "industry", "district")},
-                            "org": org})
+                                      "org": org})
     best = s.matching.match_need(gear_need["id"], top_k=1)[0].item
     best_org = s.store.get("organisations", best["org_id"])["name"] if best.get("org_id") else None
     copy_result = s.catalogue.add_result({"title": best["title"] + "（再次发布）", "abstract": best["abstract"], "org": best_org,
-                                "industry": best["industry"], "trl": best["trl"]})
+                                          "industry": best["industry"], "trl": best["trl"]})
     ranked = s.matching.match_need(gear_need["id"], top_k=5)
     assert {best["id"], copy_result["id"]} <= {m.id for m in ranked}  # plain matching shows both …
     kept = s.matching.without_copies(ranked)
@@ -196,7 +196,7 @@ def test_a_merge_keeps_the_pairing_further_along_carries_a_challenge_and_refuses
     s.pipeline.move_pairing(signed, "contract_signed", contract_value=80)
     s.challenges.publish_challenge(copy["id"], "寿命提升30%", "台架试验报告", "2027-06-30", 100)
     stranger = s.catalogue.add_need({"title": keep["title"], "description": keep["description"], "industry": keep["industry"],
-                           "org": "另一家齿轮公司"})
+                                     "org": "另一家齿轮公司"})
     with pytest.raises(Invalid, match="different organisations"):
         s.catalogue.merge_listings("needs", keep["id"], stranger["id"])
     s.catalogue.merge_listings("needs", keep["id"], copy["id"])

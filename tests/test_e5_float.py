@@ -121,7 +121,7 @@ def test_onnx_runtime_serves_the_same_model_under_the_same_name(float_model, tmp
     assert run.exit_code == 0, run.output
     assert available(folder) and json.loads((folder / "manifest.json").read_text("utf-8"))["onnx"]["sha256"]
     onnx, torch_model = get_encoder("e5-float", model_dir=folder), get_encoder("e5-float", model_dir=folder,
-                                                                              runtime="torch")
+                                                                               runtime="torch")
     assert isinstance(onnx, OnnxE5Encoder) and isinstance(torch_model, FloatE5Encoder)
     assert onnx.name == torch_model.name  # the weights' version: caches and indexes stay valid
     texts = [*_texts(20), "a", "齿轮" * 400]

@@ -61,7 +61,7 @@ def test_bad_rows_are_reported_and_good_rows_committed(fresh_service):
 
 def test_strict_import_changes_nothing_when_a_row_is_bad(fresh_service):
     report = fresh_service.importer.import_bytes(jsonl([GOOD, {**GOOD, "ref": "X-9", "price": "很贵"}]), "results",
-                          "jsonl", strict=True)
+                                                 "jsonl", strict=True)
     assert report.accepted == 0 and report.rejected
     assert fresh_service.store.count("results") == 0
 

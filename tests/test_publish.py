@@ -118,7 +118,7 @@ def test_pdf_holds_every_title_and_the_cover_figures(service):
     assert reader.outline and [o.title for o in reader.outline] == [g.name for g in cat.groups]
     # every character is itself, in order: bold titles and regular text alike (no stray or swapped glyphs)
     assert "\x00" not in "".join(pages) and all(e.title in "".join(pages).replace("\r\n", "") or
-                                                  squeeze(e.title) in text for e in cat.entries)
+                                                squeeze(e.title) in text for e in cat.entries)
     english = pdf_text(service.publishing.publish(by="district", fmt="pdf", lang="en"))
     assert "ChongqingTechnologyNeedsCatalogue" in squeeze(english[0])
 
@@ -214,7 +214,7 @@ def test_a_pdf_with_hundreds_of_distinct_characters_reads_back_as_written(fresh_
     titles = [pool[i:i + 16] for i in range(0, len(pool), 16)]
     assert len(set("".join(titles))) > 256
     fresh_service.catalogue.add_listings("needs", [{"title": t, "description": pool[::-1][:60], "org": "字形测试企业"}
-                                         for t in titles])
+                                                   for t in titles])
     text = squeeze("".join(pdf_text(fresh_service.publishing.publish(fmt="pdf"))))
     assert all(squeeze(t) in text for t in titles)
 

@@ -126,14 +126,14 @@ def test_a_replica_started_later_catches_up_from_a_shared_snapshot(migrated, tmp
     """Replicas may share one snapshot folder: a new one loads the newest snapshot and replays only the tail."""
     shared = tmp_path / "snapshots"
     first = App(make_settings(tmp_path / "one", database_url=migrated, snapshot_dir=shared),
-                         encoder=e5_encoder.inner)
+                encoder=e5_encoder.inner)
     first.load()
     first.catalogue.add_listings("results", [result_body("快照后")], actor="test")
     assert first.indexes.live.snapshot(force=True)
     snap = first.indexes.live.snapshot_seq
     first.catalogue.add_listings("results", [result_body("尾部")], actor="test")  # only in the log: no snapshot has it
     later = App(make_settings(tmp_path / "two", database_url=migrated, snapshot_dir=shared),
-                         encoder=e5_encoder.inner)
+                encoder=e5_encoder.inner)
     try:
         later.load()
         status = later.indexes.status()

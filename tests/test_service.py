@@ -65,7 +65,7 @@ def test_free_text_search_both_sides(mini_service):
 def test_add_update_delete_are_visible_at_once(fresh_service):
     s = fresh_service
     r = s.catalogue.add_result({"title": "桥梁拉索磁致伸缩无损检测", "abstract": "利用磁致伸缩导波检测斜拉桥拉索内部断丝。",
-                      "industry": "智能装备及智能制造", "maturity": "已有样品"})
+                                "industry": "智能装备及智能制造", "maturity": "已有样品"})
     s.catalogue.add_result({"title": "辣椒自动分选设备", "abstract": "基于颜色识别的辣椒分级分选。", "industry": "食品及农产品加工"})
     hits = s.matching.search("斜拉桥拉索断丝检测", top_k=1)
     assert hits[0].id == r["id"]

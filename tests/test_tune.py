@@ -104,7 +104,7 @@ def test_tune_cross_validates_installs_only_a_clear_gain_and_match_and_eval_use_
     assert with_adapter["hybrid"] != without["hybrid"] or forced["gain"] == pytest.approx(0.0, abs=1e-4)
     q = service.matching.matcher.text_query("齿轮热处理")
     service.learning.install_model(Adapter(np.linspace(-0.5, 0.5, q.vectors.shape[1]).astype(np.float32),
-                                 service.indexes.encoder.name, {}))
+                                           service.indexes.encoder.name, {}))
     adapted = service.matching.matcher.text_query("齿轮热处理")
     assert not np.allclose(adapted.vectors, q.vectors) and np.isclose(np.linalg.norm(adapted.vectors), 1.0)
     service.close()

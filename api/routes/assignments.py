@@ -22,7 +22,7 @@ def assign(body: AssignmentCreate, service: ServiceDep, who: Broker) -> Any:
     organisations. The pairs join the review queue (`GET /candidates?round_id=`); the figures compare the round
     with greedy top-k per need on the same pairs."""
     return service.assignments.assign(body.per_need, body.capacity, body.min_confidence, body.org_capacity,
-                        actor=who.actor)
+                                      actor=who.actor)
 
 
 @assignments.get("", response_model=Page[AssignmentRound])

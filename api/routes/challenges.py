@@ -33,7 +33,7 @@ def publish(body: ChallengeCreate, service: ServiceDep, who: AnyUser) -> Any:
     """Publish one of the caller's needs as a challenge (admins: any need)."""
     service.catalogue.require_owner(who, service.catalogue.get_listing("needs", body.need_id), "need")
     row = service.challenges.publish_challenge(body.need_id, body.goal, body.indicators,
-                                   body.deadline, body.reward, who.actor)
+                                               body.deadline, body.reward, who.actor)
     return service.catalogue.view("needs", row, who)
 
 
@@ -61,7 +61,7 @@ def apply(need_id: Id, body: ApplicationCreate, service: ServiceDep, who: AnyUse
     if body.result_id is not None:
         service.catalogue.require_owner(who, service.catalogue.get_listing("results", body.result_id), "result")
     app = service.challenges.apply_challenge(need_id, who.org_name, body.team, body.proposal, body.result_id,
-                                 who.actor)
+                                             who.actor)
     return {**app, "org": who.org_name}
 
 

@@ -62,7 +62,7 @@ def _update(service, side: str, item_id: int, body, who: Principal) -> dict[str,
     if not changes:  # an empty PATCH changes nothing and returns the listing as it is
         return service.catalogue.view(side, row, who)
     return service.catalogue.view(side, service.catalogue.update_listing(side, item_id, changes,
-                                                                               actor=who.actor), who)
+                                                                         actor=who.actor), who)
 
 
 def _matches(service, side: str, item_id: int, who: Principal | None, top_k: int, method: str | None,
@@ -83,8 +83,8 @@ DuplicateLimit = Annotated[int, Query(ge=1, le=200)]
 def list_needs(service: ServiceDep, who: OptionalPrincipal, params: NeedList) -> Any:
     """Needs, filtered and sorted; confidential needs appear redacted unless the caller may see them."""
     rows, total = service.catalogue.list_listings("needs", params.filters, params.q, params.sort, params.limit,
-                                                     params.offset,
-                                        viewer=who)
+                                                  params.offset,
+                                                  viewer=who)
     return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
 
@@ -163,7 +163,7 @@ def need_duplicates(need_id: Id, service: ServiceDep, who: OptionalPrincipal, li
 @results.get("", response_model=Page[ResultPublic])
 def list_results(service: ServiceDep, params: ResultList) -> Any:
     rows, total = service.catalogue.list_listings("results", params.filters, params.q, params.sort, params.limit,
-                                        params.offset, viewer=None)
+                                                  params.offset, viewer=None)
     return {"items": rows, "total": total, "limit": params.limit,
             "offset": params.offset}
 

@@ -80,7 +80,7 @@ async def import_file(request: Request, service: ServiceDep, who: Admin,
     def work() -> Any:
         return service.importer.import_bytes(data, kind, fmt, actor=who.actor, strict=strict,
                                              source=file.filename or "",
-                            skip_duplicates=skip_duplicates, cancelled=gone.is_set)
+                                             skip_duplicates=skip_duplicates, cancelled=gone.is_set)
 
     outcome: dict[str, Any] = {}
     async with anyio.create_task_group() as group:

@@ -51,9 +51,9 @@ def list_candidates(service: ServiceDep, who: Broker,
                     sort: Annotated[str, Query(pattern=r"^-?(score|confidence|rank|created_at|id)$")] = "-score",
                     limit: Limit = 50, offset: Offset = 0) -> Any:
     """The review queue (pending candidates by default), ranked by score."""
-    rows, total = service.queue.list_candidates(status or ["pending"], industry, district, min_score, trl_min,
-                                         trl_max, need_id, result_id, run_id, limit, offset, sort, min_confidence,
-                                         round_id, q, org_id)
+    rows, total = service.queue.list_candidates(
+        status or ["pending"], industry, district, min_score, trl_min, trl_max, need_id, result_id, run_id, limit,
+        offset, sort, min_confidence, round_id, q, org_id)
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 
@@ -66,7 +66,7 @@ def get_candidate(candidate_id: Id, service: ServiceDep, who: Broker) -> Any:
 def decide(candidate_id: Id, body: Decision, service: ServiceDep, who: Broker) -> Any:
     """Confirm (opens a pairing) or reject (with a reason code) a pending candidate."""
     service.queue.decide(candidate_id, body.decision, getattr(body, "reason_code", None), body.note,
-                  actor=who.actor)
+                         actor=who.actor)
     return service.queue.get_candidate(candidate_id)
 
 

@@ -17,6 +17,6 @@ def search(body: SearchRequest, service: ServiceDep, who: OptionalPrincipal) -> 
     """Rank needs or results for a free-text description, e.g. a firm describing its problem in a sentence."""
     filters = body.filters.model_dump(exclude_none=True) if body.filters else {}
     found = service.matching.search(body.text, side=body.side, top_k=body.top_k, filters=filters, method=body.method,
-                           viewer=who)
+                                    viewer=who)
     return {"query": {"text": body.text, "side": body.side}, "method": body.method or service.settings.method,
             "items": [m.to_dict() for m in found]}

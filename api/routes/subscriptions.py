@@ -21,7 +21,7 @@ def subscribe(body: SubscriptionCreate, service: ServiceDep, who: AnyUser) -> An
     the workbench's daily digest. Confidential needs reach only their owner, brokers and admins."""
     filters = body.filters.model_dump() if body.filters else None
     return service.alerts.create(who, body.kind, body.side, body.query, filters, body.min_confidence,
-                         body.webhook_url, body.name)
+                                 body.webhook_url, body.name)
 
 
 @router.get("", response_model=list[SubscriptionPublic])

@@ -49,5 +49,5 @@ def atom(base: str, catalogue_id: str, sub: dict[str, Any], alerts: list[dict[st
             summary = f"{p['listing']['organisation']} · {p['listing']['industry_name']}\n{summary}"
         _text(entry, "summary", summary)
         ET.SubElement(entry, f"{{{ATOM}}}category", {"term": p["listing"]["industry"],
-                                                      "label": p["listing"]["industry_name"]})
+                                                     "label": p["listing"]["industry_name"]})
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

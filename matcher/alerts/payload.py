@@ -59,7 +59,7 @@ class Payloads:
             return stored
         mine = stored.get("your_listing")
         fresh = self.payload(sub, who, "needs", row, float(alert["confidence"]),
-                        {"id": mine["id"], "title": mine["title"]} if mine else None)
+                             {"id": mine["id"], "title": mine["title"]} if mine else None)
         return {**fresh, "created_at": stored.get("created_at", fresh["created_at"])}
 
     def principal_of(self, row: dict[str, Any]) -> Principal:

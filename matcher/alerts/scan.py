@@ -74,7 +74,7 @@ class AlertScan:
             if not orgs:
                 continue
             for m in self.matching.match_listing(side, row["id"], top_k=self.settings.alert_top_k, filters=filters,
-                                           explain=False, viewer=viewer):
+                                                 explain=False, viewer=viewer):
                 org = int(m.item.get("org_id") or 0)
                 for sub in by_org.get(org, []) if org in orgs else []:
                     if m.sure >= sub["min_confidence"]:
@@ -92,7 +92,7 @@ class AlertScan:
                 continue
             filters = {**{k: v for k, v in (sub.get("filters") or {}).items() if v}, "status": AVAILABLE[sub["side"]]}
             hits = self.matching.search(sub["query"], sub["side"], top_k=self.settings.alert_top_k, filters=filters,
-                                  viewer=self.payloads.principal_of(sub), explain=False)
+                                        viewer=self.payloads.principal_of(sub), explain=False)
             for m in hits:
                 if m.id in ids and m.item.get("org_id") != sub["org_id"] and m.sure >= sub["min_confidence"]:
                     found.append((sub, sub["side"], m.id, m.sure))

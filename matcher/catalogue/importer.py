@@ -480,7 +480,7 @@ class Importer:
             else:
                 report.warnings.append(Rejection(0, "",
                                                  f"not checked for duplicates: a bulk import of {len(valid)} rows"
-                                                        + (" on an engine" if engine is not None else "")))
+                                                 + (" on an engine" if engine is not None else "")))
         items = [item for _, item in valid]
         report.accepted = len(items)
         audit = ("import", kind, {"source": report.source, "accepted": report.accepted,
@@ -493,7 +493,7 @@ class Importer:
             known = {i.ref for i in items if i.ref and self.catalogue.find_by_ref(kind, i.ref)}
             report.ids = self.catalogue.add_listings(kind, items, actor, step, audit=audit,
                                                       # audit line in its transaction
-                                              engine=engine)
+                                                     engine=engine)
             report.updated = len(known)
             report.created = len(items) - len(known)
         return report
@@ -525,8 +525,8 @@ class Importer:
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {path}")
         return self.import_bytes(path.read_bytes(), kind, fmt or detect_format(path.name), actor, strict,
-                            progress, source=path.name, engine=engine, skip_duplicates=skip_duplicates,
-                            check_duplicates=check_duplicates)
+                                 progress, source=path.name, engine=engine, skip_duplicates=skip_duplicates,
+                                 check_duplicates=check_duplicates)
 
     def load_folder(self, folder: Path, actor: str = "system",
                     progress: Progress | None = None, engine: Any = None) -> dict[str, int]:
@@ -537,7 +537,7 @@ class Importer:
             for path in sorted(Path(folder).glob(f"{kind}*.jsonl")):
                 # the demo catalogue holds relistings on purpose (the duplicate detector is measured on them)
                 report = self.import_file(path, kind, actor=actor, progress=progress, engine=engine,
-                                     check_duplicates=False)
+                                          check_duplicates=False)
                 if report.rejected:
                     raise Invalid(f"{path.name} has invalid rows: {report.rejected[:3]}")
                 counts[kind] = counts.get(kind, 0) + report.accepted

@@ -110,7 +110,7 @@ class Publishing:
         groups = [Group(k, table.name(k, lang) if k else label("no_district", lang), sorted(keyed[k], key=_by_deadline))
                   for k in keys]
         return NeedsCatalogue(by, lang, today or beijing_today(), groups, len(rows) - len(public), vocab,
-                         base_url)
+                              base_url)
 
     def _settings_default(self, name: str, given: Any) -> Any:
         """An argument left empty falls back to the service's setting of that name (public_url, cjk_font)."""

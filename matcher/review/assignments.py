@@ -48,7 +48,7 @@ class Assignments:
                           "proposed anyway)", key="conflict_self")
         with self.store.transaction():
             cid = self.store.insert_new("conflicts", {"org_a": a, "org_b": b, "reason": reason.strip(),
-                                                         "actor": actor, "created_at": now()}, ("org_a", "org_b"))
+                                                      "actor": actor, "created_at": now()}, ("org_a", "org_b"))
             if cid is None:
                 raise Conflict("these two organisations are already marked as conflicted", key="conflict_exists")
             self.store.audit(actor, "add_conflict", "conflicts", cid, {"org_a": a, "org_b": b, "reason": reason})
@@ -70,7 +70,7 @@ class Assignments:
         with self.store.transaction():
             self.store.delete("conflicts", conflict_id)
             self.store.audit(actor, "remove_conflict", "conflicts", conflict_id,
-                                {"org_a": row["org_a"], "org_b": row["org_b"]})
+                             {"org_a": row["org_a"], "org_b": row["org_b"]})
 
     def eligible_pairs(self, per_need: int, min_confidence: float, pool: int | None = None,
                        progress: Progress | None = None) -> tuple[list[assignment.Pair], dict[str, int]]:
@@ -91,7 +91,7 @@ class Assignments:
             need = store.get("needs", need_id)
             matches = self.matching.match_listing("needs", need_id, top_k=pool,
                                                   filters={"status": AVAILABLE["results"]},
-                                            explain=False)
+                                                  explain=False)
             kept = self.matching.without_copies(matches)
             left_out["copies"] += len(matches) - len(kept)
             for m in kept:

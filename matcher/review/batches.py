@@ -154,7 +154,7 @@ class Batches:
         Idempotent: a chunk scored again (a retried task) rewrites the same rows."""
         ranked = [(need_id, self.matching.without_copies(self.matching.match_listing("needs", need_id,
                                                                                      top_k=top_k + COPY_SLACK,
-                                                                         method=method))[:top_k])
+                                                                                     method=method))[:top_k])
                   for need_id in need_ids]
         with self.store.transaction():
             return sum(self.store_candidates(run_id, need_id, matches, method) for need_id, matches in ranked)

@@ -41,7 +41,7 @@ class Challenges:
         first copy, with `copies` naming the others."""
         rows, total = self.catalogue.list_listings("needs", {"is_challenge": True}, sort="-id", limit=limit,
                                                    offset=offset,
-                                            viewer=viewer)
+                                                   viewer=viewer)
         copies = self.catalogue.copies("needs", [row["id"] for row in rows])
         for row in rows:
             row["copies"] = sorted(c for c, first in copies.items() if first == row["id"])
@@ -92,5 +92,5 @@ class Challenges:
             before = self.store.get("challenge_applications", app_id)
             self.store.update("challenge_applications", app_id, {"status": status})
             self.store.audit(actor, "review", "challenge_applications", app_id,
-                                {"from": before["status"], "to": status, "need_id": before["need_id"]})
+                             {"from": before["status"], "to": status, "need_id": before["need_id"]})
         return self.store.get("challenge_applications", app_id)

@@ -74,7 +74,7 @@ class CandidateFeed:
             method = self.settings.method
             ranked = [(need_id, self.matching.without_copies(self.matching.match_listing(
                 "needs", need_id, top_k=top_k + COPY_SLACK, method=method))[:top_k])
-                for need_id in open_needs if need_id not in copies]
+                      for need_id in open_needs if need_id not in copies]
             with store.transaction():
                 stored = sum(self.batches.store_candidates(None, need_id, matches, method) for need_id,
                              matches in ranked)

@@ -65,7 +65,7 @@ class Pipeline:
                 changes["notes"] = ((pairing.get("notes") or "") + "\n" + note).strip()
             self.store.update("pairings", pairing_id, changes)
             self.store.audit(actor, "move", "pairings", pairing_id,
-                                {"from": pairing["stage"], "to": stage, "note": note, "contract_value": contract_value})
+                             {"from": pairing["stage"], "to": stage, "note": note, "contract_value": contract_value})
             if stage in ("contract_signed", "closed"):
                 self.store.update("needs", pairing["need_id"], {"status": "solved"})
         return self.get_pairing(pairing_id)

@@ -82,7 +82,7 @@ class ReviewQueue:
                               key="reason_required")
             if reason_code not in self.vocab.reject_reasons.names:
                 raise Invalid(f"unknown reason_code {reason_code!r}; use one of "
-                                 + ", ".join(self.vocab.reject_reasons.codes))
+                              + ", ".join(self.vocab.reject_reasons.codes))
         with self.store.transaction():
             cand = self.store.get("candidates", candidate_id)
             if cand["status"] != "pending":
@@ -91,15 +91,15 @@ class ReviewQueue:
             status = "confirmed" if decision == "confirm" else "rejected"
             self.store.update("candidates", candidate_id, {"status": status})
             self.store.insert("reviews", {"candidate_id": candidate_id, "decision": decision,
-                                             "reason_code": reason_code, "note": note, "actor": actor,
-                                             "created_at": now()})
+                                          "reason_code": reason_code, "note": note, "actor": actor,
+                                          "created_at": now()})
             self.store.audit(actor, decision, "candidates", candidate_id,
-                                {"reason_code": reason_code, "note": note, "need_id": cand["need_id"],
-                                 "result_id": cand["result_id"]})
+                             {"reason_code": reason_code, "note": note, "need_id": cand["need_id"],
+                              "result_id": cand["result_id"]})
             if decision == "confirm":
                 pid = self.store.insert("pairings", {"candidate_id": candidate_id, "need_id": cand["need_id"],
-                                                        "result_id": cand["result_id"], "stage": "confirmed",
-                                                        "notes": note})
+                                                     "result_id": cand["result_id"], "stage": "confirmed",
+                                                     "notes": note})
                 self.store.audit(actor, "create", "pairings", pid, {"stage": "confirmed"})
                 need = self.store.get("needs", cand["need_id"])
                 if need["status"] == "open":
@@ -130,8 +130,8 @@ class ReviewQueue:
                     self.store.update("needs", need["id"], {"status": "open"})
             self.store.update("candidates", candidate_id, {"status": "pending"})
             self.store.insert("reviews", {"candidate_id": candidate_id, "decision": "undo", "reason_code": None,
-                                           "note": f"took back {cand['status']}", "actor": actor,
-                                           "created_at": now()})
+                                          "note": f"took back {cand['status']}", "actor": actor,
+                                          "created_at": now()})
             self.store.audit(actor, "undo", "candidates", candidate_id, {"was": cand["status"]})
         return self.store.get("candidates", candidate_id)
 

@@ -224,8 +224,8 @@ class Store(ABC):
         for key in JSON_COLUMNS & row.keys():
             if isinstance(row[key], str):
                 row[key] = json.loads(row[key]) if row[key] else ([] if key not in {"detail", "figures",
-                                                                                   "components",
-                                                                                   "explanation"} else {})
+                                                                                    "components",
+                                                                                    "explanation"} else {})
         return row
 
     @staticmethod
@@ -359,7 +359,7 @@ class Store(ABC):
             self._execute(f"delete from deliveries where alert_id in ({alerts})", [side, item_id])
             self._execute("delete from alerts where side = ? and listing_id = ?", [side, item_id])
             self._execute(f"delete from reviews where candidate_id in (select id from candidates where {col} = ?)",
-                            [item_id])
+                          [item_id])
             self._execute(f"delete from candidates where {col} = ?", [item_id])
             if side == "needs":
                 self._execute("delete from challenge_applications where need_id = ?", [item_id])

@@ -56,7 +56,7 @@ def test_the_days_decisions_and_the_pipeline_as_files(broker_api):
     client, service, broker = broker_api
     pending = client.get("/candidates", headers=broker, params={"limit": 3}).json()["items"]
     client.post(f"/candidates/{pending[0]['id']}/decision", headers=broker, json={"decision": "confirm",
-                                                                                 "note": "=HYPERLINK(1)"})
+                                                                                  "note": "=HYPERLINK(1)"})
     client.post(f"/candidates/{pending[1]['id']}/decision", headers=broker, json={
         "decision": "reject", "reason_code": "maturity_gap"})
     got = client.get("/exports/decisions", headers=broker)

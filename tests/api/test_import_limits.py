@@ -239,7 +239,7 @@ def test_a_real_server_stops_an_import_when_its_client_disconnects(tmp_path):
         words = ["齿轮", "轴承", "电池", "涂层", "传感", "视觉", "检测", "回收", "发酵", "压铸", "焊接", "芯片", "算法", "储能", "膜", "催化", "光伏", "柔性", "氢能", "数控"]
         lines = [json.dumps({"title": f"断线测试需求{i}", "industry": "智能装备及智能制造", "description": "，".join(
             rng.choice(words) + rng.choice(words) + str(rng.randrange(10**6)) for _ in range(12))},
-            ensure_ascii=False) for i in range(400)]
+                            ensure_ascii=False) for i in range(400)]
         body = "\n".join(lines).encode()
         boundary = "techmatchboundary"
         payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"n.jsonl\"\r\n"

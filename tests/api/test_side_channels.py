@@ -74,7 +74,7 @@ def test_a_redacted_need_withholds_its_deadline(probe):
 
 def lexical_of(client, keys, who, text, need_id):
     items = client.post("/search", headers=as_(keys, who), json={"text": text, "side": "needs",
-                                                                  "method": "lexical", "top_k": 50}).json()["items"]
+                                                                 "method": "lexical", "top_k": 50}).json()["items"]
     return next(m["components"]["lexical"] for m in items if m["id"] == need_id)
 
 
@@ -88,7 +88,7 @@ def test_bm25_scores_seen_by_an_outsider_do_not_count_hidden_text(probe):
     before = lexical_of(client, keys, "firm", term, own["id"])
     broker_before = lexical_of(client, keys, "broker", term, own["id"])
     service.catalogue.add_need({"title": "另一家的保密需求", "description": f"{term}{term}{term}催化剂老化问题", "org": "他家企业",
-                      "confidentiality": "brokers", "industry": "advanced_materials"})
+                                "confidentiality": "brokers", "industry": "advanced_materials"})
     after = lexical_of(client, keys, "firm", term, own["id"])
     assert after == pytest.approx(before, rel=1e-6), "the outsider's score moved with hidden text"
     assert lexical_of(client, keys, "broker", term, own["id"]) != pytest.approx(broker_before)  # brokers: all text
@@ -101,13 +101,13 @@ def test_the_keyword_suggester_learns_no_confidential_keyword(probe):
     word = "铱钌锇复合涂层"  # found in no dictionary: only a listing's keywords could teach it
     draft = {"title": word, "description": f"需要{word}。"}
     service.catalogue.add_need({"title": "保密的涂层需求", "description": "高温部件防护。", "keywords": [word], "org": "他家企业",
-                      "confidentiality": "brokers", "industry": "advanced_materials"})
+                                "confidentiality": "brokers", "industry": "advanced_materials"})
     for who in ("firm", "broker"):
         checked = client.post("/needs/check", headers=as_(keys, who), json=draft).json()
         assert word not in checked["suggested"]["keywords"], who
     # the same keyword on a public listing is learnt (so the check above can see learning when it happens)
     service.catalogue.add_result({"title": "公开的涂层成果", "abstract": "高温部件防护涂层。", "keywords": [word],
-                        "org": "某研究院", "industry": "advanced_materials"})
+                                  "org": "某研究院", "industry": "advanced_materials"})
     assert word in client.post("/needs/check", headers=as_(keys, "firm"), json=draft).json()["suggested"]["keywords"]
 
 

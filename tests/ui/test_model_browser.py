@@ -89,7 +89,7 @@ def served(tmp_path_factory, template_catalogue, e5_encoder):
         for stage in stages:
             service.pipeline.move_pairing(pid, stage)
     service.challenges.publish_challenge(service.catalogue.find_by_ref("needs", "T-N02")["id"], "锂回收率≥95%", "电池级碳酸锂",
-                             "2027-06-30", 200)
+                                         "2027-06-30", 200)
     keys = {role: create_key(service.store, role, ORGS[role])[0] for role in ROLE_PAGES}
     secret = service.catalogue.find_by_ref("needs", "T-N04")
     hidden = [secret["description"][i:i + 6] for i in range(0, len(secret["description"]) - 6, 3)]

@@ -171,7 +171,7 @@ def test_the_dashboard_names_every_bar_and_sums_no_other(workbench):
     s = service_for(workbench)
     districts = [d for d in s.vocab.districts.codes][:16]  # more districts than the 12 bars a chart shows
     s.catalogue.add_listings("needs", [{"title": f"看板测试需求{i}", "description": "看板测试", "district": d, "org": "看板测试企业"}
-                             for i, d in enumerate(districts)])
+                                       for i, d in enumerate(districts)])
     at = app(workbench).run()
     at.sidebar.radio(key="page").set_value("dashboard").run()
     assert not at.exception

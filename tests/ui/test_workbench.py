@@ -416,7 +416,7 @@ def test_a_firm_subscribes_and_reads_its_daily_digest(workbench):
     sub = s.store.rows("subscriptions")[0]
     assert sub["kind"] == "own" and sub["side"] == "results" and sub["min_confidence"] == 0.2
     s.catalogue.add_result({"title": "齿轮齿面渗氮与激光复合强化工艺", "org": "测试工业大学", "industry": "smart_equipment",
-                  "abstract": "针对减速器齿轮齿面点蚀，离子渗氮与激光淬火复合强化，接触疲劳寿命提升40%。"})
+                            "abstract": "针对减速器齿轮齿面点蚀，离子渗氮与激光淬火复合强化，接触疲劳寿命提升40%。"})
     assert run_once(s.alert_scan, s.deliveries)["alerts"] == 1
     at.run()
     text = " ".join(m.value for m in at.markdown)

@@ -48,8 +48,8 @@ def _subscribe(service: App, lang: str, who: Principal) -> None:
                  format_func=lambda k: t("sub_kind_" + k, lang))
         c1, c2 = st.columns(2)
         c1.selectbox(t("sub_side", lang), ["results", "needs"], key="s_watch", format_func=lambda s: t(s, lang),
-                            index=0 if OWN_SIDE.get(who.role, "results") == "results" else 1,
-                            help=t("sub_side_help", lang), placeholder=t("choose", lang))
+                     index=0 if OWN_SIDE.get(who.role, "results") == "results" else 1,
+                     help=t("sub_side_help", lang), placeholder=t("choose", lang))
         c2.text_input(t("sub_query", lang), key="s_query", max_chars=2000,
                       placeholder=t("sub_query_placeholder", lang))
         c3, c4, c5 = st.columns([3, 3, 2])
@@ -61,7 +61,7 @@ def _subscribe(service: App, lang: str, who: Principal) -> None:
         c6, c7 = st.columns(2)
         c6.text_input(t("sub_name", lang), key="s_name", max_chars=200)
         c7.text_input(t("webhook_url", lang), key="s_hook", max_chars=500, placeholder="https://…",
-                             help=t("webhook_help", lang))
+                      help=t("webhook_help", lang))
         refused = state.take("s_error")
         if refused:
             st.error(refused)

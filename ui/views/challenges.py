@@ -107,7 +107,7 @@ def render(service: App, lang: str, who: Principal) -> None:
         return
     mark = t("challenge_mark", lang)
     labels = {r["id"]: f"{mark} {r['title']} · {money(r.get('reward'), False, lang) if r.get('reward') else '—'}"
-                       + (f" · {r['deadline']}" if r.get("deadline") else "") for r in rows}
+              + (f" · {r['deadline']}" if r.get("deadline") else "") for r in rows}
     ids = list(labels)
     chosen = state.selected(MODEL, ids)
     st.session_state["c_open"] = chosen
@@ -172,8 +172,8 @@ def _apply(service: App, need_id: int, who: Principal, lang: str) -> None:
     session = st.session_state
     try:
         service.challenges.apply_challenge(need_id, who.org_name, session.get(state.entity_key("a_team", need_id)) or "",
-                               session.get(state.entity_key("a_proposal", need_id)) or "",
-                               session.get(state.entity_key("a_result", need_id)), who.actor)
+                                           session.get(state.entity_key("a_proposal", need_id)) or "",
+                                           session.get(state.entity_key("a_result", need_id)), who.actor)
     except TechmatchError as exc:
         state.note(state.entity_key("a_error", need_id), error_text(exc, lang, service.vocab))
         return

@@ -348,7 +348,7 @@ def _import(service: App, lang: str, actor: str) -> None:
     if upload is not None and st.button(t("import", lang), key="i_go", type="primary"):
         try:
             report = service.importer.import_bytes(upload.getvalue(), kind, detect_format(upload.name), actor=actor,
-                                  source=upload.name, skip_duplicates=skip)
+                                                   source=upload.name, skip_duplicates=skip)
         except (TechmatchError, ValueError) as exc:
             st.error(forms.error_text(exc, lang, service.vocab))
             return

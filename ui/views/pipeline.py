@@ -56,7 +56,7 @@ def _plan(service: App, pid: int, actor: str, lang: str) -> None:
     when = session.get(state.entity_key("plan_at", pid))
     try:
         service.pipeline.plan_pairing(pid, session.get(state.entity_key("plan_action", pid)) or "",
-                            when.isoformat() if when else None, actor)
+                                      when.isoformat() if when else None, actor)
     except TechmatchError as exc:
         state.note(state.entity_key("p_plan_error", pid), error_text(exc, lang, service.vocab))
         return
