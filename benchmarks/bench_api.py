@@ -1,8 +1,9 @@
 """`/needs/{id}/matches` over HTTP on loopback with 1, 8 and 32 concurrent clients against a 10k-result catalogue,
-next to the in-process call that returns the same answer (an anonymous caller's view of the open results, with
-explanations), measured in the same run (synthetic catalogue: see benchmarks/synthetic.py).
+served by `techmatch serve` with 1 and with 2 workers, next to the in-process call that returns the same answer (an
+anonymous caller's view of the open results, with explanations), measured in the same run (synthetic catalogue:
+see benchmarks/synthetic.py).
 
-    python -m benchmarks.bench_api [--results 10000] [--requests 160]
+    python -m benchmarks.bench_api [--results 10000] [--requests 160] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=160, help="requests per concurrency level")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="`techmatch serve --workers`")
     args = parser.parse_args()
 
     from embeddings import get_encoder
@@ -49,38 +51,44 @@ def main() -> None:
             service.matching.match_need(needs[i % len(needs)], **same)
             local.append(time.perf_counter() - t0)
         lp50, lp99 = percentiles(local)
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "serve", "--port", str(port),
-                                 "--data-dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        print(f"machine: {machine()}; {args.results} results, {len(needs)} needs; uvicorn")
+        print(f"{'workers':>8}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>9}{'p50 vs in-process':>20}")
+        print(f"{'':>8}{'in-proc':>8}{lp50:>10.1f}{lp99:>10.1f}{1 / (sum(local) / len(local)):>9.1f}{1.0:>20.2f}")
         try:
-            wait_healthy(f"{base}/health", 240, 0.5)
-            print(f"machine: {machine()}; {args.results} results, {len(needs)} needs; uvicorn, 1 worker")
-            print(f"{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>9}{'p50 vs in-process':>20}")
-            print(f"{'in-proc':>8}{lp50:>10.1f}{lp99:>10.1f}{1 / (sum(local) / len(local)):>9.1f}{1.0:>20.2f}")
-            for clients in args.clients:
-                with httpx.Client(base_url=base, timeout=60,
-                                  limits=httpx.Limits(max_connections=clients)) as client:
-                    for nid in needs[:clients]:
-                        client.get(f"/needs/{nid}/matches", params={"top_k": 10})
-
-                    def one(i: int) -> float:
-                        t0 = time.perf_counter()
-                        r = client.get(f"/needs/{needs[i % len(needs)]}/matches", params={"top_k": 10})
-                        r.raise_for_status()
-                        return time.perf_counter() - t0
-
-                    t0 = time.perf_counter()
-                    with ThreadPoolExecutor(clients) as pool:
-                        times = list(pool.map(one, range(args.requests)))
-                    wall = time.perf_counter() - t0
-                p50, p99 = percentiles(times)
-                print(f"{clients:>8}{p50:>10.1f}{p99:>10.1f}{args.requests / wall:>9.1f}{p50 / lp50:>20.2f}")
+            for workers in args.workers:
+                _serve_and_measure(tmp, workers, args, needs, lp50)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
             service.close()
 
+
+def _serve_and_measure(data: str, workers: int, args: argparse.Namespace, needs: list[int], lp50: float) -> None:
+    """Start `techmatch serve --workers N` on the catalogue and print one row per concurrency level."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "serve", "--port", str(port), "--workers",
+                             str(workers), "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{base}/health", 240, 0.5)
+        for clients in args.clients:
+            with httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=clients)) as client:
+                for nid in needs[:max(clients, 2 * workers)]:  # every worker has loaded and answered once
+                    client.get(f"/needs/{nid}/matches", params={"top_k": 10})
+
+                def one(i: int) -> float:
+                    t0 = time.perf_counter()
+                    r = client.get(f"/needs/{needs[i % len(needs)]}/matches", params={"top_k": 10})
+                    r.raise_for_status()
+                    return time.perf_counter() - t0
+
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(clients) as pool:
+                    times = list(pool.map(one, range(args.requests)))
+                wall = time.perf_counter() - t0
+            p50, p99 = percentiles(times)
+            print(f"{workers:>8}{clients:>8}{p50:>10.1f}{p99:>10.1f}{args.requests / wall:>9.1f}{p50 / lp50:>20.2f}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 if __name__ == "__main__":
     main()
