@@ -524,7 +524,7 @@ def calibrate(
         model = fit_calibration(bench, s)
     except ValueError as exc:
         fail(str(exc))
-    path = service_for(data_dir).learning.save_calibration(model)
+    path = service_for(data_dir).learning.install_model(model)
     meta, cv = model.meta, model.meta["cv"]
     console.print(f"{path}: {meta['pairs']} pairs ({meta['positives']} relevant) of {meta['queries']} queries; "
                   f"{meta['folds']}-fold CV grouped by query: AUC {cv['auc']:.3f}, Brier {cv['brier']:.4f}, "

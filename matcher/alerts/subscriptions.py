@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 from matcher.access import Principal
 from matcher.alerts.address import check
 from matcher.alerts.delivery import Deliveries
-from matcher.alerts.digest import day_of
 from matcher.alerts.feed import atom
 from matcher.alerts.payload import Payloads
 from matcher.errors import Forbidden, Invalid, NotFound
 from matcher.ingest.vocab import Vocab
+from matcher.localtime import beijing
 from matcher.settings import Settings
 from matcher.store import Store, now
 
@@ -45,6 +45,11 @@ def _webhook(url: str | None, private: bool = False) -> str:
         raise Invalid(f"webhook_url: {why}")
     return url
 
+
+
+def day_of(stamp: str) -> str:
+    """The Beijing date (YYYY-MM-DD) of a stored UTC timestamp: the daily digest's day."""
+    return beijing(stamp).date().isoformat()
 
 class Alerts:
     """Subscriptions, the alerts they received, their deliveries and Atom feeds."""

@@ -80,11 +80,6 @@ class Catalogue:
                     created.append(self.add_org(org, actor)["id"])
         return created, len(created)
 
-    def audit(self, actor: str, action: str, entity: str, entity_id: int | None,
-              detail: dict[str, Any] | None = None) -> None:
-        """Append a line to the audit log (who did what to which entity, and when)."""
-        self.store.audit(actor, action, entity, entity_id, detail)
-
     def get_org(self, org_id: int) -> dict[str, Any]:
         return self.store.get("organisations", org_id)
 

@@ -45,7 +45,6 @@ class Learning:
         self.models.forget()
         return path
 
-    save_calibration = install_model
 
     def use_tuned_model(self, progress: Progress | None = None) -> dict[str, int]:
         """Switch this process to the model just installed in the data folder and re-encode the catalogue with it;
